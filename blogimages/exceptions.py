@@ -1,0 +1,95 @@
+"""One hierarchy for everything that can go wrong between a request and a stored image.
+
+Provider failures split in two: `ProviderUnavailable` (worth retrying: rate limits,
+timeouts, connection errors, 5xx) and `ProviderRejected` (never retried: bad requests,
+refused content, authentication). Callers catch the standard bases too
+(`ImproperlyConfigured`, `ValueError`).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class BlogImagesError(Exception):
+    """Base of every error this app raises; never raised directly."""
+
+
+class InvalidProviderError(BlogImagesError, ImproperlyConfigured):
+    """A provider alias that is not configured, or a configuration that cannot work."""
+
+
+class UnsupportedFeature(BlogImagesError, ValueError):
+    """A request asks a provider for something it cannot do (size, n, model, option...)."""
+
+
+class InvalidImage(BlogImagesError, ValueError):
+    """Bytes that are not an acceptable image: not an image, too big, a decompression bomb."""
+
+
+class ProviderError(BlogImagesError):
+    """A provider call failed. Carries what the provider said, for the user and the logs."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        response: str = "",
+        request_id: str = "",
+        code: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        # The provider's response body, trimmed: enough to debug, never a secret we sent.
+        self.response = response[:2000] if response else ""
+        self.request_id = request_id
+        self.code = code
+
+    def __str__(self) -> str:
+        prefix = f"{self.provider}: " if self.provider else ""
+        status = f" (HTTP {self.status_code})" if self.status_code else ""
+        return f"{prefix}{self.message}{status}"
+
+
+class ProviderUnavailable(ProviderError):
+    """Transient: the same request may succeed later."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ProviderRateLimited(ProviderUnavailable):
+    """HTTP 429 or the provider's equivalent; `retry_after` is in seconds when given."""
+
+
+class ProviderTimeout(ProviderUnavailable):
+    """The provider did not answer in time, or the connection failed."""
+
+
+class ProviderServerError(ProviderUnavailable):
+    """HTTP 5xx, or a malformed answer from a server that may recover."""
+
+
+class ProviderRejected(ProviderError):
+    """Permanent: retrying the same request would fail the same way."""
+
+
+class ProviderBadRequest(ProviderRejected):
+    """The provider refused the request's parameters (HTTP 400/404/422...)."""
+
+
+class ContentRefused(ProviderRejected):
+    """The provider's safety system refused the prompt or the result."""
+
+
+class ProviderAuthError(ProviderRejected):
+    """Missing, wrong or insufficient credentials (HTTP 401/403), or exhausted quota."""

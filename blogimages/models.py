@@ -1,0 +1,390 @@
+"""blogimages' data: settings presets, prompts, the prompt library, images and batches."""
+
+from __future__ import annotations
+
+import re
+import string
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from .providers.base import MAX_SEED
+
+MAX_SIDE = 8192
+
+
+class ImageSetting(models.Model):
+    """A named preset of generation parameters for one provider."""
+
+    name = models.CharField(max_length=100, unique=True)
+    provider = models.CharField(max_length=50, default="cards", help_text="An alias in BLOGIMAGES_PROVIDERS.")
+    model = models.CharField(max_length=200, blank=True, help_text="Blank: the provider's default model.")
+    width = models.PositiveIntegerField(default=1024, validators=[MinValueValidator(1), MaxValueValidator(MAX_SIDE)])
+    height = models.PositiveIntegerField(default=1024, validators=[MinValueValidator(1), MaxValueValidator(MAX_SIDE)])
+    steps = models.PositiveIntegerField(null=True, blank=True)
+    guidance_scale = models.FloatField(null=True, blank=True)
+    seed = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)],
+        help_text="Blank: a new random seed for every image.",
+    )
+    quality = models.CharField(max_length=30, blank=True)
+    style = models.CharField(max_length=30, blank=True)
+    sampler = models.CharField(max_length=100, blank=True)
+    extra_settings = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(width__gte=1, width__lte=MAX_SIDE, height__gte=1, height__lte=MAX_SIDE),
+                name="imagesetting_size_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__isnull=True) | Q(seed__gte=0, seed__lte=MAX_SEED), name="imagesetting_seed_in_range"
+            ),
+            models.CheckConstraint(condition=Q(steps__isnull=True) | Q(steps__gte=1), name="imagesetting_steps_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def parameters(self) -> dict[str, Any]:
+        """The request parameters this preset sets (blank fields left out)."""
+        params: dict[str, Any] = {"width": self.width, "height": self.height}
+        for name in ("model", "quality", "style", "sampler"):
+            if getattr(self, name):
+                params[name] = getattr(self, name)
+        for name in ("steps", "guidance_scale", "seed"):
+            if getattr(self, name) is not None:
+                params[name] = getattr(self, name)
+        if self.extra_settings:
+            params["extra"] = dict(self.extra_settings)
+        return params
+
+    def clean(self) -> None:
+        from . import generation
+        from .exceptions import BlogImagesError
+
+        if not isinstance(self.extra_settings, dict):
+            raise ValidationError({"extra_settings": "Must be a JSON object."})
+        try:
+            generation.build_request(prompt_text="validation", setting=self)
+        except BlogImagesError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class PromptSource(models.TextChoices):
+    MANUAL = "manual", "Written by hand"
+    POST_FIELD = "post_field", "Imported from a post field"
+
+
+def compose_prompt(description: str, style: str = "", format: str = "") -> str:
+    """The one way the three prompt parts become the text a provider receives."""
+    parts = [part.strip().rstrip(".").strip() for part in (description, style, format)]
+    return ". ".join(part for part in parts if part)
+
+
+class ImagePrompt(models.Model):
+    """A concrete prompt: what to draw, in which style, in which format."""
+
+    description = models.TextField()
+    style = models.CharField(max_length=500, blank=True)
+    format = models.CharField(max_length=500, blank=True)
+    negative_prompt = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=PromptSource.choices, default=PromptSource.MANUAL)
+    source_post = models.ForeignKey(
+        settings.BLOGIMAGES_POST_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_field = models.CharField(max_length=100, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=PromptSource.values), name="imageprompt_source_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text()[:80]
+
+    def text(self) -> str:
+        return compose_prompt(self.description, self.style, self.format)
+
+
+class _KeepUnknown(dict):
+    """format_map() mapping that leaves unknown placeholders as they are."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill_placeholders(template: str, context: dict[str, Any]) -> str:
+    """Replace `{name}` placeholders; unknown names and stray braces are kept literally."""
+    out = []
+    for literal, field_name, format_spec, conversion in string.Formatter().parse(template):
+        out.append(literal)
+        if field_name is None:
+            continue
+        if field_name in context and not format_spec and not conversion:
+            out.append(str(context[field_name]))
+        else:
+            # Keep anything we do not understand verbatim, never evaluate it.
+            spec = f"!{conversion}" if conversion else ""
+            spec += f":{format_spec}" if format_spec else ""
+            out.append("{" + field_name + spec + "}")
+    return "".join(out)
+
+
+PLACEHOLDERS = ("title", "summary", "heading", "section_text", "tags")
+TAG_RE = re.compile(r"[^\w\- ]+")
+
+
+def normalize_tags(value: str | list[str]) -> str:
+    items = value if isinstance(value, list) else value.split(",")
+    seen: list[str] = []
+    for item in items:
+        tag = TAG_RE.sub("", item).strip().lower()
+        if tag and tag not in seen:
+            seen.append(tag)
+    return ", ".join(seen)
+
+
+class ImagePromptExample(models.Model):
+    """The prompt library: a named, reusable prompt (with placeholders) and a setting."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(help_text="May use {title}, {summary}, {heading}, {section_text}, {tags}.")
+    style = models.CharField(max_length=500, blank=True)
+    format = models.CharField(max_length=500, blank=True)
+    negative_prompt = models.TextField(blank=True)
+    setting = models.ForeignKey(ImageSetting, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples")
+    tags = models.CharField(max_length=300, blank=True, help_text="Comma-separated.")
+    notes = models.TextField(blank=True)
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="imagepromptexample_rating_1_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.tags = normalize_tags(self.tags)
+        super().save(*args, **kwargs)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [tag for tag in self.tags.split(", ") if tag]
+
+    def build_prompt(self, context: dict[str, Any] | None = None, **prompt_fields: Any) -> ImagePrompt:
+        """An unsaved ImagePrompt with the placeholders filled from `context`."""
+        context = context or {}
+        return ImagePrompt(
+            description=fill_placeholders(self.description, context),
+            style=fill_placeholders(self.style, context),
+            format=fill_placeholders(self.format, context),
+            negative_prompt=fill_placeholders(self.negative_prompt, context),
+            **prompt_fields,
+        )
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIALLY_FAILED = "partially_failed", "Partially failed"
+    FAILED = "failed", "Failed"
+
+
+class GenerationBatch(models.Model):
+    """One "generate images for this post" run; the develop screen's progress bar reads it."""
+
+    post = models.ForeignKey(settings.BLOGIMAGES_POST_MODEL, on_delete=models.CASCADE, related_name="image_batches")
+    setting = models.ForeignKey(ImageSetting, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=BatchStatus.choices, default=BatchStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    cost_estimate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "generation batches"
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=BatchStatus.values), name="generationbatch_status_valid"),
+            models.CheckConstraint(
+                condition=Q(succeeded_count__lte=models.F("total") - models.F("failed_count")),
+                name="generationbatch_counts_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} ({self.status})"
+
+    @property
+    def done_count(self) -> int:
+        return self.succeeded_count + self.failed_count
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (BatchStatus.SUCCEEDED, BatchStatus.PARTIALLY_FAILED, BatchStatus.FAILED)
+
+
+class OutputStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ImageOutput(models.Model):
+    """One generated, uploaded or derived image, and everything known about how it came to be."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    prompt = models.ForeignKey(ImagePrompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs")
+    # The composed text actually sent, kept even if the prompt is later edited or deleted.
+    prompt_text = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    setting = models.ForeignKey(ImageSetting, null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs")
+    setting_snapshot = models.JSONField(default=dict, blank=True, help_text="The parameters actually sent.")
+    provider = models.CharField(max_length=50)
+    model = models.CharField(max_length=200, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    revised_prompt = models.TextField(blank=True)
+    provider_metadata = models.JSONField(default=dict, blank=True)
+
+    file = models.FileField(max_length=500, blank=True)
+    thumbnail = models.FileField(max_length=500, blank=True)
+    sidecar = models.FileField(max_length=500, blank=True)
+    mime_type = models.CharField(max_length=50, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    status = models.CharField(max_length=20, choices=OutputStatus.choices, default=OutputStatus.QUEUED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    review_status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+
+    post = models.ForeignKey(
+        settings.BLOGIMAGES_POST_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="image_outputs"
+    )
+    section_key = models.CharField(max_length=100, blank=True)
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives"
+    )
+    derivation = models.CharField(max_length=50, blank=True, help_text="How a derived image was made, e.g. watermark.")
+    batch = models.ForeignKey(
+        GenerationBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cost_estimate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    provider_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="imageoutput_created_idx"),
+            models.Index(fields=["provider", "-created_at"], name="imageoutput_provider_idx"),
+            models.Index(fields=["post", "section_key"], name="imageoutput_post_section_idx"),
+            models.Index(fields=["review_status", "-created_at"], name="imageoutput_review_idx"),
+            models.Index(fields=["status"], name="imageoutput_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=OutputStatus.values), name="imageoutput_status_valid"),
+            models.CheckConstraint(
+                condition=Q(review_status__in=ReviewStatus.values), name="imageoutput_review_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(width__isnull=True) | Q(width__gte=1)) & (Q(height__isnull=True) | Q(height__gte=1)),
+                name="imageoutput_size_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__isnull=True) | Q(seed__gte=0, seed__lte=MAX_SEED), name="imageoutput_seed_in_range"
+            ),
+            # A succeeded image always has its file; a failed one always says why.
+            models.CheckConstraint(
+                condition=~Q(status=OutputStatus.SUCCEEDED) | ~Q(file=""), name="imageoutput_succeeded_has_file"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=OutputStatus.FAILED) | ~Q(error=""), name="imageoutput_failed_has_error"
+            ),
+            models.CheckConstraint(
+                condition=Q(post__isnull=False) | Q(section_key=""), name="imageoutput_section_needs_post"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Image {self.pk} ({self.provider}, {self.status})"
+
+    @property
+    def short_id(self) -> str:
+        return self.uid.hex[:8]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (OutputStatus.SUCCEEDED, OutputStatus.FAILED)
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class ComfyWorkflow(models.Model):
+    """A ComfyUI workflow in API format with placeholders, registered in the admin."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    workflow = models.JSONField(help_text="API-format workflow (Export (API) in ComfyUI) with {{placeholders}}.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

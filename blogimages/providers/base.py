@@ -1,0 +1,268 @@
+"""The provider interface: what crosses between the app and an image backend.
+
+Everything that crosses is a frozen, keyword-only dataclass. A backend implements
+`capabilities()` and `generate()`; the base class validates requests against the
+capabilities and owns logging, so backends only speak their protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from ..exceptions import ProviderError, UnsupportedFeature
+
+logger = logging.getLogger("blogimages.providers")
+
+MAX_SEED = 2**32 - 1
+OUTPUT_FORMATS = ("png", "webp", "jpeg")
+MIME_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationRequest:
+    """One call to a provider: `n` images for one prompt with one set of parameters."""
+
+    prompt: str
+    negative_prompt: str = ""
+    # The prompt's parts, for backends that use them separately (cards typesets the
+    # description and picks a palette from the style). Empty when unknown.
+    prompt_description: str = ""
+    prompt_style: str = ""
+    prompt_format: str = ""
+    model: str = ""
+    width: int = 1024
+    height: int = 1024
+    n: int = 1
+    seed: int | None = None
+    steps: int | None = None
+    guidance_scale: float | None = None
+    quality: str = ""
+    style: str = ""
+    sampler: str = ""
+    output_format: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # An opaque end-user id some providers take for abuse monitoring.
+    user: str = ""
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def seed_for(self, index: int) -> int | None:
+        """Seed of the index-th image: consecutive seeds, as AUTOMATIC1111 does for a batch."""
+        if self.seed is None:
+            return None
+        return (self.seed + index) % (MAX_SEED + 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratedImage:
+    data: bytes
+    mime_type: str
+    seed: int | None = None
+    revised_prompt: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationResult:
+    images: tuple[GeneratedImage, ...]
+    model: str
+    request_id: str = ""
+    usage: Mapping[str, Any] = field(default_factory=dict)
+    provider_ms: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What one model of a provider accepts. Empty tuples mean "anything" / "not offered"
+    as each field's comment says."""
+
+    models: tuple[str, ...] = ()
+    default_model: str = ""
+    # Either a fixed list of sizes ...
+    sizes: tuple[tuple[int, int], ...] = ()
+    # ... or a range, each side a multiple of `size_multiple`.
+    min_size: int = 64
+    max_size: int = 2048
+    size_multiple: int = 1
+    default_size: tuple[int, int] = (1024, 1024)
+    max_n: int = 1
+    max_prompt_length: int = 4000
+    supports_negative_prompt: bool = False
+    supports_seed: bool = False
+    supports_steps: bool = False
+    max_steps: int = 150
+    supports_guidance: bool = False
+    # Allowed values; empty = the option is not offered by this model.
+    qualities: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
+    samplers: tuple[str, ...] = ()
+    output_formats: tuple[str, ...] = ("png",)
+    # Price per image in USD: keys "quality:WxH", "quality:*", "*:WxH" or "*".
+    prices: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def allows_size(self, width: int, height: int) -> bool:
+        if self.sizes:
+            return (width, height) in self.sizes
+        return (
+            self.min_size <= width <= self.max_size
+            and self.min_size <= height <= self.max_size
+            and width % self.size_multiple == 0
+            and height % self.size_multiple == 0
+        )
+
+    def describe_sizes(self) -> str:
+        if self.sizes:
+            return ", ".join(f"{w}x{h}" for w, h in self.sizes)
+        step = f" in steps of {self.size_multiple}" if self.size_multiple > 1 else ""
+        return f"{self.min_size} to {self.max_size} px a side{step}"
+
+    def price_for(self, *, width: int, height: int, quality: str = "") -> Decimal | None:
+        size = f"{width}x{height}"
+        quality = quality or "*"
+        for key in (f"{quality}:{size}", f"{quality}:*", f"*:{size}", "*"):
+            if key in self.prices:
+                return Decimal(self.prices[key])
+        return None
+
+
+class BaseProvider:
+    """Base of every backend. Subclasses implement `capabilities()` and `generate()`."""
+
+    #: Human name shown in pages and the CLI.
+    display_name = "Provider"
+
+    def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
+        self.alias = alias
+        self.options = dict(options or {})
+        #: Per-provider default settings, merged under a request's own values.
+        self.defaults: dict[str, Any] = dict(self.options.get("defaults") or {})
+        #: Most calls in flight to this provider at once (batch and API); None = no limit.
+        self.max_concurrency: int | None = self.options.get("max_concurrency")
+        self.timeout: float = float(self.options.get("timeout", 120))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} alias={self.alias!r}>"
+
+    # -- to implement -----------------------------------------------------------------
+
+    def capabilities(self, model: str = "") -> Capabilities:
+        """What `model` (or the default model) accepts."""
+        raise NotImplementedError
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Call the backend. Raise a `ProviderError` subclass on failure."""
+        raise NotImplementedError
+
+    def check(self) -> list[str]:
+        """Problems with this provider's configuration, for `manage.py check`."""
+        return []
+
+    def close(self) -> None:
+        """Release connections; called when settings change."""
+
+    # -- provided -----------------------------------------------------------------------
+
+    def default_model(self) -> str:
+        return self.capabilities().default_model
+
+    def prepare(self, request: GenerationRequest) -> GenerationRequest:
+        """Fill defaults (model, size from the provider's defaults) and validate."""
+        caps = self.capabilities(request.model)
+        if not request.model and caps.default_model:
+            request = replace(request, model=caps.default_model)
+            caps = self.capabilities(request.model)
+        self.validate(request, caps)
+        return request
+
+    def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
+        caps = caps or self.capabilities(request.model)
+        problems = validation_problems(request, caps)
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        """Estimated USD cost of the whole request, or None when the price is unknown."""
+        price = self.capabilities(request.model).price_for(
+            width=request.width, height=request.height, quality=request.quality
+        )
+        return None if price is None else price * request.n
+
+    def run(self, request: GenerationRequest) -> GenerationResult:
+        """Validate, call `generate()`, time it and log the outcome (never the secrets)."""
+        request = self.prepare(request)
+        started = time.monotonic()
+        try:
+            result = self.generate(request)
+        except ProviderError as exc:
+            if not exc.provider:
+                exc.provider = self.alias
+            logger.warning(
+                "provider %s model %s failed after %d ms: %s",
+                self.alias, request.model, (time.monotonic() - started) * 1000, exc,
+            )
+            raise
+        elapsed = int((time.monotonic() - started) * 1000)
+        if not result.images:
+            raise ProviderError("the provider answered without any image", provider=self.alias)
+        logger.info(
+            "provider %s model %s made %d image(s) in %d ms",
+            self.alias, result.model or request.model, len(result.images), elapsed,
+        )
+        return replace(result, provider_ms=result.provider_ms or elapsed)
+
+
+def validation_problems(request: GenerationRequest, caps: Capabilities) -> list[str]:
+    """Every way `request` breaks `caps`, each naming the allowed values."""
+    problems: list[str] = []
+    if not request.prompt.strip():
+        problems.append("the prompt is empty")
+    elif len(request.prompt) > caps.max_prompt_length:
+        problems.append(
+            f"the prompt is {len(request.prompt)} characters; at most {caps.max_prompt_length} are allowed"
+        )
+    if caps.models and request.model and request.model not in caps.models:
+        problems.append(f"model {request.model!r} is not offered; choose one of: {', '.join(caps.models)}")
+    if not caps.allows_size(request.width, request.height):
+        problems.append(f"size {request.size} is not allowed; allowed: {caps.describe_sizes()}")
+    if not 1 <= request.n <= caps.max_n:
+        problems.append(f"n={request.n} is not allowed; allowed: 1 to {caps.max_n}")
+    if request.negative_prompt and not caps.supports_negative_prompt:
+        problems.append("this model does not take a negative prompt")
+    if request.seed is not None:
+        if not caps.supports_seed:
+            problems.append("this model does not take a seed")
+        elif not 0 <= request.seed <= MAX_SEED:
+            problems.append(f"seed must be between 0 and {MAX_SEED}")
+    if request.steps is not None:
+        if not caps.supports_steps:
+            problems.append("this model does not take a step count")
+        elif not 1 <= request.steps <= caps.max_steps:
+            problems.append(f"steps must be between 1 and {caps.max_steps}")
+    if request.guidance_scale is not None and not caps.supports_guidance:
+        problems.append("this model does not take a guidance scale")
+    for name, value, allowed in (
+        ("quality", request.quality, caps.qualities),
+        ("style", request.style, caps.styles),
+        ("sampler", request.sampler, caps.samplers),
+    ):
+        if value and value not in allowed:
+            if allowed:
+                problems.append(f"{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
+            else:
+                problems.append(f"this model does not take a {name}")
+    if request.output_format and request.output_format not in caps.output_formats:
+        problems.append(
+            f"output format {request.output_format!r} is not offered; choose one of: {', '.join(caps.output_formats)}"
+        )
+    return problems
+
+
+def seeds_in(images: Sequence[GeneratedImage]) -> list[int | None]:
+    return [image.seed for image in images]

@@ -1,0 +1,184 @@
+"""Site settings, read from the environment and an optional `.env` file.
+
+Nothing here needs a service: without DATABASE_URL the site uses SQLite, without
+REDIS_URL Celery runs tasks inline, and the offline `cards` provider is always there.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# A development key only: production must set DJANGO_SECRET_KEY (see README).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "blogimages",
+    "posts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+
+# Files go through Django's storage API, so S3 works by configuration alone.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=None),
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default=None),
+            "querystring_auth": env.bool("AWS_QUERYSTRING_AUTH", default=True),
+            "file_overwrite": False,
+        },
+    }
+
+# Celery: Redis when REDIS_URL is set; otherwise tasks run inline in the caller.
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Must exceed the longest task (slow providers take minutes) or Redis re-delivers it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# blogimages ---------------------------------------------------------------
+
+BLOGIMAGES_POST_MODEL = "posts.Post"
+BLOGIMAGES_POST_ADAPTER = "posts.adapter.PostAdapter"
+
+
+def _providers_from_env() -> dict:
+    """One entry per provider whose keys are present; a provider without keys is not offered."""
+    providers: dict = {"cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}}}
+    if env.str("OPENAI_API_KEY", default=""):
+        providers["openai"] = {
+            "BACKEND": "blogimages.providers.openai.OpenAIProvider",
+            "OPTIONS": {
+                "api_key": env.str("OPENAI_API_KEY"),
+                "base_url": env.str("OPENAI_BASE_URL", default="") or None,
+                "organization": env.str("OPENAI_ORG_ID", default="") or None,
+            },
+        }
+    if env.str("OPENAI_COMPATIBLE_BASE_URL", default=""):
+        providers["openai_compatible"] = {
+            "BACKEND": "blogimages.providers.openai_compatible.OpenAICompatibleProvider",
+            "OPTIONS": {
+                "base_url": env.str("OPENAI_COMPATIBLE_BASE_URL"),
+                "api_key": env.str("OPENAI_COMPATIBLE_API_KEY", default=""),
+                "models": env.list("OPENAI_COMPATIBLE_MODELS", default=[]),
+            },
+        }
+    if env.str("SD_WEBUI_URL", default=""):
+        providers["sd"] = {
+            "BACKEND": "blogimages.providers.automatic1111.Automatic1111Provider",
+            "OPTIONS": {
+                "base_url": env.str("SD_WEBUI_URL"),
+                "auth": env.str("SD_WEBUI_AUTH", default="") or None,
+            },
+        }
+    if env.str("COMFYUI_URL", default=""):
+        providers["comfyui"] = {
+            "BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
+            "OPTIONS": {
+                "base_url": env.str("COMFYUI_URL"),
+                "workflow": env.str("COMFYUI_WORKFLOW", default="") or None,
+            },
+        }
+    return providers
+
+
+BLOGIMAGES_PROVIDERS = _providers_from_env()
+BLOGIMAGES_DEFAULT_PROVIDER = env.str("BLOGIMAGES_DEFAULT_PROVIDER", default="cards")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "blogimages": {"handlers": ["console"], "level": env.str("BLOGIMAGES_LOG_LEVEL", default="INFO")},
+    },
+}
