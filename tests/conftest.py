@@ -22,3 +22,26 @@ def _media_root(settings, tmp_path):
     storages._storages = {}
     yield settings.MEDIA_ROOT
     storages._storages = {}
+
+
+@pytest.fixture
+def recorder(settings):
+    """Make the recording provider the default ("test") beside the real cards provider."""
+    settings.BLOGIMAGES_PROVIDERS = {
+        "test": {"BACKEND": "blogimages.providers.testing.RecordingProvider", "OPTIONS": {}},
+        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
+    }
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "test"
+    from blogimages.providers import providers
+
+    return providers["test"]
+
+
+def png_bytes(width: int = 32, height: int = 24, color=(200, 30, 30), fmt: str = "PNG") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, fmt)
+    return buffer.getvalue()

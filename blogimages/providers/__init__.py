@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from asgiref.local import Local
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.connection import BaseConnectionHandler
@@ -63,7 +64,7 @@ class ProviderHandler(BaseConnectionHandler):
             provider.close()
         self.__dict__.pop("settings", None)
         self._settings = None
-        self._connections = type(self._connections)(self.thread_critical)
+        self._connections = Local(self.thread_critical)
 
 
 providers = ProviderHandler()

@@ -1,0 +1,359 @@
+"""The one path from a prompt and a setting to stored ImageOutputs.
+
+Pages, tasks, the CLI and the API all come through here:
+
+    build_request()  -> which provider, and exactly what it will be sent (validated)
+    queue_outputs()  -> ImageOutput rows in `queued`, one per image, seeds fixed up-front
+    execute()        -> call the provider once for a group of outputs, store every image
+    generate()       -> all three, inline
+
+A provider failure never raises out of `execute()`: it becomes a failed ImageOutput whose
+`error` says why. Only a request that cannot be valid (bad size, unknown provider...)
+raises, before anything is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import storage
+from .exceptions import InvalidImage, ProviderError, UnsupportedFeature
+from .integration import get_post_adapter
+from .models import ImageOutput, ImagePrompt, ImageSetting, OutputStatus
+from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
+from .providers.base import MAX_SEED
+
+logger = logging.getLogger("blogimages.generation")
+
+# Request fields a setting, a provider's defaults or a caller's overrides may set.
+PARAMETER_FIELDS = (
+    "model", "width", "height", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
+    "output_format", "extra", "negative_prompt",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    provider: BaseProvider
+    request: GenerationRequest
+
+    @property
+    def cost_per_image(self) -> Decimal | None:
+        return self.provider.estimate_cost(replace(self.request, n=1))
+
+    @property
+    def cost_estimate(self) -> Decimal | None:
+        per_image = self.cost_per_image
+        return None if per_image is None else per_image * self.request.n
+
+
+def build_request(
+    *,
+    prompt_text: str,
+    setting: ImageSetting | None = None,
+    provider: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    negative_prompt: str = "",
+    parts: tuple[str, str, str] = ("", "", ""),
+    n: int = 1,
+) -> Plan:
+    """Merge provider defaults < setting < overrides into a validated request.
+
+    Raises UnsupportedFeature (a ValueError) or InvalidProviderError; nothing is stored.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
+    unknown = set(overrides) - set(PARAMETER_FIELDS)
+    if unknown:
+        raise UnsupportedFeature(f"Unknown parameter(s): {', '.join(sorted(unknown))}.")
+    alias = provider or (setting.provider if setting else None)
+    backend = get_provider(alias)
+
+    params: dict[str, Any] = {k: v for k, v in backend.defaults.items() if k in PARAMETER_FIELDS}
+    if setting is not None:
+        params.update(setting.parameters())
+    if negative_prompt:
+        params["negative_prompt"] = negative_prompt
+    params.update(overrides)
+    if "width" not in params or "height" not in params:
+        default_w, default_h = backend.capabilities(params.get("model", "")).default_size
+        params.setdefault("width", default_w)
+        params.setdefault("height", default_h)
+    try:
+        params["width"], params["height"] = int(params["width"]), int(params["height"])
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedFeature("Width and height must be whole numbers.") from exc
+
+    description, style, fmt = parts
+    request = GenerationRequest(
+        prompt=prompt_text, prompt_description=description, prompt_style=style, prompt_format=fmt, n=n, **params
+    )
+    request = backend.prepare(request)
+    if request.seed is None and backend.capabilities(request.model).supports_seed:
+        # Fix the seed before the call so every image can be reproduced and a
+        # re-delivered task makes the same image again.
+        request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
+    return Plan(provider=backend, request=request)
+
+
+def plan_for_prompt(
+    prompt: ImagePrompt, *, setting: ImageSetting | None = None, provider: str | None = None,
+    overrides: dict[str, Any] | None = None, n: int = 1,
+) -> Plan:
+    return build_request(
+        prompt_text=prompt.text(),
+        setting=setting,
+        provider=provider,
+        overrides=overrides,
+        negative_prompt=prompt.negative_prompt,
+        parts=(prompt.description, prompt.style, prompt.format),
+        n=n,
+    )
+
+
+def snapshot(request: GenerationRequest) -> dict[str, Any]:
+    """What was sent, as JSON; enough to rebuild the request for a retry."""
+    data = asdict(request)
+    data["extra"] = dict(request.extra)
+    return data
+
+
+def request_from_snapshot(data: dict[str, Any]) -> GenerationRequest:
+    fields = {k: v for k, v in data.items() if k in GenerationRequest.__dataclass_fields__}
+    return GenerationRequest(**fields)
+
+
+def queue_outputs(
+    plan: Plan,
+    *,
+    prompt: ImagePrompt | None,
+    setting: ImageSetting | None = None,
+    post=None,
+    section_key: str = "",
+    batch=None,
+    user=None,
+) -> list[ImageOutput]:
+    """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
+    now = timezone.now()
+    request = plan.request
+    cost = plan.cost_per_image
+    outputs = []
+    for index in range(request.n):
+        single = replace(request, n=1, seed=request.seed_for(index))
+        outputs.append(
+            ImageOutput(
+                prompt=prompt,
+                prompt_text=request.prompt,
+                negative_prompt=request.negative_prompt,
+                setting=setting,
+                setting_snapshot={"provider": plan.provider.alias, **snapshot(single)},
+                provider=plan.provider.alias,
+                model=request.model,
+                seed=single.seed,
+                post=post,
+                section_key=section_key if post is not None else "",
+                batch=batch,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+                cost_estimate=cost,
+                status=OutputStatus.QUEUED,
+                queued_at=now,
+            )
+        )
+    return ImageOutput.objects.bulk_create(outputs)
+
+
+def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False) -> None:
+    """Make and store the images of `outputs` (all from the same plan) with one provider call.
+
+    Provider errors and unusable images mark the outputs failed with the reason. With
+    `raise_retryable`, a transient provider error puts the outputs back in the queue and
+    re-raises it so a task can retry later.
+    """
+    if not outputs:
+        return
+    if plan is None:
+        first = outputs[0]
+        plan = Plan(
+            provider=get_provider(first.provider),
+            request=replace(request_from_snapshot(first.setting_snapshot), n=len(outputs)),
+        )
+    request = replace(plan.request, n=len(outputs))
+    started = timezone.now()
+    ids = [o.pk for o in outputs]
+    ImageOutput.objects.filter(pk__in=ids).update(
+        status=OutputStatus.RUNNING, started_at=started, attempts=F("attempts") + 1, error=""
+    )
+    for output in outputs:
+        output.status, output.started_at, output.error = OutputStatus.RUNNING, started, ""
+        output.attempts += 1
+
+    try:
+        result = plan.provider.run(request)
+    except ProviderError as exc:
+        if raise_retryable and exc.retryable:
+            _requeue(outputs, str(exc))
+            raise
+        _fail(outputs, str(exc))
+        return
+    except UnsupportedFeature as exc:
+        _fail(outputs, str(exc))
+        return
+    except Exception as exc:
+        # A bug in a backend must not leave rows "running" forever.
+        logger.exception("provider %s raised unexpectedly", plan.provider.alias)
+        _fail(outputs, f"{plan.provider.alias} failed unexpectedly: {type(exc).__name__}: {exc}")
+        return
+
+    images = list(result.images)
+    if len(images) > len(outputs):
+        logger.warning("provider %s sent %d images for %d requested; extra ignored",
+                       plan.provider.alias, len(images), len(outputs))
+    for output, image in zip(outputs, images):
+        try:
+            store_image(output, image, result)
+        except InvalidImage as exc:
+            _fail([output], f"{plan.provider.alias} returned an unusable image: {exc}")
+    missing = outputs[len(images):]
+    if missing:
+        _fail(missing, f"{plan.provider.alias} returned {len(images)} image(s) for {len(outputs)} requested.")
+
+
+def generate(
+    *,
+    prompt: ImagePrompt | str,
+    setting: ImageSetting | None = None,
+    provider: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    n: int = 1,
+    post=None,
+    section_key: str = "",
+    batch=None,
+    user=None,
+) -> list[ImageOutput]:
+    """Generate `n` images inline and return their ImageOutputs (succeeded or failed)."""
+    if isinstance(prompt, str):
+        prompt = ImagePrompt(description=prompt)
+    plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n)
+    if prompt.pk is None:
+        if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+            prompt.author = user
+        prompt.save()
+    outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
+                            batch=batch, user=user)
+    execute(outputs, plan=plan)
+    return outputs
+
+
+def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationResult) -> None:
+    """Validate the bytes, write original + thumbnail + sidecar, then save the row.
+
+    Any failure after the first write removes what was written: no half-stored image.
+    """
+    info = storage.inspect_image(image.data)
+    stem = _stem_for(output)
+    with storage.file_batch() as files:
+        file_name = files.save(f"{stem}.{info.extension}", image.data)
+        stem = file_name.rsplit(".", 1)[0]  # the storage may have made the name unique
+        thumb_name = files.save(storage.thumbnail_name(stem), storage.make_thumbnail(image.data))
+
+        output.file.name = file_name
+        output.thumbnail.name = thumb_name
+        output.mime_type = info.mime_type
+        output.width, output.height = info.width, info.height
+        output.bytes = len(image.data)
+        output.sha256 = hashlib.sha256(image.data).hexdigest()
+        if image.seed is not None:
+            output.seed = image.seed
+        output.model = result.model or output.model
+        output.revised_prompt = image.revised_prompt
+        output.provider_metadata = {
+            **dict(image.metadata),
+            **({"request_id": result.request_id} if result.request_id else {}),
+            **({"usage": dict(result.usage)} if result.usage else {}),
+        }
+        output.provider_ms = result.provider_ms
+        output.finished_at = timezone.now()
+        output.status = OutputStatus.SUCCEEDED
+        output.error = ""
+        output.sidecar.name = files.save(storage.sidecar_name(stem), storage.sidecar_json(sidecar_metadata(output)))
+        with transaction.atomic():
+            output.save()
+
+
+def _stem_for(output: ImageOutput) -> str:
+    if output.post_id:
+        post_slug = get_post_adapter().slug(output.post)
+        return storage.post_image_stem(post_slug=post_slug, section_key=output.section_key or "image",
+                                       short_id=output.short_id)
+    return storage.stem_for_test_image(prompt_text=output.prompt_text, short_id=output.short_id,
+                                       when=output.created_at)
+
+
+def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
+    """What a person or another tool needs to know about the file, without the database."""
+    return {
+        "id": output.pk,
+        "uid": str(output.uid),
+        "file": output.file.name,
+        "thumbnail": output.thumbnail.name,
+        "mime_type": output.mime_type,
+        "width": output.width,
+        "height": output.height,
+        "bytes": output.bytes,
+        "sha256": output.sha256,
+        "prompt": output.prompt_text,
+        "negative_prompt": output.negative_prompt,
+        "revised_prompt": output.revised_prompt,
+        "prompt_parts": (
+            {"description": output.prompt.description, "style": output.prompt.style, "format": output.prompt.format}
+            if output.prompt_id else None
+        ),
+        "provider": output.provider,
+        "model": output.model,
+        "seed": output.seed,
+        "parameters": output.setting_snapshot,
+        "setting": output.setting.name if output.setting_id else None,
+        "provider_metadata": output.provider_metadata,
+        "post": get_post_adapter().slug(output.post) if output.post_id else None,
+        "section_key": output.section_key or None,
+        "batch": output.batch_id,
+        "derived_from": output.derived_from_id,
+        "derivation": output.derivation or None,
+        "cost_estimate_usd": output.cost_estimate,
+        "created_at": output.created_at,
+        "queued_at": output.queued_at,
+        "started_at": output.started_at,
+        "finished_at": output.finished_at,
+        "provider_ms": output.provider_ms,
+        "generator": "blogimages",
+    }
+
+
+def _fail(outputs: Sequence[ImageOutput], reason: str) -> None:
+    now = timezone.now()
+    reason = reason.strip() or "Unknown error."
+    ImageOutput.objects.filter(pk__in=[o.pk for o in outputs]).update(
+        status=OutputStatus.FAILED, error=reason, finished_at=now
+    )
+    for output in outputs:
+        output.status, output.error, output.finished_at = OutputStatus.FAILED, reason, now
+    logger.info("image(s) %s failed: %s", [o.pk for o in outputs], reason)
+
+
+def _requeue(outputs: Sequence[ImageOutput], reason: str) -> None:
+    ImageOutput.objects.filter(pk__in=[o.pk for o in outputs]).update(status=OutputStatus.QUEUED, error=reason)
+    for output in outputs:
+        output.status, output.error = OutputStatus.QUEUED, reason
+
+
+def fail_output(output: ImageOutput, reason: str) -> None:
+    _fail([output], reason)

@@ -1,0 +1,84 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from blogimages.models import ImageOutput, ImagePromptExample, compose_prompt, fill_placeholders, normalize_tags
+from tests.factories import (
+    ImageOutputFactory,
+    ImagePromptExampleFactory,
+    ImagePromptFactory,
+    ImageSettingFactory,
+    PostFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def violates(factory, **kwargs):
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():
+            factory(**kwargs)
+
+
+def test_setting_constraints():
+    violates(ImageSettingFactory, width=0)
+    violates(ImageSettingFactory, height=10000)
+    violates(ImageSettingFactory, seed=-1)
+    violates(ImageSettingFactory, seed=2**32)
+    violates(ImageSettingFactory, steps=0)
+    assert ImageSettingFactory(seed=2**32 - 1).seed == 2**32 - 1
+
+
+def test_output_constraints():
+    violates(ImageOutputFactory, status="done")
+    violates(ImageOutputFactory, review_status="maybe")
+    violates(ImageOutputFactory, width=0)
+    violates(ImageOutputFactory, seed=2**40)
+    violates(ImageOutputFactory, status="succeeded", file="")
+    violates(ImageOutputFactory, status="failed", error="")
+    violates(ImageOutputFactory, section_key="intro", post=None)
+    ImageOutputFactory(status="succeeded", file="blogimages/tests/x.png")
+    ImageOutputFactory(status="failed", error="why")
+    ImageOutputFactory(post=PostFactory(), section_key="intro")
+
+
+def test_output_indexes_cover_gallery_filters():
+    indexed = {tuple(index.fields) for index in ImageOutput._meta.indexes}
+    assert {("-created_at",), ("provider", "-created_at"), ("post", "section_key"), ("review_status", "-created_at")} <= indexed
+
+
+def test_rating_and_source_constraints():
+    violates(ImagePromptExampleFactory, rating=6)
+    violates(ImagePromptFactory, source="scraped")
+
+
+def test_prompt_text_composes_parts_one_way():
+    prompt = ImagePromptFactory.build(description="A fox.", style="watercolor", format="")
+    assert prompt.text() == "A fox. watercolor"
+    assert compose_prompt("  A fox  ", "", "square.") == "A fox. square"
+
+
+def test_placeholders_fill_and_keep_unknown_safely():
+    context = {"title": "Coast", "heading": "Tide pools"}
+    assert fill_placeholders("{heading} on {title}", context) == "Tide pools on Coast"
+    assert fill_placeholders("{unknown} {title}", context) == "{unknown} Coast"
+    # Attribute access and format specs are never evaluated.
+    assert fill_placeholders("{title.__class__} {title:>10}", context) == "{title.__class__} {title:>10}"
+    assert fill_placeholders("a {{literal}} brace", context) == "a {literal} brace"
+
+
+def test_example_builds_prompt_and_normalizes_tags():
+    example = ImagePromptExampleFactory(description="{heading}", style="{tags}", tags="Cover, cover , Social!,")
+    assert example.tags == "cover, social" and example.tag_list == ["cover", "social"]
+    prompt = example.build_prompt({"heading": "Intro", "tags": "sea"})
+    assert (prompt.description, prompt.style) == ("Intro", "sea")
+    assert normalize_tags(["A", "b", "a"]) == "a, b"
+    assert ImagePromptExample.objects.filter(tags__iregex=r"(^|, )social(,|$)").count() == 1
+
+
+def test_setting_clean_validates_against_provider(recorder):
+    ImageSettingFactory.build(width=64, height=64).full_clean()
+    with pytest.raises(ValidationError, match="quality 'ultra' is not allowed"):
+        ImageSettingFactory.build(quality="ultra").full_clean()
+    with pytest.raises(ValidationError, match="'nowhere' is not configured"):
+        ImageSettingFactory.build(provider="nowhere").full_clean()
