@@ -158,6 +158,18 @@ def response_payload(response: requests.Response) -> Any:
         return response.text
 
 
+def decode_json(response: requests.Response, *, action: str) -> Any:
+    """The JSON of a 2xx answer; a garbled one is a server fault worth retrying."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderServerError(
+            f"{action}: malformed JSON from the server: {_one_line(response.text, 120)!r}",
+            status_code=response.status_code,
+            response=response.text,
+        ) from exc
+
+
 def error_for_response(
     response: requests.Response,
     *,
@@ -286,15 +298,7 @@ class HttpProvider(BaseProvider):
         return response
 
     def call_json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.call(method, path, **kwargs)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderServerError(
-                f"{kwargs.get('action') or path}: malformed JSON from the server: {_one_line(response.text, 120)!r}",
-                status_code=response.status_code,
-                response=response.text,
-            ) from exc
+        return decode_json(self.call(method, path, **kwargs), action=kwargs.get("action") or path)
 
     # -- listings -----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -84,6 +85,18 @@ class Command(BaseCommand):
         parser.add_argument("--verbose", action="store_true", help="Print every parameter sent.")
 
     def handle(self, *args, **opts) -> None:
+        # The outcome (and any failure's reason) is printed; log lines on stderr would
+        # break the one-line error contract, so they show only with --verbose.
+        app_logger = logging.getLogger("blogimages")
+        level = app_logger.level
+        if not opts["verbose"]:
+            app_logger.setLevel(logging.CRITICAL)
+        try:
+            self._generate(opts)
+        finally:
+            app_logger.setLevel(level)
+
+    def _generate(self, opts) -> None:
         n = opts["n"]
         if not 1 <= n <= 10:
             raise CommandError(f"-n must be between 1 and 10, not {n}.")

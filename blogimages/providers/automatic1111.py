@@ -1,0 +1,306 @@
+"""AUTOMATIC1111 stable-diffusion-webui (and Forge, SD.Next) through its `/sdapi/v1` API.
+
+The server must run with `--api`; with `--api-auth user:password` every call needs HTTP
+Basic, configured here as the `auth` option ("user:password", from SD_WEBUI_AUTH).
+`txt2img` is synchronous: the request blocks until every image is done, so the read
+timeout is the whole generation time (option `timeout`, default 120 s).
+
+OPTIONS: base_url, auth, timeout, connect_timeout, defaults, max_concurrency, max_n,
+model (default checkpoint), models / samplers (static lists used when the server cannot
+be asked), prices.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..exceptions import InvalidProviderError, ProviderServerError
+from .base import Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from .http import HttpProvider, apply_defaults, decode_json, sniff_image_mime
+
+TXT2IMG = "/sdapi/v1/txt2img"
+
+# Shown, and accepted, while the server cannot list its own samplers (A1111 1.9+ names).
+BUILTIN_SAMPLERS = (
+    "DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE",
+    "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart",
+    "DDIM", "PLMS", "UniPC", "LCM",
+)
+# Scheduler labels of modules/sd_schedulers.py, for servers older than /sdapi/v1/schedulers.
+BUILTIN_SCHEDULERS = (
+    "Automatic", "Uniform", "Karras", "Exponential", "Polyexponential", "SGM Uniform", "KL Optimal",
+    "Align Your Steps", "Simple", "Normal", "DDIM", "Beta",
+)
+
+
+class Automatic1111Provider(HttpProvider):
+    display_name = "Stable Diffusion WebUI (AUTOMATIC1111 / Forge)"
+
+    def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(alias=alias, options=options)
+        auth = self.options.get("auth")
+        if auth:
+            user, colon, password = str(auth).partition(":")
+            if not colon or not user:
+                # Never echo the value: it is a password.
+                raise InvalidProviderError(f"Provider {alias!r}: auth must be 'user:password'.")
+            self.session.auth = (user, password)
+            # Our copy of the options may be shown or logged by someone; the session keeps the secret.
+            self.options["auth"] = "<redacted>"
+        self.has_auth = bool(auth)
+
+    def check(self) -> list[str]:
+        host = urlsplit(self.base_url).hostname or ""
+        if self.has_auth and self.base_url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+            return ["auth is sent in clear text over http:// to a remote host; use https://."]
+        return []
+
+    # -- capabilities -------------------------------------------------------------------
+
+    def capabilities(self, model: str = "") -> Capabilities:
+        return Capabilities(
+            models=self._model_titles() or tuple(self.options.get("models") or ()),
+            default_model=str(self.options.get("model") or ""),
+            min_size=64,
+            max_size=2048,
+            size_multiple=8,
+            max_n=int(self.options.get("max_n", 8)),
+            supports_negative_prompt=True,
+            supports_seed=True,
+            supports_steps=True,
+            max_steps=150,
+            supports_guidance=True,
+            samplers=self._sampler_names() or tuple(self.options.get("samplers") or ()) or BUILTIN_SAMPLERS,
+            output_formats=("png",),
+            prices={key: Decimal(str(value)) for key, value in (self.options.get("prices") or {"*": 0}).items()},
+        )
+
+    def prepare(self, request: GenerationRequest) -> GenerationRequest:
+        request = apply_defaults(request, self.defaults)
+        return super().prepare(self._split_sampler(self._with_model_title(request)))
+
+    def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
+        caps = caps or self.capabilities(request.model)
+        if request.sampler and self._sampler_names() is None and not self.options.get("samplers"):
+            # The server can't say which samplers it has right now: let it judge, rather than
+            # fail a request permanently on a guess.
+            caps = replace(caps, samplers=(*caps.samplers, request.sampler))
+        super().validate(request, caps)
+
+    def _sd_models(self) -> list[Mapping[str, Any]] | None:
+        return self.cached_listing("sd-models", lambda: self._fetch_list("/sdapi/v1/sd-models"))
+
+    def _model_titles(self) -> tuple[str, ...]:
+        return tuple(str(item["title"]) for item in self._sd_models() or () if item.get("title"))
+
+    def _sampler_names(self) -> tuple[str, ...] | None:
+        listing = self.cached_listing("samplers", lambda: self._fetch_list("/sdapi/v1/samplers"))
+        return None if listing is None else _names_and_aliases(listing)
+
+    def _scheduler_labels(self) -> tuple[str, ...]:
+        listing = self.cached_listing("schedulers", lambda: self._fetch_list("/sdapi/v1/schedulers"))
+        if not listing:  # older than v1.9: no endpoint, but no separate scheduler either
+            return BUILTIN_SCHEDULERS
+        return tuple(str(item.get("label") or item.get("name")) for item in listing if isinstance(item, Mapping))
+
+    def _fetch_list(self, path: str) -> list[Mapping[str, Any]]:
+        listing = self.call_json("GET", path, action=f"listing {path.rsplit('/', 1)[-1]}",
+                                 read_timeout=self.listing_timeout)
+        if not isinstance(listing, list):
+            raise ValueError(f"{path} answered {type(listing).__name__}, not a list")
+        return [item for item in listing if isinstance(item, Mapping)]
+
+    def _with_model_title(self, request: GenerationRequest) -> GenerationRequest:
+        """Accept a checkpoint's model_name or file name too, as A1111's own lookup does, and
+        send the exact title the server lists."""
+        if not request.model:
+            return request
+        for item in self._sd_models() or ():
+            title = str(item.get("title") or "")
+            names = {title, str(item.get("model_name") or ""), title.split(" [", 1)[0],
+                     str(item.get("filename") or "").replace("\\", "/").rsplit("/", 1)[-1]}
+            if request.model in names:
+                return replace(request, model=title)
+        return request
+
+    def _split_sampler(self, request: GenerationRequest) -> GenerationRequest:
+        """"DPM++ 2M Karras" (pre-1.9 naming) → sampler "DPM++ 2M" + scheduler "Karras"."""
+        samplers = self._sampler_names()
+        if not request.sampler or not samplers or request.sampler in samplers:
+            return request
+        for label in sorted(self._scheduler_labels(), key=len, reverse=True):
+            sampler = request.sampler[: -len(label) - 1]
+            if request.sampler.endswith(f" {label}") and sampler in samplers:
+                # A scheduler given explicitly in extra still wins.
+                return replace(request, sampler=sampler, extra={"scheduler": label, **request.extra})
+        return request
+
+    # -- generation ---------------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        request = apply_defaults(request, self.defaults)
+        payload = txt2img_payload(request)
+        response = self.call("POST", TXT2IMG, action="txt2img", json=payload)
+        body = decode_json(response, action="txt2img")
+        images, info = parse_txt2img(body, request=request, expected=_expected_images(payload))
+        return GenerationResult(
+            images=images,
+            model=request.model or str(info.get("sd_model_name") or ""),
+            usage={"images": len(images)},
+            provider_ms=_process_ms(response.headers.get("X-Process-Time")),
+        )
+
+
+def txt2img_payload(request: GenerationRequest) -> dict[str, Any]:
+    """The JSON body of POST /sdapi/v1/txt2img for `request`; `request.extra` has the last word."""
+    payload: dict[str, Any] = {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "seed": -1 if request.seed is None else request.seed,
+        "width": request.width,
+        "height": request.height,
+        "batch_size": request.n,
+        "n_iter": 1,
+        "send_images": True,
+        # save_images=false also keeps the server from prepending a grid image.
+        "save_images": False,
+    }
+    if request.steps is not None:
+        payload["steps"] = request.steps
+    if request.guidance_scale is not None:
+        payload["cfg_scale"] = request.guidance_scale
+    if request.sampler:
+        payload["sampler_name"] = request.sampler
+    extra = dict(request.extra)
+    extra.pop("workflow", None)  # a ComfyUI option that may ride along in shared settings
+    overrides = dict(extra.pop("override_settings", None) or {})
+    if request.model:
+        # Per request, restored afterwards: never switches the server's model for others.
+        overrides.setdefault("sd_model_checkpoint", request.model)
+    payload.update(extra)
+    if overrides:
+        payload["override_settings"] = overrides
+    return payload
+
+
+def parse_txt2img(
+    body: Any, *, request: GenerationRequest, expected: int
+) -> tuple[tuple[GeneratedImage, ...], Mapping[str, Any]]:
+    """The real images of a txt2img answer, each with its seed, and the decoded `info`."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("images"), list):
+        raise ProviderServerError("txt2img: the answer has no 'images' list", response=_trim(body))
+    info = _parse_info(body.get("info"))
+    # A grid comes first when the server made one; extensions (ControlNet detect maps) append
+    # extra images after the real ones.
+    first = _int(info.get("index_of_first_image"), 0)
+    encoded = body["images"][first : first + expected]
+    if not encoded:
+        raise ProviderServerError("txt2img: the server answered without any image", response=_trim(body))
+    images = tuple(
+        GeneratedImage(
+            data=(data := _decode_base64(item, index)),
+            mime_type=sniff_image_mime(data),
+            seed=_seed(info, request, index),
+            revised_prompt=_revised_prompt(info, request, index),
+            metadata=_metadata(info, first + index, index),
+        )
+        for index, item in enumerate(encoded)
+    )
+    return images, info
+
+
+def _parse_info(raw: Any) -> Mapping[str, Any]:
+    # `info` is JSON inside a JSON string. Without it the images are still good: seeds then
+    # come from the request.
+    if isinstance(raw, Mapping):
+        return raw
+    try:
+        info = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError:
+        return {}
+    return info if isinstance(info, Mapping) else {}
+
+
+def _decode_base64(item: Any, index: int) -> bytes:
+    if not isinstance(item, str):
+        raise ProviderServerError(f"txt2img: image {index} is not a base64 string")
+    if item.startswith("data:"):  # some forks answer data URLs
+        item = item.partition(",")[2]
+    try:
+        return base64.b64decode("".join(item.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProviderServerError(f"txt2img: image {index} is not valid base64") from exc
+
+
+def _seed(info: Mapping[str, Any], request: GenerationRequest, index: int) -> int | None:
+    all_seeds = info.get("all_seeds")
+    if isinstance(all_seeds, list) and index < len(all_seeds):
+        return _int(all_seeds[index], None)
+    seed = _int(info.get("seed"), -1)
+    if seed is not None and seed >= 0:
+        return seed + index
+    return request.seed_for(index)
+
+
+def _revised_prompt(info: Mapping[str, Any], request: GenerationRequest, index: int) -> str:
+    # Styles and wildcard extensions rewrite the prompt per image; report it when they did.
+    prompts = info.get("all_prompts")
+    if isinstance(prompts, list) and index < len(prompts) and prompts[index] != request.prompt:
+        return str(prompts[index])
+    return ""
+
+
+def _metadata(info: Mapping[str, Any], image_position: int, batch_index: int) -> dict[str, Any]:
+    infotexts = info.get("infotexts")
+    extra_params = info.get("extra_generation_params")
+    metadata = {
+        "infotext": infotexts[image_position] if isinstance(infotexts, list) and image_position < len(infotexts) else None,
+        "sampler": info.get("sampler_name"),
+        "scheduler": extra_params.get("Schedule type") if isinstance(extra_params, Mapping) else None,
+        "cfg_scale": info.get("cfg_scale"),
+        "steps": info.get("steps"),
+        "model": info.get("sd_model_name"),
+        "model_hash": info.get("sd_model_hash"),
+        "vae": info.get("sd_vae_name"),
+        "batch_index": batch_index,
+        "version": info.get("version"),
+    }
+    return {key: value for key, value in metadata.items() if value not in (None, "")}
+
+
+def _names_and_aliases(listing: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    names: list[str] = []
+    for item in listing:
+        for name in (item.get("name"), *(item.get("aliases") or ())):
+            if name and str(name) not in names:
+                names.append(str(name))
+    return tuple(names)
+
+
+def _expected_images(payload: Mapping[str, Any]) -> int:
+    return max(1, _int(payload.get("batch_size"), 1) * _int(payload.get("n_iter"), 1))
+
+
+def _process_ms(header: str | None) -> int:
+    try:
+        return int(float(header or 0) * 1000)
+    except ValueError:
+        return 0
+
+
+def _int(value: Any, default: int | None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _trim(body: Any) -> str:
+    return json.dumps(body)[:500] if not isinstance(body, str) else body[:500]

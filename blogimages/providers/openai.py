@@ -1,0 +1,589 @@
+"""OpenAI Images API (dall-e-2, dall-e-3, gpt-image-1) through the official openai SDK.
+
+Everything that talks to the network lives here once: the lazily built client, the call,
+translating the SDK's errors into the app's hierarchy, decoding base64 answers and
+downloading URL answers. `OpenAICompatibleProvider` (openai_compatible.py) subclasses this
+and only changes what differs: configuration, capabilities and the request body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+try:
+    import openai
+    from openai.types import ImagesResponse
+except ImportError as exc:  # pragma: no cover - openai is part of the fixed stack
+    raise ImportError("The openai providers need the openai package: pip install openai") from exc
+
+from ..exceptions import (
+    ContentRefused,
+    InvalidProviderError,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderServerError,
+    ProviderTimeout,
+    UnsupportedFeature,
+)
+from .base import (
+    MIME_TYPES,
+    BaseProvider,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    validation_problems,
+)
+
+logger = logging.getLogger("blogimages.providers.openai")
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_DOWNLOAD_MAX_BYTES = 50 * 1024 * 1024
+MAX_REDIRECTS = 3
+RESPONSE_FORMATS = ("b64_json", "url")
+# OpenAI answers a refused prompt with a plain 400; only the code tells it apart.
+CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
+QUOTA_CODES = frozenset({"insufficient_quota"})
+# Keys that would only leak a fragment of a short key (or mangle messages) are not redacted.
+MIN_REDACTABLE_SECRET = 8
+
+
+def _usd(table: Mapping[str, str]) -> dict[str, Decimal]:
+    return {key: Decimal(value) for key, value in table.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """What one OpenAI model accepts, and which request fields it must never be sent."""
+
+    capabilities: Capabilities
+    # dall-e answers with URLs unless asked for base64; GPT image models reject the field.
+    takes_response_format: bool = False
+    takes_output_format: bool = False
+    # Model-specific API fields a request may carry in `extra`.
+    extra_params: tuple[str, ...] = ()
+
+
+OPENAI_MODELS: dict[str, ModelSpec] = {
+    "dall-e-2": ModelSpec(
+        capabilities=Capabilities(
+            sizes=((256, 256), (512, 512), (1024, 1024)),
+            max_n=10,
+            max_prompt_length=1000,
+            qualities=("standard",),
+            prices=_usd({"*:256x256": "0.016", "*:512x512": "0.018", "*:1024x1024": "0.020"}),
+        ),
+        takes_response_format=True,
+    ),
+    "dall-e-3": ModelSpec(
+        capabilities=Capabilities(
+            sizes=((1024, 1024), (1792, 1024), (1024, 1792)),
+            max_n=1,
+            max_prompt_length=4000,
+            qualities=("standard", "hd"),
+            styles=("vivid", "natural"),
+            prices=_usd({
+                # No quality sent means the API's default, standard.
+                "*:1024x1024": "0.040", "*:1792x1024": "0.080", "*:1024x1792": "0.080",
+                "standard:1024x1024": "0.040", "standard:1792x1024": "0.080", "standard:1024x1792": "0.080",
+                "hd:1024x1024": "0.080", "hd:1792x1024": "0.120", "hd:1024x1792": "0.120",
+            }),
+        ),
+        takes_response_format=True,
+    ),
+    "gpt-image-1": ModelSpec(
+        capabilities=Capabilities(
+            sizes=((1024, 1024), (1536, 1024), (1024, 1536)),
+            max_n=10,
+            max_prompt_length=32000,
+            qualities=("low", "medium", "high", "auto"),
+            output_formats=("png", "jpeg", "webp"),
+            prices=_usd({
+                "low:1024x1024": "0.011", "low:1536x1024": "0.016", "low:1024x1536": "0.016",
+                "medium:1024x1024": "0.042", "medium:1536x1024": "0.063", "medium:1024x1536": "0.063",
+                "high:1024x1024": "0.167", "high:1536x1024": "0.25", "high:1024x1536": "0.25",
+                # auto (the API default) may pick high: estimate the worst case.
+                "auto:1024x1024": "0.167", "auto:1536x1024": "0.25", "auto:1024x1536": "0.25",
+                "*:1024x1024": "0.167", "*:1536x1024": "0.25", "*:1024x1536": "0.25",
+            }),
+        ),
+        takes_output_format=True,
+        extra_params=("background", "moderation", "output_compression"),
+    ),
+}
+
+# Request fields a provider default may fill when the request leaves them empty. Size and
+# n cannot be told apart from "not set" (they always have a value), so they are not here.
+_DEFAULTABLE = frozenset(
+    {"model", "negative_prompt", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
+     "output_format", "user"}
+)
+_NOT_DEFAULTABLE = frozenset(f.name for f in fields(GenerationRequest)) - _DEFAULTABLE - {"extra"} | {"size"}
+
+
+def apply_defaults(request: GenerationRequest, defaults: Mapping[str, Any]) -> GenerationRequest:
+    """`request` with the provider's defaults filled in under its own values.
+
+    Known request fields are filled only where the request left them empty; any other key
+    is a provider-specific parameter and goes under the request's `extra`.
+    """
+    changes: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in defaults.items():
+        if key in _DEFAULTABLE:
+            if getattr(request, key) in ("", None):
+                changes[key] = value
+        elif key not in _NOT_DEFAULTABLE:
+            extra[key] = value
+    if extra:
+        changes["extra"] = {**extra, **request.extra}
+    return replace(request, **changes) if changes else request
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
+    for name, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def sniff_mime(data: bytes) -> str | None:
+    """The image type the bytes' signature says, or None when it is not one we know."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+def decode_image_string(value: str) -> tuple[bytes, str | None]:
+    """Decode base64 image data, with or without a `data:` URL prefix; also its declared type.
+
+    Raises binascii.Error for anything that is not strict base64.
+    """
+    declared = None
+    if value.startswith("data:"):
+        header, sep, value = value.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise binascii.Error("not a base64 data: URL")
+        declared = header[len("data:"):-len(";base64")] or None
+    # Some hosts wrap base64 in lines; whitespace is never part of the data.
+    return base64.b64decode("".join(value.split()), validate=True), declared
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def display_url(url: str) -> str:
+    """A URL fit for messages: no credentials, no query (signed URLs carry tokens there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class OpenAIProvider(BaseProvider):
+    """OpenAI's Images API. OPTIONS: api_key (required), base_url, organization, timeout,
+    max_retries, defaults, max_concurrency, prices ({model: {price key: USD}}),
+    response_format ("b64_json" or "url", dall-e only), download_max_bytes."""
+
+    display_name = "OpenAI"
+    default_model_name = "dall-e-3"
+    allowed_response_formats: tuple[str, ...] = RESPONSE_FORMATS
+
+    def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(alias=alias, options=options)
+        self.api_key: str = self.options.get("api_key") or ""
+        self.base_url: str = self.options.get("base_url") or DEFAULT_BASE_URL
+        self.max_retries = int(self.options.get("max_retries", 0))
+        self.response_format: str = self.options.get("response_format", "b64_json") or ""
+        self.download_max_bytes = int(self.options.get("download_max_bytes", DEFAULT_DOWNLOAD_MAX_BYTES))
+        self.prices: dict[str, Mapping[str, Any]] = dict(self.options.get("prices") or {})
+        self._check_configuration()
+        self._client: openai.OpenAI | None = None
+        # One instance serves every thread of the process; build the client only once.
+        self._client_lock = threading.Lock()
+
+    def _check_configuration(self) -> None:
+        """Fail at construction for configurations that cannot work at all."""
+        if not self.api_key:
+            raise InvalidProviderError(f"Provider {self.alias!r}: no api_key configured.")
+        if self.response_format not in self.allowed_response_formats:
+            raise InvalidProviderError(
+                f"Provider {self.alias!r}: response_format {self.response_format!r} is not one of "
+                f"{', '.join(self.allowed_response_formats)}."
+            )
+
+    # -- capabilities --------------------------------------------------------------------
+
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(OPENAI_MODELS)
+
+    def model_spec(self, model: str) -> ModelSpec:
+        # An unknown model gets the default's spec; validation then names the offered models.
+        return OPENAI_MODELS.get(model) or OPENAI_MODELS[self.default_model_name]
+
+    def capabilities(self, model: str = "") -> Capabilities:
+        models = self.model_names()
+        default = self.defaults.get("model") or self.default_model_name
+        model = model or default
+        caps = self.model_spec(model).capabilities
+        return replace(caps, models=models, default_model=default, prices=self._prices_for(model, caps.prices))
+
+    def _prices_for(self, model: str, builtin: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        """The built-in table overlaid with OPTIONS["prices"][model] (and its "*" entry)."""
+        merged = dict(builtin)
+        for key in ("*", model):
+            merged.update({k: Decimal(str(v)) for k, v in (self.prices.get(key) or {}).items()})
+        return merged
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.defaults.get("model") and self.defaults["model"] not in self.model_names():
+            problems.append(f"default model {self.defaults['model']!r} is not one of {', '.join(self.model_names())}")
+        ignored = sorted(set(self.defaults) & _NOT_DEFAULTABLE)
+        if ignored:
+            problems.append(f"defaults for {', '.join(ignored)} are ignored (set them on the image setting)")
+        return problems
+
+    # -- request -------------------------------------------------------------------------
+
+    def prepare(self, request: GenerationRequest) -> GenerationRequest:
+        return super().prepare(apply_defaults(request, self.defaults))
+
+    def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
+        caps = caps or self.capabilities(request.model)
+        problems = validation_problems(request, caps) + self.extra_problems(request)
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
+
+    def extra_problems(self, request: GenerationRequest) -> list[str]:
+        allowed = self.model_spec(request.model).extra_params
+        unknown = sorted(set(request.extra) - set(allowed))
+        if not unknown:
+            return []
+        offered = ", ".join(allowed) if allowed else "none"
+        return [f"this model does not take {', '.join(unknown)}; extra parameters allowed: {offered}"]
+
+    def common_params(self, request: GenerationRequest) -> dict[str, Any]:
+        """The fields every OpenAI-style images endpoint understands."""
+        params: dict[str, Any] = {"prompt": request.prompt, "n": request.n, "size": request.size}
+        for name in ("model", "quality", "style", "user"):
+            if value := getattr(request, name):
+                params[name] = value
+        return params
+
+    def request_params(self, request: GenerationRequest) -> dict[str, Any]:
+        """Keyword arguments for `client.images.generate` (validation already ran)."""
+        spec = self.model_spec(request.model)
+        params = self.common_params(request)
+        if spec.takes_response_format:
+            params["response_format"] = self.response_format
+        if spec.takes_output_format and request.output_format:
+            params["output_format"] = request.output_format
+        params.update(request.extra)
+        return params
+
+    # -- the call ------------------------------------------------------------------------
+
+    def client_options(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "organization": self.options.get("organization") or None,
+        }
+
+    def request_headers(self) -> dict[str, Any]:
+        """Per-call headers (extra_headers) for every request this provider makes."""
+        return {}
+
+    @property
+    def client(self) -> openai.OpenAI:
+        with self._client_lock:
+            if self._client is None:
+                # max_retries defaults to 0: the task layer retries ProviderUnavailable with
+                # backoff; SDK retries on top would multiply the cost of a failing prompt.
+                self._client = openai.OpenAI(
+                    **self.client_options(), timeout=self.timeout, max_retries=self.max_retries
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def call(self, operation: Callable[[openai.OpenAI], T]) -> T:
+        """Run one SDK operation, turning every SDK failure into a ProviderError."""
+        try:
+            return operation(self.client)
+        except openai.OpenAIError as exc:
+            raise self.translate_error(exc) from exc
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        params = self.request_params(request)
+        logger.debug(
+            "provider %s: images.generate model=%s size=%s n=%d",
+            self.alias, request.model, request.size, request.n,
+        )
+        raw = self.call(
+            lambda client: client.images.with_raw_response.generate(**params, extra_headers=self.request_headers())
+        )
+        request_id = raw.request_id or ""
+        response = self.parse_response(raw, request_id)
+        images = tuple(
+            self.to_image(item, index, request=request, response=response, request_id=request_id)
+            for index, item in enumerate(response.data or ())
+        )
+        usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+        return GenerationResult(images=images, model=request.model, request_id=request_id, usage=usage)
+
+    # -- the answer ----------------------------------------------------------------------
+
+    def parse_response(self, raw: Any, request_id: str) -> ImagesResponse:
+        def malformed(message: str) -> ProviderServerError:
+            return ProviderServerError(
+                message, provider=self.alias, status_code=raw.status_code,
+                response=self.redact(raw.text), request_id=request_id,
+            )
+
+        try:
+            response = raw.parse()
+        except (ValueError, openai.APIResponseValidationError) as exc:
+            # json.JSONDecodeError and pydantic's ValidationError are both ValueErrors.
+            raise malformed(f"the answer was not valid JSON ({type(exc).__name__})") from exc
+        if not isinstance(response, ImagesResponse):
+            # The SDK hands back plain text when the content type is not JSON.
+            content_type = raw.headers.get("content-type", "no content type")
+            raise malformed(f"the answer was not JSON ({content_type})")
+        if not response.data:
+            raise malformed("the answer has no images (no `data`)")
+        return response
+
+    def to_image(
+        self, item: Any, index: int, *, request: GenerationRequest, response: ImagesResponse, request_id: str
+    ) -> GeneratedImage:
+        b64 = getattr(item, "b64_json", None)
+        url = getattr(item, "url", None)
+        metadata: dict[str, Any] = {"index": index}
+        declared: str | None = None
+        try:
+            if b64:
+                metadata["source"] = "b64_json"
+                data, declared = decode_image_string(b64)
+            elif url and url.startswith("data:"):
+                metadata["source"] = "data_url"
+                data, declared = decode_image_string(url)
+            elif url:
+                metadata.update(source="url", url=display_url(url))
+                data = self.download(url)
+            else:
+                raise ProviderServerError(
+                    f"image {index} in the answer has neither b64_json nor url",
+                    provider=self.alias, request_id=request_id,
+                )
+        except (binascii.Error, ValueError) as exc:
+            raise ProviderServerError(
+                f"malformed image data in image {index}: {exc}", provider=self.alias, request_id=request_id
+            ) from exc
+        for name in ("created", "size", "quality", "background", "output_format"):
+            if (value := getattr(response, name, None)) is not None:
+                metadata[name] = value
+        metadata.update(self.item_extras(item))
+        output_format = getattr(response, "output_format", None) or request.output_format
+        return GeneratedImage(
+            data=data,
+            mime_type=sniff_mime(data) or declared or MIME_TYPES.get(output_format or "", "application/octet-stream"),
+            seed=self.seed_for(item, index, request),
+            revised_prompt=getattr(item, "revised_prompt", None) or "",
+            metadata=metadata,
+        )
+
+    def item_extras(self, item: Any) -> dict[str, Any]:
+        """Scalar fields a host adds to an image item beyond OpenAI's (seed, index, ...)."""
+        extras = getattr(item, "model_extra", None) or {}
+        return {key: value for key, value in extras.items() if isinstance(value, (str, int, float, bool))}
+
+    def seed_for(self, item: Any, index: int, request: GenerationRequest) -> int | None:
+        # OpenAI takes no seed and reports none.
+        return None
+
+    # -- downloads -----------------------------------------------------------------------
+
+    def check_download_url(self, url: str) -> None:
+        """Only https, or plain http to this machine (local hosts serve their own files)."""
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            return
+        if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+            return
+        raise ProviderRejected(
+            f"refusing to download the image from {display_url(url)}: only https or a loopback http URL",
+            provider=self.alias,
+        )
+
+    def download(self, url: str) -> bytes:
+        """The image at `url`, following a few redirects, each one checked like the first.
+
+        Never sends our credentials: the URL may point anywhere the provider chose.
+        """
+        deadline = time.monotonic() + self.timeout
+        for _hop in range(MAX_REDIRECTS + 1):
+            self.check_download_url(url)
+            try:
+                with requests.get(url, stream=True, timeout=self.timeout, allow_redirects=False) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    self.check_download_status(response, url)
+                    return self.read_capped(response, url, deadline)
+            except requests.Timeout as exc:
+                raise ProviderTimeout(
+                    f"downloading {display_url(url)} took longer than {self.timeout:g} s", provider=self.alias
+                ) from exc
+            except requests.RequestException as exc:
+                raise ProviderTimeout(
+                    f"downloading {display_url(url)} failed: {type(exc).__name__}", provider=self.alias
+                ) from exc
+        raise ProviderServerError(f"more than {MAX_REDIRECTS} redirects downloading the image", provider=self.alias)
+
+    def check_download_status(self, response: requests.Response, url: str) -> None:
+        if response.status_code < 400:
+            return
+        error_cls = ProviderServerError if response.status_code >= 500 or response.status_code == 429 else ProviderRejected
+        raise error_cls(
+            f"downloading {display_url(url)} failed", provider=self.alias, status_code=response.status_code
+        )
+
+    def read_capped(self, response: requests.Response, url: str, deadline: float) -> bytes:
+        def too_big() -> ProviderRejected:
+            return ProviderRejected(
+                f"the image at {display_url(url)} is larger than the {self.download_max_bytes}-byte limit",
+                provider=self.alias,
+            )
+
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.download_max_bytes:
+            raise too_big()
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            received += len(chunk)
+            if received > self.download_max_bytes:
+                raise too_big()
+            # requests' timeout is per read; a server dripping bytes must not hold us forever.
+            if time.monotonic() > deadline:
+                raise ProviderTimeout(
+                    f"downloading {display_url(url)} took longer than {self.timeout:g} s", provider=self.alias
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- errors --------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """`text` without our API key, in case a host echoes it back."""
+        if text and len(self.api_key) >= MIN_REDACTABLE_SECRET:
+            return text.replace(self.api_key, "[redacted]")
+        return text or ""
+
+    def translate_error(self, exc: openai.OpenAIError) -> ProviderError:
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderTimeout(f"no answer within {self.timeout:g} s", provider=self.alias)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = f": {exc.__cause__}" if exc.__cause__ else ""
+            return ProviderTimeout(
+                self.redact(f"connection to {display_url(self.base_url)} failed{cause}"), provider=self.alias
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self.translate_status_error(exc)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return ProviderServerError(
+                f"malformed answer: {exc.message}", provider=self.alias, status_code=exc.status_code,
+                response=self.redact(exc.response.text),
+            )
+        return ProviderError(self.redact(str(exc)), provider=self.alias)
+
+    def translate_status_error(self, exc: openai.APIStatusError) -> ProviderError:
+        status = exc.status_code
+        code = exc.code or ""
+        kwargs: dict[str, Any] = {
+            "provider": self.alias,
+            "status_code": status,
+            "response": self.redact(exc.response.text),
+            "request_id": exc.request_id or "",
+            "code": code,
+        }
+
+        def said(summary: str) -> str:
+            # Keep the provider's own words: they tell the user what to change.
+            return self.redact(f"{summary}: {provider_message(exc)}")
+
+        retry_after = parse_retry_after(exc.response.headers)
+        if status == 429:
+            if code in QUOTA_CODES or getattr(exc, "type", None) in QUOTA_CODES:
+                return ProviderAuthError(said("quota exhausted"), **kwargs)
+            return ProviderRateLimited(said("rate limited"), retry_after=retry_after, **kwargs)
+        if status in (401, 403):
+            return ProviderAuthError(said("authentication failed" if status == 401 else "permission denied"), **kwargs)
+        if status == 408:
+            return ProviderTimeout(said("the provider timed out"), retry_after=retry_after, **kwargs)
+        if status >= 500:
+            return ProviderServerError(said("server error"), retry_after=retry_after, **kwargs)
+        if code in CONTENT_POLICY_CODES:
+            return ContentRefused(said("refused by the provider's safety system"), **kwargs)
+        return ProviderBadRequest(said("bad request"), **kwargs)
+
+
+def provider_message(exc: openai.APIStatusError) -> str:
+    """The provider's own explanation: the error body's message, else its text."""
+    body = exc.body
+    if isinstance(body, Mapping):
+        message = body.get("message") or body.get("detail") or body.get("error")
+        if isinstance(message, str) and message:
+            return message
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:500]
+    return exc.message
