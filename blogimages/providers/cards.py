@@ -315,7 +315,8 @@ def fit_text(text: str, *, font_name: str, width: int, height: int, max_size: in
 
     def attempt(size: int) -> tuple[list[str], int]:
         font = _font(font_name, size)
-        lines_allowed = max(0, min(max_lines, (height - round(size * 0.96)) // round(size * 1.12) + 1))
+        probe = TextBlock(lines=("",), font=font, size=size, truncated=False)
+        lines_allowed = max(0, min(max_lines, (height - probe.height) // probe.line_height + 1))
         return _wrap(words, font, width), lines_allowed
 
     low, high = min_size, max_size
@@ -360,11 +361,11 @@ def _set_title(text: str, box_w: int, box_h: int, short: int) -> TextBlock | Non
                     min_size=min_size, max_lines=7)
 
 
-def _set_label(label: str, box_w: int, title: TextBlock | None) -> TextBlock | None:
-    if not label:
+def _set_label(label: str, box_w: int, short: int) -> TextBlock | None:
+    if not label or short < 160:
         return None
     font_name, label = _pick_font(label.upper(), "label", "regular")
-    size = max(10, round((title.size if title else 40) * 0.3))
+    size = max(10, round(short * 0.032))
     return fit_text(label, font_name=font_name, width=box_w, height=size * 2, max_size=size, min_size=size,
                     max_lines=1)
 
@@ -385,7 +386,7 @@ def _draw_gradient(size: tuple[int, int], palette: Palette, rng: random.Random, 
     margin = _margin(size)
     box_w, box_h = width - 2 * margin, round((height - 2 * margin) * (0.62 if height > 160 else 1))
     title = _set_title(text, box_w, box_h, min(size))
-    label_block = _set_label(label, box_w, title) if height >= 160 else None
+    label_block = _set_label(label, box_w, min(size))
     if title is None:
         return image, None
     top = height - margin - title.height
@@ -416,14 +417,16 @@ def _mesh(size: tuple[int, int], palette: Palette, rng: random.Random) -> Image.
     stops = [_rgb(c) for c in palette.background]
     luts = [[round(_ramp_value(stops, i / 255, ch)) for i in range(256)] for ch in range(3)]
     small = Image.merge("RGB", [ramp.point(lut) for lut in luts])
-    for _ in range(rng.randint(3, 5)):
-        colour = _rgb(rng.choice(palette.accents + palette.background))
-        radius = rng.uniform(0.22, 0.45) * max(sw, sh)
-        cx, cy = rng.uniform(-0.1, 1.1) * sw, rng.uniform(-0.1, 1.1) * sh
+    # Soft glows of the accent colours, each one distinct, over the linear gradient.
+    accents = rng.sample(palette.accents, len(palette.accents))
+    for index in range(rng.randint(2, 3)):
+        colour = _rgb(accents[index % len(accents)])
+        radius = rng.uniform(0.25, 0.42) * max(sw, sh)
+        cx, cy = rng.uniform(0.05, 0.95) * sw, rng.uniform(0.0, 0.8) * sh
         mask = Image.new("L", (sw, sh), 0)
         ImageDraw.Draw(mask).ellipse((cx - radius, cy - radius, cx + radius, cy + radius),
-                                     fill=round(255 * rng.uniform(0.45, 0.8)))
-        mask = mask.filter(ImageFilter.GaussianBlur(radius * 0.55))
+                                     fill=round(255 * rng.uniform(0.6, 0.9)))
+        mask = mask.filter(ImageFilter.GaussianBlur(radius * 0.5))
         small = Image.composite(Image.new("RGB", (sw, sh), colour), small, mask)
     return small.resize(size, Image.Resampling.BICUBIC)
 
@@ -517,18 +520,18 @@ def _draw_geometric(size: tuple[int, int], palette: Palette, rng: random.Random,
     panel = (0, 0, tiles[0], height) if tiles[0] > 0 else (0, tiles[3], width, height)
     box_w = panel[2] - panel[0] - 2 * margin
     box_h = panel[3] - panel[1] - 2 * margin
-    title = _set_title(text, box_w, box_h, min(size))
+    label_block = _set_label(label, box_w, min(size))
+    label_space = label_block.height + label_block.size if label_block else 0
+    title = _set_title(text, box_w, box_h - label_space, min(size))
     if title is None:
         return image, None
-    label_block = _set_label(label, box_w, title)
     ink, paper = _rgb(palette.ink), _rgb(palette.paper)
     colour = ink if _contrast(ink, surface) >= _contrast(paper, surface) else paper
-    block_h = title.height + (label_block.height + title.size // 2 if label_block else 0)
-    top = panel[1] + max(margin, (panel[3] - panel[1] - block_h) // 2)
+    top = panel[1] + max(margin, (panel[3] - panel[1] - title.height - label_space) // 2)
     draw = ImageDraw.Draw(image)
     if label_block:
         label_block.draw(draw, panel[0] + margin, top, _mix(colour, surface, 0.3))
-        top += label_block.height + title.size // 2
+        top += label_space
     title.draw(draw, panel[0] + margin, top, colour)
     return image, title
 
@@ -553,10 +556,19 @@ def _tiles(width: int, height: int, palette: Palette, rng: random.Random) -> Ima
         for col in range(cols):
             x0, x1 = round(col * width / cols * factor), round((col + 1) * width / cols * factor)
             y0, y1 = round(row * cell * factor), round((row + 1) * cell * factor)
-            ground, figure = rng.sample(colours, 2)
+            ground, figure = _pair(colours, rng)
             draw.rectangle((x0, y0, x1, y1), fill=ground)
             _motif(draw, (x0, y0, x1, y1), figure, rng)
     return canvas.reduce(factor)
+
+
+def _pair(colours: list[RGB], rng: random.Random) -> tuple[RGB, RGB]:
+    # A figure that barely differs from its ground reads as a smudge, not a shape.
+    for _ in range(20):
+        ground, figure = rng.sample(colours, 2)
+        if _contrast(ground, figure) >= 1.3:
+            break
+    return ground, figure
 
 
 def _motif(draw: ImageDraw.ImageDraw, box: Box, colour: RGB, rng: random.Random) -> None:
