@@ -26,6 +26,25 @@ DEFAULTS: dict[str, Any] = {
     "THUMBNAIL_QUALITY": 80,
     # Largest n a single request may ask for, whatever the provider allows.
     "MAX_N": 10,
+    # Section prompts: the library example used when a post section has no prompt yet
+    # (by name), else this built-in template; {section_text} is trimmed to a length.
+    "DEFAULT_SECTION_EXAMPLE": "",
+    "SECTION_TEMPLATE": {"description": "{heading}: {section_text}", "style": "", "format": "", "negative_prompt": ""},
+    "SECTION_TEXT_CHARS": 300,
+    # The CLI asks before a batch estimated above this many USD (unless --yes).
+    "CONFIRM_COST_ABOVE": "1.00",
+    # Generate missing section images when a post is published or its sections change.
+    "AUTO_GENERATE": False,
+    "AUTO_GENERATE_SETTING": "",
+    # Celery tasks: retries of transient provider errors, exponential backoff in seconds.
+    "TASK_MAX_RETRIES": 5,
+    "RETRY_BACKOFF_BASE": 2.0,
+    "RETRY_BACKOFF_MAX": 300.0,
+    # A "running" image whose worker is silent this long (seconds) may be taken over by a
+    # re-delivered task: the worker was killed. Keep it above the slowest provider call.
+    "TASK_STALE_AFTER": 900,
+    # When a provider is at its concurrency limit, a task steps aside for this long (s).
+    "CONCURRENCY_RETRY_DELAY": 2.0,
 }
 
 

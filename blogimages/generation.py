@@ -19,17 +19,20 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import storage
+from .concurrency import provider_slot
+from .conf import blogimages_settings
 from .exceptions import InvalidImage, ProviderError, UnsupportedFeature
 from .integration import get_post_adapter
-from .models import ImageOutput, ImagePrompt, ImageSetting, OutputStatus
+from .models import BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED
 
@@ -171,47 +174,63 @@ def queue_outputs(
     return ImageOutput.objects.bulk_create(outputs)
 
 
-def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False) -> None:
+def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
+    """Take ownership of the outputs that are queued (or whose worker went silent).
+
+    The claim is the attempt number: only the holder of the current attempt may finish
+    the image, so a re-delivered task and a slow original never both store it.
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=blogimages_settings.TASK_STALE_AFTER)
+    owned = []
+    for output in outputs:
+        claimable = Q(status=OutputStatus.QUEUED) | Q(status=OutputStatus.RUNNING, started_at__lt=stale_before)
+        updated = ImageOutput.objects.filter(claimable, pk=output.pk).update(
+            status=OutputStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+        )
+        if updated:
+            output.refresh_from_db(fields=["status", "started_at", "attempts", "error"])
+            owned.append(output)
+    return owned
+
+
+def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False) -> list[ImageOutput]:
     """Make and store the images of `outputs` (all from the same plan) with one provider call.
 
-    Provider errors and unusable images mark the outputs failed with the reason. With
-    `raise_retryable`, a transient provider error puts the outputs back in the queue and
-    re-raises it so a task can retry later.
+    Only outputs this call can claim are worked on; they are returned. Provider errors
+    and unusable images mark them failed with the reason. With `raise_retryable`, a
+    transient provider error puts them back in the queue and re-raises it so a task can
+    retry later.
     """
     if not outputs:
-        return
+        return []
     if plan is None:
         first = outputs[0]
-        plan = Plan(
-            provider=get_provider(first.provider),
-            request=replace(request_from_snapshot(first.setting_snapshot), n=len(outputs)),
-        )
-    request = replace(plan.request, n=len(outputs))
-    started = timezone.now()
-    ids = [o.pk for o in outputs]
-    ImageOutput.objects.filter(pk__in=ids).update(
-        status=OutputStatus.RUNNING, started_at=started, attempts=F("attempts") + 1, error=""
-    )
-    for output in outputs:
-        output.status, output.started_at, output.error = OutputStatus.RUNNING, started, ""
-        output.attempts += 1
+        plan = Plan(provider=get_provider(first.provider), request=request_from_snapshot(first.setting_snapshot))
 
-    try:
-        result = plan.provider.run(request)
-    except ProviderError as exc:
-        if raise_retryable and exc.retryable:
-            _requeue(outputs, str(exc))
-            raise
-        _fail(outputs, str(exc))
-        return
-    except UnsupportedFeature as exc:
-        _fail(outputs, str(exc))
-        return
-    except Exception as exc:
-        # A bug in a backend must not leave rows "running" forever.
-        logger.exception("provider %s raised unexpectedly", plan.provider.alias)
-        _fail(outputs, f"{plan.provider.alias} failed unexpectedly: {type(exc).__name__}: {exc}")
-        return
+    # The slot comes before the claim: a task that steps aside for a busy provider
+    # leaves its image queued and untouched.
+    with provider_slot(plan.provider, blocking=not raise_retryable):
+        outputs = claim(outputs)
+        if not outputs:
+            return []
+        request = replace(plan.request, n=len(outputs))
+        try:
+            result = plan.provider.run(request)
+        except ProviderError as exc:
+            if raise_retryable and exc.retryable:
+                _requeue(outputs, str(exc))
+                raise
+            _fail(outputs, str(exc))
+            return outputs
+        except UnsupportedFeature as exc:
+            _fail(outputs, str(exc))
+            return outputs
+        except Exception as exc:
+            # A bug in a backend must not leave rows "running" forever.
+            logger.exception("provider %s raised unexpectedly", plan.provider.alias)
+            _fail(outputs, f"{plan.provider.alias} failed unexpectedly: {type(exc).__name__}: {exc}")
+            return outputs
 
     images = list(result.images)
     if len(images) > len(outputs):
@@ -222,9 +241,12 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             store_image(output, image, result)
         except InvalidImage as exc:
             _fail([output], f"{plan.provider.alias} returned an unusable image: {exc}")
+        except LostClaim:
+            logger.warning("image %s was taken over by another worker; this result is discarded", output.pk)
     missing = outputs[len(images):]
     if missing:
         _fail(missing, f"{plan.provider.alias} returned {len(images)} image(s) for {len(outputs)} requested.")
+    return outputs
 
 
 def generate(
@@ -285,8 +307,10 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         output.status = OutputStatus.SUCCEEDED
         output.error = ""
         output.sidecar.name = files.save(storage.sidecar_name(stem), storage.sidecar_json(sidecar_metadata(output)))
-        with transaction.atomic():
-            output.save()
+        _finish(output, [
+            "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
+            "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error",
+        ])
 
 
 def _stem_for(output: ImageOutput) -> str:
@@ -338,22 +362,76 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
     }
 
 
+class LostClaim(Exception):
+    """Another attempt owns this image now; this attempt's result must not be stored."""
+
+
+def _finish(output: ImageOutput, fields: list[str]) -> None:
+    """Write the final state, only if this attempt still owns the image; then count it."""
+    values = {name: getattr(output, name) for name in fields}
+    with transaction.atomic():
+        updated = ImageOutput.objects.filter(
+            pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING
+        ).update(**values)
+        if not updated:
+            raise LostClaim(output.pk)
+        if output.batch_id:
+            refresh_batch(output.batch_id)
+
+
 def _fail(outputs: Sequence[ImageOutput], reason: str) -> None:
     now = timezone.now()
     reason = reason.strip() or "Unknown error."
-    ImageOutput.objects.filter(pk__in=[o.pk for o in outputs]).update(
-        status=OutputStatus.FAILED, error=reason, finished_at=now
-    )
     for output in outputs:
         output.status, output.error, output.finished_at = OutputStatus.FAILED, reason, now
+        try:
+            _finish(output, ["status", "error", "finished_at"])
+        except LostClaim:
+            logger.warning("image %s was taken over by another worker; failure not recorded", output.pk)
     logger.info("image(s) %s failed: %s", [o.pk for o in outputs], reason)
 
 
 def _requeue(outputs: Sequence[ImageOutput], reason: str) -> None:
-    ImageOutput.objects.filter(pk__in=[o.pk for o in outputs]).update(status=OutputStatus.QUEUED, error=reason)
     for output in outputs:
+        ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING).update(
+            status=OutputStatus.QUEUED, error=reason
+        )
         output.status, output.error = OutputStatus.QUEUED, reason
 
 
 def fail_output(output: ImageOutput, reason: str) -> None:
-    _fail([output], reason)
+    """Give up on a queued or running image (retries exhausted): failed, with the reason."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = ImageOutput.objects.filter(
+            pk=output.pk, status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]
+        ).update(status=OutputStatus.FAILED, error=reason, finished_at=now)
+        if updated and output.batch_id:
+            refresh_batch(output.batch_id)
+    output.status, output.error, output.finished_at = OutputStatus.FAILED, reason, now
+
+
+def refresh_batch(batch_id: int) -> None:
+    """Recount a batch from its images, under a row lock so concurrent workers serialize."""
+    batch = GenerationBatch.objects.select_for_update().filter(pk=batch_id).first()
+    if batch is None:
+        return
+    counts = dict(
+        batch.outputs.values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    batch.succeeded_count = counts.get(OutputStatus.SUCCEEDED, 0)
+    batch.failed_count = counts.get(OutputStatus.FAILED, 0)
+    batch.total = sum(counts.values())
+    if batch.done_count < batch.total:
+        batch.status = BatchStatus.RUNNING if batch.done_count or counts.get(OutputStatus.RUNNING) else BatchStatus.QUEUED
+        batch.finished_at = None
+    else:
+        batch.status = (
+            BatchStatus.SUCCEEDED if not batch.failed_count
+            else BatchStatus.FAILED if not batch.succeeded_count
+            else BatchStatus.PARTIALLY_FAILED
+        )
+        batch.finished_at = timezone.now()
+    if batch.started_at is None and batch.status != BatchStatus.QUEUED:
+        batch.started_at = timezone.now()
+    batch.save(update_fields=["succeeded_count", "failed_count", "total", "status", "finished_at", "started_at"])

@@ -104,6 +104,15 @@ class ImagePrompt(models.Model):
         settings.BLOGIMAGES_POST_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source_field = models.CharField(max_length=100, blank=True)
+    # Set when this is the current prompt of one section of a post (the develop screen).
+    post = models.ForeignKey(
+        settings.BLOGIMAGES_POST_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="section_prompts"
+    )
+    section_key = models.CharField(max_length=100, blank=True)
+    example = models.ForeignKey(
+        "ImagePromptExample", null=True, blank=True, on_delete=models.SET_NULL, related_name="prompts",
+        help_text="The library example this prompt was built from.",
+    )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -113,6 +122,12 @@ class ImagePrompt(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(source__in=PromptSource.values), name="imageprompt_source_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["post", "section_key"], condition=Q(post__isnull=False), name="imageprompt_one_per_section"
+            ),
+            models.CheckConstraint(
+                condition=Q(post__isnull=False) | Q(section_key=""), name="imageprompt_section_needs_post"
             ),
         ]
 

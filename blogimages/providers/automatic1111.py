@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from ..exceptions import InvalidProviderError, ProviderServerError
 from .base import Capabilities, GeneratedImage, GenerationRequest, GenerationResult
-from .http import HttpProvider, apply_defaults, decode_json, sniff_image_mime
+from .http import HttpProvider, apply_defaults, sniff_image_mime
 
 TXT2IMG = "/sdapi/v1/txt2img"
 
@@ -148,7 +148,7 @@ class Automatic1111Provider(HttpProvider):
         request = apply_defaults(request, self.defaults)
         payload = txt2img_payload(request)
         response = self.call("POST", TXT2IMG, action="txt2img", json=payload)
-        body = decode_json(response, action="txt2img")
+        body = self.decode_json(response, action="txt2img")
         images, info = parse_txt2img(body, request=request, expected=_expected_images(payload))
         return GenerationResult(
             images=images,

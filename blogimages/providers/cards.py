@@ -15,12 +15,13 @@ import math
 import random
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from ..fonts import font_path
 from .base import MAX_SEED, MIME_TYPES, BaseProvider, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
@@ -255,9 +256,10 @@ def _has_glyph(name: str, char: str) -> bool:
 def _pick_font(text: str, preferred: str, fallback: str) -> tuple[str, str]:
     """The font to set `text` in, and the text without the characters that font cannot draw."""
     chars = {c for c in text if not c.isspace()}
-    missing = {c for c in chars if not _has_glyph(preferred, c)}
+    # Only missing letters and digits justify the plainer fallback face; a lost emoji does not.
+    missing = {c for c in chars if unicodedata.category(c)[0] in "LN" and not _has_glyph(preferred, c)}
     name = preferred
-    if missing and sum(not _has_glyph(fallback, c) for c in chars) < len(missing):
+    if missing and sum(not _has_glyph(fallback, c) for c in missing) < len(missing):
         name = fallback
     # Dropping what no bundled font has beats drawing rows of empty boxes.
     return name, "".join(c for c in text if c.isspace() or _has_glyph(name, c))
@@ -268,10 +270,13 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _wrap(words: list[str], font: ImageFont.FreeTypeFont, width: float) -> list[str]:
+def _wrap(words: list[str], font: ImageFont.FreeTypeFont, width: float, limit: int = 10_000) -> list[str]:
+    """Greedy line breaking; stops once it has more than `limit` lines (it will not fit anyway)."""
     lines: list[str] = []
     current = ""
     for word in words:
+        if len(lines) > limit:
+            break
         candidate = f"{current} {word}" if current else word
         if font.getlength(candidate) <= width:
             current = candidate
@@ -317,7 +322,7 @@ def fit_text(text: str, *, font_name: str, width: int, height: int, max_size: in
         font = _font(font_name, size)
         probe = TextBlock(lines=("",), font=font, size=size, truncated=False)
         lines_allowed = max(0, min(max_lines, (height - probe.height) // probe.line_height + 1))
-        return _wrap(words, font, width), lines_allowed
+        return _wrap(words, font, width, limit=lines_allowed), lines_allowed
 
     low, high = min_size, max_size
     while low < high:  # binary search: bigger type fits fewer words per line
@@ -365,7 +370,7 @@ def _set_label(label: str, box_w: int, short: int) -> TextBlock | None:
     if not label or short < 160:
         return None
     font_name, label = _pick_font(label.upper(), "label", "regular")
-    size = max(10, round(short * 0.032))
+    size = max(10, round(short * 0.034))
     return fit_text(label, font_name=font_name, width=box_w, height=size * 2, max_size=size, min_size=size,
                     max_lines=1)
 
@@ -392,14 +397,16 @@ def _draw_gradient(size: tuple[int, int], palette: Palette, rng: random.Random, 
     top = height - margin - title.height
     region = (margin, max(0, top), margin + title.width, height - margin)
     colour, scrim = _text_colours(image, region, palette)
-    _scrim(image, top, scrim, _scrim_strength(image, region, colour, scrim))
+    _scrim(image, region, scrim, _scrim_strength(image, region, colour, scrim))
     _accent_bar(image, margin, top, title, palette, rng)
     if colour == _rgb(palette.paper):
         _shadow(image, title, margin, top, scrim)
     draw = ImageDraw.Draw(image)
     title.draw(draw, margin, top, colour)
     if label_block:
-        label_block.draw(draw, margin, margin, colour)
+        # The label sits on another part of the gradient, so it picks its own colour.
+        label_box = (margin, margin, margin + label_block.width, margin + label_block.height)
+        label_block.draw(draw, margin, margin, _text_colours(image, label_box, palette)[0])
     return image, title
 
 
@@ -435,7 +442,7 @@ def _ramp_value(stops: list[RGB], t: float, channel: int) -> float:
     position = t * (len(stops) - 1)
     index = min(int(position), len(stops) - 2)
     local = position - index
-    local = local * local * (3 - 2 * local)  # smoothstep: no visible kink at the middle stop
+    local = _smooth(local)  # no visible kink at the middle stop
     return stops[index][channel] + (stops[index + 1][channel] - stops[index][channel]) * local
 
 
@@ -445,28 +452,29 @@ def _rings(image: Image.Image, palette: Palette, rng: random.Random) -> None:
     factor = 2 if max(image.size) > 512 else 4
     mask = Image.new("L", (width * factor, height * factor), 0)
     draw = ImageDraw.Draw(mask)
-    cx, cy = rng.uniform(0.45, 1.0) * width * factor, rng.uniform(0.0, 0.55) * height * factor
-    base = rng.uniform(0.18, 0.32) * min(image.size) * factor
+    # Kept to the upper right, away from the title in the lower left.
+    cx, cy = rng.uniform(0.6, 1.0) * width * factor, rng.uniform(0.0, 0.35) * height * factor
+    base = rng.uniform(0.14, 0.24) * min(image.size) * factor
     stroke = max(factor, round(min(image.size) * 0.004 * factor))
-    for index in range(rng.randint(2, 4)):
-        radius = base * (1 + 0.45 * index)
-        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=round(255 * 0.22), width=stroke)
+    for index in range(rng.randint(2, 3)):
+        radius = base * (1 + 0.5 * index)
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=round(255 * 0.2), width=stroke)
     mask = mask.reduce(factor)
     image.paste(Image.new("RGB", image.size, _rgb(palette.paper)), (0, 0), mask)
 
 
 def _text_colours(image: Image.Image, region: Box, palette: Palette) -> tuple[RGB, RGB]:
-    """Text colour (ink or paper, whichever contrasts more) and the scrim colour behind it."""
+    """Text colour and the scrim colour behind it: light text over a darkened foot looks like
+    a photo caption; dark text over a lightened one looks washed out, so keep it for light grounds."""
     mean = ImageStat.Stat(image.crop(region)).mean
-    ink, paper = _rgb(palette.ink), _rgb(palette.paper)
-    if _contrast(paper, mean) >= _contrast(ink, mean):
-        return paper, _mix(ink, (0, 0, 0), 0.35)
-    return ink, paper
+    if _luminance(mean) > 0.36:
+        return _rgb(palette.ink), _rgb(palette.paper)
+    return _rgb(palette.paper), _mix(_rgb(palette.ink), (0, 0, 0), 0.35)
 
 
 def _scrim_strength(image: Image.Image, region: Box, colour: RGB, scrim: RGB) -> float:
     # Enough tint that the text reaches WCAG's 4.5:1 against the average under it, never none,
-    # because the blobs make the background uneven.
+    # because the glows make the background uneven.
     mean = ImageStat.Stat(image.crop(region)).mean
     strength = 0.3
     while strength < 0.9 and _contrast(colour, _mix(mean, scrim, strength)) < 4.5:
@@ -474,12 +482,23 @@ def _scrim_strength(image: Image.Image, region: Box, colour: RGB, scrim: RGB) ->
     return strength
 
 
-def _scrim(image: Image.Image, top: int, colour: RGB, strength: float) -> None:
+def _scrim(image: Image.Image, region: Box, colour: RGB, strength: float) -> None:
+    """Tint the lower left: full strength behind the text, fading out above it and to the right."""
     width, height = image.size
-    start = max(0, top - round(height * 0.25))
-    ramp = Image.linear_gradient("L").resize((1, 256)).resize((1, max(1, height - start)))
-    ramp = ramp.point(lambda v: round(min(1.0, v / 255 * 1.6) ** 1.4 * strength * 255)).resize((width, height - start))
-    image.paste(Image.new("RGB", ramp.size, colour), (0, start), ramp)
+    left, top, right, _ = region
+    start = max(0, top - round(height * 0.3))
+    rows = [_smooth((y - start) / max(1, top - start)) for y in range(start, height)]
+    fade = max(1, round(width * 0.35))
+    cols = [0.4 + 0.6 * _smooth(1 - (x - right) / fade) for x in range(width)]
+    vertical = Image.frombytes("L", (1, len(rows)), bytes(round(v * strength * 255) for v in rows))
+    horizontal = Image.frombytes("L", (width, 1), bytes(round(v * 255) for v in cols))
+    mask = ImageChops.multiply(vertical.resize((width, len(rows))), horizontal.resize((width, len(rows))))
+    image.paste(Image.new("RGB", mask.size, colour), (0, start), mask)
+
+
+def _smooth(t: float) -> float:
+    t = min(1.0, max(0.0, t))
+    return t * t * (3 - 2 * t)
 
 
 def _shadow(image: Image.Image, title: TextBlock, x: int, top: int, colour: RGB) -> None:
@@ -566,7 +585,7 @@ def _pair(colours: list[RGB], rng: random.Random) -> tuple[RGB, RGB]:
     # A figure that barely differs from its ground reads as a smudge, not a shape.
     for _ in range(20):
         ground, figure = rng.sample(colours, 2)
-        if _contrast(ground, figure) >= 1.3:
+        if _contrast(ground, figure) >= 1.4:
             break
     return ground, figure
 

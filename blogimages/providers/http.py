@@ -272,7 +272,24 @@ class HttpProvider(BaseProvider):
         describe: Callable[[Any], str] = describe_error_payload,
     ) -> requests.Response:
         """Send one request; a 2xx response comes back, anything else is raised mapped."""
-        action = action or f"{method} {path}"
+        try:
+            return self._call(method, path, action=action or f"{method} {path}", json=json, params=params,
+                              read_timeout=read_timeout, describe=describe)
+        except ProviderError as exc:
+            exc.provider = exc.provider or self.alias
+            raise
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        read_timeout: float | None,
+        describe: Callable[[Any], str],
+    ) -> requests.Response:
         read_timeout = self.timeout if read_timeout is None else read_timeout
         started = time.monotonic()
         try:
@@ -298,7 +315,14 @@ class HttpProvider(BaseProvider):
         return response
 
     def call_json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return decode_json(self.call(method, path, **kwargs), action=kwargs.get("action") or path)
+        return self.decode_json(self.call(method, path, **kwargs), action=kwargs.get("action") or path)
+
+    def decode_json(self, response: requests.Response, *, action: str) -> Any:
+        try:
+            return decode_json(response, action=action)
+        except ProviderError as exc:
+            exc.provider = exc.provider or self.alias
+            raise
 
     # -- listings -----------------------------------------------------------------------
 

@@ -148,20 +148,41 @@ def test_invalid_request_raises_before_anything_is_stored(recorder):
     assert ImageOutput.objects.count() == 0 and recorder.requests == []
 
 
-def test_row_save_failure_removes_written_files(recorder, _media_root, monkeypatch):
-    # A database failure after the files are written must not leave orphans behind.
-    def broken_save(self, *args, **kwargs):
-        raise IntegrityError("simulated")
-
-    [out] = generation.queue_outputs(generation.build_request(prompt_text="x", overrides={"width": 32, "height": 32}),
-                                     prompt=None)
-    monkeypatch.setattr(ImageOutput, "save", broken_save)
-    result = generation.GenerationResult(
+def _one_result():
+    return generation.GenerationResult(
         images=(generation.GeneratedImage(data=png_bytes(), mime_type="image/png"),), model="m"
     )
+
+
+def test_database_failure_after_writing_removes_the_files(recorder, _media_root, monkeypatch):
+    # A database failure after the files are written must not leave orphans behind.
+    def broken_finish(output, fields):
+        raise IntegrityError("simulated")
+
+    plan = generation.build_request(prompt_text="x", overrides={"width": 32, "height": 32})
+    [out] = generation.claim(generation.queue_outputs(plan, prompt=None))
+    monkeypatch.setattr(generation, "_finish", broken_finish)
+    result = _one_result()
     with pytest.raises(IntegrityError):
         generation.store_image(out, result.images[0], result)
     assert stored_names(_media_root) == []
+
+
+def test_an_attempt_that_lost_its_claim_stores_nothing(recorder, _media_root):
+    plan = generation.build_request(prompt_text="x", overrides={"width": 32, "height": 32})
+    [out] = generation.claim(generation.queue_outputs(plan, prompt=None))
+    # Another worker took the image over (a newer attempt): this attempt's result is void.
+    ImageOutput.objects.filter(pk=out.pk).update(attempts=out.attempts + 1)
+    result = _one_result()
+    with pytest.raises(generation.LostClaim):
+        generation.store_image(out, result.images[0], result)
+    assert stored_names(_media_root) == []
+    assert ImageOutput.objects.get(pk=out.pk).status == "running"
+
+
+def test_finished_images_are_not_claimed_again(recorder):
+    [out] = generation.generate(prompt="x", overrides={"width": 32, "height": 32})
+    assert generation.execute([out]) == [] and len(recorder.requests) == 1
 
 
 def test_delete_removes_files_after_commit(recorder, _media_root, django_capture_on_commit_callbacks):
