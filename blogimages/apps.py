@@ -8,3 +8,5 @@ class BlogImagesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, signals  # noqa: F401  (registers checks and receivers)
+
+        signals.connect_post_model()

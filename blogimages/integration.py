@@ -45,6 +45,14 @@ class PostAdapter:
         """Values for prompt placeholders: at least title, summary and tags."""
         return {"title": self.title(post), "summary": "", "tags": ""}
 
+    def get_post(self, slug: str) -> Model:
+        """The post a slug names (the CLI and the API find posts this way)."""
+        return get_post_model()._default_manager.get(slug=slug)
+
+    def is_published(self, post: Model) -> bool:
+        """Whether the post is public (automation generates only for published posts)."""
+        return False
+
     def sections(self, post: Model) -> list[SectionInfo]:
         raise NotImplementedError
 

@@ -1,7 +1,7 @@
 """Files follow their rows: deleting an ImageOutput removes its file, thumbnail and sidecar."""
 
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .models import ImageOutput
@@ -15,3 +15,16 @@ def _delete_files(sender, instance: ImageOutput, **kwargs) -> None:
     if names:
         # Only once the delete is committed: a rolled-back delete keeps its files.
         transaction.on_commit(lambda: delete_files(names))
+
+
+def _post_saved(sender, instance, **kwargs) -> None:
+    from .automation import post_content_changed
+
+    post_content_changed(instance)
+
+
+def connect_post_model() -> None:
+    """Listen to the host's post model (named by a setting, so connected at ready())."""
+    from .integration import get_post_model
+
+    post_save.connect(_post_saved, sender=get_post_model(), dispatch_uid="blogimages_post_saved")

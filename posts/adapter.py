@@ -7,7 +7,7 @@ from typing import Any
 from blogimages.integration import PostAdapter as BasePostAdapter
 from blogimages.integration import SectionInfo
 
-from .models import Post, Section
+from .models import Post, PostStatus, Section
 
 TEXT_FIELDS = ("title", "summary", "body", "tags")
 
@@ -21,6 +21,12 @@ class PostAdapter(BasePostAdapter):
 
     def context(self, post: Post) -> dict[str, Any]:
         return {"title": post.title, "summary": post.summary, "tags": post.tags}
+
+    def get_post(self, slug: str) -> Post:
+        return Post.objects.get(slug=slug)
+
+    def is_published(self, post: Post) -> bool:
+        return post.status == PostStatus.PUBLISHED
 
     def sections(self, post: Post) -> list[SectionInfo]:
         return [SectionInfo(key=s.key, heading=s.heading, text=s.body) for s in post.sections.all()]

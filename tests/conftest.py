@@ -45,3 +45,15 @@ def png_bytes(width: int = 32, height: int = 24, color=(200, 30, 30), fmt: str =
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, fmt)
     return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _celery_inline(request):
+    """Tasks run inline in every test except those that start a real worker."""
+    from config.celery import app
+
+    eager = "celery_worker" not in request.keywords
+    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager, app.conf.task_default_queue = saved

@@ -258,10 +258,12 @@ def _revised_prompt(info: Mapping[str, Any], request: GenerationRequest, index: 
 
 
 def _metadata(info: Mapping[str, Any], image_position: int, batch_index: int) -> dict[str, Any]:
+    # infotexts line up with `images` (a grid has one too); all_seeds only with the real images.
     infotexts = info.get("infotexts")
+    infotext = infotexts[image_position] if isinstance(infotexts, list) and image_position < len(infotexts) else None
     extra_params = info.get("extra_generation_params")
     metadata = {
-        "infotext": infotexts[image_position] if isinstance(infotexts, list) and image_position < len(infotexts) else None,
+        "infotext": infotext,
         "sampler": info.get("sampler_name"),
         "scheduler": extra_params.get("Schedule type") if isinstance(extra_params, Mapping) else None,
         "cfg_scale": info.get("cfg_scale"),

@@ -98,7 +98,8 @@ class CardsProvider(BaseProvider):
             models=tuple(MODELS), default_model="cards",
             min_size=64, max_size=2048, size_multiple=1, default_size=(1024, 1024),
             max_n=10, max_prompt_length=4000,
-            # The negative prompt steers away from palettes it names and, if it says "text", drops the title.
+            # The negative prompt steers away from the palettes and layouts it names ("neon", "blurry")
+            # and, if it names text ("text", "words"...), drops the title.
             supports_negative_prompt=True, supports_seed=True,
             output_formats=("png", "webp", "jpeg"), prices={"*": Decimal("0")},
         )
@@ -132,11 +133,13 @@ def render_card(*, width: int, height: int, seed: int, text: str, style: str = "
     """Draw one card; returns the RGB image and what was chosen, for the sidecar."""
     rng = random.Random(seed)
     chosen = PALETTES_BY_NAME.get(palette) or choose_palette(style, negative, rng)
-    layout = layout if layout in LAYOUTS else (_first_keyword(style, LAYOUT_WORDS) or rng.choice(LAYOUTS))
-    if _mentions(negative, NO_TEXT_WORDS):
+    layout = layout if layout in LAYOUTS else choose_layout(style, negative, rng)
+    text, label = _clean(text), _clean(label)
+    # Text no bundled font can draw (CJK, say) is dropped; the card becomes an abstract cover.
+    if _mentions(negative, NO_TEXT_WORDS) or not _pick_font(text, "display", "bold")[1].strip():
         text, label = "", ""
     draw = _draw_geometric if layout == "geometric" else _draw_gradient
-    image, block = draw((width, height), chosen, rng, _clean(text), _clean(label))
+    image, block = draw((width, height), chosen, rng, text, label)
     metadata = {"palette": chosen.name, "layout": layout, "renderer": "cards/1",
                 "text_lines": len(block.lines) if block else 0,
                 "font_size": block.size if block else 0, "truncated": bool(block and block.truncated)}
@@ -159,16 +162,25 @@ def encode(image: Image.Image, fmt: str) -> bytes:
 
 
 def choose_palette(style: str, negative: str, rng: random.Random) -> Palette:
-    """The palette the style names (most keyword hits, then the earliest), else a seeded pick."""
-    scored = []
-    for palette in PALETTES:
-        hits = [m.start() for word in palette.keywords for m in re.finditer(_word_pattern(word), style.lower())]
-        if hits:
-            scored.append((-len(hits), min(hits), palette.name))
-    if scored:
-        return PALETTES_BY_NAME[min(scored)[2]]
+    """The palette the style names (most keyword hits, then the earliest), else a seeded pick
+    among the palettes the negative prompt does not name."""
+    scored = [(*_keyword_score(palette, style.lower()), palette.name) for palette in PALETTES]
+    best = min(scored)
+    if best[0] < 0:
+        return PALETTES_BY_NAME[best[2]]
     allowed = [p for p in PALETTES if not _mentions(negative, (p.name, *p.keywords))] or list(PALETTES)
     return rng.choice(allowed)
+
+
+def _keyword_score(palette: Palette, style: str) -> tuple[int, int]:
+    """(minus the hits, first hit position); a palette's own name counts twice, because "neon"
+    says more than the "night" in "night market, neon signs"."""
+    weight, first = 0, len(style)
+    for word in dict.fromkeys((palette.name, *palette.keywords)):
+        for match in _word_pattern(word).finditer(style):
+            weight += 2 if word == palette.name else 1
+            first = min(first, match.start())
+    return -weight, first
 
 
 @lru_cache(maxsize=512)
@@ -181,8 +193,13 @@ def _mentions(text: str, words: tuple[str, ...]) -> bool:
     return any(_word_pattern(word).search(lowered) for word in words)
 
 
-def _first_keyword(text: str, groups: dict[str, tuple[str, ...]]) -> str:
-    return next((name for name, words in groups.items() if _mentions(text, words)), "")
+def choose_layout(style: str, negative: str, rng: random.Random) -> str:
+    """The layout the style asks for, else a seeded pick among those the negative prompt allows."""
+    named = [layout for layout in LAYOUTS if _mentions(style, LAYOUT_WORDS[layout])]
+    if named:
+        return named[0]
+    allowed = [layout for layout in LAYOUTS if not _mentions(negative, LAYOUT_WORDS[layout])]
+    return rng.choice(allowed or list(LAYOUTS))
 
 
 def _rgb(hex_colour: str) -> RGB:
@@ -284,7 +301,7 @@ def _wrap(words: list[str], font: ImageFont.FreeTypeFont, width: float, limit: i
         if current:
             lines.append(current)
         # A word wider than the line (a URL, a long compound, text without spaces) is cut.
-        while font.getlength(word) > width and len(word) > 1:
+        while font.getlength(word) > width and len(word) > 1 and len(lines) <= limit:
             cut = _longest_prefix(word, font, width)
             lines.append(word[:cut])
             word = word[cut:]
@@ -424,10 +441,12 @@ def _mesh(size: tuple[int, int], palette: Palette, rng: random.Random) -> Image.
     stops = [_rgb(c) for c in palette.background]
     luts = [[round(_ramp_value(stops, i / 255, ch)) for i in range(256)] for ch in range(3)]
     small = Image.merge("RGB", [ramp.point(lut) for lut in luts])
-    # Soft glows of the accent colours, each one distinct, over the linear gradient.
-    accents = rng.sample(palette.accents, len(palette.accents))
-    for index in range(rng.randint(2, 3)):
-        colour = _rgb(accents[index % len(accents)])
+    # Soft glows over the linear gradient, in the accents nearest the background's lightness:
+    # a dark accent glowing on a light ground turns to mud, not colour.
+    ground = sum(_luminance(stop) for stop in stops) / len(stops)
+    near = sorted(palette.accents, key=lambda accent: abs(_luminance(_rgb(accent)) - ground))[:3]
+    for accent in rng.sample(near, rng.randint(2, len(near))):
+        colour = _rgb(accent)
         radius = rng.uniform(0.25, 0.42) * max(sw, sh)
         cx, cy = rng.uniform(0.05, 0.95) * sw, rng.uniform(0.0, 0.8) * sh
         mask = Image.new("L", (sw, sh), 0)
@@ -485,7 +504,7 @@ def _scrim_strength(image: Image.Image, region: Box, colour: RGB, scrim: RGB) ->
 def _scrim(image: Image.Image, region: Box, colour: RGB, strength: float) -> None:
     """Tint the lower left: full strength behind the text, fading out above it and to the right."""
     width, height = image.size
-    left, top, right, _ = region
+    _, top, right, _ = region
     start = max(0, top - round(height * 0.3))
     rows = [_smooth((y - start) / max(1, top - start)) for y in range(start, height)]
     fade = max(1, round(width * 0.35))
@@ -528,10 +547,7 @@ def _draw_geometric(size: tuple[int, int], palette: Palette, rng: random.Random,
     width, height = size
     surface = _rgb(palette.background[0])
     image = Image.new("RGB", size, surface)
-    if text:
-        tiles = _tile_area(size)
-    else:
-        tiles = (0, 0, width, height)
+    tiles = _tile_area(size) if text else (0, 0, width, height)
     image.paste(_tiles(tiles[2] - tiles[0], tiles[3] - tiles[1], palette, rng), tiles[:2])
     if not text:
         return image, None

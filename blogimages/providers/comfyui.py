@@ -35,7 +35,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -411,7 +411,9 @@ class ComfyUIProvider(HttpProvider):
         if request.negative_prompt and "negative_prompt" not in used:
             raise UnsupportedFeature(f"{self.alias}: workflow {workflow.name!r} has no {{{{negative_prompt}}}}.")
         if request.n > 1 and "batch_size" not in used:
-            raise UnsupportedFeature(f"{self.alias}: workflow {workflow.name!r} has no {{{{batch_size}}}}; n must be 1.")
+            raise UnsupportedFeature(
+                f"{self.alias}: workflow {workflow.name!r} has no {{{{batch_size}}}}; n must be 1."
+            )
         checkpoint = request.model or self.checkpoint
         if "checkpoint" in used and not checkpoint:
             raise UnsupportedFeature(f"{self.alias}: no checkpoint: choose a model or set the checkpoint option.")

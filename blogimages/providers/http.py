@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -56,9 +56,12 @@ _REFUSAL = re.compile(
 )
 REFUSAL_STATUSES = frozenset({400, 403, 451})
 
-#: Fields of `GenerationRequest` that per-provider defaults may fill when the request leaves them unset.
+#: Fields of `GenerationRequest` that per-provider defaults may fill, with their "unset" value.
 _DEFAULTABLE = {"model": "", "negative_prompt": "", "seed": None, "steps": None, "guidance_scale": None,
-                "sampler": "", "quality": "", "style": "", "output_format": ""}
+                "sampler": "", "quality": "", "style": "", "output_format": "", "user": ""}
+# Every other request field always has a value of its own (size, n, the prompt): a default
+# for one of them is ignored rather than smuggled into `extra`.
+_NOT_DEFAULTABLE = frozenset(f.name for f in fields(GenerationRequest)) - set(_DEFAULTABLE) | {"size"}
 
 
 # -- small pure helpers -------------------------------------------------------------------
@@ -204,8 +207,8 @@ def apply_defaults(request: GenerationRequest, defaults: Mapping[str, Any]) -> G
 
     Request fields (steps, sampler, guidance_scale, ...) are filled only when unset; any
     other key is a backend setting and goes under `request.extra`, where the request's own
-    value wins. Width and height are always set on a request, so defaults cannot tell them
-    apart from a choice and leave them alone.
+    value wins. Size and n always have a value, so a default cannot tell them apart from a
+    choice and leaves them alone.
     """
     if not defaults:
         return request
@@ -215,7 +218,7 @@ def apply_defaults(request: GenerationRequest, defaults: Mapping[str, Any]) -> G
         if key in _DEFAULTABLE:
             if getattr(request, key) == _DEFAULTABLE[key]:
                 changes[key] = value
-        elif key not in ("width", "height", "n", "prompt"):
+        elif key not in _NOT_DEFAULTABLE:
             extra.setdefault(key, value)
     if extra != dict(request.extra):
         changes["extra"] = extra
@@ -231,7 +234,7 @@ class HttpProvider(BaseProvider):
     #: Seconds a server's own listing (models, samplers) is trusted before asking again.
     listing_ttl = 300.0
     #: Seconds a failed listing is remembered, so a down server costs one connect attempt
-    #: per minute instead of one per capability check.
+    #: per this interval instead of one per capability check.
     listing_error_ttl = 30.0
 
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:

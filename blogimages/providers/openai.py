@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import ipaddress
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -50,6 +49,7 @@ from .base import (
     GenerationResult,
     validation_problems,
 )
+from .http import apply_defaults, parse_retry_after, sniff_image_mime
 
 logger = logging.getLogger("blogimages.providers.openai")
 
@@ -130,65 +130,16 @@ OPENAI_MODELS: dict[str, ModelSpec] = {
     ),
 }
 
-# Request fields a provider default may fill when the request leaves them empty. Size and
-# n cannot be told apart from "not set" (they always have a value), so they are not here.
-_DEFAULTABLE = frozenset(
-    {"model", "negative_prompt", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
-     "output_format", "user"}
-)
-_NOT_DEFAULTABLE = frozenset(f.name for f in fields(GenerationRequest)) - _DEFAULTABLE - {"extra"} | {"size"}
 
-
-def apply_defaults(request: GenerationRequest, defaults: Mapping[str, Any]) -> GenerationRequest:
-    """`request` with the provider's defaults filled in under its own values.
-
-    Known request fields are filled only where the request left them empty; any other key
-    is a provider-specific parameter and goes under the request's `extra`.
-    """
-    changes: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in defaults.items():
-        if key in _DEFAULTABLE:
-            if getattr(request, key) in ("", None):
-                changes[key] = value
-        elif key not in _NOT_DEFAULTABLE:
-            extra[key] = value
-    if extra:
-        changes["extra"] = {**extra, **request.extra}
-    return replace(request, **changes) if changes else request
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
-    for name, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
-        value = headers.get(name)
-        if value is None:
-            continue
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait: OpenAI's `retry-after-ms` first, then the standard `retry-after`."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
         try:
-            return max(0.0, float(value) / divisor)
+            return max(0.0, float(millis) / 1000)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def sniff_mime(data: bytes) -> str | None:
-    """The image type the bytes' signature says, or None when it is not one we know."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def decode_image_string(value: str) -> tuple[bytes, str | None]:
@@ -282,9 +233,6 @@ class OpenAIProvider(BaseProvider):
         problems = []
         if self.defaults.get("model") and self.defaults["model"] not in self.model_names():
             problems.append(f"default model {self.defaults['model']!r} is not one of {', '.join(self.model_names())}")
-        ignored = sorted(set(self.defaults) & _NOT_DEFAULTABLE)
-        if ignored:
-            problems.append(f"defaults for {', '.join(ignored)} are ignored (set them on the image setting)")
         return problems
 
     # -- request -------------------------------------------------------------------------
@@ -378,7 +326,9 @@ class OpenAIProvider(BaseProvider):
             for index, item in enumerate(response.data or ())
         )
         usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
-        return GenerationResult(images=images, model=request.model, request_id=request_id, usage=usage)
+        # Hosts that chose the model themselves (none was sent) may say which one.
+        model = request.model or str(getattr(response, "model", None) or "")
+        return GenerationResult(images=images, model=model, request_id=request_id, usage=usage)
 
     # -- the answer ----------------------------------------------------------------------
 
@@ -409,37 +359,45 @@ class OpenAIProvider(BaseProvider):
         url = getattr(item, "url", None)
         metadata: dict[str, Any] = {"index": index}
         declared: str | None = None
-        try:
-            if b64:
-                metadata["source"] = "b64_json"
-                data, declared = decode_image_string(b64)
-            elif url and url.startswith("data:"):
-                metadata["source"] = "data_url"
-                data, declared = decode_image_string(url)
-            elif url:
-                metadata.update(source="url", url=display_url(url))
-                data = self.download(url)
-            else:
-                raise ProviderServerError(
-                    f"image {index} in the answer has neither b64_json nor url",
-                    provider=self.alias, request_id=request_id,
-                )
-        except (binascii.Error, ValueError) as exc:
+        if b64:
+            metadata["source"] = "b64_json"
+            data, declared = self.decode(b64, index, request_id)
+        elif url and url.startswith("data:"):
+            metadata["source"] = "data_url"
+            data, declared = self.decode(url, index, request_id)
+        elif url:
+            metadata.update(source="url", url=display_url(url))
+            data = self.download(url)
+        else:
             raise ProviderServerError(
-                f"malformed image data in image {index}: {exc}", provider=self.alias, request_id=request_id
-            ) from exc
+                f"image {index} in the answer has neither b64_json nor url", provider=self.alias, request_id=request_id
+            )
         for name in ("created", "size", "quality", "background", "output_format"):
             if (value := getattr(response, name, None)) is not None:
                 metadata[name] = value
         metadata.update(self.item_extras(item))
-        output_format = getattr(response, "output_format", None) or request.output_format
         return GeneratedImage(
             data=data,
-            mime_type=sniff_mime(data) or declared or MIME_TYPES.get(output_format or "", "application/octet-stream"),
+            mime_type=self.mime_type(data, declared, response.output_format or request.output_format),
             seed=self.seed_for(item, index, request),
             revised_prompt=getattr(item, "revised_prompt", None) or "",
             metadata=metadata,
         )
+
+    def mime_type(self, data: bytes, declared: str | None, output_format: str | None) -> str:
+        """What the bytes are; failing that, what the answer said they are."""
+        sniffed = sniff_image_mime(data)
+        if sniffed != "application/octet-stream":
+            return sniffed
+        return declared or MIME_TYPES.get(output_format or "", sniffed)
+
+    def decode(self, value: str, index: int, request_id: str) -> tuple[bytes, str | None]:
+        try:
+            return decode_image_string(value)
+        except binascii.Error as exc:
+            raise ProviderServerError(
+                f"malformed image data in image {index}: {exc}", provider=self.alias, request_id=request_id
+            ) from exc
 
     def item_extras(self, item: Any) -> dict[str, Any]:
         """Scalar fields a host adds to an image item beyond OpenAI's (seed, index, ...)."""
@@ -492,7 +450,9 @@ class OpenAIProvider(BaseProvider):
     def check_download_status(self, response: requests.Response, url: str) -> None:
         if response.status_code < 400:
             return
-        error_cls = ProviderServerError if response.status_code >= 500 or response.status_code == 429 else ProviderRejected
+        # An expired or missing file stays so; an overloaded file server may recover.
+        transient = response.status_code >= 500 or response.status_code == 429
+        error_cls = ProviderServerError if transient else ProviderRejected
         raise error_cls(
             f"downloading {display_url(url)} failed", provider=self.alias, status_code=response.status_code
         )
@@ -561,7 +521,7 @@ class OpenAIProvider(BaseProvider):
             # Keep the provider's own words: they tell the user what to change.
             return self.redact(f"{summary}: {provider_message(exc)}")
 
-        retry_after = parse_retry_after(exc.response.headers)
+        retry_after = retry_after_seconds(exc.response.headers)
         if status == 429:
             if code in QUOTA_CODES or getattr(exc, "type", None) in QUOTA_CODES:
                 return ProviderAuthError(said("quota exhausted"), **kwargs)

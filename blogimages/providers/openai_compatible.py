@@ -12,12 +12,13 @@ import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 
 from ..exceptions import InvalidProviderError, ProviderError
 from .base import Capabilities, GenerationRequest
-from .openai import OpenAIProvider, display_url
+from .openai import OpenAIProvider, display_url, is_loopback_host
 
 logger = logging.getLogger("blogimages.providers.openai_compatible")
 
@@ -124,7 +125,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     def check(self) -> list[str]:
         problems = super().check()
-        if not self.api_key:
+        # A local server without keys is normal; a remote one without keys is a slip.
+        if not self.api_key and not is_loopback_host(urlsplit(self.base_url).hostname or ""):
             problems.append(f"no api_key: requests to {display_url(self.base_url)} are sent without credentials")
         return problems
 

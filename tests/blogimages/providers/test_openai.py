@@ -21,7 +21,7 @@ from blogimages.exceptions import (
     UnsupportedFeature,
 )
 from blogimages.providers.base import GenerationRequest
-from blogimages.providers.openai import OpenAIProvider, parse_retry_after
+from blogimages.providers.openai import OpenAIProvider, retry_after_seconds
 
 from .openai_server import (
     API_KEY,
@@ -506,8 +506,8 @@ def test_close_releases_the_client_and_the_next_call_builds_a_new_one(httpserver
     assert provider.client is not first
 
 
-def test_parse_retry_after_ignores_garbage():
-    assert parse_retry_after({"retry-after": "soon"}) is None
+def test_retry_after_ignores_garbage():
+    assert retry_after_seconds({"retry-after-ms": "soon", "retry-after": "later"}) is None
 
 
 def test_configured_through_the_registry(httpserver, settings):

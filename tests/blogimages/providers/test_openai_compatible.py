@@ -180,9 +180,13 @@ def test_a_keyless_host_gets_no_credentials_of_openai(httpserver, make_provider,
     assert "Authorization" not in headers
     assert "OpenAI-Organization" not in headers
     assert "OpenAI-Project" not in headers
-    assert provider.check() == [
-        f"no api_key: requests to {httpserver.url_for('/v1')} are sent without credentials"
-    ]
+    assert provider.check() == []  # a local host without keys is normal
+
+
+def test_a_remote_host_without_a_key_is_reported():
+    provider = OpenAICompatibleProvider(alias="flux", options={"base_url": "https://flux.example.com/v1"})
+
+    assert provider.check() == ["no api_key: requests to https://flux.example.com/v1 are sent without credentials"]
 
 
 # -- capabilities -------------------------------------------------------------------------
@@ -223,6 +227,19 @@ def test_a_server_without_a_model_list_accepts_any_model(httpserver, make_provid
     assert "could not list models" in caplog.text
     # The failure is remembered for a while rather than asked again on every call.
     assert provider.capabilities().models == ()
+
+
+def test_with_no_model_known_the_host_picks_and_says_which(httpserver, make_provider):
+    provider = make_provider(models=[])
+    httpserver.expect_oneshot_request(MODELS, method="GET").respond_with_data("no such route", status=404)
+    answer(httpserver, {"model": "flux-local", "data": [{"url": "data:image/png;base64," + b64(PNG)}]})
+
+    result = provider.run(flux())
+
+    assert "model" not in sent_json(httpserver, 1)
+    assert result.model == "flux-local"
+    assert result.images[0].data == PNG
+    assert result.images[0].metadata["source"] == "data_url"
 
 
 def test_configured_sizes_are_the_only_sizes(make_provider, httpserver):
@@ -301,7 +318,9 @@ def test_timeout(httpserver, make_provider):
 
 
 def test_malformed_json(httpserver, provider):
-    httpserver.expect_oneshot_request(GENERATIONS).respond_with_data('{"data": [{"b64_json": ', content_type="application/json")
+    httpserver.expect_oneshot_request(GENERATIONS).respond_with_data(
+        '{"data": [{"b64_json": ', content_type="application/json"
+    )
 
     with pytest.raises(ProviderServerError, match="not valid JSON"):
         provider.run(flux())

@@ -1,0 +1,186 @@
+"""Batches on a real Redis broker with a real Celery worker subprocess on PostgreSQL.
+
+The worker calls a loopback host that speaks the OpenAI Images API (tests/fake_image_host.py)
+through the real openai_compatible provider.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from blogimages import batches
+from blogimages.models import GenerationBatch, ImageOutput
+from blogimages.tasks import generate_output
+from tests.celery_worker import Worker
+from tests.conftest import require_service
+from tests.factories import PostFactory, SectionFactory
+from tests.fake_image_host import FakeImageHost
+
+pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def services():
+    if not os.environ.get("REDIS_URL"):
+        require_service("Redis", "REDIS_URL is not set")
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "the worker subprocess needs a shared database (set DATABASE_URL)")
+
+
+@pytest.fixture
+def host():
+    fake = FakeImageHost().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def make_worker(services, host, settings, _media_root, tmp_path, request):
+    from config.celery import app
+
+    workers: list[Worker] = []
+
+    def make(*, max_concurrency=None, concurrency=4, **kwargs) -> Worker:
+        options = {"max_concurrency": max_concurrency} if max_concurrency else {}
+        providers = {"fake": host.provider_config(**options)}
+        settings.BLOGIMAGES_PROVIDERS = providers
+        settings.BLOGIMAGES_DEFAULT_PROVIDER = "fake"
+        worker = Worker(providers=providers, media_root=_media_root, log_dir=tmp_path, concurrency=concurrency,
+                        **kwargs)
+        app.conf.task_default_queue = worker.queue
+        workers.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in workers:
+        worker.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        for worker in workers:
+            print(worker.log())
+
+
+def make_post(*headings: str):
+    post = PostFactory()
+    for i, heading in enumerate(headings):
+        SectionFactory(post=post, key=f"s{i}", heading=heading, body="")
+    return post
+
+
+def wait_for(batch: GenerationBatch, timeout: float = 60) -> GenerationBatch:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch.refresh_from_db()
+        if batch.is_finished:
+            return batch
+        time.sleep(0.1)
+    raise AssertionError(f"batch {batch.pk} not finished after {timeout}s: {batch.status} "
+                         f"{batch.succeeded_count}/{batch.failed_count}/{batch.total}")
+
+
+def files_of(media_root: str, post) -> list[str]:
+    folder = Path(media_root) / "blogimages" / "posts" / post.slug
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_full_batch(make_worker, host, _media_root):
+    make_worker()
+    post = make_post("Harbour at dusk", "Tide pools", "The lighthouse", "Seafood shack")
+    started = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
+    batch = wait_for(started.batch)
+    assert (batch.status, batch.succeeded_count, batch.failed_count, batch.total) == ("succeeded", 4, 0, 4)
+    outputs = list(batch.outputs.all())
+    assert all(o.status == "succeeded" and o.file.name.startswith(f"blogimages/posts/{post.slug}/") for o in outputs)
+    assert len(files_of(_media_root, post)) == 4 * 3  # original, thumbnail, sidecar
+    assert len(host.requests) == 4
+    assert batch.started_at and batch.finished_at
+
+
+def test_partially_failing_batch_is_not_retried_for_permanent_errors(make_worker, host):
+    make_worker()
+    post = make_post("A calm sea", "Something forbidden", "A quiet beach")
+    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    assert (batch.status, batch.succeeded_count, batch.failed_count) == ("partially_failed", 2, 1)
+    failed = batch.outputs.get(status="failed")
+    assert "safety system" in failed.error and failed.attempts == 1
+    assert sum("forbidden" in p for p in host.prompts()) == 1  # never retried
+
+    # "Retry failed" re-queues only the failed image.
+    assert batches.retry_failed(batch) == 1
+    batch = wait_for(batch)
+    assert batch.failed_count == 1 and batch.succeeded_count == 2
+    assert sum("forbidden" in p for p in host.prompts()) == 2
+    assert len(host.requests) == 4
+
+
+def test_rate_limit_is_retried_after_retry_after(make_worker, host):
+    make_worker()
+    post = make_post("ratelimit me")
+    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    assert batch.status == "succeeded"
+    output = batch.outputs.get()
+    assert output.attempts == 2
+    first, second = host.requests
+    assert first.body == second.body  # same prompt, same seed: the same image, asked again
+    # The retry waited at least what the host's Retry-After asked for.
+    assert second.at - first.at >= host.retry_after * 0.9
+
+
+def test_redelivered_task_for_a_finished_image_does_nothing(make_worker, host):
+    make_worker()
+    post = make_post("Once only")
+    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    output = batch.outputs.get()
+    before = (output.sha256, output.attempts, output.finished_at)
+    # The broker delivers the same task again (as after a lost ack).
+    assert generate_output.apply_async((output.pk,)).get(timeout=30) == "finished"
+    output.refresh_from_db()
+    assert (output.sha256, output.attempts, output.finished_at) == before
+    assert len(host.requests) == 1
+
+
+def test_concurrent_starts_do_not_duplicate_work(make_worker, host):
+    host.latency = 1.0
+    make_worker()
+    post = make_post("One", "Two")
+    first = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
+    second = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
+    assert first.created and not second.created and second.batch.pk == first.batch.pk
+    wait_for(first.batch)
+    assert ImageOutput.objects.filter(post=post).count() == 2 and len(host.requests) == 2
+
+
+def test_provider_concurrency_limit_holds_across_worker_threads(make_worker, host):
+    host.latency = 0.3
+    make_worker(max_concurrency=2, concurrency=6)
+    post = make_post(*[f"Section {i}" for i in range(8)])
+    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    assert batch.status == "succeeded" and batch.succeeded_count == 8
+    assert host.max_in_flight == 2
+
+
+def test_worker_killed_mid_task_image_completes_exactly_once(make_worker, host, _media_root):
+    host.slow_seconds = 3
+    worker = make_worker(stale_after=4, visibility_timeout=3)
+    post = make_post("A slow sunrise")
+    started = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
+    output = started.batch.outputs.get()
+
+    deadline = time.monotonic() + 30
+    while not host.requests and time.monotonic() < deadline:  # the provider call is in flight
+        time.sleep(0.05)
+    assert host.requests, worker.log()
+    worker.kill()
+    output.refresh_from_db()
+    assert output.status == "running"
+
+    worker.start()  # a new worker gets the re-delivered task and takes the stale image over
+    batch = wait_for(started.batch, timeout=90)
+    output.refresh_from_db()
+    assert batch.status == "succeeded" and output.status == "succeeded"
+    assert output.attempts == 2 and len(host.requests) == 2
+    assert len(files_of(_media_root, post)) == 3  # one image stored once: original, thumbnail, sidecar
