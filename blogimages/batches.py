@@ -69,17 +69,26 @@ def build_section_prompt(post, section: SectionInfo, *, example: ImagePromptExam
             name="", description=template.get("description", "{heading}"), style=template.get("style", ""),
             format=template.get("format", ""), negative_prompt=template.get("negative_prompt", ""),
         ).build_prompt(context)
-    prompt.post, prompt.section_key = post, section.key
+    prompt.post, prompt.section_key, prompt.source = post, section.key, PromptSource.TEMPLATE
     return prompt
 
 
+PROMPT_PARTS = ("description", "style", "format", "negative_prompt")
+
+
 def section_prompt(post, section: SectionInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
-    """The section's saved prompt (the author's edits win), or a fresh one from the template."""
-    if example is None:
-        saved = ImagePrompt.objects.filter(post=post, section_key=section.key).first()
-        if saved is not None:
-            return saved
-    return build_section_prompt(post, section, example=example)
+    """The section's prompt: the author's own words win; a prompt that came from a template
+    is rebuilt from the section's current text (unsaved changes; the caller saves)."""
+    saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
+    if saved is not None and saved.source != PromptSource.TEMPLATE and example is None:
+        return saved
+    fresh = build_section_prompt(post, section, example=example or (saved.example if saved else None))
+    if saved is None:
+        return fresh
+    for name in (*PROMPT_PARTS, "example"):
+        setattr(saved, name, getattr(fresh, name))
+    saved.source = PromptSource.TEMPLATE
+    return saved
 
 
 def save_section_prompt(
@@ -224,9 +233,9 @@ def start_post_batch(
         cost_known = True
         for item in todo:
             prompt = item.prompt
-            if prompt.pk is None:
-                if getattr(user, "is_authenticated", False):
-                    prompt.author = user
+            if prompt.pk is None and getattr(user, "is_authenticated", False):
+                prompt.author = user
+            if prompt.pk is None or prompt.source == PromptSource.TEMPLATE:
                 prompt.save()
             outputs = generation.queue_outputs(item.plan, prompt=prompt, setting=plan.setting, post=post,
                                                section_key=item.section.key, batch=batch, user=user)

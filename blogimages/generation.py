@@ -30,7 +30,7 @@ from django.utils import timezone
 from . import storage
 from .concurrency import provider_slot
 from .conf import blogimages_settings
-from .exceptions import InvalidImage, ProviderError, UnsupportedFeature
+from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
 from .integration import get_post_adapter
 from .models import BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
@@ -223,7 +223,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
                 raise
             _fail(outputs, str(exc))
             return outputs
-        except UnsupportedFeature as exc:
+        except BlogImagesError as exc:
+            # A request or configuration that cannot work (e.g. a broken workflow template).
             _fail(outputs, str(exc))
             return outputs
         except Exception as exc:

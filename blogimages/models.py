@@ -84,6 +84,8 @@ class ImageSetting(models.Model):
 class PromptSource(models.TextChoices):
     MANUAL = "manual", "Written by hand"
     POST_FIELD = "post_field", "Imported from a post field"
+    # Built from a library example or the default template; follows the post's text.
+    TEMPLATE = "template", "From a template"
 
 
 def compose_prompt(description: str, style: str = "", format: str = "") -> str:

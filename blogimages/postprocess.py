@@ -190,9 +190,22 @@ def _has_alpha(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA")
 
 
+def _parse_color(value: Any, name: str) -> tuple[int, ...]:
+    """A CSS colour string or an (r, g, b[, a]) tuple, as a tuple; ValueError otherwise."""
+    try:
+        if isinstance(value, str):
+            return ImageColor.getrgb(value)
+        color = tuple(int(v) for v in value)
+        if len(color) in (3, 4) and all(0 <= v <= 255 for v in color):
+            return color
+    except (ValueError, TypeError):
+        pass
+    raise ValueError(f"{name} must be a colour such as 'white' or '#202020', not {value!r}.")
+
+
 def _flatten(im: Image.Image, background: Any = "white") -> Image.Image:
     """Composite an image with alpha onto an opaque background colour."""
-    color = ImageColor.getrgb(background) if isinstance(background, str) else tuple(background)
+    color = _parse_color(background, "background")
     grey = im.mode == "LA"
     rgba = im.convert("RGBA")
     canvas = Image.new("RGBA", im.size, tuple(color[:3]) + (255,))
@@ -272,7 +285,9 @@ def _finish(
         lossless = fmt == "webp" and quality is None and src.lossless_webp
     keep = src.original if (jpeg_keep and fmt == "jpeg" and src.format == "jpeg" and im is src.original) else None
     out = _encode(im, fmt, quality=quality, lossless=lossless, background=background, icc=src.icc, jpeg_keep_from=keep)
-    if src.provenance:
+    # Carry only what says how the image was made; never invent an AI marker for a file
+    # that had none (a plain upload stays unlabelled).
+    if "digital_source_type" in src.provenance or _GENERATION_KEYS & src.provenance.keys():
         carried = dict(src.provenance)
         if "prompt" in carried or "model" in carried:
             carried.pop("parameters", None)  # recomposed, with the new size
@@ -307,10 +322,7 @@ def _background_image(im: Image.Image, size: tuple[int, int], background: Any, k
         return fill.resize(size, Image.Resampling.BICUBIC)
     if background is None:
         return Image.new("RGBA", size, (0, 0, 0, 0)) if keep_alpha else Image.new("RGB", size, "white")
-    try:
-        color = ImageColor.getrgb(background) if isinstance(background, str) else tuple(background)
-    except (ValueError, TypeError):
-        raise ValueError(f"background must be a colour, 'blur' or None, not {background!r}.") from None
+    color = _parse_color(background, "background")
     if len(color) == 4 or keep_alpha:
         return Image.new("RGBA", size, tuple(color[:3]) + ((color[3],) if len(color) == 4 else (255,)))
     return Image.new("RGB", size, tuple(color[:3]))
@@ -440,6 +452,7 @@ def convert(
     """
     fmt = _normalize_format(output_format)
     _check_quality(quality)
+    _parse_color(background, "background")
     src = _load(data)
     im = src.image
     keep = src.format == "jpeg" and im is src.original and fmt == "jpeg"
@@ -489,7 +502,8 @@ class WatermarkSpec:
     - `position`: a corner, "center", or "tiled" (a repeated diagonal pattern);
     - `opacity`: 0 < opacity <= 1, applied to the whole mark;
     - `scale`: the mark's width as a fraction of the image width (for tiled, one tile's);
-    - `margin`: the distance from the edges, as a fraction of the image's shorter side;
+    - `margin`: the distance from the edges, as a fraction of the image's shorter side
+      (corners only);
     - `color`: "auto" picks white or near-black text from the brightness of the area under
       the mark; any CSS colour forces it (for a logo, a colour tints the logo's shape; "auto"
       keeps the logo's own colours). Either way a soft contrasting halo keeps the mark
@@ -643,7 +657,8 @@ def _text_mask(spec: WatermarkSpec, target_width: float, align: str) -> Image.Im
     def measure(size: int) -> tuple[ImageFont.FreeTypeFont, tuple[int, int, int, int], int]:
         font = ImageFont.truetype(path, size)
         spacing = max(1, round(size * 0.2))
-        return font, probe.multiline_textbbox((0, 0), spec.text, font=font, spacing=spacing, align=align), spacing
+        left, top, right, bottom = probe.multiline_textbbox((0, 0), spec.text, font=font, spacing=spacing, align=align)
+        return font, (math.floor(left), math.floor(top), math.ceil(right), math.ceil(bottom)), spacing
 
     _, bbox, _ = measure(100)
     size = max(6, int(100 * target_width / max(1, bbox[2] - bbox[0])))
@@ -651,6 +666,8 @@ def _text_mask(spec: WatermarkSpec, target_width: float, align: str) -> Image.Im
     while size > 6 and bbox[2] - bbox[0] > target_width:
         size -= 1
         font, bbox, spacing = measure(size)
+    if bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
+        raise ValueError(f"The watermark text {spec.text!r} has nothing visible to draw.")
     mask = Image.new("L", (bbox[2] - bbox[0], bbox[3] - bbox[1]), 0)
     ImageDraw.Draw(mask).multiline_text(
         (-bbox[0], -bbox[1]), spec.text, font=font, fill=255, spacing=spacing, align=align
@@ -697,7 +714,10 @@ def _render_mark(
 
     # A soft halo: the shape, dilated a little and blurred, in the contrasting tone. Stronger
     # on busy backgrounds, where a thin mark would otherwise dissolve into the texture.
-    unit = max(shape.height if logo is None else shape.width / 8, 8)
+    if logo is None and spec.logo is None:
+        unit = max(shape.height / (spec.text.count("\n") + 1), 8)  # about the font size
+    else:
+        unit = max(shape.width / 8, 8)
     grow = max(1, round(unit * 0.04))
     blur = max(1.0, unit * 0.09)
     pad = grow + math.ceil(blur * 2.5)
@@ -848,6 +868,8 @@ _PNG_PROVENANCE_KEYS = {
     "parameters",
     "digital_source_type",
 }
+# Keys that mark a file as generated even without a digital source type (e.g. an A1111 PNG).
+_GENERATION_KEYS = {"prompt", "negative_prompt", "parameters", "model", "seed"}
 # Text chunks kept when parameters are stripped: rights, not generation details.
 _PNG_KEEP_WHEN_STRIPPED = {"Title", "Author", "Copyright"}
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -1226,5 +1248,13 @@ def _parse_xmp(packet: bytes) -> dict[str, str]:
                 if default:
                     found["prompt"] = default[0].text or ""
     found.pop("truncated", None)
+    source_type = found.get("digital_source_type", "")
+    ours = found.get("generator") == GENERATOR or any(
+        key not in ("digital_source_type", "generator", "prompt") for key in found
+    )
+    if not ours and not source_type:
+        return {}  # someone else's XMP that says nothing about how the image was made
+    if not ours and "algorithmicmedia" not in source_type.lower():
+        found.pop("prompt", None)  # dc:description is a caption here, not a prompt
     return found
 

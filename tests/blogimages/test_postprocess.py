@@ -1,5 +1,6 @@
 """postprocess.py: watermark, resize, convert, upscale and provenance, on images made here."""
 
+import functools
 import io
 import json
 import random
@@ -342,9 +343,14 @@ def test_watermark_rejects_a_plain_dict():
 @pytest.mark.parametrize("mode", ["cover", "contain", "stretch"])
 @pytest.mark.parametrize("source_size", [(1024, 1024), (1792, 1024), (1024, 1792)])
 def test_every_preset_gives_its_exact_size(name, mode, source_size):
-    out = decode(pp.resize_to_format(encode(busy(source_size)), name, mode=mode))
+    out = decode(pp.resize_to_format(gradient_png(source_size), name, mode=mode))
     assert out.size == pp.FORMATS[name]
     assert out.format == "PNG"
+
+
+@functools.cache
+def gradient_png(size):
+    return encode(gradient(size, (200, 40, 40), (20, 40, 200)))
 
 
 def test_named_presets():
@@ -837,3 +843,60 @@ def test_crc_of_written_png_chunks_is_valid():
         assert zlib.crc32(kind + body) == crc, kind
         pos += 12 + length
     assert kind == b"IEND"
+
+
+def test_multiline_text_and_invisible_text():
+    data = encode(dark((400, 300)))
+    out = pp.watermark(data, pp.WatermarkSpec(text="line one\nline two", position="center", opacity=1))
+    left, top, right, bottom = changed_bbox(data, out)
+    assert bottom - top > 30  # two lines tall
+    with pytest.raises(ValueError, match="nothing visible"):
+        pp.watermark(data, pp.WatermarkSpec(text="\u200b"))
+
+
+def test_convert_rejects_a_bad_background():
+    with pytest.raises(ValueError, match="background must be a colour"):
+        pp.convert(encode(transparent_rgba()), "jpeg", background="nope")
+
+
+def xmp_packet(body):
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+        f"{body}</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+
+
+def test_a_plain_upload_is_never_labelled_ai():
+    caption = (
+        '<dc:description><rdf:Alt><rdf:li xml:lang="x-default">Our team at the beach</rdf:li></rdf:Alt>'
+        "</dc:description>"
+    )
+    xmp = xmp_packet(caption + "<xmp:CreatorTool>Lightroom</xmp:CreatorTool>")
+    data = encode(light(), "JPEG", xmp=xmp)
+    assert pp.read_provenance(data) == {}
+    for out in (pp.resize(data, width=200, height=None), pp.watermark(data, pp.WatermarkSpec(text="©"))):
+        assert pp.read_provenance(out) == {}
+        assert b"trainedAlgorithmicMedia" not in out
+
+
+def test_a_camera_photo_keeps_its_own_source_type():
+    body = (
+        "<Iptc4xmpExt:DigitalSourceType>http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+        '</Iptc4xmpExt:DigitalSourceType><dc:description><rdf:Alt><rdf:li xml:lang="x-default">A caption'
+        "</rdf:li></rdf:Alt></dc:description>"
+    )
+    data = encode(light(), "JPEG", xmp=xmp_packet(body))
+    found = pp.read_provenance(data)
+    assert found == {"digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}
+    out = pp.resize(data, width=200, height=None)
+    assert pp.read_provenance(out)["digital_source_type"].endswith("/digitalCapture")
+
+
+def test_an_automatic1111_png_is_carried_as_generated():
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse\nSteps: 20, Seed: 5")
+    data = encode(dark((100, 100)), pnginfo=info)
+    found = pp.read_provenance(pp.convert(data, "webp"))
+    assert found["digital_source_type"] == AI
