@@ -81,7 +81,8 @@ def build_request(
     alias = provider or (setting.provider if setting else None)
     backend = get_provider(alias)
 
-    params: dict[str, Any] = {k: v for k, v in backend.defaults.items() if k in PARAMETER_FIELDS}
+    # The provider's own defaults fill the rest in prepare(); only its size is needed here.
+    params: dict[str, Any] = {k: v for k, v in backend.defaults.items() if k in ("width", "height")}
     if setting is not None:
         params.update(setting.parameters())
     if negative_prompt:

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from ..exceptions import InvalidProviderError, ProviderServerError
 from .base import Capabilities, GeneratedImage, GenerationRequest, GenerationResult
-from .http import HttpProvider, apply_defaults, sniff_image_mime
+from .base import apply_defaults
+from .http import HttpProvider, sniff_image_mime
 
 TXT2IMG = "/sdapi/v1/txt2img"
 
@@ -83,7 +84,7 @@ class Automatic1111Provider(HttpProvider):
         )
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
-        request = apply_defaults(request, self.defaults)
+        request = apply_defaults(request, self.defaults)  # before the sampler split below
         return super().prepare(self._split_sampler(self._with_model_title(request)))
 
     def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:

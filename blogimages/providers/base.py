@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -132,6 +132,39 @@ class Capabilities:
         return None
 
 
+# Request fields a provider's `defaults` option may fill, with their "unset" value.
+_DEFAULTABLE = {"model": "", "negative_prompt": "", "seed": None, "steps": None, "guidance_scale": None,
+                "sampler": "", "quality": "", "style": "", "output_format": "", "user": ""}
+# Every other request field always has a value of its own (size, n, the prompt): a default
+# for one of them is ignored rather than smuggled into `extra`.
+_NOT_DEFAULTABLE = frozenset(f.name for f in fields(GenerationRequest)) - set(_DEFAULTABLE) | {"size"}
+
+
+
+def apply_defaults(request: GenerationRequest, defaults: Mapping[str, Any]) -> GenerationRequest:
+    """Fill what `request` leaves unset from a provider's `defaults` option.
+
+    Request fields (steps, sampler, guidance_scale, ...) are filled only when unset; any
+    other key is a backend setting and goes under `request.extra`, where the request's own
+    value wins. Size and n always have a value, so a default cannot tell them apart from a
+    choice and leaves them alone.
+    """
+    if not defaults:
+        return request
+    changes: dict[str, Any] = {}
+    extra = dict(request.extra)
+    for key, value in defaults.items():
+        if key in _DEFAULTABLE:
+            if getattr(request, key) == _DEFAULTABLE[key]:
+                changes[key] = value
+        elif key not in _NOT_DEFAULTABLE:
+            extra.setdefault(key, value)
+    if extra != dict(request.extra):
+        changes["extra"] = extra
+    return replace(request, **changes) if changes else request
+
+
+
 class BaseProvider:
     """Base of every backend. Subclasses implement `capabilities()` and `generate()`."""
 
@@ -173,7 +206,11 @@ class BaseProvider:
         return self.capabilities().default_model
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
-        """Fill defaults (model, size from the provider's defaults) and validate."""
+        """Fill the provider's defaults and default model, then validate.
+
+        Defaults go in before validation so a default the model can't take is reported too.
+        """
+        request = apply_defaults(request, self.defaults)
         caps = self.capabilities(request.model)
         if not request.model and caps.default_model:
             request = replace(request, model=caps.default_model)

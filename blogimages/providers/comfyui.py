@@ -49,7 +49,8 @@ from ..exceptions import (
     UnsupportedFeature,
 )
 from .base import MAX_SEED, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
-from .http import HttpProvider, apply_defaults, describe_error_payload, sniff_image_mime
+from .base import apply_defaults
+from .http import HttpProvider, describe_error_payload, sniff_image_mime
 
 logger = logging.getLogger("blogimages.providers.comfyui")
 

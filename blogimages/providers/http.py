@@ -17,7 +17,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -34,7 +33,7 @@ from ..exceptions import (
     ProviderServerError,
     ProviderTimeout,
 )
-from .base import BaseProvider, GenerationRequest
+from .base import BaseProvider
 
 logger = logging.getLogger("blogimages.providers.http")
 
@@ -57,13 +56,6 @@ _REFUSAL = re.compile(
 REFUSAL_STATUSES = frozenset({400, 403, 451})
 
 #: Fields of `GenerationRequest` that per-provider defaults may fill, with their "unset" value.
-_DEFAULTABLE = {"model": "", "negative_prompt": "", "seed": None, "steps": None, "guidance_scale": None,
-                "sampler": "", "quality": "", "style": "", "output_format": "", "user": ""}
-# Every other request field always has a value of its own (size, n, the prompt): a default
-# for one of them is ignored rather than smuggled into `extra`.
-_NOT_DEFAULTABLE = frozenset(f.name for f in fields(GenerationRequest)) - set(_DEFAULTABLE) | {"size"}
-
-
 # -- small pure helpers -------------------------------------------------------------------
 
 
@@ -202,29 +194,6 @@ def error_for_response(
     return ProviderBadRequest(text, **common)
 
 
-def apply_defaults(request: GenerationRequest, defaults: Mapping[str, Any]) -> GenerationRequest:
-    """Fill what `request` leaves unset from a provider's `defaults` option.
-
-    Request fields (steps, sampler, guidance_scale, ...) are filled only when unset; any
-    other key is a backend setting and goes under `request.extra`, where the request's own
-    value wins. Size and n always have a value, so a default cannot tell them apart from a
-    choice and leaves them alone.
-    """
-    if not defaults:
-        return request
-    changes: dict[str, Any] = {}
-    extra = dict(request.extra)
-    for key, value in defaults.items():
-        if key in _DEFAULTABLE:
-            if getattr(request, key) == _DEFAULTABLE[key]:
-                changes[key] = value
-        elif key not in _NOT_DEFAULTABLE:
-            extra.setdefault(key, value)
-    if extra != dict(request.extra):
-        changes["extra"] = extra
-    return replace(request, **changes) if changes else request
-
-
 # -- the intermediate base ----------------------------------------------------------------
 
 
@@ -253,10 +222,6 @@ class HttpProvider(BaseProvider):
 
     def close(self) -> None:
         self.session.close()
-
-    def prepare(self, request: GenerationRequest) -> GenerationRequest:
-        # Defaults go in before validation so a default the model can't take is reported too.
-        return super().prepare(apply_defaults(request, self.defaults))
 
     # -- requests -----------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from .base import (
     GenerationResult,
     validation_problems,
 )
-from .http import apply_defaults, parse_retry_after, sniff_image_mime
+from .http import parse_retry_after, sniff_image_mime
 
 logger = logging.getLogger("blogimages.providers.openai")
 
@@ -236,9 +236,6 @@ class OpenAIProvider(BaseProvider):
         return problems
 
     # -- request -------------------------------------------------------------------------
-
-    def prepare(self, request: GenerationRequest) -> GenerationRequest:
-        return super().prepare(apply_defaults(request, self.defaults))
 
     def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
         caps = caps or self.capabilities(request.model)

@@ -18,10 +18,9 @@ from blogimages.exceptions import (
     ProviderRateLimited,
     ProviderServerError,
 )
-from blogimages.providers.base import GenerationRequest
+from blogimages.providers.base import GenerationRequest, apply_defaults
 from blogimages.providers.http import (
     HttpProvider,
-    apply_defaults,
     describe_error_payload,
     error_for_response,
     parse_retry_after,
