@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import generation
+from .budgets import check_budget
 from .conf import blogimages_settings
 from .integration import SectionInfo, get_post_adapter, get_post_model
 from .models import (
@@ -211,6 +212,7 @@ def start_post_batch(
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
                                n_per_section=n_per_section, example=example, overrides=overrides)
+        check_budget(user=user, cost=plan.cost_estimate)
         busy = set(
             ImageOutput.objects.filter(
                 post=post, section_key__in=[s.section.key for s in plan.sections], status__in=ACTIVE

@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # A "running" image whose worker is silent this long (seconds) may be taken over by a
     # re-delivered task: the worker was killed. Keep it above the slowest provider call.
     "TASK_STALE_AFTER": 900,
+    # Spending limits in USD (None = no limit): user_daily, user_monthly, global_daily, global_monthly.
+    "BUDGETS": {},
     # When a provider is at its concurrency limit, a task steps aside for this long (s).
     "CONCURRENCY_RETRY_DELAY": 2.0,
 }

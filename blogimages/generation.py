@@ -28,6 +28,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import storage
+from .budgets import check_budget
 from .concurrency import provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
@@ -145,6 +146,7 @@ def queue_outputs(
     section_key: str = "",
     batch=None,
     user=None,
+    api_token=None,
 ) -> list[ImageOutput]:
     """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
     now = timezone.now()
@@ -167,6 +169,7 @@ def queue_outputs(
                 section_key=section_key if post is not None else "",
                 batch=batch,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
+                api_token=api_token,
                 cost_estimate=cost,
                 status=OutputStatus.QUEUED,
                 queued_at=now,
@@ -262,17 +265,22 @@ def generate(
     section_key: str = "",
     batch=None,
     user=None,
+    api_token=None,
 ) -> list[ImageOutput]:
-    """Generate `n` images inline and return their ImageOutputs (succeeded or failed)."""
+    """Generate `n` images inline and return their ImageOutputs (succeeded or failed).
+
+    Raises before storing anything when the request is invalid or over a budget.
+    """
     if isinstance(prompt, str):
         prompt = ImagePrompt(description=prompt)
     plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n)
+    check_budget(user=user, cost=plan.cost_estimate)
     if prompt.pk is None:
         if getattr(user, "is_authenticated", False) and prompt.author_id is None:
             prompt.author = user
         prompt.save()
     outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                            batch=batch, user=user)
+                            batch=batch, user=user, api_token=api_token)
     execute(outputs, plan=plan)
     return outputs
 

@@ -333,6 +333,10 @@ class ImageOutput(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cost_estimate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    api_token = models.ForeignKey(
+        "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs",
+        help_text="The API token the image was requested with, if any.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -348,6 +352,7 @@ class ImageOutput(models.Model):
             models.Index(fields=["post", "section_key"], name="imageoutput_post_section_idx"),
             models.Index(fields=["review_status", "-created_at"], name="imageoutput_review_idx"),
             models.Index(fields=["status"], name="imageoutput_status_idx"),
+            models.Index(fields=["created_by", "-created_at"], name="imageoutput_user_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=OutputStatus.values), name="imageoutput_status_valid"),
@@ -405,3 +410,87 @@ class ComfyWorkflow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReviewAction(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+    REGENERATE = "regenerate", "Regenerated"
+    ASSIGN = "assign", "Assigned to a section"
+    REPLACE = "replace", "Replaced with an upload"
+    WATERMARK = "watermark", "Watermarked"
+    RESIZE = "resize", "Resized"
+    CONVERT = "convert", "Converted"
+    UPSCALE = "upscale", "Upscaled"
+    VARIATION = "variation", "Variations requested"
+    DELETE = "delete", "Deleted"
+
+
+class ReviewEvent(models.Model):
+    """Who did what to an image, and when: the review trail shown on the image."""
+
+    output = models.ForeignKey(ImageOutput, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=20, choices=ReviewAction.choices)
+    note = models.TextField(blank=True)
+    # Anything else worth keeping: the new image's id, the section key, the preset used...
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["output", "-created_at"], name="reviewevent_output_idx")]
+        constraints = [models.CheckConstraint(condition=Q(action__in=ReviewAction.values), name="reviewevent_action_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} image {self.output_id}"
+
+
+class WatermarkPreset(models.Model):
+    """A named watermark (text or logo, position, opacity...) managed in the admin.
+
+    `spec` is `postprocess.WatermarkSpec.to_dict()`; a logo is stored as a file beside it.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    spec = models.JSONField(default=dict)
+    logo = models.ImageField(upload_to="blogimages/watermarks/", blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_watermark"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a hash is stored; the token is shown once, when created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blogimages_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    # The first characters of the token, to tell tokens apart in lists; not a secret.
+    prefix = models.CharField(max_length=16, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        from django.utils import timezone
+
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -145,6 +145,7 @@ def _providers_from_env() -> dict:
                 "api_key": env.str("OPENAI_API_KEY"),
                 "base_url": env.str("OPENAI_BASE_URL", default="") or None,
                 "organization": env.str("OPENAI_ORG_ID", default="") or None,
+                "max_concurrency": env.int("OPENAI_MAX_CONCURRENCY", default=4),
             },
         }
     if env.str("OPENAI_COMPATIBLE_BASE_URL", default=""):
@@ -154,6 +155,7 @@ def _providers_from_env() -> dict:
                 "base_url": env.str("OPENAI_COMPATIBLE_BASE_URL"),
                 "api_key": env.str("OPENAI_COMPATIBLE_API_KEY", default=""),
                 "models": env.list("OPENAI_COMPATIBLE_MODELS", default=[]),
+                "max_concurrency": env.int("OPENAI_COMPATIBLE_MAX_CONCURRENCY", default=4),
             },
         }
     if env.str("SD_WEBUI_URL", default=""):
@@ -162,6 +164,8 @@ def _providers_from_env() -> dict:
             "OPTIONS": {
                 "base_url": env.str("SD_WEBUI_URL"),
                 "auth": env.str("SD_WEBUI_AUTH", default="") or None,
+                # The WebUI runs one generation at a time; more in flight only queue there.
+                "max_concurrency": env.int("SD_WEBUI_MAX_CONCURRENCY", default=1),
             },
         }
     if env.str("COMFYUI_URL", default=""):
@@ -170,6 +174,8 @@ def _providers_from_env() -> dict:
             "OPTIONS": {
                 "base_url": env.str("COMFYUI_URL"),
                 "workflow": env.str("COMFYUI_WORKFLOW", default="") or None,
+                "checkpoint": env.str("COMFYUI_CHECKPOINT", default="") or None,
+                "max_concurrency": env.int("COMFYUI_MAX_CONCURRENCY", default=2),
             },
         }
     return providers
@@ -177,6 +183,13 @@ def _providers_from_env() -> dict:
 
 BLOGIMAGES_PROVIDERS = _providers_from_env()
 BLOGIMAGES_DEFAULT_PROVIDER = env.str("BLOGIMAGES_DEFAULT_PROVIDER", default="cards")
+BLOGIMAGES_BUDGETS = {
+    scope: env.str(f"BLOGIMAGES_BUDGET_{scope.upper()}", default="") or None
+    for scope in ("user_daily", "user_monthly", "global_daily", "global_monthly")
+}
+BLOGIMAGES_AUTO_GENERATE = env.bool("BLOGIMAGES_AUTO_GENERATE", default=False)
+BLOGIMAGES_AUTO_GENERATE_SETTING = env.str("BLOGIMAGES_AUTO_GENERATE_SETTING", default="")
+BLOGIMAGES_CONFIRM_COST_ABOVE = env.str("BLOGIMAGES_CONFIRM_COST_ABOVE", default="1.00")
 
 LOGGING = {
     "version": 1,

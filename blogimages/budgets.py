@@ -1,0 +1,81 @@
+"""Cost budgets: refuse a request before any provider is called if it would overspend.
+
+Limits are USD per day and per month, per user and for the whole site
+(`BLOGIMAGES_BUDGETS`). Spend is the estimated cost of the images made in the period
+(failed ones cost nothing), so the check needs no bookkeeping of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from .conf import blogimages_settings
+from .exceptions import BlogImagesError
+from .models import ImageOutput, OutputStatus
+
+
+class BudgetExceeded(BlogImagesError):
+    """The request's estimated cost would take a budget over its limit."""
+
+    def __init__(self, message: str, *, scope: str, limit: Decimal, spent: Decimal, cost: Decimal) -> None:
+        super().__init__(message)
+        self.scope, self.limit, self.spent, self.cost = scope, limit, spent, cost
+
+
+@dataclass(frozen=True)
+class Budget:
+    scope: str  # "user_daily", "user_monthly", "global_daily", "global_monthly"
+    limit: Decimal
+    spent: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(Decimal("0"), self.limit - self.spent)
+
+
+def period_start(period: str):
+    now = timezone.localtime()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.replace(day=1) if period == "monthly" else start
+
+
+def spent(*, user=None, period: str) -> Decimal:
+    images = ImageOutput.objects.exclude(status=OutputStatus.FAILED).filter(created_at__gte=period_start(period))
+    if user is not None:
+        images = images.filter(created_by=user)
+    return images.aggregate(total=Sum("cost_estimate"))["total"] or Decimal("0")
+
+
+def budgets_for(user) -> list[Budget]:
+    """Every configured budget that applies to `user` (None = anonymous/system)."""
+    limits = blogimages_settings.BUDGETS or {}
+    result = []
+    for scope in ("user_daily", "user_monthly", "global_daily", "global_monthly"):
+        limit = limits.get(scope)
+        if limit in (None, ""):
+            continue
+        who, period = scope.split("_")
+        if who == "user" and not getattr(user, "is_authenticated", False):
+            continue
+        result.append(Budget(scope=scope, limit=Decimal(str(limit)),
+                             spent=spent(user=user if who == "user" else None, period=period)))
+    return result
+
+
+def check_budget(*, user, cost: Decimal | None) -> None:
+    """Raise BudgetExceeded if spending `cost` more would break any budget."""
+    if not cost:
+        return  # free, or a provider without a price table: nothing to judge
+    for budget in budgets_for(user):
+        if budget.spent + cost > budget.limit:
+            who, period = budget.scope.split("_")
+            owner = "your" if who == "user" else "the site's"
+            raise BudgetExceeded(
+                f"This request would cost about ${cost:.2f}, over {owner} {period} budget "
+                f"(${budget.limit:.2f}, ${budget.spent:.2f} already spent, ${budget.remaining:.2f} left).",
+                scope=budget.scope, limit=budget.limit, spent=budget.spent, cost=cost,
+            )

@@ -1,0 +1,110 @@
+"""Reads: the one place that turns gallery/API filters into an ImageOutput query."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from .models import ImageOutput, OutputStatus, ReviewStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageFilters:
+    q: str = ""  # words in the prompt text
+    post: int | None = None  # the post's primary key
+    section: str = ""
+    provider: str = ""
+    model: str = ""
+    review_status: str = ""
+    status: str = ""
+    batch: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    originals_only: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> ImageFilters:
+        """Lenient parsing of query parameters: a value that makes no sense is ignored."""
+
+        def integer(name: str) -> int | None:
+            value = (params.get(name) or "").strip()
+            return int(value) if value.isdigit() else None
+
+        def choice(name: str, allowed) -> str:
+            value = (params.get(name) or "").strip()
+            return value if value in allowed else ""
+
+        return cls(
+            q=(params.get("q") or "").strip()[:200],
+            post=integer("post"),
+            section=(params.get("section") or "").strip()[:100],
+            provider=(params.get("provider") or "").strip()[:50],
+            model=(params.get("model") or "").strip()[:200],
+            review_status=choice("review_status", ReviewStatus.values),
+            status=choice("status", OutputStatus.values),
+            batch=integer("batch"),
+            date_from=parse_date((params.get("date_from") or "").strip()) if _is_date(params.get("date_from")) else None,
+            date_to=parse_date((params.get("date_to") or "").strip()) if _is_date(params.get("date_to")) else None,
+            originals_only=(params.get("originals_only") or "") in ("1", "true", "on"),
+        )
+
+    def as_params(self) -> dict[str, str]:
+        """The non-empty filters as query parameters (for bookmarkable URLs and pagination)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value in (None, "", False):
+                continue
+            out[f.name] = "1" if value is True else str(value)
+        return out
+
+
+def _is_date(value: str | None) -> bool:
+    try:
+        return bool(value) and parse_date(value.strip()) is not None
+    except ValueError:
+        return False
+
+
+def image_list(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]:
+    """Images matching the filters, newest first, with what a list row shows joined in."""
+    filters = filters or ImageFilters()
+    images = ImageOutput.objects.select_related("post", "prompt", "created_by").order_by("-created_at", "-id")
+    for word in filters.q.split()[:8]:
+        images = images.filter(prompt_text__icontains=word)
+    if filters.post is not None:
+        images = images.filter(post_id=filters.post)
+    if filters.section:
+        images = images.filter(section_key=filters.section)
+    if filters.provider:
+        images = images.filter(provider=filters.provider)
+    if filters.model:
+        images = images.filter(model=filters.model)
+    if filters.review_status:
+        images = images.filter(review_status=filters.review_status)
+    if filters.status:
+        images = images.filter(status=filters.status)
+    if filters.batch is not None:
+        images = images.filter(batch_id=filters.batch)
+    tz = timezone.get_current_timezone()
+    if filters.date_from:
+        images = images.filter(created_at__gte=dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=tz))
+    if filters.date_to:
+        images = images.filter(created_at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min,
+                                                                  tzinfo=tz))
+    if filters.originals_only:
+        images = images.filter(derived_from__isnull=True)
+    return images
+
+
+def filter_choices() -> dict[str, list[str]]:
+    """Distinct providers and models present, for the filter dropdowns."""
+    return {
+        "providers": sorted(set(ImageOutput.objects.values_list("provider", flat=True).distinct())),
+        "models": sorted(set(ImageOutput.objects.exclude(model="").values_list("model", flat=True).distinct())),
+    }
