@@ -285,6 +285,47 @@ def generate(
     return outputs
 
 
+def submit(
+    *,
+    prompt: ImagePrompt | str,
+    setting: ImageSetting | None = None,
+    provider: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    n: int = 1,
+    post=None,
+    section_key: str = "",
+    user=None,
+    api_token=None,
+) -> list[ImageOutput]:
+    """Like generate(), but the images are made by background tasks (one per image).
+
+    Returns the queued ImageOutputs at once; pages poll them. Without a broker the tasks
+    run inline when the transaction commits, so the outputs are finished on return.
+    """
+    if isinstance(prompt, str):
+        prompt = ImagePrompt(description=prompt)
+    plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n)
+    check_budget(user=user, cost=plan.cost_estimate)
+    with transaction.atomic():
+        if prompt.pk is None:
+            if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+                prompt.author = user
+            prompt.save()
+        outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
+                                user=user, api_token=api_token)
+        ids = [o.pk for o in outputs]
+
+        def enqueue() -> None:
+            from .batches import enqueue as enqueue_ids
+
+            enqueue_ids(ids)
+
+        transaction.on_commit(enqueue)
+    for output in outputs:
+        output.refresh_from_db()
+    return outputs
+
+
 def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationResult) -> None:
     """Validate the bytes, write original + thumbnail + sidecar, then save the row.
 

@@ -237,3 +237,31 @@ def test_files_are_saved_through_the_storage_api(recorder):
     assert get_storage().exists(out.file.name)
     with Image.open(io.BytesIO(get_storage().open(out.file.name).read())) as image:
         assert image.size == (32, 32)
+
+
+def test_submit_queues_and_runs_inline_without_a_broker(recorder):
+    outputs = generation.submit(prompt="Queued", overrides={"width": 32, "height": 32}, n=2)
+    assert [o.status for o in outputs] == ["succeeded", "succeeded"]
+    assert len(recorder.requests) == 2 and {r.n for r in recorder.requests} == {1}
+
+
+def test_submit_leaves_outputs_queued_until_commit(recorder, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outputs = generation.submit(prompt="Queued", overrides={"width": 32, "height": 32})
+    assert outputs[0].status == "queued" and len(callbacks) == 1 and recorder.requests == []
+
+
+def test_budget_refuses_before_the_provider_is_called(recorder, settings):
+    from blogimages.budgets import BudgetExceeded
+
+    user = UserFactory()
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.10"}
+    generation.generate(prompt="x", overrides={"width": 32, "height": 32}, n=2, user=user)  # $0.08
+    with pytest.raises(BudgetExceeded, match=r"over your daily budget \(\$0.10, \$0.08 already spent, \$0.02 left\)"):
+        generation.generate(prompt="x", overrides={"width": 32, "height": 32}, user=user)
+    assert len(recorder.requests) == 1
+    # Another user has their own budget; a global one covers everybody.
+    generation.generate(prompt="x", overrides={"width": 32, "height": 32}, user=UserFactory())
+    settings.BLOGIMAGES_BUDGETS = {"global_monthly": "0.15"}
+    with pytest.raises(BudgetExceeded, match="the site's monthly budget"):
+        generation.generate(prompt="x", overrides={"width": 32, "height": 32}, user=UserFactory())

@@ -76,6 +76,16 @@ def test_example_builds_prompt_and_normalizes_tags():
     assert ImagePromptExample.objects.filter(tags__iregex=r"(^|, )social(,|$)").count() == 1
 
 
+def test_migrations_match_the_models():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
 def test_setting_clean_validates_against_provider(recorder):
     ImageSettingFactory.build(width=64, height=64).full_clean()
     with pytest.raises(ValidationError, match="quality 'ultra' is not allowed"):
