@@ -239,8 +239,11 @@ def test_files_are_saved_through_the_storage_api(recorder):
         assert image.size == (32, 32)
 
 
-def test_submit_queues_and_runs_inline_without_a_broker(recorder):
-    outputs = generation.submit(prompt="Queued", overrides={"width": 32, "height": 32}, n=2)
+def test_submit_queues_and_runs_inline_without_a_broker(recorder, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        outputs = generation.submit(prompt="Queued", overrides={"width": 32, "height": 32}, n=2)
+    for output in outputs:
+        output.refresh_from_db()
     assert [o.status for o in outputs] == ["succeeded", "succeeded"]
     assert len(recorder.requests) == 2 and {r.n for r in recorder.requests} == {1}
 
