@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import storage
+from . import postprocess, storage
 from .budgets import check_budget
 from .concurrency import provider_slot
 from .conf import blogimages_settings
@@ -332,18 +332,21 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     Any failure after the first write removes what was written: no half-stored image.
     """
     info = storage.inspect_image(image.data)
+    # The file explains itself outside the app: prompt, provider, model, seed and the
+    # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
+    data = postprocess.embed_provenance(image.data, provenance_info(output, image, result))
     stem = _stem_for(output)
     with storage.file_batch() as files:
-        file_name = files.save(f"{stem}.{info.extension}", image.data)
+        file_name = files.save(f"{stem}.{info.extension}", data)
         stem = file_name.rsplit(".", 1)[0]  # the storage may have made the name unique
-        thumb_name = files.save(storage.thumbnail_name(stem), storage.make_thumbnail(image.data))
+        thumb_name = files.save(storage.thumbnail_name(stem), storage.make_thumbnail(data))
 
         output.file.name = file_name
         output.thumbnail.name = thumb_name
         output.mime_type = info.mime_type
         output.width, output.height = info.width, info.height
-        output.bytes = len(image.data)
-        output.sha256 = hashlib.sha256(image.data).hexdigest()
+        output.bytes = len(data)
+        output.sha256 = hashlib.sha256(data).hexdigest()
         if image.seed is not None:
             output.seed = image.seed
         output.model = result.model or output.model
@@ -362,6 +365,23 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
             "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
             "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error",
         ])
+
+
+def provenance_info(output: ImageOutput, image: GeneratedImage, result: GenerationResult) -> dict[str, Any]:
+    params = output.setting_snapshot or {}
+    info: dict[str, Any] = {
+        "prompt": output.prompt_text,
+        "negative_prompt": output.negative_prompt,
+        "provider": output.provider,
+        "model": result.model or output.model,
+        "seed": image.seed if image.seed is not None else output.seed,
+        "revised_prompt": image.revised_prompt,
+        "image_id": str(output.uid),
+    }
+    for name in ("steps", "guidance_scale", "sampler", "quality", "style"):
+        if params.get(name) not in (None, ""):
+            info[name] = params[name]
+    return {k: v for k, v in info.items() if v not in (None, "")}
 
 
 def _stem_for(output: ImageOutput) -> str:

@@ -23,14 +23,15 @@ def test_database_url() -> str:
 
 class Worker:
     def __init__(self, *, providers: dict, media_root: str, log_dir: Path, concurrency: int = 4,
-                 queue: str | None = None, stale_after: float = 900, visibility_timeout: float = 3600) -> None:
+                 queue: str | None = None, stale_after: float = 900, visibility_timeout: float = 3600,
+                 database_url: str | None = None) -> None:
         self.queue = queue or f"blogimages-test-{uuid.uuid4().hex[:8]}"
         self.concurrency = concurrency
         self.log_dir = log_dir
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": database_url or test_database_url(),
             "MEDIA_ROOT": media_root,
             "BLOGIMAGES_TEST_PROVIDERS": json.dumps(providers),
             "BLOGIMAGES_TEST_QUEUE": self.queue,

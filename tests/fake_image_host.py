@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 API_KEY = "sk-fake-host-key-0123456789"
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per image is noise
 
 
 def png(width: int, height: int, seed: int) -> bytes:

@@ -268,3 +268,17 @@ def test_budget_refuses_before_the_provider_is_called(recorder, settings):
     settings.BLOGIMAGES_BUDGETS = {"global_monthly": "0.15"}
     with pytest.raises(BudgetExceeded, match="the site's monthly budget"):
         generation.generate(prompt="x", overrides={"width": 32, "height": 32}, user=UserFactory())
+
+
+def test_stored_files_carry_their_provenance(recorder):
+    from blogimages.postprocess import read_provenance
+
+    prompt = ImagePrompt(description='A <fox> & "hound"', negative_prompt="blur")
+    [out] = generation.generate(prompt=prompt, overrides={"width": 32, "height": 32, "steps": 9})
+    info = read_provenance(out.file.read())
+    assert info["prompt"] == 'A <fox> & "hound"' and info["negative_prompt"] == "blur"
+    assert info["provider"] == "test" and info["model"] == "recorder" and str(info["seed"]) == str(out.seed)
+    assert info["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    # The recorded hash is of the stored bytes (with the provenance inside).
+    out.file.seek(0)
+    assert hashlib.sha256(out.file.read()).hexdigest() == out.sha256

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from PIL import Image
 
-from blogimages import generation
+from blogimages import generation, postprocess
 from blogimages.exceptions import BlogImagesError
 from blogimages.models import ImagePrompt, ImageSetting, OutputStatus
 from blogimages.providers import get_provider
@@ -39,17 +39,11 @@ def output_paths(output: Path, n: int) -> list[Path]:
 
 
 def write_as(data: bytes, path: Path) -> None:
-    """Write the image in the format the file extension names."""
+    """Write the image in the format the file extension names (provenance kept)."""
     fmt = EXTENSION_FORMATS[path.suffix.lower()]
     with Image.open(io.BytesIO(data)) as image:
-        if image.format == fmt:
-            path.write_bytes(data)
-            return
-        if fmt == "JPEG" and image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-        buffer = io.BytesIO()
-        image.save(buffer, fmt, **({"quality": 92} if fmt in ("JPEG", "WEBP") else {}))
-    path.write_bytes(buffer.getvalue())
+        same = image.format == fmt
+    path.write_bytes(data if same else postprocess.convert(data, fmt.lower()))
 
 
 class Command(BaseCommand):
