@@ -331,7 +331,9 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 
     Any failure after the first write removes what was written: no half-stored image.
     """
-    info = storage.inspect_image(image.data)
+    info, decoded = storage.load_image(image.data)
+    with decoded:
+        thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
     data = postprocess.embed_provenance(image.data, provenance_info(output, image, result))
@@ -339,7 +341,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
         stem = file_name.rsplit(".", 1)[0]  # the storage may have made the name unique
-        thumb_name = files.save(storage.thumbnail_name(stem), storage.make_thumbnail(data))
+        thumb_name = files.save(storage.thumbnail_name(stem), thumbnail)
 
         output.file.name = file_name
         output.thumbnail.name = thumb_name

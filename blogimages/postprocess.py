@@ -112,8 +112,10 @@ def _format_name(im: Image.Image) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _open(data: bytes) -> Image.Image:
-    """Decode image bytes fully, or raise InvalidImage. Never changes Pillow's global limits."""
+def _open(data: bytes, *, decode: bool = True) -> Image.Image:
+    """Decode image bytes fully (or only the header), or raise InvalidImage.
+
+    Never changes Pillow's global limits."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"Expected image bytes, got {type(data).__name__}.")
     data = bytes(data)
@@ -126,7 +128,8 @@ def _open(data: bytes) -> Image.Image:
             raise InvalidImage(
                 f"Image of {im.width}×{im.height} pixels is larger than the {limit}-pixel limit."
             )
-        im.load()
+        if decode:
+            im.load()
     except InvalidImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -990,7 +993,8 @@ def embed_provenance(data: bytes, info: Mapping[str, Any], *, strip_parameters: 
     IPTC-IIM blocks, and EXIF beyond the orientation tag.
     """
     _normalise_info(info, strip_parameters=strip_parameters)  # caller mistakes first
-    im = _open(data)
+    # Container surgery needs only the format and size: no pixel decoding.
+    im = _open(data, decode=False)
     fmt = _format_name(im)
     if fmt not in OUTPUT_FORMATS:
         raise ValueError(f"Provenance can be embedded in PNG, JPEG and WebP files, not {fmt.upper() or 'this'}.")

@@ -86,7 +86,14 @@ class ImageInfo:
 
 
 def inspect_image(data: bytes) -> ImageInfo:
-    """Check that `data` is a whole PNG, JPEG or WebP image within the configured limits.
+    """Check that `data` is a whole PNG, JPEG or WebP image within the configured limits."""
+    info, image = load_image(data)
+    image.close()
+    return info
+
+
+def load_image(data: bytes) -> tuple[ImageInfo, Image.Image]:
+    """`inspect_image`, returning the decoded image too so callers decode only once.
 
     Pillow's own bomb check only warns below twice its limit, so the warning is made an
     error and the pixel count is checked against our limit before anything is decoded.
@@ -111,8 +118,8 @@ def inspect_image(data: bytes) -> ImageInfo:
                     raise InvalidImage(f"Unsupported image format {fmt or 'unknown'}; PNG, JPEG or WebP expected.")
                 image.verify()
             # verify() leaves the image unusable and misses truncated pixel data: decode once.
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
+            decoded = Image.open(io.BytesIO(data))
+            decoded.load()
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -120,14 +127,18 @@ def inspect_image(data: bytes) -> ImageInfo:
     except Exception as exc:  # Pillow raises many types for corrupt data
         raise InvalidImage(f"The data is not a valid image ({type(exc).__name__}: {exc}).") from exc
     extension, mime = ACCEPTED_FORMATS[fmt]
-    return ImageInfo(format=fmt, extension=extension, mime_type=mime, width=width, height=height)
+    return ImageInfo(format=fmt, extension=extension, mime_type=mime, width=width, height=height), decoded
 
 
-def make_thumbnail(data: bytes) -> bytes:
+def make_thumbnail(source: bytes | Image.Image) -> bytes:
+    """A WebP no larger than THUMBNAIL_SIZE on its longest side, from bytes or a decoded image."""
     size = blogimages_settings.THUMBNAIL_SIZE
-    with Image.open(io.BytesIO(data)) as image:
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        image = Image.open(io.BytesIO(source))
         image.draft("RGB", (size, size))  # JPEG decodes at reduced scale: far less work
-        thumb = image.convert("RGBA" if _has_alpha(image) else "RGB")
+    thumb = image.convert("RGBA" if _has_alpha(image) else "RGB")
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     thumb.save(out, "WEBP", quality=blogimages_settings.THUMBNAIL_QUALITY, method=4)
