@@ -186,7 +186,7 @@ class Command(BaseCommand):
             if o.status != OutputStatus.SUCCEEDED:
                 self.stdout.write(f"  #{o.pk} FAILED: {o.error}")
                 continue
-            cost = f"  ${o.cost_estimate}" if o.cost_estimate is not None else ""
+            cost = f"  ~${o.cost_estimate:.3f}" if o.cost_estimate is not None else ""
             self.stdout.write(
                 f"  #{o.pk} {o.provider}/{o.model}  {o.width}x{o.height}  seed={o.seed}  "
                 f"{o.bytes:,} bytes  {o.provider_ms} ms{cost}"
