@@ -208,6 +208,8 @@ def start_post_batch(
     Two concurrent starts for the same post serialize on the post's row: sections that
     already have images queued or running are skipped, so no work is done twice.
     """
+    from .tasks import enqueue_outputs
+
     with transaction.atomic():
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
@@ -251,30 +253,21 @@ def start_post_batch(
         if not ids:
             batch.status, batch.finished_at = BatchStatus.SUCCEEDED, timezone.now()
         batch.save(update_fields=["total", "cost_estimate", "status", "finished_at"])
-        transaction.on_commit(lambda: enqueue(ids))
+        transaction.on_commit(lambda: enqueue_outputs(ids))
     return BatchStart(batch=batch, created=True, skipped=sorted(busy))
-
-
-def enqueue(output_ids: list[int]) -> None:
-    """One task per image in a Celery group; inline when there is no broker."""
-    if not output_ids:
-        return
-    from celery import group
-
-    from .tasks import generate_output
-
-    group(generate_output.s(pk) for pk in output_ids).apply_async()
 
 
 def retry_failed(batch: GenerationBatch) -> int:
     """Re-queue only the failed images of a batch (same prompt and seed). Returns how many."""
+    from .tasks import enqueue_outputs
+
     with transaction.atomic():
         failed = list(batch.outputs.select_for_update().filter(status=OutputStatus.FAILED).values_list("pk", flat=True))
         ImageOutput.objects.filter(pk__in=failed).update(
             status=OutputStatus.QUEUED, queued_at=timezone.now(), started_at=None, finished_at=None
         )
         generation.refresh_batch(batch.pk)
-        transaction.on_commit(lambda: enqueue(failed))
+        transaction.on_commit(lambda: enqueue_outputs(failed))
     batch.refresh_from_db()
     return len(failed)
 

@@ -271,16 +271,8 @@ def generate(
 
     Raises before storing anything when the request is invalid or over a budget.
     """
-    if isinstance(prompt, str):
-        prompt = ImagePrompt(description=prompt)
-    plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n)
-    check_budget(user=user, cost=plan.cost_estimate)
-    if prompt.pk is None:
-        if getattr(user, "is_authenticated", False) and prompt.author_id is None:
-            prompt.author = user
-        prompt.save()
-    outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                            batch=batch, user=user, api_token=api_token)
+    plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides, n=n,
+                                    post=post, section_key=section_key, batch=batch, user=user, api_token=api_token)
     execute(outputs, plan=plan)
     return outputs
 
@@ -302,28 +294,32 @@ def submit(
     Returns the queued ImageOutputs at once; pages poll them. Without a broker the tasks
     run inline when the transaction commits, so the outputs are finished on return.
     """
+    from .tasks import enqueue_outputs
+
+    with transaction.atomic():
+        _plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
+                                         n=n, post=post, section_key=section_key, user=user, api_token=api_token)
+        ids = [o.pk for o in outputs]
+        transaction.on_commit(lambda: enqueue_outputs(ids))
+    for output in outputs:
+        output.refresh_from_db()
+    return outputs
+
+
+def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, n, user, api_token,
+                    post=None, section_key="", batch=None) -> tuple[Plan, list[ImageOutput]]:
+    """Validate, check the budget, save the prompt and queue one ImageOutput per image."""
     if isinstance(prompt, str):
         prompt = ImagePrompt(description=prompt)
     plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n)
     check_budget(user=user, cost=plan.cost_estimate)
-    with transaction.atomic():
-        if prompt.pk is None:
-            if getattr(user, "is_authenticated", False) and prompt.author_id is None:
-                prompt.author = user
-            prompt.save()
-        outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                                user=user, api_token=api_token)
-        ids = [o.pk for o in outputs]
-
-        def enqueue() -> None:
-            from .batches import enqueue as enqueue_ids
-
-            enqueue_ids(ids)
-
-        transaction.on_commit(enqueue)
-    for output in outputs:
-        output.refresh_from_db()
-    return outputs
+    if prompt.pk is None:
+        if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+            prompt.author = user
+        prompt.save()
+    outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
+                            batch=batch, user=user, api_token=api_token)
+    return plan, outputs
 
 
 def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationResult) -> None:

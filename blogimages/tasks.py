@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 
-from celery import shared_task
+from celery import group, shared_task
 
 from . import generation
 from .concurrency import ProviderBusy
@@ -19,6 +19,12 @@ from .exceptions import ProviderUnavailable
 from .models import ImageOutput, OutputStatus
 
 logger = logging.getLogger("blogimages.tasks")
+
+
+def enqueue_outputs(output_ids: list[int]) -> None:
+    """One task per image in a Celery group; inline when there is no broker."""
+    if output_ids:
+        group(generate_output.s(pk) for pk in output_ids).apply_async()
 
 
 def backoff_seconds(retries: int, retry_after: float | None) -> float:
