@@ -161,11 +161,13 @@ class FileBatch:
         self.names: list[str] = []
 
     def save(self, name: str, data: bytes) -> str:
+        # Pick the free name first: cleaning up after a failed write must only ever touch
+        # the name this write used, never an existing file the storage steered around.
+        target = self.storage.get_available_name(name)
         try:
-            saved = self.storage.save(name, ContentFile(data))
+            saved = self.storage.save(target, ContentFile(data))
         except Exception:
-            # A failed write may leave a partial file under the name we asked for.
-            delete_files([name], storage=self.storage)
+            delete_files([target], storage=self.storage)
             raise
         self.names.append(saved)
         return saved

@@ -105,6 +105,8 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
             "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=None),
             "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default=None),
             "querystring_auth": env.bool("AWS_QUERYSTRING_AUTH", default=True),
+            # SigV4 signed URLs: stores such as Cloudflare R2 refuse the older SigV2 ones.
+            "signature_version": env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
             "file_overwrite": False,
         },
     }
@@ -201,3 +203,25 @@ LOGGING = {
         "blogimages": {"handlers": ["console"], "level": env.str("BLOGIMAGES_LOG_LEVEL", default="INFO")},
     },
 }
+
+# blogimages API (issue 7) ---------------------------------------------------
+# Rate limits of the generating API endpoints, per user and per API token (empty = the
+# default in blogimages/conf.py; 0 refuses everything; "none" = no limit).
+
+
+def _rate_limit(name: str, default: int) -> int | None:
+    value = env.str(f"BLOGIMAGES_RATE_LIMIT_{name.upper()}", default="").strip().lower()
+    if not value:
+        return default
+    return None if value in ("none", "off", "unlimited") else int(value)
+
+
+BLOGIMAGES_RATE_LIMITS = {
+    "user_per_minute": _rate_limit("user_per_minute", 30),
+    "user_per_day": _rate_limit("user_per_day", 1000),
+    "token_per_minute": _rate_limit("token_per_minute", 30),
+    "token_per_day": _rate_limit("token_per_day", 1000),
+}
+BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
+# ninja in INSTALLED_APPS: /api/docs serves its bundled Swagger UI (no CDN).
+INSTALLED_APPS += ["ninja"]
