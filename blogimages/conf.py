@@ -45,6 +45,17 @@ DEFAULTS: dict[str, Any] = {
     "TASK_STALE_AFTER": 900,
     # Spending limits in USD (None = no limit): user_daily, user_monthly, global_daily, global_monthly.
     "BUDGETS": {},
+    # API rate limits: requests to the generating endpoints (/v1/images/generations and the
+    # JSON API's generate and batch start) per user and per API token, per minute and per
+    # day. None (or a missing key) = no limit. Counted in the cache named below (Redis in
+    # production, so every web process shares the counters), under the key prefix.
+    "RATE_LIMITS": {"user_per_minute": 30, "user_per_day": 1000, "token_per_minute": 30, "token_per_day": 1000},
+    "RATE_LIMIT_CACHE": "default",
+    "RATE_LIMIT_KEY_PREFIX": "blogimages:ratelimit",
+    # Largest request body the API accepts (bytes); bigger bodies get 413 before parsing.
+    "API_MAX_BODY_BYTES": 1024 * 1024,
+    # A token's last_used_at is written at most this often (seconds): not one write per request.
+    "TOKEN_LAST_USED_INTERVAL": 60,
     # When a provider is at its concurrency limit, a task steps aside for this long (s).
     "CONCURRENCY_RETRY_DELAY": 2.0,
     # The watermark used when no preset is named and no WatermarkPreset is the default:

@@ -1,6 +1,26 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views import compare, gallery, prompts, tester
 
 app_name = "blogimages"
 
-# The author's pages (prompt library, tester, compare, gallery) are added here.
-urlpatterns: list = []
+# The author's pages, mounted at /images/.
+urlpatterns = [
+    path("", gallery.gallery, name="gallery"),
+    path("<int:pk>/", gallery.image_detail, name="image_detail"),
+    path("<int:pk>/download/", gallery.image_download, name="image_download"),
+    path("<int:pk>/delete/", gallery.image_delete, name="image_delete"),
+    path("<int:pk>/status/", tester.output_status, name="output_status"),
+    path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
+    path("test/", tester.tester, name="tester"),
+    path("compare/", compare.compare, name="compare"),
+    path("prompts/", prompts.example_list, name="prompt_list"),
+    path("prompts/new/", prompts.example_create, name="example_create"),
+    path("prompts/post-fields/", prompts.post_fields, name="post_fields"),
+    path("prompts/post-sections/", prompts.post_sections, name="post_sections"),
+    path("prompts/import-field/", prompts.import_field, name="import_field"),
+    path("prompts/<int:pk>/", prompts.example_detail, name="example_detail"),
+    path("prompts/<int:pk>/edit/", prompts.example_edit, name="example_edit"),
+    path("prompts/<int:pk>/duplicate/", prompts.example_duplicate, name="example_duplicate"),
+    path("prompts/<int:pk>/delete/", prompts.example_delete, name="example_delete"),
+]

@@ -1,6 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "posts"
 
-# The post list and the develop screen are added here.
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.post_list, name="list"),
+    path("<slug:slug>/develop/", views.develop, name="develop"),
+    path("<slug:slug>/develop/generate/", views.generate_all, name="generate_all"),
+    path("<slug:slug>/develop/batches/<int:batch_id>/", views.batch_progress, name="batch_progress"),
+    path("<slug:slug>/develop/batches/<int:batch_id>/retry/", views.batch_retry, name="batch_retry"),
+    path("<slug:slug>/develop/sections/<slug:key>/", views.section_candidates, name="section_candidates"),
+    path("<slug:slug>/develop/sections/<slug:key>/prompt/", views.section_prompt_save, name="section_prompt"),
+    path("<slug:slug>/develop/sections/<slug:key>/import/", views.section_prompt_import, name="section_import"),
+    path("<slug:slug>/develop/sections/<slug:key>/regenerate/", views.section_regenerate,
+         name="section_regenerate"),
+    path("<slug:slug>/develop/sections/<slug:key>/choose/", views.section_choose, name="section_choose"),
+    path("<slug:slug>/develop/sections/<slug:key>/approve/", views.section_approve, name="section_approve"),
+]

@@ -1,0 +1,804 @@
+"""The review desk: every blogimages model in the Django admin.
+
+The ImageOutput pages are where an editor reviews: a list with thumbnails and filters,
+bulk actions, and a change page with a large preview, the review trail, the derived
+images and buttons for every review action. Everything generated is read-only; review
+state changes only through the actions, which call the services in `review.py` and
+`derive.py` (so the admin, the author pages and the API behave the same).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+
+from . import derive, postprocess, review, tokens
+from .exceptions import BlogImagesError
+from .forms_admin import (
+    ApiTokenCreateForm,
+    AssignForm,
+    ComfyWorkflowForm,
+    ConvertForm,
+    PromptEditForm,
+    RejectForm,
+    ResizeForm,
+    UploadForm,
+    UpscaleForm,
+    VariationsForm,
+    WatermarkForm,
+    WatermarkPresetForm,
+)
+from .integration import get_post_adapter
+from .models import (
+    ApiToken,
+    ComfyWorkflow,
+    GenerationBatch,
+    ImageOutput,
+    ImagePrompt,
+    ImagePromptExample,
+    ImageSetting,
+    OutputStatus,
+    ReviewEvent,
+    WatermarkPreset,
+)
+
+# Errors a review action reports to the editor as a message (bad input, provider problems).
+ACTION_ERRORS = (ValueError, BlogImagesError, LookupError)
+
+
+def _image_admin_url(pk: int) -> str:
+    return reverse("admin:blogimages_imageoutput_change", args=[pk])
+
+
+def _pretty_json(value: Any) -> str:
+    if not value:
+        return "—"
+    return format_html('<pre class="bi-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+# --------------------------------------------------------------------------------------
+# ImageOutput
+# --------------------------------------------------------------------------------------
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("original", "Originals"), ("derived", "Derived (watermark, resize…)"), ("variation", "Variations"),
+                ("upload", "Uploads")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "original":
+            return queryset.filter(derived_from__isnull=True)
+        if value == "derived":
+            return queryset.filter(derived_from__isnull=False).exclude(derivation__in=["variation", "upload"])
+        if value in ("variation", "upload"):
+            return queryset.filter(derivation=value)
+        return queryset
+
+
+# Sections of the change page; every field is read-only.
+OUTPUT_FIELDSETS = [
+    ("Review", {"fields": ("review_status", "status", "error", "post", "section_key", "chosen_for", "lineage",
+                           "created_by")}),
+    ("Prompt", {"fields": ("prompt_text", "negative_prompt", "revised_prompt", "prompt", "setting")}),
+    ("Generation", {"fields": ("provider", "model", "seed", "snapshot", "metadata", "attempts", "cost_estimate",
+                               "batch", "api_token")}),
+    ("File", {"fields": ("file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "uid")}),
+    ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "provider_ms"),
+                "classes": ("collapse",)}),
+]
+
+
+@admin.register(ImageOutput)
+class ImageOutputAdmin(admin.ModelAdmin):
+    list_display = ("thumb", "summary", "review", "status", "source", "where", "created_at")
+    list_display_links = ("thumb", "summary")
+    list_filter = ("status", "review_status", "provider", ("post", admin.RelatedOnlyFieldListFilter), KindFilter,
+                   ("created_at", admin.DateFieldListFilter))
+    date_hierarchy = "created_at"
+    search_fields = ("prompt_text",)
+    search_help_text = "Search the prompt text."
+    list_select_related = ("post",)
+    list_per_page = 48
+    fieldsets = OUTPUT_FIELDSETS
+    actions = ["approve_selected", "reject_selected", "regenerate_selected", "watermark_selected", "resize_selected",
+               "variations_selected"]
+
+    # -- list columns -----------------------------------------------------------------
+
+    @admin.display(description="Image")
+    def thumb(self, obj: ImageOutput) -> str:
+        if obj.thumbnail:
+            return format_html('<img src="{}" loading="lazy" alt="Image {}" class="bi-thumb" width="96">',
+                               obj.thumbnail.url, obj.pk)
+        return format_html('<span class="bi-nothumb">{}</span>', obj.get_status_display())
+
+    @admin.display(description="Prompt", ordering="prompt_text")
+    def summary(self, obj: ImageOutput) -> str:
+        kind = ""
+        if obj.derived_from_id:
+            kind = format_html('<span class="bi-kind">{} of #{}</span><br>', obj.derivation or "derived",
+                               obj.derived_from_id)
+        return format_html("{}<strong>#{}</strong> {}", kind, obj.pk, Truncator(obj.prompt_text).chars(70))
+
+    @admin.display(description="Review", ordering="review_status")
+    def review(self, obj: ImageOutput) -> str:
+        return format_html('<span class="bi-badge {}">{}</span>', obj.review_status, obj.get_review_status_display())
+
+    @admin.display(description="Provider", ordering="provider")
+    def source(self, obj: ImageOutput) -> str:
+        return f"{obj.provider}/{obj.model}" if obj.model else obj.provider
+
+    @admin.display(description="Post › section", ordering="post")
+    def where(self, obj: ImageOutput) -> str:
+        if not obj.post_id:
+            return "—"
+        return format_html("{}<br><small>› {}</small>", Truncator(str(obj.post)).chars(40), obj.section_key or "—")
+
+    # -- change page fields -----------------------------------------------------------
+
+    @admin.display(description="Setting snapshot (what was sent)")
+    def snapshot(self, obj: ImageOutput) -> str:
+        return _pretty_json(obj.setting_snapshot)
+
+    @admin.display(description="Provider metadata")
+    def metadata(self, obj: ImageOutput) -> str:
+        return _pretty_json(obj.provider_metadata)
+
+    @admin.display(description="Derived from / derivation")
+    def lineage(self, obj: ImageOutput) -> str:
+        if not obj.derived_from_id:
+            return "Original"
+        return format_html('{} of <a href="{}">image #{}</a>', obj.derivation or "Derived",
+                           _image_admin_url(obj.derived_from_id), obj.derived_from_id)
+
+    @admin.display(description="Shown in sections")
+    def chosen_for(self, obj: ImageOutput) -> str:
+        keys = _sections_showing(obj)
+        return ", ".join(keys) if keys else "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        computed = ("snapshot", "metadata", "lineage", "chosen_for")
+        return [f.name for f in self.model._meta.fields if f.name != "id"] + list(computed)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # images come from generation, uploads (replace) and derivations
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is None:
+            return super().has_delete_permission(request)
+        return review.can_delete(request.user, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Every field is read-only; review state changes through the actions only. Saving
+        # the stale object here could overwrite a generation that just finished.
+        if not change:
+            super().save_model(request, obj, form, change)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # The review trail goes with its image; it cannot be deleted on its own.
+        perms_needed.discard(ReviewEvent._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj) -> None:
+        review.delete(obj, user=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset.select_related("derived_from"):
+            review.delete(obj, user=request.user)
+
+    # -- the change page ----------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if obj is not None:
+            context.update(self._review_context(request, obj))
+        context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _review_context(self, request, obj: ImageOutput) -> dict[str, Any]:
+        events = list(obj.events.select_related("actor"))
+        for event in events:
+            event.links = _event_links(event)
+        return {
+            "image": obj,
+            "can_review": review.can_review(request.user),
+            "can_derive": review.can_derive(request.user, obj),
+            "is_finished_image": obj.status == OutputStatus.SUCCEEDED and bool(obj.file),
+            "events": events,
+            "derivatives": list(obj.derivatives.order_by("-created_at", "-id")),
+            "parent": obj.derived_from,
+            "sections_showing": _sections_showing(obj),
+            "review_urls": {name: reverse(f"admin:blogimages_imageoutput_{name}", args=[obj.pk])
+                            for name, _ in self._review_views()},
+        }
+
+    # -- custom URLs ------------------------------------------------------------------
+
+    def _review_views(self) -> list[tuple[str, Callable]]:
+        return [
+            ("approve", self.approve_view),
+            ("reject", self.reject_view),
+            ("regenerate", self.regenerate_view),
+            ("regenerate_prompt", self.regenerate_prompt_view),
+            ("assign", self.assign_view),
+            ("replace", self.replace_view),
+            ("watermark", self.watermark_view),
+            ("resize", self.resize_view),
+            ("convert", self.convert_view),
+            ("upscale", self.upscale_view),
+            ("variations", self.variations_view),
+        ]
+
+    def get_urls(self):
+        urls = [
+            path(f"<path:object_id>/{name.replace('_', '-')}/", self.admin_site.admin_view(view),
+                 name=f"blogimages_imageoutput_{name}")
+            for name, view in self._review_views()
+        ]
+        return urls + super().get_urls()
+
+    def _object(self, request, object_id) -> ImageOutput:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such image.")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def _reviewer(self, request, object_id) -> ImageOutput:
+        obj = self._object(request, object_id)
+        if not review.can_review(request.user):
+            raise PermissionDenied
+        return obj
+
+    def _deriver(self, request, object_id) -> ImageOutput:
+        obj = self._object(request, object_id)
+        if not review.can_derive(request.user, obj):
+            raise PermissionDenied
+        return obj
+
+    def _back(self, obj: ImageOutput) -> HttpResponseRedirect:
+        return HttpResponseRedirect(_image_admin_url(obj.pk))
+
+    def _form_page(self, request, obj: ImageOutput | None, form, *, title: str, submit: str, intro: str = "",
+                   outputs=None, bulk_action: str = "", multipart: bool = False) -> TemplateResponse:
+        outputs = list(outputs) if outputs is not None else [obj]
+        cancel = _image_admin_url(obj.pk) if obj is not None else reverse("admin:blogimages_imageoutput_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "intro": intro,
+            "form": form,
+            "original": obj,
+            "outputs": outputs,
+            "bulk_action": bulk_action,
+            "submit_label": submit,
+            "multipart": multipart,
+            "cancel_url": cancel,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/blogimages/imageoutput/action_form.html", context)
+
+    def _run(self, request, obj: ImageOutput, work: Callable[[], Any], done: Callable[[Any], str]) -> bool:
+        """Run a service; report success or the error as an admin message."""
+        try:
+            result = work()
+        except ACTION_ERRORS as exc:
+            self.message_user(request, f"Image #{obj.pk}: {exc}", messages.ERROR)
+            return False
+        self.message_user(request, done(result), messages.SUCCESS)
+        return True
+
+    def approve_view(self, request, object_id):
+        obj = self._reviewer(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._run(request, obj, lambda: review.approve(obj, user=request.user),
+                  lambda changed: f"Image #{obj.pk} {'approved' if changed else 'was already approved'}.")
+        return self._back(obj)
+
+    def _form_action(self, request, obj: ImageOutput, form, work: Callable[[dict], Any], done: Callable[[Any], str],
+                     **page: Any):
+        """GET shows the form; a valid POST runs the service and goes back to the image, an
+        invalid one (or a service error, shown as a message) shows the form again."""
+        if request.method == "POST" and form.is_valid() and self._run(request, obj, lambda: work(form.cleaned_data),
+                                                                      done):
+            return self._back(obj)
+        return self._form_page(request, obj, form, **page)
+
+    def reject_view(self, request, object_id):
+        obj = self._reviewer(request, object_id)
+        return self._form_action(
+            request, obj, RejectForm(request.POST or None),
+            lambda data: review.reject(obj, user=request.user, reason=data["reason"]),
+            lambda changed: f"Image #{obj.pk} {'rejected' if changed else 'was already rejected'}.",
+            title=f"Reject image #{obj.pk}", submit="Reject", intro="Say why, so the author knows what to change.",
+        )
+
+    def regenerate_view(self, request, object_id):
+        obj = self._reviewer(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._run(request, obj, lambda: review.regenerate(obj, user=request.user), _made("Regenerated as"))
+        return self._back(obj)
+
+    def regenerate_prompt_view(self, request, object_id):
+        obj = self._reviewer(request, object_id)
+        try:
+            parts = derive.prompt_parts(obj)
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._back(obj)
+        return self._form_action(
+            request, obj, PromptEditForm(request.POST or None, initial=parts),
+            lambda data: review.regenerate_with_prompt(
+                obj, data["description"], user=request.user, style=data["style"], format=data["format"],
+                negative_prompt=data["negative_prompt"]),
+            _made("Regenerated with the edited prompt as"),
+            title=f"Regenerate image #{obj.pk} with an edited prompt", submit="Regenerate",
+            intro="Same setting and provider, a new seed.",
+        )
+
+    def assign_view(self, request, object_id):
+        obj = self._reviewer(request, object_id)
+        if not obj.post_id:
+            self.message_user(request, f"Image #{obj.pk} belongs to no post; only a post's images go in its sections.",
+                              messages.ERROR)
+            return self._back(obj)
+        adapter = get_post_adapter()
+        chosen = adapter.chosen_images(obj.post)
+        choices = []
+        for section in adapter.sections(obj.post):
+            current = chosen.get(section.key)
+            label = f"{section.heading} ({section.key})"
+            label += f" — now image #{current}" if current else " — no image yet"
+            choices.append((section.key, label))
+
+        def done(shown: ImageOutput) -> str:
+            copy = f" (a publish copy of #{obj.pk})" if shown.pk != obj.pk else ""
+            return f"Section {form.cleaned_data['section']!r} now shows image #{shown.pk}{copy}."
+
+        form = AssignForm(request.POST or None, sections=choices, initial={"section": obj.section_key or None})
+        return self._form_action(
+            request, obj, form, lambda data: review.assign_to_section(obj, data["section"], user=request.user), done,
+            title=f"Assign image #{obj.pk} to a section of “{obj.post}”", submit="Assign",
+            intro="This overrides the section's current image.",
+        )
+
+    def replace_view(self, request, object_id):
+        obj = self._reviewer(request, object_id)
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                new = review.replace_with_upload(obj, form.cleaned_data["image"], user=request.user,
+                                                 note=form.cleaned_data["note"])
+            except ACTION_ERRORS as exc:
+                form.add_error("image", f"{exc} Nothing was stored.")
+            else:
+                self.message_user(request, f"Uploaded image stored as #{new.pk}, beside image #{obj.pk}.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(_image_admin_url(new.pk))
+        return self._form_page(request, obj, form, title=f"Replace image #{obj.pk} with an upload", submit="Upload",
+                               multipart=True,
+                               intro="The original is kept; the upload is stored beside it and takes its place "
+                                     "in its section.")
+
+    def watermark_view(self, request, object_id):
+        obj = self._deriver(request, object_id)
+        form = WatermarkForm(request.POST or None, request.FILES or None)
+        return self._form_action(
+            request, obj, form, lambda data: derive.watermark_output(obj, user=request.user, **form.watermark_kwargs()),
+            _made("Watermarked copy:"), title=f"Watermark image #{obj.pk}", submit="Watermark", multipart=True,
+            intro="The watermark goes on a copy; the original is not changed.",
+        )
+
+    def resize_view(self, request, object_id):
+        obj = self._deriver(request, object_id)
+        form = ResizeForm(request.POST or None)
+        return self._form_action(
+            request, obj, form, lambda data: derive.resize_output(obj, user=request.user, **form.resize_kwargs()),
+            _made("Resized copy:"), title=f"Resize image #{obj.pk}", submit="Resize",
+        )
+
+    def convert_view(self, request, object_id):
+        obj = self._deriver(request, object_id)
+        return self._form_action(
+            request, obj, ConvertForm(request.POST or None),
+            lambda data: derive.convert_output(obj, user=request.user, output_format=data["output_format"],
+                                               quality=data["quality"]),
+            _made("Converted copy:"), title=f"Convert image #{obj.pk}", submit="Convert",
+        )
+
+    def upscale_view(self, request, object_id):
+        obj = self._deriver(request, object_id)
+        return self._form_action(
+            request, obj, UpscaleForm(request.POST or None),
+            lambda data: derive.upscale_output(obj, user=request.user, factor=data["factor"]),
+            _made("Upscaled copy:"), title=f"Upscale image #{obj.pk}", submit="Upscale",
+            intro="Lanczos resampling; sharper AI upscalers can come from a provider later.",
+        )
+
+    def variations_view(self, request, object_id):
+        obj = self._deriver(request, object_id)
+        return self._form_action(
+            request, obj, VariationsForm(request.POST or None),
+            lambda data: derive.variations(obj, data["n"], user=request.user),
+            _made("More like this:"), title=f"More like image #{obj.pk}", submit="Make variations",
+            intro="New seeds and nearby settings (or the provider's own variation endpoint).",
+        )
+
+    # -- bulk actions -------------------------------------------------------------------
+
+    def _each(self, request, queryset, work: Callable[[ImageOutput], Any], verb: str) -> None:
+        done, errors = [], []
+        for obj in queryset:
+            try:
+                result = work(obj)
+            except ACTION_ERRORS as exc:
+                errors.append(f"#{obj.pk}: {exc}")
+                continue
+            if result is not False:
+                done.append(obj.pk)
+        if done:
+            self.message_user(request, f"{verb} {len(done)} image(s): " + ", ".join(f"#{pk}" for pk in done) + ".",
+                              messages.SUCCESS)
+        skipped = queryset.count() - len(done) - len(errors)
+        if skipped > 0:
+            self.message_user(request, f"{skipped} image(s) needed no change.", messages.INFO)
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+
+    def _bulk_form(self, request, form_class, **kwargs):
+        if "apply" in request.POST:  # the intermediate page was submitted
+            return form_class(request.POST, request.FILES or None, **kwargs)
+        return form_class(**kwargs)
+
+    @admin.action(description="Approve selected images", permissions=["change"])
+    def approve_selected(self, request, queryset):
+        review.require_reviewer(request.user)
+        self._each(request, queryset, lambda obj: review.approve(obj, user=request.user), "Approved")
+
+    @admin.action(description="Reject selected images…", permissions=["change"])
+    def reject_selected(self, request, queryset):
+        review.require_reviewer(request.user)
+        form = self._bulk_form(request, RejectForm)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._each(request, queryset, lambda obj: review.reject(obj, user=request.user, reason=reason), "Rejected")
+            return None
+        return self._form_page(request, None, form, title="Reject images", submit="Reject", outputs=queryset,
+                               bulk_action="reject_selected", intro="One reason for all of them.")
+
+    @admin.action(description="Regenerate selected images (new seed)", permissions=["change"])
+    def regenerate_selected(self, request, queryset):
+        review.require_reviewer(request.user)
+        self._each(request, queryset, lambda obj: review.regenerate(obj, user=request.user), "Regenerated")
+
+    @admin.action(description="Watermark selected images…", permissions=["change"])
+    def watermark_selected(self, request, queryset):
+        review.require_reviewer(request.user)
+        form = self._bulk_form(request, WatermarkForm)
+        if form.is_bound and form.is_valid():
+            kwargs = form.watermark_kwargs()
+            self._each(request, queryset, lambda obj: derive.watermark_output(obj, user=request.user, **kwargs),
+                       "Watermarked")
+            return None
+        return self._form_page(request, None, form, title="Watermark images", submit="Watermark", outputs=queryset,
+                               bulk_action="watermark_selected", multipart=True,
+                               intro="Each image gets a watermarked copy beside it; the originals are not changed.")
+
+    @admin.action(description="Resize selected images to a format…", permissions=["change"])
+    def resize_selected(self, request, queryset):
+        review.require_reviewer(request.user)
+        form = self._bulk_form(request, ResizeForm)
+        if form.is_bound and form.is_valid():
+            kwargs = form.resize_kwargs()
+            self._each(request, queryset, lambda obj: derive.resize_output(obj, user=request.user, **kwargs), "Resized")
+            return None
+        return self._form_page(request, None, form, title="Resize images", submit="Resize", outputs=queryset,
+                               bulk_action="resize_selected")
+
+    @admin.action(description="More like this (variations)…", permissions=["change"])
+    def variations_selected(self, request, queryset):
+        review.require_reviewer(request.user)
+        form = self._bulk_form(request, VariationsForm)
+        if form.is_bound and form.is_valid():
+            n = form.cleaned_data["n"]
+            self._each(request, queryset, lambda obj: derive.variations(obj, n, user=request.user),
+                       "Made variations of")
+            return None
+        return self._form_page(request, None, form, title="More like these", submit="Make variations",
+                               outputs=queryset, bulk_action="variations_selected")
+
+
+def _made(prefix: str) -> Callable[[Any], str]:
+    def message(result) -> str:
+        items = result if isinstance(result, list) else [result]
+        described = ", ".join(f"#{o.pk} ({o.get_status_display().lower()})" if o.status != OutputStatus.SUCCEEDED
+                              else f"#{o.pk}" for o in items)
+        return f"{prefix} {described}."
+
+    return message
+
+
+def _sections_showing(obj: ImageOutput) -> list[str]:
+    if not obj.post_id:
+        return []
+    ids = {obj.pk, *obj.derivatives.filter(derivation="publish").values_list("pk", flat=True)}
+    return [key for key, chosen in get_post_adapter().chosen_images(obj.post).items() if chosen in ids]
+
+
+LINK_KEYS = {"new_output": "new image", "new_outputs": "new image", "assigned_output": "shown image",
+             "previous": "previous image", "replaces": "replaced image", "deleted_output": None}
+
+
+def _event_links(event: ReviewEvent) -> list[tuple[str, str | None, str]]:
+    """(label, admin url or None, text) for the ids an event's data mentions."""
+    links = []
+    for key, label in LINK_KEYS.items():
+        value = (event.data or {}).get(key)
+        ids = value if isinstance(value, list) else [value] if value else []
+        for pk in ids:
+            if isinstance(pk, int):
+                links.append((label or "deleted image", _image_admin_url(pk) if label else None, f"#{pk}"))
+    for key in ("section", "preset", "format", "output_format", "factor", "method"):
+        value = (event.data or {}).get(key)
+        if value not in (None, ""):
+            links.append((key.replace("_", " "), None, str(value)))
+    return links
+
+
+# --------------------------------------------------------------------------------------
+# The other models
+# --------------------------------------------------------------------------------------
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(admin.ModelAdmin):
+    """The review trail: read-only, written by the review services only."""
+
+    list_display = ("created_at", "image_link", "action", "actor", "note_excerpt")
+    list_filter = ("action", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("note",)
+    list_select_related = ("output", "actor")
+    date_hierarchy = "created_at"
+    readonly_fields = ("output", "actor", "action", "note", "data_pretty", "created_at")
+    fields = readonly_fields
+
+    @admin.display(description="Image", ordering="output")
+    def image_link(self, obj: ReviewEvent) -> str:
+        return format_html('<a href="{}">#{}</a>', _image_admin_url(obj.output_id), obj.output_id)
+
+    @admin.display(description="Note")
+    def note_excerpt(self, obj: ReviewEvent) -> str:
+        return Truncator(obj.note).chars(80)
+
+    @admin.display(description="Data")
+    def data_pretty(self, obj: ReviewEvent) -> str:
+        return _pretty_json(obj.data)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ImageSetting)
+class ImageSettingAdmin(admin.ModelAdmin):
+    list_display = ("name", "provider", "model", "size", "steps", "guidance_scale", "seed", "quality", "style",
+                    "updated_at")
+    list_filter = ("provider",)
+    search_fields = ("name", "model", "notes")
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = [
+        (None, {"fields": ("name", "provider", "model", ("width", "height"))}),
+        ("Parameters", {"fields": ("steps", "guidance_scale", "seed", "quality", "style", "sampler",
+                                   "extra_settings")}),
+        (None, {"fields": ("notes", "created_at", "updated_at")}),
+    ]
+
+    @admin.display(description="Size")
+    def size(self, obj: ImageSetting) -> str:
+        return f"{obj.width}×{obj.height}"
+
+
+@admin.register(ImagePrompt)
+class ImagePromptAdmin(admin.ModelAdmin):
+    list_display = ("short_text", "source", "post", "section_key", "example", "author", "updated_at")
+    list_filter = ("source", ("post", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("description", "style", "format")
+    list_select_related = ("post", "example", "author")
+    raw_id_fields = ("source_post", "post", "example", "author")
+    readonly_fields = ("composed", "created_at", "updated_at")
+    fieldsets = [
+        (None, {"fields": ("description", "style", "format", "negative_prompt", "composed")}),
+        ("Where it came from", {"fields": ("source", "source_post", "source_field", "post", "section_key", "example",
+                                           "author", "created_at", "updated_at")}),
+    ]
+
+    @admin.display(description="Prompt")
+    def short_text(self, obj: ImagePrompt) -> str:
+        return Truncator(obj.text()).chars(90)
+
+    @admin.display(description="Text sent to the provider")
+    def composed(self, obj: ImagePrompt) -> str:
+        return obj.text() if obj.pk else "—"
+
+
+@admin.register(ImagePromptExample)
+class ImagePromptExampleAdmin(admin.ModelAdmin):
+    list_display = ("name", "setting", "tags", "rating", "updated_at")
+    list_filter = ("rating", "setting")
+    search_fields = ("name", "description", "style", "tags", "notes")
+    list_select_related = ("setting",)
+    raw_id_fields = ("author",)
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(GenerationBatch)
+class GenerationBatchAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "post", "status", "progress", "cost_estimate", "created_by", "created_at")
+    list_filter = ("status", ("post", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("post", "created_by", "setting")
+    date_hierarchy = "created_at"
+    readonly_fields = ("post", "setting", "created_by", "status", "total", "succeeded_count", "failed_count",
+                       "cost_estimate", "created_at", "started_at", "finished_at", "images")
+    fields = readonly_fields
+    actions = ["retry_failed"]
+
+    @admin.display(description="Done")
+    def progress(self, obj: GenerationBatch) -> str:
+        failed = f", {obj.failed_count} failed" if obj.failed_count else ""
+        return f"{obj.done_count} of {obj.total}{failed}"
+
+    @admin.display(description="Images")
+    def images(self, obj: GenerationBatch) -> str:
+        url = reverse("admin:blogimages_imageoutput_changelist") + f"?batch__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} image(s) of this batch</a>', url, obj.outputs.count())
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Retry the failed images of the selected batches", permissions=["change"])
+    def retry_failed(self, request, queryset):
+        from .batches import retry_failed
+
+        total = sum(retry_failed(batch) for batch in queryset)
+        self.message_user(request, f"{total} failed image(s) queued again.", messages.SUCCESS)
+
+
+SAMPLE_SIZE = (480, 270)
+
+
+def _sample_background(dark: bool) -> bytes:
+    """A gradient with some texture, dark or light, to preview watermarks on."""
+    from PIL import Image, ImageDraw
+
+    width, height = SAMPLE_SIZE
+    image = Image.new("RGB", SAMPLE_SIZE)
+    draw = ImageDraw.Draw(image)
+    top, bottom = ((28, 34, 52), (6, 8, 14)) if dark else ((250, 244, 230), (214, 226, 238))
+    for y in range(height):
+        t = y / (height - 1)
+        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+    accent = (70, 90, 140) if dark else (236, 200, 170)
+    draw.ellipse((width * 0.55, height * 0.1, width * 1.05, height * 1.1), fill=accent)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@admin.register(WatermarkPreset)
+class WatermarkPresetAdmin(admin.ModelAdmin):
+    form = WatermarkPresetForm
+    list_display = ("name", "describe", "is_default", "updated_at")
+    readonly_fields = ("preview",)
+    fieldsets = [
+        (None, {"fields": ("name", "make_default")}),
+        ("Mark", {"fields": ("text", "logo", "font", "color")}),
+        ("Placement", {"fields": ("position", "opacity", "scale", "margin")}),
+        ("Preview", {"fields": ("preview",)}),
+    ]
+
+    @admin.display(description="Watermark")
+    def describe(self, obj: WatermarkPreset) -> str:
+        spec = obj.spec or {}
+        what = f"“{spec.get('text')}”" if spec.get("text") else "logo" if obj.logo else "—"
+        return f"{what}, {spec.get('position', 'bottom-right')}, opacity {spec.get('opacity', 0.5)}"
+
+    @admin.display(description="On a dark and a light image")
+    def preview(self, obj: WatermarkPreset) -> str:
+        if not obj.pk:
+            return "Save the preset to see it on sample images."
+        try:
+            spec = derive.preset_spec(obj)
+            samples = [postprocess.watermark(_sample_background(dark), spec) for dark in (True, False)]
+        except (ValueError, OSError) as exc:
+            return f"Cannot preview: {exc}"
+        return format_html_join(
+            " ", '<img src="data:image/png;base64,{}" width="{}" alt="preview" class="bi-sample">',
+            ((base64.b64encode(data).decode("ascii"), SAMPLE_SIZE[0]) for data in samples),
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            if obj.is_default:
+                WatermarkPreset.objects.exclude(pk=obj.pk).filter(is_default=True).update(is_default=False)
+            super().save_model(request, obj, form, change)
+
+
+@admin.register(ComfyWorkflow)
+class ComfyWorkflowAdmin(admin.ModelAdmin):
+    form = ComfyWorkflowForm
+    list_display = ("name", "description", "nodes", "updated_at")
+    search_fields = ("name", "description")
+
+    @admin.display(description="Nodes")
+    def nodes(self, obj: ComfyWorkflow) -> int:
+        return len(obj.workflow) if isinstance(obj.workflow, dict) else 0
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed and revoked here; only a hash is stored. Creating one shows the
+    raw token once, on the page that answers the form (never stored, never in a message)."""
+
+    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "expires_at", "revoked_at", "active")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    exclude = ("token_hash",)
+    actions = ["revoke_selected"]
+
+    @admin.display(description="Active", boolean=True)
+    def active(self, obj: ApiToken) -> bool:
+        return obj.is_active
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ApiTokenCreateForm(request.POST or None)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                   "title": "Create an API token", "media": self.media + form.media}
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            token, raw = tokens.create_token(data["user"], data["name"], expires_at=data["expires_at"])
+            self.log_addition(request, token, [{"added": {}}])
+            context.update(title="API token created", token=token, raw_token=raw)
+            response = TemplateResponse(request, "admin/blogimages/apitoken/created.html", context)
+            response["Cache-Control"] = "no-store"
+            return response
+        return TemplateResponse(request, "admin/blogimages/apitoken/create.html", context)
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        active = list(queryset.filter(revoked_at__isnull=True))
+        for token in active:
+            tokens.revoke_token(token)
+        self.message_user(request, f"{len(active)} token(s) revoked.", messages.SUCCESS)

@@ -1,0 +1,1 @@
+"""The author's pages: prompt library, tester, compare, gallery. Thin: HTTP in, services out."""
