@@ -62,10 +62,10 @@ def prepare_site(env: dict[str, str]) -> str:
     """Migrate a fresh database, create a user and return a new API token."""
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "shell", "-v0", "-c",
-                    "from django.contrib.auth import get_user_model; "
-                    "get_user_model().objects.create_user('bench', password=None)"],
-                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    create_user = ("from django.contrib.auth import get_user_model; "
+                   "get_user_model().objects.create_user('bench', password=None)")
+    subprocess.run([*manage, "shell", "-v0", "-c", create_user], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     done = subprocess.run([*manage, "create_api_token", "bench", "--name", "bench"], cwd=ROOT, env=env, check=True,
                           capture_output=True, text=True)
     return done.stdout.strip()
@@ -143,7 +143,7 @@ def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: flo
         "ok": len(latencies), "errors": errors, "skipped": skipped, "wall_s": wall,
         "rps": len(latencies) / wall if wall else 0.0,
         "median_ms": statistics.median(ordered) * 1000 if ordered else float("nan"),
-        "p95_ms": ordered[max(0, int(round(0.95 * len(ordered))) - 1)] * 1000 if ordered else float("nan"),
+        "p95_ms": ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000 if ordered else float("nan"),
     }
 
 

@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def setup_django(tmp: Path) -> callable:
+def setup_django(tmp: Path) -> Callable[[], None]:
     """Configure Django on a throwaway database; returns the teardown."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_DEBUG", "false")  # measure what production renders
@@ -171,7 +172,7 @@ def main() -> None:
                 "first page": f"/images/?per_page={args.per_page}",
                 f"page {args.deep_page}": f"/images/?per_page={args.per_page}&page={args.deep_page}",
                 "filtered (provider+review)": f"/images/?provider=cards&review_status=approved&per_page={args.per_page}",
-                f"next page, htmx fragment": f"/images/?per_page={args.per_page}&page=2",
+                "next page, htmx fragment": f"/images/?per_page={args.per_page}&page=2",
             }
             print(f"{args.runs} timed renders each, {args.per_page} thumbnails a page\n")
             print(f"{'page':<28} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'KB':>6} {'thumbs':>7}")

@@ -55,8 +55,9 @@ from .models import (
     WatermarkPreset,
 )
 
-# Errors a review action reports to the editor as a message (bad input, provider problems).
-ACTION_ERRORS = (ValueError, BlogImagesError, LookupError)
+# Errors a review action reports to the editor as a message (bad input, provider problems,
+# a file missing from storage).
+ACTION_ERRORS = (ValueError, BlogImagesError, LookupError, OSError)
 
 
 def _image_admin_url(pk: int) -> str:

@@ -53,8 +53,15 @@ from .selectors import ImageFilters, image_list
 class TokenAuth(HttpBearer):
     """A personal API token. Sets `request.api_token` so limits and images can name it."""
 
+    def __call__(self, request: HttpRequest):
+        # ninja's HttpBearer logs a header with another scheme in DEBUG; this never logs it.
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self.authenticate(request, token.strip())
+
     def authenticate(self, request: HttpRequest, token: str):
-        api_token = tokens.authenticate_token(token.strip())
+        api_token = tokens.authenticate_token(token)
         if api_token is None:
             return None
         request.api_token = api_token
@@ -196,11 +203,11 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
-def Text(max_length: int) -> Any:  # noqa: N802 (a type factory)
+def Text(max_length: int) -> Any:
     return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_clean_text)]
 
 
-def RequiredText(max_length: int) -> Any:  # noqa: N802
+def RequiredText(max_length: int) -> Any:
     return Annotated[
         str, StringConstraints(min_length=1, max_length=max_length, strip_whitespace=False),
         AfterValidator(_clean_text), AfterValidator(_not_blank),
@@ -688,7 +695,7 @@ def generate_images(request: HttpRequest, payload: GenerateIn):
     outputs = generation.generate(prompt=prompt, setting=setting, provider=alias, overrides=overrides, n=payload.n,
                                   user=caller(request), api_token=getattr(request, "api_token", None))
     costs = [o.cost_estimate for o in outputs]
-    total = None if any(c is None for c in costs) else sum(costs, Decimal("0"))
+    total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
     return Status(201, {"images": [image_out(request, o) for o in outputs], "cost_estimate": _money(total)})
 
 

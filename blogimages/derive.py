@@ -363,8 +363,8 @@ def publish_copy(output: ImageOutput, *, user=None, force: bool = False) -> Imag
         output, stripped, suffix="pub", derivation="publish", user=user, carry_provenance=False,
         sidecar_keys=PUBLISH_SIDECAR_KEYS,
         metadata={"operation": "publish", "strip_parameters": True},
-        event={"action": ReviewAction.CONVERT, "note": "Publish copy without the generation parameters.",
-               "data": {"strip_parameters": True, "publish": True}},
+        event={"action": ReviewAction.PUBLISH, "note": "Publish copy without the generation parameters.",
+               "data": {"strip_parameters": True}},
     )
 
 

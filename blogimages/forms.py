@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from .exceptions import BlogImagesError
 from .integration import get_post_model
 from .models import MAX_SIDE, ImagePromptExample, ImageSetting, ReviewStatus
 from .providers import providers
@@ -19,7 +21,7 @@ def provider_choices(blank: str | None = "Default (from the setting)") -> list[t
     for alias in providers.aliases():
         try:
             name = providers[alias].display_name
-        except Exception:  # a broken backend is reported by `manage.py check`, not here
+        except (BlogImagesError, ImproperlyConfigured):  # reported by `manage.py check`, not here
             name = alias
         choices.append((alias, f"{alias} · {name}" if name and name != alias else alias))
     return choices

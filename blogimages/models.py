@@ -422,6 +422,7 @@ class ReviewAction(models.TextChoices):
     RESIZE = "resize", "Resized"
     CONVERT = "convert", "Converted"
     UPSCALE = "upscale", "Upscaled"
+    PUBLISH = "publish", "Publish copy made"
     VARIATION = "variation", "Variations requested"
     DELETE = "delete", "Deleted"
 

@@ -397,10 +397,9 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
             # A model without style presets takes the style as words of the prompt ("noir",
             # "watercolor"), as the CLI and the prompt library do.
             prompt_style = req.style
-    if req.negative_prompt:
-        if not caps.supports_negative_prompt:
-            raise _invalid("negative_prompt", f"Invalid 'negative_prompt': {target.alias} does not take one.",
-                           "unsupported_parameter")
+    if req.negative_prompt and not caps.supports_negative_prompt:
+        raise _invalid("negative_prompt", f"Invalid 'negative_prompt': {target.alias} does not take one.",
+                       "unsupported_parameter")
     if req.seed is not None:
         if not caps.supports_seed:
             raise _invalid("seed", f"Invalid 'seed': {target.alias} does not take a seed.", "unsupported_parameter")
@@ -546,6 +545,12 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         }
     except OpenAIError as exc:
         return _with_headers(exc.response(), headers)
+    except Exception:
+        # A bug must still answer in OpenAI's shape, or the SDK shows an HTML page as the error.
+        logger.exception("v1 images/generations failed (%s)", request_id)
+        error = OpenAIError(500, f"The server had an error while processing your request ({request_id}).",
+                            type="server_error")
+        return _with_headers(error.response(), headers)
     headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
     return _with_headers(JsonResponse(body), headers)
 

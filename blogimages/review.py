@@ -228,6 +228,8 @@ def assign_to_section(output: ImageOutput, section_key: str, *, user) -> ImageOu
     shown = derive.publish_copy(output, user=user)
     with transaction.atomic():
         previous = adapter.chosen_images(output.post).get(section_key)
+        if previous == shown.pk:
+            return shown  # already the section's image: nothing to do, nothing to record
         adapter.assign_image(output.post, section_key, shown)
         data = {"section": section_key, "assigned_output": shown.pk, "previous": previous}
         record(output, user=user, action=ReviewAction.ASSIGN, note=f"Chosen for section {section_key!r}.", data=data)
@@ -283,7 +285,6 @@ def replace_with_upload(output: ImageOutput, upload, *, user, note: str = "") ->
         storage.inspect_image(data)  # every check before anything is written
     except InvalidImage as exc:
         if isinstance(exc.__cause__, UnidentifiedImageError):
-            # Pillow's own message names an in-memory buffer; say it in the editor's words.
             raise InvalidImage("The file is not an image: upload a PNG, JPEG or WebP.") from exc
         raise
     name = str(getattr(upload, "name", "") or "")[:200]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from .models import ImageOutput, OutputStatus, ReviewStatus
+from .models import ImageOutput, ImagePromptExample, OutputStatus, ReviewStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +105,26 @@ def image_list(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]:
 
 def filter_choices() -> dict[str, list[str]]:
     """Distinct providers and models present, for the filter dropdowns."""
+    # order_by(): the default ordering would join DISTINCT and fetch every row.
+    images = ImageOutput.objects.order_by()
     return {
-        "providers": sorted(set(ImageOutput.objects.values_list("provider", flat=True).distinct())),
-        "models": sorted(set(ImageOutput.objects.exclude(model="").values_list("model", flat=True).distinct())),
+        "providers": sorted(images.values_list("provider", flat=True).distinct()),
+        "models": sorted(images.exclude(model="").values_list("model", flat=True).distinct()),
     }
+
+
+def tag_regex(tag: str) -> str:
+    """Tags are stored normalized as "a, b, c": a regex matching one whole tag."""
+    return rf"(^|, ){re.escape(tag.strip().lower())}(,|$)"
+
+
+def example_list(*, q: str = "", tag: str = "", provider: str = "") -> QuerySet[ImagePromptExample]:
+    """Prompt library examples matching words (name or description), a tag and a provider."""
+    examples = ImagePromptExample.objects.select_related("setting").order_by("name")
+    for word in q.split()[:8]:
+        examples = examples.filter(Q(name__icontains=word) | Q(description__icontains=word))
+    if tag:
+        examples = examples.filter(tags__iregex=tag_regex(tag))
+    if provider:
+        examples = examples.filter(setting__provider=provider)
+    return examples

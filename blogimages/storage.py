@@ -26,7 +26,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .conf import blogimages_settings
 from .exceptions import InvalidImage
@@ -124,6 +124,9 @@ def load_image(data: bytes) -> tuple[ImageInfo, Image.Image]:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage(f"The image is too large to decode safely: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        # Pillow's message names an in-memory buffer; say it in a person's words.
+        raise InvalidImage("The data is not a valid image: not a PNG, JPEG or WebP file.") from exc
     except Exception as exc:  # Pillow raises many types for corrupt data
         raise InvalidImage(f"The data is not a valid image ({type(exc).__name__}: {exc}).") from exc
     extension, mime = ACCEPTED_FORMATS[fmt]

@@ -47,7 +47,7 @@ class UsageReport:
 
     @property
     def total(self) -> Decimal:
-        return sum((row.cost for row in self.by_provider), Decimal("0"))
+        return sum((row.cost for row in self.by_provider), Decimal(0))
 
     @property
     def images(self) -> int:
@@ -70,7 +70,7 @@ TOTALS = {
 
 def _grouped(images: QuerySet[ImageOutput], key: str, *, order_by) -> list[SpendRow]:
     return [
-        SpendRow(key=str(item[key] or ""), images=item["images"], cost=item["cost"] or Decimal("0"),
+        SpendRow(key=str(item[key] or ""), images=item["images"], cost=item["cost"] or Decimal(0),
                  unpriced=item["unpriced"])
         for item in images.values(key).annotate(**TOTALS).order_by(*order_by)
     ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import batches
+from blogimages import batches, review
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SectionInfo, get_post_adapter
@@ -28,9 +29,6 @@ from blogimages.models import (
     ImageOutput,
     ImageSetting,
     OutputStatus,
-    ReviewAction,
-    ReviewEvent,
-    ReviewStatus,
 )
 from blogimages.views.common import field_label, is_fragment, with_thumb_sizes
 
@@ -287,28 +285,6 @@ def _candidate(post: Post, key: str, data) -> ImageOutput:
     return get_object_or_404(ImageOutput, pk=value, post=post, section_key=key)
 
 
-def assign(post: Post, key: str, output: ImageOutput, *, user) -> bool:
-    """Make `output` the section's chosen image, recording who did it. False if it already was."""
-    adapter = get_post_adapter()
-    if adapter.chosen_images(post).get(key) == output.pk:
-        return False
-    adapter.assign_image(post, key, output)
-    ReviewEvent.objects.create(output=output, actor=user, action=ReviewAction.ASSIGN,
-                               data={"post": adapter.slug(post), "section": key})
-    return True
-
-
-def approve(output: ImageOutput, *, user) -> bool:
-    """Mark the image approved, recording who did it. False if it already was."""
-    updated = ImageOutput.objects.filter(pk=output.pk).exclude(review_status=ReviewStatus.APPROVED).update(
-        review_status=ReviewStatus.APPROVED
-    )
-    output.review_status = ReviewStatus.APPROVED
-    if updated:
-        ReviewEvent.objects.create(output=output, actor=user, action=ReviewAction.APPROVE)
-    return bool(updated)
-
-
 @login_required
 @permission_required(REVIEW_PERMISSION, raise_exception=True)
 @require_POST
@@ -317,8 +293,10 @@ def section_choose(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     output = _candidate(post, key, request.POST)
     if output.status != OutputStatus.SUCCEEDED:
         return _section_response(request, post, key, error="Only a finished image can be chosen.")
-    with transaction.atomic():
-        assign(post, key, output, user=request.user)
+    try:
+        review.assign_to_section(output, key, user=request.user)
+    except (ValueError, PermissionDenied) as exc:
+        return _section_response(request, post, key, error=str(exc))
     return _section_response(request, post, key, notice=f"Image #{output.pk} chosen.")
 
 
@@ -331,7 +309,10 @@ def section_approve(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     output = _candidate(post, key, request.POST)
     if output.status != OutputStatus.SUCCEEDED:
         return _section_response(request, post, key, error="Only a finished image can be approved.")
-    with transaction.atomic():
-        approve(output, user=request.user)
-        assign(post, key, output, user=request.user)
+    try:
+        with transaction.atomic():
+            review.approve(output, user=request.user)
+            review.assign_to_section(output, key, user=request.user)
+    except (ValueError, PermissionDenied) as exc:
+        return _section_response(request, post, key, error=str(exc))
     return _section_response(request, post, key, notice=f"Image #{output.pk} approved and chosen.")

@@ -27,20 +27,6 @@ def vary_on_htmx(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def can_review(user) -> bool:
-    """Choose and approve images: editors with the change permission."""
-    return bool(user.is_authenticated and user.is_active and user.has_perm(REVIEW_PERMISSION))
-
-
-def can_delete(user, output: ImageOutput) -> bool:
-    """The image's creator, or staff who may delete images."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    if output.created_by_id is not None and output.created_by_id == user.pk:
-        return True
-    return bool(user.is_staff and user.has_perm(DELETE_PERMISSION))
-
-
 def thumb_size(output: ImageOutput) -> tuple[int, int] | None:
     """Displayed size of the thumbnail (the image fitted in THUMBNAIL_SIZE), for width/height attributes."""
     if not (output.width and output.height):

@@ -15,29 +15,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import push_url
 
+from .. import review
 from ..forms import GalleryFilterForm
 from ..models import ImageOutput
-from ..selectors import ImageFilters, image_list
-from .common import can_delete, can_review, is_fragment, read_sidecar, vary_on_htmx, with_thumb_sizes
+from ..selectors import ImageFilters, filter_choices, image_list
+from ..review import can_delete, can_review
+from .common import is_fragment, read_sidecar, vary_on_htmx, with_thumb_sizes
 
 logger = logging.getLogger("blogimages.views")
 
 PER_PAGE = 24
 MAX_PER_PAGE = 100
-
-
-def filter_choices() -> dict[str, list[str]]:
-    """Distinct providers and models present, for the filter dropdowns.
-
-    Like selectors.filter_choices, but with `.order_by()`: the model's default ordering
-    would otherwise join DISTINCT (making it distinct over every row) and fetch the whole
-    table. Should replace the selector's version.
-    """
-    images = ImageOutput.objects.order_by()
-    return {
-        "providers": sorted(images.values_list("provider", flat=True).distinct()),
-        "models": sorted(images.exclude(model="").values_list("model", flat=True).distinct()),
-    }
 
 
 def per_page_from(params) -> int:
@@ -124,7 +112,7 @@ def image_delete(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the image's creator or staff may delete it.")
     if request.method == "POST":
         logger.info("user %s deleted image %s (%s)", request.user.pk, output.pk, output.file.name)
-        output.delete()
+        review.delete(output, user=request.user)
         messages.success(request, f"Deleted image #{pk} and its files.")
         return redirect("blogimages:gallery")
     return render(request, "blogimages/image_confirm_delete.html",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -10,13 +9,14 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget
 
 from ..forms import ImagePromptExampleForm, ImportFieldForm, TesterForm
+from .. import selectors
 from ..integration import get_post_adapter, get_post_model
 from ..models import ImageOutput, ImagePromptExample, ImageSetting
 from ..providers import providers
@@ -25,23 +25,13 @@ from .common import field_label, is_fragment, vary_on_htmx, with_thumb_sizes
 PER_PAGE = 50
 
 
-def tag_regex(tag: str) -> str:
-    """Tags are stored normalized as "a, b, c": match one whole tag."""
-    return rf"(^|, ){re.escape(tag.strip().lower())}(,|$)"
-
-
-def example_queryset(params) -> tuple:
-    q = (params.get("q") or "").strip()[:200]
-    tag = (params.get("tag") or "").strip()[:50]
-    provider = (params.get("provider") or "").strip()[:50]
-    examples = ImagePromptExample.objects.select_related("setting").order_by("name")
-    for word in q.split()[:8]:
-        examples = examples.filter(Q(name__icontains=word) | Q(description__icontains=word))
-    if tag:
-        examples = examples.filter(tags__iregex=tag_regex(tag))
-    if provider:
-        examples = examples.filter(setting__provider=provider)
-    return examples, {"q": q, "tag": tag, "provider": provider}
+def example_queryset(params) -> tuple[QuerySet[ImagePromptExample], dict[str, str]]:
+    current = {
+        "q": (params.get("q") or "").strip()[:200],
+        "tag": (params.get("tag") or "").strip()[:50],
+        "provider": (params.get("provider") or "").strip()[:50],
+    }
+    return selectors.example_list(**current), current
 
 
 @login_required
@@ -61,18 +51,18 @@ def example_list(request: HttpRequest) -> HttpResponse:
     return vary_on_htmx(render(request, "blogimages/prompt_list.html", context))
 
 
-def _import_text(data) -> tuple[str | None, str, ImportFieldForm]:
-    """(the chosen field's text or None, an error message, the import form)."""
+def _import_text(data) -> tuple[str | None, str]:
+    """(the chosen post field's text, or None and what is missing)."""
     form = ImportFieldForm(data)
     if not form.is_valid():
         if form.errors.get("import_post"):
-            return None, "Choose a post to import from.", form
-        return None, "Choose one of the post's fields.", form
+            return None, "Choose a post to import from."
+        return None, "Choose one of the post's fields."
     post, name = form.cleaned_data["import_post"], form.cleaned_data["import_field"]
     fields = get_post_adapter().text_fields(post)
     if name not in fields:
-        return None, "Choose one of the post's fields.", form
-    return fields[name], "", form
+        return None, "Choose one of the post's fields."
+    return fields[name], ""
 
 
 def _field_choices(post) -> list[tuple[str, str]]:
@@ -97,7 +87,7 @@ def _example_form_page(request: HttpRequest, *, example: ImagePromptExample | No
         data = request.POST.copy()
         import_post = _import_post(data)
         if "_import" in data:
-            text, import_error, _ = _import_text(data)
+            text, import_error = _import_text(data)
             if text is not None:
                 data["description"] = text
             # Unbound with the submitted values: no "required" errors for a half-filled form.
@@ -206,8 +196,7 @@ def example_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def post_fields(request: HttpRequest) -> HttpResponse:
     """The field <select> for the post chosen in an import form (htmx swaps it in)."""
     post = _import_post(request.GET)
-    context = {"import_fields": _field_choices(post), "import_field": "", "import_post": post,
-               "name": (request.GET.get("name") or "import_field")[:50]}
+    context = {"import_fields": _field_choices(post), "import_field": "", "import_post": post}
     return render(request, "blogimages/example_form.html#field-select", context)
 
 
@@ -225,7 +214,7 @@ def post_sections(request: HttpRequest) -> HttpResponse:
 @require_POST
 def import_field(request: HttpRequest) -> HttpResponse:
     """htmx: the description textarea, filled with the chosen post field's text."""
-    text, error, _ = _import_text(request.POST)
+    text, error = _import_text(request.POST)
     if text is None:
         response = render(request, "blogimages/example_form.html#import-status", {"import_error": error})
         return reswap(retarget(response, "#import-status"), "outerHTML")

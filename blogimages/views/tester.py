@@ -9,12 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import batches, generation
-from ..budgets import BudgetExceeded  # noqa: F401  (a BlogImagesError: caught below like every other)
 from ..exceptions import BlogImagesError
 from ..forms import TesterForm
 from ..integration import get_post_adapter, get_post_model
 from ..models import ImageOutput, ImagePrompt, ImagePromptExample
-from .common import can_review, is_fragment
+from ..review import can_review
+from .common import is_fragment
 
 # Request fields a retry copies from the failed image's snapshot (the same request again).
 RETRY_FIELDS = ("model", "width", "height", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
@@ -66,6 +66,7 @@ def tester(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 outputs = run_test(form, request.user)
+            # UnsupportedFeature, InvalidProviderError, BudgetExceeded... and an unknown section.
             except (BlogImagesError, ValueError) as exc:
                 error = str(exc)
         else:

@@ -416,3 +416,15 @@ def test_api_images_are_in_the_json_gallery(client, token, recorder):
     listed = client.get("/api/images", {"q": "gallery"}, headers={"Authorization": f"Bearer {token[1]}"}).json()
     assert listed["count"] == 1 and listed["items"][0]["created_by"] == "scripter"
     assert ApiToken.objects.get().outputs.count() == 1
+
+
+def test_an_unexpected_error_still_answers_in_openais_shape(client, token, recorder, monkeypatch):
+    from blogimages import generation
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(generation, "generate", broken)
+    response = call(client, {"prompt": "x"}, token[1])
+    error = assert_error(response, 500, type="server_error")
+    assert response["x-request-id"] in error["message"] and "a bug" not in error["message"]

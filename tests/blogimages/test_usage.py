@@ -38,11 +38,11 @@ def test_spend_report_groups_by_user_provider_and_day(spend):
     today = timezone.localdate()
     report = usage.spend_report(date_from=today - dt.timedelta(days=29), date_to=today)
     assert [(r.key, r.images, r.cost, r.unpriced) for r in report.by_user] == [
-        ("alice", 2, Decimal("0.12"), 0), ("bob", 1, Decimal("0"), 0), ("", 1, Decimal("0"), 1),
+        ("alice", 2, Decimal("0.12"), 0), ("bob", 1, Decimal(0), 0), ("", 1, Decimal(0), 1),
     ]
     # Most spent first; a provider without prices (no sum at all) last.
     assert [(r.key, r.images, r.cost, r.unpriced) for r in report.by_provider] == [
-        ("openai", 2, Decimal("0.12"), 0), ("sd", 1, Decimal("0"), 0), ("comfyui", 1, Decimal("0"), 1),
+        ("openai", 2, Decimal("0.12"), 0), ("sd", 1, Decimal(0), 0), ("comfyui", 1, Decimal(0), 1),
     ]
     assert [(r.key, r.cost) for r in report.by_day] == [
         (today.isoformat(), Decimal("0.08")), ((today - dt.timedelta(days=2)).isoformat(), Decimal("0.04")),

@@ -12,7 +12,7 @@ from blogimages import generation
 from blogimages.models import ImageOutput, ReviewAction, ReviewEvent
 from tests.factories import ImageOutputFactory, PostFactory, UserFactory
 
-from .helpers import HX, hx, make_editor
+from .helpers import hx, make_editor
 
 pytestmark = pytest.mark.django_db
 
