@@ -201,7 +201,7 @@ class BatchStart:
 def start_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
-    user=None,
+    user=None, api_token=None,
 ) -> BatchStart:
     """Create a GenerationBatch and one queued ImageOutput per image; queue the tasks on commit.
 
@@ -242,7 +242,8 @@ def start_post_batch(
             if prompt.pk is None or prompt.source == PromptSource.TEMPLATE:
                 prompt.save()
             outputs = generation.queue_outputs(item.plan, prompt=prompt, setting=plan.setting, post=post,
-                                               section_key=item.section.key, batch=batch, user=user)
+                                               section_key=item.section.key, batch=batch, user=user,
+                                               api_token=api_token)
             ids += [o.pk for o in outputs]
             if item.plan.cost_estimate is None:
                 cost_known = False

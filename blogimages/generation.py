@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from . import postprocess, storage
 from .budgets import check_budget
-from .concurrency import provider_slot
+from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
 from .integration import get_post_adapter
@@ -42,7 +42,7 @@ logger = logging.getLogger("blogimages.generation")
 # Request fields a setting, a provider's defaults or a caller's overrides may set.
 PARAMETER_FIELDS = (
     "model", "width", "height", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
-    "output_format", "extra", "negative_prompt",
+    "output_format", "extra", "negative_prompt", "user",
 )
 
 
@@ -214,28 +214,36 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
 
     # The slot comes before the claim: a task that steps aside for a busy provider
     # leaves its image queued and untouched.
-    with provider_slot(plan.provider, blocking=not raise_retryable):
-        outputs = claim(outputs)
-        if not outputs:
-            return []
-        request = replace(plan.request, n=len(outputs))
-        try:
-            result = plan.provider.run(request)
-        except ProviderError as exc:
-            if raise_retryable and exc.retryable:
-                _requeue(outputs, str(exc))
-                raise
-            _fail(outputs, str(exc))
-            return outputs
-        except BlogImagesError as exc:
-            # A request or configuration that cannot work (e.g. a broken workflow template).
-            _fail(outputs, str(exc))
-            return outputs
-        except Exception as exc:
-            # A bug in a backend must not leave rows "running" forever.
-            logger.exception("provider %s raised unexpectedly", plan.provider.alias)
-            _fail(outputs, f"{plan.provider.alias} failed unexpectedly: {type(exc).__name__}: {exc}")
-            return outputs
+    try:
+        with provider_slot(plan.provider, blocking=not raise_retryable):
+            outputs = claim(outputs)
+            if not outputs:
+                return []
+            request = replace(plan.request, n=len(outputs))
+            try:
+                result = plan.provider.run(request)
+            except ProviderError as exc:
+                if raise_retryable and exc.retryable:
+                    _requeue(outputs, str(exc))
+                    raise
+                _fail(outputs, str(exc), error=exc)
+                return outputs
+            except BlogImagesError as exc:
+                # A request or configuration that cannot work (e.g. a broken workflow template).
+                _fail(outputs, str(exc), error=exc)
+                return outputs
+            except Exception as exc:
+                # A bug in a backend must not leave rows "running" forever.
+                logger.exception("provider %s raised unexpectedly", plan.provider.alias)
+                _fail(outputs, f"{plan.provider.alias} failed unexpectedly: {type(exc).__name__}: {exc}")
+                return outputs
+    except ProviderBusy as exc:
+        if raise_retryable:
+            raise
+        # An inline caller waited the provider's whole timeout; nobody will come back for these.
+        for output in outputs:
+            fail_output(output, f"{exc} (no free slot after {plan.provider.timeout:g} s)")
+        return list(outputs)
 
     images = list(result.images)
     if len(images) > len(outputs):
@@ -448,13 +456,27 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
             refresh_batch(output.batch_id)
 
 
-def _fail(outputs: Sequence[ImageOutput], reason: str) -> None:
+def error_details(exc: BaseException) -> dict[str, Any]:
+    """What kind of failure it was, for callers that must tell them apart (the /v1 API)."""
+    details: dict[str, Any] = {"type": type(exc).__name__, "retryable": bool(getattr(exc, "retryable", False))}
+    for name in ("status_code", "code", "request_id"):
+        if getattr(exc, name, None):
+            details[name] = getattr(exc, name)
+    return details
+
+
+def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException | None = None) -> None:
     now = timezone.now()
     reason = reason.strip() or "Unknown error."
+    fields = ["status", "error", "finished_at"]
+    if error is not None:
+        fields.append("provider_metadata")
     for output in outputs:
         output.status, output.error, output.finished_at = OutputStatus.FAILED, reason, now
+        if error is not None:
+            output.provider_metadata = {**(output.provider_metadata or {}), "error": error_details(error)}
         try:
-            _finish(output, ["status", "error", "finished_at"])
+            _finish(output, fields)
         except LostClaim:
             logger.warning("image %s was taken over by another worker; failure not recorded", output.pk)
     logger.info("image(s) %s failed: %s", [o.pk for o in outputs], reason)

@@ -66,10 +66,12 @@ class ImageFilters:
 
 
 def _is_date(value: str | None) -> bool:
+    """A real date the database can compare with (year 1900 to 9000: no overflow at the edges)."""
     try:
-        return bool(value) and parse_date(value.strip()) is not None
+        parsed = parse_date(value.strip()) if value else None
     except ValueError:
         return False
+    return parsed is not None and 1900 <= parsed.year <= 9000
 
 
 def image_list(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]:

@@ -175,8 +175,10 @@ def _progress_response(request, post, batch, **extra) -> HttpResponse:
                                                                "can_edit": request.user.has_perm(REVIEW_PERMISSION),
                                                                **extra})
     if batch.is_finished:
-        # Sections refresh their candidates when a batch is done.
-        trigger_client_event(response, "batch-finished", {"batch": batch.pk})
+        # Sections refresh their candidates when a batch is done. The event is fired on
+        # <body> itself: the element that asked may already have been swapped out, and an
+        # event on a detached element never bubbles to the sections' listeners.
+        trigger_client_event(response, "batch-finished", {"batch": batch.pk, "target": "body"})
     return response
 
 

@@ -282,3 +282,22 @@ def test_stored_files_carry_their_provenance(recorder):
     # The recorded hash is of the stored bytes (with the provenance inside).
     out.file.seek(0)
     assert hashlib.sha256(out.file.read()).hexdigest() == out.sha256
+
+
+def test_failure_kind_is_recorded_for_callers(recorder):
+    recorder.script(ContentRefused("refused by the safety system", status_code=400, code="content_policy_violation"))
+    [out] = generation.generate(prompt="x", overrides={"width": 32, "height": 32})
+    assert out.provider_metadata["error"] == {
+        "type": "ContentRefused", "retryable": False, "status_code": 400, "code": "content_policy_violation",
+    }
+
+
+def test_inline_generation_fails_cleanly_when_the_provider_never_frees_a_slot(recorder, settings):
+    from blogimages.concurrency import provider_slot
+
+    settings.REDIS_URL = ""
+    recorder.max_concurrency, recorder.timeout = 1, 0.2
+    with provider_slot(recorder):  # someone else holds the only slot
+        [out] = generation.generate(prompt="x", overrides={"width": 32, "height": 32})
+    out.refresh_from_db()
+    assert out.status == "failed" and "slot" in out.error and recorder.requests == []

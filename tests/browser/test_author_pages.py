@@ -142,6 +142,8 @@ def test_generate_all_on_the_demo_post_and_choose_an_image(page):
     expect(page.locator("#plan-summary")).to_contain_text("$0.00")
     page.select_option("#plan-setting", label="Cards social card (cards, 1200×630)")
     expect(page.locator("#plan-summary")).to_contain_text("5 images")
+    # Let the plan's refresh for the new setting land before starting.
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Start").click()
 
     progress = page.locator("#batch-progress")

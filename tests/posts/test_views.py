@@ -100,7 +100,7 @@ def test_generate_all_starts_a_batch_and_reports_progress(editor_client, post, r
     assert 'id="batch-progress" data-status="succeeded"' in html
     assert '<progress value="2" max="2"' in html and "<strong>2 of 2</strong> done" in html
     assert 'hx-trigger="every 1s"' not in html
-    assert response["HX-Trigger"] == f'{{"batch-finished": {{"batch": {batch.pk}}}}}'
+    assert response["HX-Trigger"] == f'{{"batch-finished": {{"batch": {batch.pk}, "target": "body"}}}}'
     assert ImageOutput.objects.filter(post=post, status=OutputStatus.SUCCEEDED).count() == 2
     # The sections' candidates then reload.
     html = editor_client.get(url("section_candidates", post, "intro"), **HX).content.decode()
