@@ -435,15 +435,10 @@ def _budget_error(exc: BudgetExceeded) -> OpenAIError:
                        headers={"Retry-After": str(seconds_until_budget_reset(exc.scope)), "x-should-retry": "false"})
 
 
-# Words in a failed image's reason that mean the provider's safety system refused it
-# (ContentRefused: "... refused by the server's content filter", "refused by the provider's
-# safety system"). Anything else a provider failed with is the server's problem, not the caller's.
-REFUSAL_MARKERS = ("refused by the", "content filter", "safety system", "content policy")
-
-
 def _failure_error(outputs: list[ImageOutput]) -> OpenAIError:
     reasons = "; ".join(sorted({o.error for o in outputs if o.error})) or "the provider made no image"
-    if any(marker in reasons.lower() for marker in REFUSAL_MARKERS):
+    kinds = {((o.provider_metadata or {}).get("error") or {}).get("type") for o in outputs}
+    if "ContentRefused" in kinds:
         return OpenAIError(400, f"Your request was rejected by the image provider's safety system: {reasons}",
                            code="content_policy_violation")
     return OpenAIError(502, f"The image provider failed: {reasons}", type="server_error", code="provider_error")
