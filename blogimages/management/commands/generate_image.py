@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from PIL import Image
 
 from blogimages import generation, postprocess
 from blogimages.exceptions import BlogImagesError
+from blogimages.management.base import OneLineErrorCommand
 from blogimages.models import ImagePrompt, ImageSetting, OutputStatus
 from blogimages.providers import get_provider
 
@@ -46,18 +46,8 @@ def write_as(data: bytes, path: Path) -> None:
     path.write_bytes(data if same else postprocess.convert(data, fmt.lower()))
 
 
-class Command(BaseCommand):
+class Command(OneLineErrorCommand):
     help = "Generate image(s) from a prompt and store them (with rows and sidecars)."
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        def one_line_error(message: str) -> None:
-            sys.stderr.write(f"error: {message}\n")
-            sys.exit(2)
-
-        parser.error = one_line_error
-        return parser
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("prompt", help="What to draw.")

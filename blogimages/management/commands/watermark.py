@@ -8,29 +8,19 @@ preset (or the BLOGIMAGES_WATERMARK setting) is used.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from blogimages import derive, postprocess
 from blogimages.conf import blogimages_settings
 from blogimages.exceptions import BlogImagesError
+from blogimages.management.base import OneLineErrorCommand
 from blogimages.models import ImageOutput, OutputStatus
 
 
-class Command(BaseCommand):
+class Command(OneLineErrorCommand):
     help = "Watermark stored images; each gets a derived copy beside it (`-wm`)."
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        def one_line_error(message: str) -> None:
-            sys.stderr.write(f"error: {message}\n")
-            sys.exit(2)
-
-        parser.error = one_line_error
-        return parser
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("image_ids", nargs="+", type=int, metavar="IMAGE_ID", help="ImageOutput ids.")
