@@ -33,7 +33,7 @@ from django.utils import timezone
 from . import generation, postprocess, storage
 from .budgets import check_budget
 from .conf import blogimages_settings
-from .exceptions import BlogImagesError, ProviderError
+from .exceptions import BlogImagesError
 from .integration import get_post_adapter
 from .models import (
     BatchStatus,
@@ -544,7 +544,7 @@ def _endpoint_variations(output, source, backend, method, model, n, *, user) -> 
     ])
     try:
         result = method(image=data, n=n, model=model, size=f"{side}x{side}")
-    except (ProviderError, BlogImagesError) as exc:
+    except Exception as exc:  # whatever went wrong, the rows must not stay "running"
         for row in rows:
             generation.fail_output(row, str(exc))
         record(output, user=user, action=ReviewAction.VARIATION, note=f"Variations failed: {exc}",

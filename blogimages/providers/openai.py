@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import ipaddress
 import logging
+import struct
 import threading
 import time
+import warnings
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -21,6 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from PIL import Image, ImageOps
 
 try:
     import openai
@@ -62,6 +67,12 @@ RESPONSE_FORMATS = ("b64_json", "url")
 # OpenAI answers a refused prompt with a plain 400; only the code tells it apart.
 CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 QUOTA_CODES = frozenset({"insufficient_quota"})
+# POST /images/variations (reference/providers.md 1.4): dall-e-2 only, a square PNG.
+VARIATION_MODELS = ("dall-e-2",)
+VARIATION_SIZES = ("256x256", "512x512", "1024x1024")
+VARIATION_MAX_N = 10
+# The API wants "less than 4 MB"; counted in decimal megabytes to stay clear of either reading.
+VARIATION_MAX_BYTES = 4_000_000
 # Keys that would only leak a fragment of a short key (or mangle messages) are not redacted.
 MIN_REDACTABLE_SECRET = 8
 
@@ -182,6 +193,8 @@ class OpenAIProvider(BaseProvider):
     display_name = "OpenAI"
     default_model_name = "dall-e-3"
     allowed_response_formats: tuple[str, ...] = RESPONSE_FORMATS
+    #: Models served by POST /images/variations (derive.variations looks here); () = none.
+    variation_models: tuple[str, ...] = VARIATION_MODELS
 
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(alias=alias, options=options)
@@ -316,6 +329,73 @@ class OpenAIProvider(BaseProvider):
         raw = self.call(
             lambda client: client.images.with_raw_response.generate(**params, extra_headers=self.request_headers())
         )
+        return self.to_result(raw, request)
+
+    def create_variation(
+        self, *, image: bytes, n: int = 1, model: str = "dall-e-2", size: str = "1024x1024"
+    ) -> GenerationResult:
+        """`n` variations of `image` from POST /images/variations (dall-e-2 only).
+
+        Everything is checked before any request: the model must be in `variation_models`,
+        n 1 to 10, size one of 256x256, 512x512, 1024x1024; the image is made the square PNG
+        under 4 MB the endpoint insists on (see `variation_png`). Errors and answers are
+        handled exactly as for `generate`. The images have no seed; their metadata says
+        `"variation": True`.
+        """
+        self.check_variation(n=n, model=model, size=size)
+        png = variation_png(image, alias=self.alias)
+        width, height = (int(side) for side in size.split("x"))
+        # Only what to_image and to_result read: the model, size, n (no prompt goes out).
+        request = GenerationRequest(prompt="", model=model, width=width, height=height, n=n)
+        params: dict[str, Any] = {"image": ("image.png", png, "image/png"), "model": model, "n": n, "size": size}
+        if self.response_format:
+            params["response_format"] = self.response_format
+        logger.debug(
+            "provider %s: images.create_variation model=%s size=%s n=%d image=%d bytes",
+            self.alias, model, size, n, len(png),
+        )
+        started = time.monotonic()
+        try:
+            raw = self.call(
+                lambda client: client.images.with_raw_response.create_variation(
+                    **params, extra_headers=self.request_headers()
+                )
+            )
+            result = self.to_result(raw, request)
+        except ProviderError as exc:
+            # As BaseProvider.run logs a failed generation (messages are already redacted).
+            logger.warning(
+                "provider %s model %s variations failed after %d ms: %s",
+                self.alias, model, (time.monotonic() - started) * 1000, exc,
+            )
+            raise
+        elapsed = int((time.monotonic() - started) * 1000)
+        logger.info("provider %s model %s made %d variation(s) in %d ms",
+                    self.alias, model, len(result.images), elapsed)
+        images = tuple(
+            replace(item, seed=None, metadata={**item.metadata, "variation": True}) for item in result.images
+        )
+        return replace(result, images=images, provider_ms=elapsed)
+
+    def check_variation(self, *, n: int, model: str, size: str) -> None:
+        problems: list[str] = []
+        if not self.variation_models:
+            problems.append("this provider offers no image variations")
+        elif model not in self.variation_models:
+            problems.append(
+                f"model {model!r} does not make variations; choose one of: {', '.join(self.variation_models)}"
+            )
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= VARIATION_MAX_N:
+            problems.append(f"n={n!r} is not allowed; allowed: 1 to {VARIATION_MAX_N}")
+        if size not in VARIATION_SIZES:
+            problems.append(f"size {size!r} is not allowed; allowed: {', '.join(VARIATION_SIZES)}")
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
+
+    # -- the answer ----------------------------------------------------------------------
+
+    def to_result(self, raw: Any, request: GenerationRequest) -> GenerationResult:
+        """The parsed answer of any images endpoint (generations, variations)."""
         request_id = raw.request_id or ""
         response = self.parse_response(raw, request_id)
         images = tuple(
@@ -326,8 +406,6 @@ class OpenAIProvider(BaseProvider):
         # Hosts that chose the model themselves (none was sent) may say which one.
         model = request.model or str(getattr(response, "model", None) or "")
         return GenerationResult(images=images, model=model, request_id=request_id, usage=usage)
-
-    # -- the answer ----------------------------------------------------------------------
 
     def parse_response(self, raw: Any, request_id: str) -> ImagesResponse:
         def malformed(message: str) -> ProviderServerError:
@@ -532,6 +610,47 @@ class OpenAIProvider(BaseProvider):
         if code in CONTENT_POLICY_CODES:
             return ContentRefused(said("refused by the provider's safety system"), **kwargs)
         return ProviderBadRequest(said("bad request"), **kwargs)
+
+
+def variation_png(image: bytes, *, alias: str = "openai", max_bytes: int = VARIATION_MAX_BYTES) -> bytes:
+    """`image` as POST /images/variations takes it: a square PNG of less than `max_bytes`.
+
+    A square PNG that small is sent as it is. Anything else (another format, not square,
+    too big) is converted with Pillow: EXIF orientation applied, centre-cropped to a square,
+    re-encoded as a PNG (RGB, or RGBA when it has transparency; no metadata carried). If that
+    PNG is still over the limit it is downscaled to 1024x1024 - and on to 512 and 256, which
+    always fit - since the endpoint rejects larger uploads outright.
+
+    Raises UnsupportedFeature for bytes Pillow cannot decode (or too big to decode safely).
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its pixel limit; treat the warning as the bomb it is.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(bytes(image))) as opened:
+                opened.load()
+                if opened.format == "PNG" and opened.width == opened.height and len(image) < max_bytes:
+                    return bytes(image)
+                picture = ImageOps.exif_transpose(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnsupportedFeature(f"{alias}: the image for variations is too large to decode safely") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, struct.error, zlib.error) as exc:
+        # UnidentifiedImageError is an OSError; truncated files fail in load().
+        raise UnsupportedFeature(f"{alias}: the image for variations is not a readable image") from exc
+
+    transparent = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in picture.info
+    picture = picture.convert("RGBA" if transparent else "RGB")
+    side = min(picture.size)
+    left, top = (picture.width - side) // 2, (picture.height - side) // 2
+    picture = picture.crop((left, top, left + side, top + side))
+    for target in (side, *(s for s in (1024, 512, 256) if s < side)):
+        if target != picture.width:
+            picture = picture.resize((target, target), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG", optimize=target <= 1024)
+        if buffer.tell() < max_bytes:
+            return buffer.getvalue()
+    raise UnsupportedFeature(f"{alias}: the image for variations does not fit in {max_bytes} bytes as a PNG")
 
 
 def provider_message(exc: openai.APIStatusError) -> str:

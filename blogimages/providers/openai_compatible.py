@@ -49,6 +49,10 @@ class OpenAICompatibleProvider(OpenAIProvider):
     "url", a host's own value such as Together's "base64", or "" to send none)."""
 
     display_name = "OpenAI-compatible"
+    # Hosts rarely have /images/variations (LocalAI, Together, FLUX hosts do not): offer none,
+    # so derive.variations re-runs the prompt with new seeds instead of calling a missing
+    # endpoint, and a direct create_variation() raises UnsupportedFeature before any request.
+    variation_models: tuple[str, ...] = ()
     # Host parameter names for the request fields OpenAI itself does not take.
     extra_body_names: Mapping[str, str] = {
         "negative_prompt": "negative_prompt",

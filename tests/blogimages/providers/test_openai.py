@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import random
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 from werkzeug import Response
 
 from blogimages.exceptions import (
@@ -21,7 +24,7 @@ from blogimages.exceptions import (
     UnsupportedFeature,
 )
 from blogimages.providers.base import GenerationRequest
-from blogimages.providers.openai import OpenAIProvider, retry_after_seconds
+from blogimages.providers.openai import VARIATION_MAX_BYTES, OpenAIProvider, retry_after_seconds, variation_png
 
 from .openai_server import (
     API_KEY,
@@ -528,3 +531,231 @@ def test_configured_through_the_registry(httpserver, settings):
     assert result.model == "dall-e-3"
     assert result.images[0].data == PNG
     assert sent(httpserver).headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+# -- variations (POST /v1/images/variations) ------------------------------------------------
+
+VARIATIONS = "/v1/images/variations"
+SQUARE_PNG = image_bytes("PNG", size=(256, 256))
+# openai 3.x marks images.create_variation @deprecated("deprecated") (dall-e-2 is on its way
+# out); the endpoint still answers, so the warning is expected here and nowhere else.
+sdk_deprecated = pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
+
+
+def answer_variations(httpserver, body, *, status: int = 200, headers: dict | None = None) -> None:
+    httpserver.expect_oneshot_request(VARIATIONS, method="POST").respond_with_json(
+        body, status=status, headers=headers or {}
+    )
+
+
+def sent_image(request) -> Image.Image:
+    """The `image` file part of a multipart request, decoded."""
+    upload = request.files["image"]
+    picture = Image.open(io.BytesIO(upload.read()))
+    picture.load()
+    return picture
+
+
+@sdk_deprecated
+def test_variation_sends_a_multipart_request_and_reads_b64(httpserver, provider):
+    first, second = image_bytes("PNG", (256, 256), "navy"), image_bytes("PNG", (256, 256), "olive")
+    answer_variations(
+        httpserver, images_response({"b64_json": b64(first)}, {"b64_json": b64(second)}),
+        headers={"x-request-id": "req_var"},
+    )
+
+    result = provider.create_variation(image=SQUARE_PNG, n=2, model="dall-e-2", size="256x256")
+
+    request = sent(httpserver)
+    assert (request.method, request.path) == ("POST", VARIATIONS)
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert request.form.to_dict() == {"model": "dall-e-2", "n": "2", "size": "256x256", "response_format": "b64_json"}
+    assert list(request.files) == ["image"]
+    upload = request.files["image"]
+    assert (upload.filename, upload.mimetype) == ("image.png", "image/png")
+    data = upload.read()
+    # A square PNG under 4 MB goes as it is.
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and data == SQUARE_PNG
+    assert [image.data for image in result.images] == [first, second]
+    for index, image in enumerate(result.images):
+        assert image.mime_type == "image/png"
+        assert image.seed is None
+        assert image.metadata["variation"] is True
+        assert (image.metadata["index"], image.metadata["source"]) == (index, "b64_json")
+    assert (result.model, result.request_id) == ("dall-e-2", "req_var")
+
+
+@sdk_deprecated
+def test_variation_url_answer_is_downloaded(httpserver, make_provider):
+    provider = make_provider(response_format="url")
+    image_url = httpserver.url_for("/files/var-1.png") + "?sig=signed-token"
+    answer_variations(httpserver, images_response({"url": image_url}))
+    httpserver.expect_oneshot_request("/files/var-1.png", method="GET").respond_with_data(
+        SQUARE_PNG, content_type="image/png"
+    )
+
+    [image] = provider.create_variation(image=SQUARE_PNG, n=1, size="512x512").images
+
+    assert sent(httpserver).form["response_format"] == "url"
+    assert sent(httpserver).form["size"] == "512x512"
+    assert image.data == SQUARE_PNG
+    assert image.metadata["variation"] is True
+    assert image.metadata["source"] == "url"
+    assert image.metadata["url"] == httpserver.url_for("/files/var-1.png")
+    assert "Authorization" not in sent(httpserver, 1).headers
+
+
+@sdk_deprecated
+def test_variation_content_policy_refusal(httpserver, provider):
+    message = "Your request was rejected as a result of our safety system."
+    answer_variations(
+        httpserver, error_body(message, type="image_generation_user_error", code="content_policy_violation"),
+        status=400,
+    )
+
+    with pytest.raises(ContentRefused) as caught:
+        provider.create_variation(image=SQUARE_PNG)
+
+    assert message in str(caught.value)
+    assert (caught.value.status_code, caught.value.code) == (400, "content_policy_violation")
+    assert not caught.value.retryable
+
+
+@sdk_deprecated
+def test_variation_rate_limit_keeps_its_retry_after(httpserver, provider):
+    answer_variations(
+        httpserver,
+        error_body("Rate limit reached for images per minute.", type="requests", code="rate_limit_exceeded"),
+        status=429, headers={"retry-after": "7", "x-request-id": "req_429"},
+    )
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        provider.create_variation(image=SQUARE_PNG, n=3)
+
+    error = caught.value
+    assert error.retryable
+    assert (error.retry_after, error.status_code, error.request_id) == (7.0, 429, "req_429")
+    assert len(httpserver.log) == 1
+
+
+@sdk_deprecated
+def test_variation_malformed_answer_is_a_server_error(httpserver, provider):
+    httpserver.expect_oneshot_request(VARIATIONS).respond_with_data('{"created": 1}', content_type="application/json")
+
+    with pytest.raises(ProviderServerError, match="no images"):
+        provider.create_variation(image=SQUARE_PNG)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"model": "dall-e-3"}, "model 'dall-e-3' does not make variations; choose one of: dall-e-2"),
+        ({"model": "gpt-image-1"}, "model 'gpt-image-1' does not make variations"),
+        ({"n": 11}, "n=11 is not allowed; allowed: 1 to 10"),
+        ({"n": 0}, "n=0 is not allowed"),
+        ({"size": "300x300"}, "size '300x300' is not allowed; allowed: 256x256, 512x512, 1024x1024"),
+        ({"size": "1792x1024"}, "size '1792x1024' is not allowed"),
+        ({"image": b"definitely not an image"}, "not a readable image"),
+        ({"image": PNG[: len(PNG) // 2]}, "not a readable image"),
+    ],
+    ids=["dall-e-3", "gpt-image-1", "n-11", "n-0", "size-300", "size-dalle3", "not-an-image", "truncated-png"],
+)
+def test_invalid_variations_fail_before_any_http_call(httpserver, provider, kwargs, message):
+    with pytest.raises(UnsupportedFeature, match=message):
+        provider.create_variation(**{"image": SQUARE_PNG, **kwargs})
+    assert httpserver.log == []
+
+
+@sdk_deprecated
+def test_a_non_square_jpeg_is_sent_as_a_square_png(httpserver, provider):
+    jpeg = image_bytes("JPEG", size=(300, 200), color="orange")
+    answer_variations(httpserver, images_response({"b64_json": b64(SQUARE_PNG)}))
+
+    provider.create_variation(image=jpeg, n=1, size="256x256")
+
+    upload = sent(httpserver).files["image"]
+    assert upload.mimetype == "image/png"
+    picture = Image.open(io.BytesIO(upload.read()))
+    assert (picture.format, picture.size, picture.mode) == ("PNG", (200, 200), "RGB")
+
+
+def test_an_oversized_image_is_downscaled_to_1024_under_4_mb():
+    # Noise does not compress: 1200x1200 RGB is over 4 MB as a PNG, 1024x1024 is not.
+    noisy = Image.frombytes("RGB", (1200, 1200), random.Random(7).randbytes(1200 * 1200 * 3))
+    buffer = io.BytesIO()
+    noisy.save(buffer, format="PNG", compress_level=1)
+    assert buffer.tell() >= VARIATION_MAX_BYTES
+
+    png = variation_png(buffer.getvalue())
+
+    assert len(png) < VARIATION_MAX_BYTES
+    picture = Image.open(io.BytesIO(png))
+    assert (picture.format, picture.size) == ("PNG", (1024, 1024))
+
+
+def test_transparency_survives_the_conversion():
+    buffer = io.BytesIO()
+    Image.new("RGBA", (40, 20), (255, 0, 0, 0)).save(buffer, format="WEBP", lossless=True)
+
+    picture = Image.open(io.BytesIO(variation_png(buffer.getvalue())))
+
+    assert (picture.format, picture.size, picture.mode) == ("PNG", (20, 20), "RGBA")
+
+
+def test_openai_compatible_hosts_offer_no_variations(httpserver):
+    from blogimages.derive import _provider_variation_method
+    from blogimages.providers.openai_compatible import OpenAICompatibleProvider
+
+    host = OpenAICompatibleProvider(alias="local", options={"base_url": httpserver.url_for("/v1"), "models": ["dall-e-2"]})
+    try:
+        # derive.variations then re-runs the prompt instead of calling a missing endpoint.
+        assert _provider_variation_method(host, "dall-e-2") is None
+        with pytest.raises(UnsupportedFeature, match="offers no image variations"):
+            host.create_variation(image=SQUARE_PNG)
+        assert httpserver.log == []
+    finally:
+        host.close()
+    openai_backend = OpenAIProvider(alias="openai", options={"api_key": API_KEY})
+    assert _provider_variation_method(openai_backend, "dall-e-2") == openai_backend.create_variation
+    assert _provider_variation_method(openai_backend, "dall-e-3") is None
+
+
+@sdk_deprecated
+@pytest.mark.django_db
+def test_derive_variations_of_an_openai_image_use_the_variations_endpoint(httpserver, settings):
+    from blogimages import derive
+    from tests.blogimages.test_review import make_image, make_user
+
+    settings.BLOGIMAGES_PROVIDERS = {
+        "openai": {
+            "BACKEND": "blogimages.providers.openai.OpenAIProvider",
+            "OPTIONS": {"api_key": API_KEY, "base_url": httpserver.url_for("/v1"), "timeout": 5},
+        }
+    }
+    httpserver.expect_oneshot_request(GENERATIONS, method="POST").respond_with_json(
+        images_response({"b64_json": b64(image_bytes("PNG", (256, 256), "teal"))})
+    )
+    original = make_image(provider="openai", size=(256, 256), overrides={"model": "dall-e-2"})
+    assert (original.provider, original.model) == ("openai", "dall-e-2")
+    answer_variations(
+        httpserver,
+        images_response({"b64_json": b64(image_bytes("PNG", (256, 256), "navy"))},
+                        {"b64_json": b64(image_bytes("PNG", (256, 256), "olive"))}),
+        headers={"x-request-id": "req_var"},
+    )
+
+    new = derive.variations(original, n=2, user=make_user(staff=True))
+
+    assert [sent(httpserver, i).path for i in range(len(httpserver.log))] == [GENERATIONS, VARIATIONS]
+    request = sent(httpserver, 1)
+    assert request.form.to_dict() == {"model": "dall-e-2", "n": "2", "size": "256x256", "response_format": "b64_json"}
+    assert sent_image(request).format == "PNG"
+    assert len(new) == 2
+    for item in new:
+        assert (item.status, item.derivation, item.derived_from, item.provider, item.model) == (
+            "succeeded", "variation", original, "openai", "dall-e-2")
+        assert (item.width, item.height) == (256, 256)
+        assert item.setting_snapshot["variation_of"] == str(original.uid)
+    assert len({item.sha256 for item in new}) == 2
+    assert original.events.get(action="variation").data["method"] == "provider"
