@@ -335,21 +335,24 @@ def fit_text(text: str, *, font_name: str, width: int, height: int, max_size: in
     if not words or width < 8 or min_size > max_size:
         return None
 
-    def attempt(size: int) -> tuple[list[str], int]:
+    def attempt(size: int) -> tuple[list[str], int, bool]:
         font = _font(font_name, size)
         probe = TextBlock(lines=("",), font=font, size=size, truncated=False)
         lines_allowed = max(0, min(max_lines, (height - probe.height) // probe.line_height + 1))
-        return _wrap(words, font, width, limit=lines_allowed), lines_allowed
+        # A size at which an ordinary word must be cut in two does not count as fitting:
+        # a smaller size that keeps "lighthouse" whole reads better than "lightho-use".
+        cuts_words = any(font.getlength(word) > width for word in words)
+        return _wrap(words, font, width, limit=lines_allowed), lines_allowed, cuts_words
 
     low, high = min_size, max_size
     while low < high:  # binary search: bigger type fits fewer words per line
         mid = (low + high + 1) // 2
-        lines, allowed = attempt(mid)
-        if len(lines) <= allowed:
+        lines, allowed, cuts_words = attempt(mid)
+        if len(lines) <= allowed and not cuts_words:
             low = mid
         else:
             high = mid - 1
-    lines, allowed = attempt(low)
+    lines, allowed, _cuts = attempt(low)
     if allowed < 1:
         return None
     font = _font(font_name, low)

@@ -323,3 +323,12 @@ def test_text_no_bundled_font_can_draw_becomes_an_abstract_cover(provider):
     image = generate(provider, prompt="日本語のタイトル", model="cards-geometric").images[0]
     assert image.metadata["text_lines"] == 0
     assert decode(image.data).size == (256, 256)
+
+
+def test_ordinary_words_are_not_cut_when_a_smaller_size_keeps_them_whole():
+    from blogimages.providers.cards import fit_text
+
+    block = fit_text("A lighthouse in a storm", font_name="display", width=120, height=200, max_size=40,
+                     min_size=10, max_lines=7)
+    assert block is not None
+    assert " ".join(block.lines).split() == ["A", "lighthouse", "in", "a", "storm"]
