@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.views.static import serve
 from PIL import Image
 
-from blogimages import openai_api, tokens
+from blogimages import tokens
+from blogimages.api import openai as openai_api
 from blogimages.exceptions import ContentRefused, ProviderServerError
 from blogimages.models import ApiToken, ImageOutput
 from blogimages.selectors import image_list

@@ -33,13 +33,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import generation, ratelimit, tokens
-from .budgets import BudgetExceeded, seconds_until_reset
-from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
-from .models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
-from .providers import BaseProvider, Capabilities, get_provider, providers
-from .providers.base import MAX_SEED
+from .. import generation, ratelimit, tokens
+from ..budgets import BudgetExceeded, seconds_until_reset
+from ..conf import blogimages_settings
+from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
+from ..providers import BaseProvider, Capabilities, get_provider, providers
+from ..providers.base import MAX_SEED
 
 logger = logging.getLogger("blogimages.api")
 
