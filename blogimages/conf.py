@@ -54,6 +54,16 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_KEY_PREFIX": "blogimages:ratelimit",
     # Largest request body the API accepts (bytes); bigger bodies get 413 before parsing.
     "API_MAX_BODY_BYTES": 1024 * 1024,
+    # What /v1 answers when a request names no response_format: "b64_json" (what clients of
+    # the GPT image models read), except for DALL·E model names, where OpenAI defaulted to "url".
+    "V1_DEFAULT_RESPONSE_FORMAT": "b64_json",
+    # Links to stored files handed to programs (signed_media.py): lifetime in seconds, the
+    # site's public address ("https://blog.example.com"; empty = the request's host), and how
+    # the web server sends local files (nginx internal location for X-Accel-Redirect, or X-Sendfile).
+    "SIGNED_URL_SECONDS": 3600,
+    "PUBLIC_BASE_URL": "",
+    "MEDIA_ACCEL_REDIRECT": "",
+    "MEDIA_SENDFILE": False,
     # A token's last_used_at is written at most this often (seconds): not one write per request.
     "TOKEN_LAST_USED_INTERVAL": 60,
     # When a provider is at its concurrency limit, a task steps aside for this long (s).

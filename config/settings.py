@@ -55,11 +55,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "corsheaders",
     "blogimages",
     "posts",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
+    "blogimages.api.middleware.OpenAIShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +75,15 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]
+
+# CORS, off unless DJANGO_CORS_ALLOWED_ORIGINS names origins (e.g. "https://app.example.com"):
+# then a page there may call /v1 and /api with a bearer token. Never with cookies: a token
+# route must not be callable with a visitor's session from another site.
+CORS_ALLOWED_ORIGINS = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(v1|api)/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "x-ratelimit-limit-requests",
+                       "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -268,5 +281,12 @@ BLOGIMAGES_RATE_LIMITS = {
     "token_per_day": _rate_limit("token_per_day", 1000),
 }
 BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
+BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = env.str("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT", default="b64_json")
+BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")
+BLOGIMAGES_SIGNED_URL_SECONDS = env.int("BLOGIMAGES_SIGNED_URL_SECONDS", default=3600)
+BLOGIMAGES_MEDIA_ACCEL_REDIRECT = env.str("BLOGIMAGES_MEDIA_ACCEL_REDIRECT", default="")
+BLOGIMAGES_MEDIA_SENDFILE = env.bool("BLOGIMAGES_MEDIA_SENDFILE", default=False)
+if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):
+    raise ImproperlyConfigured("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT must be 'url' or 'b64_json'.")
 # ninja in INSTALLED_APPS: /api/docs serves its bundled Swagger UI (no CDN).
 INSTALLED_APPS += ["ninja"]

@@ -28,7 +28,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
-from .. import batches, generation, ratelimit, review, tokens
+from .. import batches, generation, ratelimit, review, signed_media, tokens
 from ..budgets import BudgetExceeded
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
@@ -273,7 +273,8 @@ class PageParams(Schema):
 
 
 def _absolute(request: HttpRequest, field_file) -> str | None:
-    return request.build_absolute_uri(field_file.url) if field_file else None
+    # Signed and expiring, served by the app (or presigned by S3): works with DEBUG off.
+    return signed_media.url_for(field_file.name, request=request) if field_file else None
 
 
 def _money(value: Decimal | None) -> str | None:

@@ -5,6 +5,8 @@
     /v1/images/generations       OpenAI-compatible image generation
     /v1/models, /v1/models/<id>  the models /v1 offers
     /images/usage/               spend by user, provider and day, and the budgets (staff)
+
+Every answer under /v1 is OpenAI's shape, errors included (middleware.OpenAIShapeMiddleware).
 """
 
 from django.urls import path, re_path
@@ -19,5 +21,7 @@ urlpatterns = [
     path("v1/models", openai.models_list, name="openai-models"),
     path("v1/models/<path:model>", openai.model_detail, name="openai-model"),
     re_path(r"^v1/(?P<path>.*)$", openai.not_found),
+    # A client whose base URL lacks /v1 is told so in OpenAI's shape, not with an HTML 404.
+    re_path(r"^(?:images/(?:generations|edits|variations)|models)/?$", openai.missing_prefix),
     path("images/usage/", usage.usage_page, name="blogimages-usage"),
 ]
