@@ -132,7 +132,6 @@ GEMINI_MODELS: dict[str, GeminiModel] = {
         output_tokens={"1K": 1120, "2K": 1680, "4K": 2520},
         input_image_tokens=1120,
         prices=_usd(text_input="0.50", image_input="0.50", text_output="3.00", image_output="60.00"),
-        max_prompt_length=131072 * 3,
     ),
     "gemini-3-pro-image": GeminiModel(
         aspect_ratios=_TEN_ASPECTS,
@@ -142,7 +141,6 @@ GEMINI_MODELS: dict[str, GeminiModel] = {
         output_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
         input_image_tokens=560,
         prices=_usd(text_input="2.00", image_input="2.00", text_output="12.00", image_output="120.00"),
-        max_prompt_length=65536 * 3,
     ),
     "gemini-2.5-flash-image": GeminiModel(
         aspect_ratios=_TEN_ASPECTS,
@@ -333,6 +331,8 @@ class GeminiProvider(BaseProvider):
         # TEXT too: a model that will not draw says why in text, and the message is worth keeping.
         return genai_types.GenerateContentConfig(
             response_modalities=["TEXT", "IMAGE"], image_config=image_config, candidate_count=1,
+            # No tools are sent, so the SDK's automatic function calling has nothing to do.
+            automatic_function_calling=genai_types.AutomaticFunctionCallingConfig(disable=True),
         )
 
     # -- the calls ---------------------------------------------------------------------------
