@@ -43,7 +43,14 @@ from ..exceptions import (
     UnsupportedFeature,
 )
 from ..imaging import gemini_fit
-from .base import BaseProvider, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from .base import (
+    BaseProvider,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    validation_problems,
+)
 from .http import looks_like_refusal, parse_retry_after, sniff_image_mime
 
 logger = logging.getLogger("blogimages.providers.gemini")
@@ -308,9 +315,8 @@ class GeminiProvider(BaseProvider):
         )
 
     def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
-        super().validate(request, caps)
         spec = self.model_spec(request.model)
-        problems = []
+        problems = validation_problems(request, caps or self.capabilities(request.model))
         unknown = sorted(set(request.extra) - {"aspect_ratio", "image_size"})
         if unknown:
             problems.append(

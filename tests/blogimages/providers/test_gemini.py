@@ -456,6 +456,11 @@ def test_invalid_requests_fail_before_any_generation_call(stand_in, provider, re
     assert stand_in.requests == []
 
 
+def test_every_problem_is_named_at_once(stand_in, provider):
+    with pytest.raises(UnsupportedFeature, match="n=9 is not allowed.*; this model does not take steps"):
+        provider.run(ask(n=9, extra={"steps": 4}))
+
+
 # -- models, capabilities, prices, configuration -----------------------------------------------
 
 
