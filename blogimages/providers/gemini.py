@@ -535,8 +535,9 @@ class GeminiProvider(BaseProvider):
     def usage_record(
         self, request: GenerationRequest, plan: CallPlan, usages: Sequence[Mapping[str, int]], *, references: int
     ) -> dict[str, Any]:
-        """The calls' token counts, summed once for the whole request, in OpenAI's usage shape
-        (so /v1 can report it) plus Gemini's own split and the cost they come to."""
+        """The calls' token counts summed once for the whole request, in OpenAI's usage shape
+        (so /v1 reports it as it is), with the cost they come to: priced from the counts when
+        every call reported them, else the estimate - `cost_basis` says which."""
         totals: dict[str, int] = {}
         reported = [u for u in usages if u]
         for usage in reported:
@@ -544,18 +545,20 @@ class GeminiProvider(BaseProvider):
                 totals[key] = totals.get(key, 0) + value
         record: dict[str, Any] = {"calls": len(usages)}
         if reported:
+            prompt = totals.get("prompt_tokens", 0)
+            image_in = totals.get("prompt_image_tokens", 0)
             output = totals.get("candidates_tokens", 0) + totals.get("thoughts_tokens", 0)
+            image_out = totals.get("output_image_tokens", 0)
             record.update(
-                input_tokens=totals.get("prompt_tokens", 0),
-                input_tokens_details={"text_tokens": totals.get("prompt_text_tokens", 0),
-                                      "image_tokens": totals.get("prompt_image_tokens", 0)},
+                input_tokens=prompt,
+                input_tokens_details={"text_tokens": max(prompt - image_in, 0), "image_tokens": image_in},
                 output_tokens=output,
-                output_tokens_details={"text_tokens": output - totals.get("output_image_tokens", 0),
-                                       "image_tokens": totals.get("output_image_tokens", 0)},
-                total_tokens=totals.get("total_tokens", 0) or totals.get("prompt_tokens", 0) + output,
+                # Thinking is billed as text output.
+                output_tokens_details={"text_tokens": max(output - image_out, 0), "image_tokens": image_out},
+                total_tokens=totals.get("total_tokens", 0) or prompt + output,
                 thoughts_tokens=totals.get("thoughts_tokens", 0),
             )
-        cost = self.cost_from_usage(request.model, totals) if len(reported) == len(usages) and reported else None
+        cost = self.cost_from_usage(request, record) if reported and len(reported) == len(usages) else None
         if cost is not None:
             record.update(cost_usd=str(cost), cost_basis="usage")
         else:
@@ -564,17 +567,20 @@ class GeminiProvider(BaseProvider):
                 record.update(cost_usd=str(estimate), cost_basis="estimate")
         return record
 
-    def cost_from_usage(self, model: str, totals: Mapping[str, int]) -> Decimal | None:
-        prices = self.model_prices(model)
+    def cost_from_usage(self, request: GenerationRequest, usage: Mapping[str, Any]) -> Decimal | None:
+        """USD of a whole call from a usage record of `usage_record`'s shape, by token type;
+        None when it has no token counts or the model has no token prices."""
+        prices = self.model_prices(request.model or self.default_model())
         if not {"text_input", "image_input", "text_output", "image_output"} <= set(prices):
             return None
-        image_out = totals.get("output_image_tokens", 0)
-        text_out = totals.get("candidates_tokens", 0) - image_out + totals.get("thoughts_tokens", 0)
-        image_in = totals.get("prompt_image_tokens", 0)
-        text_in = totals.get("prompt_tokens", 0) - image_in
+        inputs, outputs = usage.get("input_tokens_details"), usage.get("output_tokens_details")
+        if not isinstance(inputs, Mapping) or not isinstance(outputs, Mapping):
+            return None
         cost = (
-            text_in * prices["text_input"] + image_in * prices["image_input"]
-            + max(text_out, 0) * prices["text_output"] + image_out * prices["image_output"]
+            int(inputs.get("text_tokens") or 0) * prices["text_input"]
+            + int(inputs.get("image_tokens") or 0) * prices["image_input"]
+            + int(outputs.get("text_tokens") or 0) * prices["text_output"]
+            + int(outputs.get("image_tokens") or 0) * prices["image_output"]
         ) / 1_000_000
         return cost.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 

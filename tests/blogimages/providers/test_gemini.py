@@ -112,6 +112,9 @@ def test_usage_is_recorded_in_openai_shape_and_priced_by_token_type(stand_in, pr
     expected = (prompt_tokens * Decimal("0.50") + 180 * Decimal("3.00") + 1120 * Decimal("60")) / 1_000_000
     assert Decimal(usage["cost_usd"]) == expected.quantize(Decimal("0.0001"))
     assert usage["cost_basis"] == "usage"
+    # The same price from the record alone (the hook the base class calls to price a result).
+    assert provider.cost_from_usage(ask(model=result.model), usage) == Decimal(usage["cost_usd"])
+    assert provider.cost_from_usage(ask(model=result.model), {"calls": 1}) is None
     json.dumps(usage)  # stored in a JSONField as it is
 
 
