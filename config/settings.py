@@ -215,6 +215,15 @@ def _providers_from_env() -> dict:
                 "max_concurrency": env.int("OPENAI_COMPATIBLE_MAX_CONCURRENCY", default=4),
             },
         }
+    if env.str("GEMINI_API_KEY", default=""):
+        providers["gemini"] = {
+            "BACKEND": "blogimages.providers.gemini.GeminiProvider",
+            "OPTIONS": {
+                "api_key": env.str("GEMINI_API_KEY"),
+                "base_url": env.str("GEMINI_BASE_URL", default="") or None,
+                "max_concurrency": env.int("GEMINI_MAX_CONCURRENCY", default=4),
+            },
+        }
     if env.str("SD_WEBUI_URL", default=""):
         providers["sd"] = {
             "BACKEND": "blogimages.providers.automatic1111.Automatic1111Provider",
