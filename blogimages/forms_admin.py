@@ -8,13 +8,14 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from . import postprocess, storage
+from . import storage
 from .conf import blogimages_settings
 from .exceptions import InvalidImage
+from .imaging import resize, watermark
 from .models import ComfyWorkflow, WatermarkPreset
 
 OUTPUT_FORMAT_CHOICES = [("", "Keep the original's format"), ("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WebP")]
-POSITION_CHOICES = [(p, p.replace("-", " ").capitalize()) for p in postprocess.POSITIONS]
+POSITION_CHOICES = [(p, p.replace("-", " ").capitalize()) for p in watermark.POSITIONS]
 
 
 class RejectForm(forms.Form):
@@ -97,7 +98,7 @@ class WatermarkForm(forms.Form):
             base["text"] = data.get("text", "").strip()
             if data.get("logo_bytes"):
                 base["text"], base["logo"] = "", data["logo_bytes"]
-            kwargs["spec"] = postprocess.WatermarkSpec.from_dict(base)
+            kwargs["spec"] = watermark.WatermarkSpec.from_dict(base)
         for name in ("position", "opacity", "scale", "margin"):
             if data.get(name) not in (None, ""):
                 kwargs[name] = data[name]
@@ -112,8 +113,8 @@ def format_choices() -> list[tuple[str, str]]:
 
 class ResizeForm(forms.Form):
     format = forms.ChoiceField(choices=format_choices)
-    width = forms.IntegerField(required=False, min_value=1, max_value=postprocess.MAX_SIDE)
-    height = forms.IntegerField(required=False, min_value=1, max_value=postprocess.MAX_SIDE)
+    width = forms.IntegerField(required=False, min_value=1, max_value=resize.MAX_SIDE)
+    height = forms.IntegerField(required=False, min_value=1, max_value=resize.MAX_SIDE)
     mode = forms.ChoiceField(
         choices=[("cover", "Cover (crop to fill)"), ("contain", "Contain (fit, pad)"), ("stretch", "Stretch")],
         initial="cover",
@@ -215,7 +216,7 @@ class WatermarkPresetForm(forms.ModelForm):
             logo.seek(0)
             values["text"] = ""
         try:
-            spec = postprocess.WatermarkSpec.from_dict(values)
+            spec = watermark.WatermarkSpec.from_dict(values)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
         data["spec"] = {k: v for k, v in spec.to_dict().items() if k != "logo"}

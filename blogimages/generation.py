@@ -27,11 +27,12 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import postprocess, storage
+from . import storage
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
+from .imaging import provenance
 from .integration import get_post_adapter
 from .models import BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
@@ -340,7 +341,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
-    data = postprocess.embed_provenance(image.data, provenance_info(output, image, result))
+    data = provenance.embed_provenance(image.data, provenance_info(output, image, result))
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)

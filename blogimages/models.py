@@ -450,7 +450,7 @@ class ReviewEvent(models.Model):
 class WatermarkPreset(models.Model):
     """A named watermark (text or logo, position, opacity...) managed in the admin.
 
-    `spec` is `postprocess.WatermarkSpec.to_dict()`; a logo is stored as a file beside it.
+    `spec` is `imaging.watermark.WatermarkSpec.to_dict()`; a logo is stored as a file beside it.
     """
 
     name = models.CharField(max_length=100, unique=True)
