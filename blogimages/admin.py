@@ -32,6 +32,7 @@ from .forms_admin import (
     AssignForm,
     ComfyWorkflowForm,
     ConvertForm,
+    ImageSettingForm,
     PromptEditForm,
     RejectForm,
     ResizeForm,
@@ -612,6 +613,7 @@ class ReviewEventAdmin(admin.ModelAdmin):
 
 @admin.register(ImageSetting)
 class ImageSettingAdmin(admin.ModelAdmin):
+    form = ImageSettingForm
     list_display = ("name", "provider", "model", "size", "steps", "guidance_scale", "seed", "quality", "style",
                     "updated_at")
     list_filter = ("provider",)

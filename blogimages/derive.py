@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import generation, storage
+from .access import UPLOAD_PROVIDER, can_derive, record
 from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
@@ -46,7 +47,7 @@ from .models import (
     compose_prompt,
 )
 from .providers import GenerationRequest, get_provider
-from .review import UPLOAD_PROVIDER, can_derive, record
+from .queueing import enqueue_outputs
 
 DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation")
 UPSCALE_FACTORS = (1.5, 2.0, 3.0, 4.0)
@@ -430,8 +431,6 @@ def queue_rerun(
 ) -> list[ImageOutput]:
     """Queue the plans' images for the output's post and section (a one-section batch, so the
     develop screen shows the progress); tasks start when the transaction commits."""
-    from .tasks import enqueue_outputs
-
     plans = plans if isinstance(plans, list) else [plans]
     costs = [plan.cost_estimate for plan in plans]
     total = None if any(c is None for c in costs) else sum(costs, Decimal(0))

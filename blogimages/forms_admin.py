@@ -8,11 +8,13 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from . import storage
+from . import presets, storage
 from .conf import blogimages_settings
+from .derive import image_formats
 from .exceptions import InvalidImage
 from .imaging import resize, watermark
-from .models import ComfyWorkflow, WatermarkPreset
+from .models import ComfyWorkflow, ImageSetting, WatermarkPreset
+from .providers.comfyui import validate_workflow
 
 OUTPUT_FORMAT_CHOICES = [("", "Keep the original's format"), ("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WebP")]
 POSITION_CHOICES = [(p, p.replace("-", " ").capitalize()) for p in watermark.POSITIONS]
@@ -106,8 +108,6 @@ class WatermarkForm(forms.Form):
 
 
 def format_choices() -> list[tuple[str, str]]:
-    from .derive import image_formats
-
     return [(name, f"{name} ({w}×{h})") for name, (w, h) in image_formats().items()] + [("custom", "Custom size")]
 
 
@@ -228,6 +228,21 @@ class WatermarkPresetForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
+class ImageSettingForm(forms.ModelForm):
+    """A preset: the model's own checks, then whether its provider takes it."""
+
+    class Meta:
+        model = ImageSetting
+        fields = "__all__"
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # fills self.instance from the form and runs the model's full_clean()
+        try:
+            presets.validate_setting(self.instance)
+        except forms.ValidationError as exc:
+            self._update_errors(exc)
+
+
 class ComfyWorkflowForm(forms.ModelForm):
     class Meta:
         model = ComfyWorkflow
@@ -235,8 +250,6 @@ class ComfyWorkflowForm(forms.ModelForm):
         widgets = {"workflow": forms.Textarea(attrs={"rows": 20, "cols": 100, "style": "font-family: monospace"})}
 
     def clean_workflow(self):
-        from .providers.comfyui import validate_workflow
-
         graph = self.cleaned_data.get("workflow")
         if isinstance(graph, str):
             try:

@@ -37,6 +37,7 @@ from .integration import get_post_adapter
 from .models import BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED
+from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
 
@@ -303,8 +304,6 @@ def submit(
     Returns the queued ImageOutputs at once; pages poll them. Without a broker the tasks
     run inline when the transaction commits, so the outputs are finished on return.
     """
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         _plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
                                          n=n, post=post, section_key=section_key, user=user, api_token=api_token)

@@ -70,15 +70,10 @@ class ImageSetting(models.Model):
         return params
 
     def clean(self) -> None:
-        from . import generation
-        from .exceptions import BlogImagesError
-
+        # Whether the provider takes the preset is checked where presets are saved
+        # (presets.validate_setting): a model never calls a service.
         if not isinstance(self.extra_settings, dict):
             raise ValidationError({"extra_settings": "Must be a JSON object."})
-        try:
-            generation.build_request(prompt_text="validation", setting=self)
-        except BlogImagesError as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class PromptSource(models.TextChoices):
