@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import storage
+from . import comfy_workflows, storage
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
@@ -104,7 +104,8 @@ def build_request(
     request = GenerationRequest(
         prompt=prompt_text, prompt_description=description, prompt_style=style, prompt_format=fmt, n=n, **params
     )
-    request = backend.prepare(request)
+    named = request.extra.get("workflow")
+    request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
     if request.seed is None and backend.capabilities(request.model).supports_seed:
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
@@ -223,7 +224,7 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
                 return []
             request = replace(plan.request, n=len(outputs))
             try:
-                result = plan.provider.run(request)
+                result = plan.provider.run(comfy_workflows.attach(plan.provider, request))
             except ProviderError as exc:
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))

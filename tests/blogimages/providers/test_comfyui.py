@@ -25,6 +25,7 @@ from blogimages.providers.base import GenerationRequest
 from blogimages.providers.comfyui import (
     DEFAULT_WORKFLOW,
     ComfyUIProvider,
+    Workflow,
     fill_workflow,
     load_workflow,
     validate_workflow,
@@ -312,24 +313,22 @@ def test_a_missing_template_file_is_a_configuration_error(make_provider, tmp_pat
     assert "does not exist" in provider.check()[0]
 
 
-@pytest.mark.django_db
-def test_a_request_can_pick_a_registered_workflow_by_name(comfy, provider):
-    from blogimages.models import ComfyWorkflow
-
+def test_a_request_can_bring_its_workflow_as_data(comfy, provider):
+    # How a registered workflow arrives (blogimages.comfy_workflows looks the row up): the
+    # provider itself never touches the database.
     graph = shipped()
     graph["3"]["inputs"]["scheduler"] = "karras"
-    ComfyWorkflow.objects.create(name="karras-portrait", workflow=graph)
     queue_ok(comfy)
     history_after(comfy, 0, history_entry({"9": saved("a.png")}))
     serve_view(comfy, {"a.png": png()})
 
-    result = provider.run(GenerationRequest(prompt="x", width=512, height=512, extra={"workflow": "karras-portrait"}))
+    workflow = Workflow(name="karras-portrait", graph=graph)
+    result = provider.run(GenerationRequest(prompt="x", width=512, height=512, extra={"workflow": workflow}))
 
     assert requests_to(comfy, "/prompt")[0].get_json()["prompt"]["3"]["inputs"]["scheduler"] == "karras"
     assert result.images[0].metadata["workflow"] == "karras-portrait"
 
 
-@pytest.mark.django_db
 def test_an_unknown_workflow_name_is_refused_before_queueing(comfy, provider):
     with pytest.raises(UnsupportedFeature, match="No ComfyUI workflow named 'nope'"):
         provider.run(GenerationRequest(prompt="x", width=512, height=512, extra={"workflow": "nope"}))
