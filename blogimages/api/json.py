@@ -7,7 +7,8 @@ CSRF token, as pages send it). The generating endpoints count against the rate l
 are refused before any provider call when they would overspend a budget.
 
 Views only translate: reads go through `selectors`, writes through `generation`,
-`batches` and the models' own validation (`full_clean`).
+`batches` and the models' own validation (`full_clean`; settings also through
+`presets.validate_setting`, which asks their provider).
 """
 
 # No `from __future__ import annotations`: ninja and pydantic read these annotations at

@@ -287,7 +287,7 @@ loaded = sorted(name for name in sys.modules if name.startswith("blogimages.") a
                 not name.startswith(("blogimages.providers", "blogimages.imaging")))
 print(" ".join(loaded))
 """
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
