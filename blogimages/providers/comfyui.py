@@ -88,8 +88,17 @@ class Workflow:
     graph: Mapping[str, Any]
 
     @property
+    def node_map(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Placeholder → the (node id, input name) pairs it fills."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for name, exact, node_id, input_name in _placeholder_uses(self.graph):
+            if exact:
+                found.setdefault(name, []).append((node_id, input_name))
+        return {name: tuple(uses) for name, uses in found.items()}
+
+    @property
     def placeholders(self) -> frozenset[str]:
-        return frozenset(name for name, exact, *_ in _placeholder_uses(self.graph) if exact)
+        return frozenset(self.node_map)
 
 
 def is_workflow_name(ref: str | None) -> bool:

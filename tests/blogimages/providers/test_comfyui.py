@@ -254,6 +254,18 @@ def test_the_shipped_template_is_the_default_comfyui_graph():
                                                 "height", "checkpoint", "batch_size", "filename_prefix"}
 
 
+def test_a_workflow_maps_each_placeholder_to_the_inputs_it_fills():
+    graph = shipped()
+    graph["9"]["inputs"]["filename_prefix"] = "run {{seed}}"  # inside a longer string: not filled
+    graph["10"] = {"class_type": "PreviewImage", "inputs": {"seed_copy": "{{seed}}", "images": ["8", 0]}}
+
+    node_map = Workflow(name="x", graph=graph).node_map
+
+    assert node_map["seed"] == (("3", "seed"), ("10", "seed_copy"))
+    assert node_map["prompt"] == (("6", "text"),) and node_map["checkpoint"] == (("4", "ckpt_name"),)
+    assert "filename_prefix" not in node_map
+
+
 def test_validate_workflow_reports_each_problem():
     ui_format = {"last_node_id": 9, "last_link_id": 9, "nodes": [], "links": [], "version": 0.4}
     assert "Export (API)" in validate_workflow(ui_format)[0]
