@@ -25,13 +25,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from . import derive, postprocess, review, tokens
+from . import derive, review, tokens
 from .exceptions import BlogImagesError
 from .forms_admin import (
     ApiTokenCreateForm,
     AssignForm,
     ComfyWorkflowForm,
     ConvertForm,
+    ImageSettingForm,
     PromptEditForm,
     RejectForm,
     ResizeForm,
@@ -41,6 +42,7 @@ from .forms_admin import (
     WatermarkForm,
     WatermarkPresetForm,
 )
+from .imaging import watermark
 from .integration import get_post_adapter
 from .models import (
     ApiToken,
@@ -611,6 +613,7 @@ class ReviewEventAdmin(admin.ModelAdmin):
 
 @admin.register(ImageSetting)
 class ImageSettingAdmin(admin.ModelAdmin):
+    form = ImageSettingForm
     list_display = ("name", "provider", "model", "size", "steps", "guidance_scale", "seed", "quality", "style",
                     "updated_at")
     list_filter = ("provider",)
@@ -738,7 +741,7 @@ class WatermarkPresetAdmin(admin.ModelAdmin):
             return "Save the preset to see it on sample images."
         try:
             spec = derive.preset_spec(obj)
-            samples = [postprocess.watermark(_sample_background(dark), spec) for dark in (True, False)]
+            samples = [watermark.watermark(_sample_background(dark), spec) for dark in (True, False)]
         except (ValueError, OSError) as exc:
             return f"Cannot preview: {exc}"
         return format_html_join(

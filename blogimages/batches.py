@@ -29,6 +29,7 @@ from .models import (
     PromptSource,
     ReviewStatus,
 )
+from .queueing import enqueue_outputs
 
 ACTIVE = (OutputStatus.QUEUED, OutputStatus.RUNNING)
 
@@ -208,8 +209,6 @@ def start_post_batch(
     Two concurrent starts for the same post serialize on the post's row: sections that
     already have images queued or running are skipped, so no work is done twice.
     """
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
@@ -260,8 +259,6 @@ def start_post_batch(
 
 def retry_failed(batch: GenerationBatch) -> int:
     """Re-queue only the failed images of a batch (same prompt and seed). Returns how many."""
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         failed = list(batch.outputs.select_for_update().filter(status=OutputStatus.FAILED).values_list("pk", flat=True))
         ImageOutput.objects.filter(pk__in=failed).update(

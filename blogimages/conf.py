@@ -69,14 +69,14 @@ DEFAULTS: dict[str, Any] = {
     # When a provider is at its concurrency limit, a task steps aside for this long (s).
     "CONCURRENCY_RETRY_DELAY": 2.0,
     # The watermark used when no preset is named and no WatermarkPreset is the default:
-    # postprocess.WatermarkSpec fields (text or logo path, position, opacity, scale, margin...).
+    # imaging.watermark.WatermarkSpec fields (text or logo path, position, opacity, scale, margin...).
     "WATERMARK": {"text": "AI-generated", "position": "bottom-right", "opacity": 0.6, "scale": 0.22, "margin": 0.03},
     # The copy a post publishes (assigned to a section) keeps only the AI-generated marker,
     # not the prompt, seed and other generation parameters.
     "STRIP_PARAMETERS_ON_PUBLISH": False,
     # Largest upload accepted as a replacement image (bytes); refused before it is read.
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
-    # Named sizes offered beside postprocess.FORMATS (social, header, square...): {"name": [w, h]}.
+    # Named sizes offered beside imaging.resize.FORMATS (social, header, square...): {"name": [w, h]}.
     "IMAGE_FORMATS": {},
     # Upscaled images are refused beyond this many pixels a side.
     "UPSCALE_MAX_SIDE": 4096,

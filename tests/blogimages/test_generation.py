@@ -272,7 +272,7 @@ def test_budget_refuses_before_the_provider_is_called(recorder, settings):
 
 
 def test_stored_files_carry_their_provenance(recorder):
-    from blogimages.postprocess import read_provenance
+    from blogimages.imaging.provenance import read_provenance
 
     prompt = ImagePrompt(description='A <fox> & "hound"', negative_prompt="blur")
     [out] = generation.generate(prompt=prompt, overrides={"width": 32, "height": 32, "steps": 9})
