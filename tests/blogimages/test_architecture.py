@@ -60,6 +60,7 @@ SERVICES = (
     "blogimages.ratelimit",
     "blogimages.review",
     "blogimages.selectors",
+    "blogimages.signed_media",
     "blogimages.storage",
     "blogimages.tokens",
 )
