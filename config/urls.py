@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.conf.urls.static import static
+from django.templatetags.static import static as static_url
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="blogimages:gallery", permanent=False)),
+    # Pages without their own icon link (the admin, the API docs) make browsers ask for this.
+    path("favicon.ico", RedirectView.as_view(url=static_url("blogimages/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("blogimages.urls")),
