@@ -237,9 +237,7 @@ class OpenAIProvider(BaseProvider):
         model = self.defaults.get("model")
         if model and table().get(model) is None:
             problems.append(f"default model {model!r} is not one of {', '.join(self.model_names())}")
-        lifecycle = self.lifecycle(self.default_model_name())
-        if lifecycle.retired or lifecycle.soon():
-            problems.append(f"default {lifecycle.message()}")
+        # Retired or soon-retired defaults are reported by checks.check_model_lifecycles.
         return problems
 
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:

@@ -43,8 +43,9 @@ class ModelInfo:
     edits: Mapping[str, Any] | None = None
 
     def lifecycle(self, on: dt.date | None = None) -> ModelLifecycle:
+        # A dated retirement is judged by the date (deprecated before it); an undated one is final.
         return ModelLifecycle.judge(self.name, shutdown_date=self.shutdown_date, replacement=self.replacement,
-                                    retired=self.status == "retired", on=on)
+                                    retired=self.status == "retired" and self.shutdown_date is None, on=on)
 
     @property
     def gpt_image(self) -> bool:

@@ -61,6 +61,8 @@ class OpenAIStandIn:
         self.usage = usage
         self.output_tokens_details = output_tokens_details
         self.calls: list[Call] = []
+        # The usage object of every successful answer, in order.
+        self.usages: list[dict[str, Any]] = []
         self.model_listings = 0
         httpserver.expect_request("/v1/models", method="GET").respond_with_handler(self.models)
         httpserver.expect_request("/v1/images/generations", method="POST").respond_with_handler(self.generations)
@@ -174,6 +176,7 @@ class OpenAIStandIn:
         if self.usage:
             body["usage"] = self.usage_for(prompt, n=n, width=width, height=height, quality=body["quality"],
                                            input_images=input_images)
+            self.usages.append(body["usage"])
         return self.json(body, headers={"x-request-id": f"req_{len(self.calls)}"})
 
     def shut_down(self, model: str) -> bool:
@@ -239,3 +242,15 @@ class OpenAIStandIn:
               status_type: str = "invalid_request_error") -> Response:
         return self.json({"error": {"message": message, "type": status_type, "param": param, "code": code}},
                          status=status, headers={"x-request-id": f"req_err_{len(self.calls)}"})
+
+
+def configure_app(settings, httpserver: HTTPServer) -> OpenAIStandIn:
+    """A stand-in, and the app's `openai` provider (the default) pointed at it beside cards."""
+    standin = OpenAIStandIn(httpserver)
+    settings.BLOGIMAGES_PROVIDERS = {
+        "openai": {"BACKEND": "blogimages.providers.openai.OpenAIProvider",
+                   "OPTIONS": {"api_key": API_KEY, "base_url": standin.base_url, "timeout": 10}},
+        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
+    }
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "openai"
+    return standin
