@@ -65,7 +65,8 @@ def check_model_lifecycles(app_configs=None, **kwargs):
         if found is not None:
             messages.append(Warning(
                 f"Image setting {setting.name!r} (provider {setting.provider!r}): {found.message()}",
-                hint="Edit the setting in the admin, or run `manage.py migrate` to map retired OpenAI models.",
+                hint=(f"Edit the setting in the admin: choose {found.replacement}." if found.replacement
+                      else "Edit the setting in the admin: choose another model."),
                 id="blogimages.W003",
             ))
     return messages

@@ -281,3 +281,13 @@ def test_more_like_this_on_gpt_image_2_is_an_edit_fitted_back_to_the_images_size
     assert new[0].provider_metadata["usage"] == standin.usages[1] and "usage" not in new[1].provider_metadata
     assert {o.cost_basis for o in new} == {"usage"}
     assert original.events.get(action="variation").data["method"] == "edit"
+
+
+def test_the_image_page_shows_both_sizes_and_where_the_cost_came_from(standin, client):
+    [output] = generation.generate(prompt="a social card", overrides={"width": 1200, "height": 630, "quality": "low"})
+    client.force_login(make_user(staff=True))
+
+    html = client.get(f"/images/{output.pk}/").content.decode()
+
+    assert "1200×630 <span class=\"small\">(made at 1216x640, fitted to the size asked)</span>" in html
+    assert f"${output.cost:.4f} (from the provider's usage)" in html
