@@ -123,6 +123,8 @@ def test_a_retired_model_the_server_is_sent_answers_404_model_not_found(standin,
     ("gpt-image-1", "openai: model gpt-image-1 was shut down on 2026-10-23; use gpt-image-2.5-sunburst instead."),
     ("gpt-image-1.5", "openai: model gpt-image-1.5 was shut down on 2026-12-01; use gpt-image-2.6-sunburst instead."),
 ])
+@pytest.mark.clock
+@time_machine.travel("2026-12-01 12:00Z", tick=False)  # gpt-image-1.5's shutdown day
 def test_a_retired_model_is_refused_in_one_line_before_any_request(standin, make_provider, model, message):
     with pytest.raises(ModelRetired) as caught:
         make_provider().run(GenerationRequest(prompt="a lighthouse at dusk", model=model))
