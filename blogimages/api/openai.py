@@ -13,7 +13,7 @@ in the gallery. Errors are OpenAI's error object, `{"error": {"message", "type",
 
 `model` names a provider and model: a provider alias (`cards`, `openai`, `sd`...) for its
 default model, `alias/model` (`sd/<checkpoint>`), or a bare model name that one configured
-provider offers (`dall-e-3`). `GET /v1/models` lists the ids.
+provider offers (`gpt-image-2`). `GET /v1/models` lists the ids.
 """
 
 from __future__ import annotations

@@ -131,7 +131,8 @@ def display_url(url: str) -> str:
 class OpenAIProvider(BaseProvider):
     """OpenAI's Images API. OPTIONS: api_key (required), base_url, organization, timeout,
     max_retries, defaults, max_concurrency, prices ({model: {price key: USD}}),
-    response_format ("b64_json" or "url", dall-e only), download_max_bytes."""
+    response_format ("b64_json" or "url"; only for models that take it, none today), read_model_list
+    (True: read shutdown dates from GET /v1/models), download_max_bytes."""
 
     display_name = "OpenAI"
     allowed_response_formats: tuple[str, ...] = RESPONSE_FORMATS
