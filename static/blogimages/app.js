@@ -32,3 +32,28 @@
   document.addEventListener("htmx:beforeRequest", tick);
   setInterval(tick, 250);
 })();
+
+/* A refused request names the fields to change (data-error-field="width height"): mark them
+ * invalid in the form that sent it, and focus the first, so the author sees what to fix. */
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var box = event.detail.target.querySelector("[data-error-field]");
+    document.querySelectorAll("[data-marked-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      delete el.dataset.markedInvalid;
+    });
+    if (!box) { return; }
+    var first = null;
+    box.dataset.errorField.split(" ").forEach(function (name) {
+      var field = document.getElementById("id_" + name);
+      if (!field) { return; }
+      field.setAttribute("aria-invalid", "true");
+      field.dataset.markedInvalid = "1";
+      var details = field.closest("details");
+      if (details) { details.open = true; }
+      first = first || field;
+    });
+    if (first) { first.focus({ preventScroll: true }); }
+  });
+})();
