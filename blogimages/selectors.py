@@ -168,3 +168,52 @@ def example_list(*, q: str = "", tag: str = "", provider: str = "") -> QuerySet[
     if provider:
         examples = examples.filter(setting__provider=provider)
     return examples
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotImage:
+    key: str
+    label: str
+    chosen_id: int | None
+    state: str  # "approved" (a chosen, approved image), "chosen" (awaiting approval) or "missing"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostImages:
+    post: object
+    title: str
+    published: bool
+    slots: list[SlotImage]
+
+    @property
+    def missing(self) -> list[SlotImage]:
+        return [slot for slot in self.slots if slot.state != "approved"]
+
+    @property
+    def done(self) -> int:
+        return len(self.slots) - len(self.missing)
+
+
+def post_images_overview(posts) -> list[PostImages]:
+    """For each post, every section and whether it has a chosen, approved image (the landing
+    page's "what still needs images"). Two adapter reads per post, one query for the images."""
+    from .integration import get_post_adapter
+
+    adapter = get_post_adapter()
+    rows = []
+    for post in posts:
+        chosen = adapter.chosen_images(post)
+        rows.append((post, adapter.sections(post), chosen))
+    ids = {pk for _, _, chosen in rows for pk in chosen.values() if pk}
+    approved = set(ImageOutput.objects.filter(pk__in=ids, review_status=ReviewStatus.APPROVED,
+                                              status=OutputStatus.SUCCEEDED).values_list("pk", flat=True))
+    overview = []
+    for post, sections, chosen in rows:
+        slots = []
+        for section in sections:
+            pk = chosen.get(section.key)
+            state = "approved" if pk in approved else "chosen" if pk else "missing"
+            slots.append(SlotImage(key=section.key, label=section.heading or section.key, chosen_id=pk, state=state))
+        overview.append(PostImages(post=post, title=adapter.title(post), published=adapter.is_published(post),
+                                   slots=slots))
+    return overview

@@ -16,8 +16,10 @@ def test_log_in_and_every_page(page):
     expect(page).to_have_url("/accounts/login/?next=/images/prompts/")
     screenshot(page, "login")
     log_in(page)
-    expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your posts")).to_be_visible()
     nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Gallery").click()
+    expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
     for name in ("Prompt library", "Gallery", "Posts", "Admin"):
         expect(nav.get_by_role("link", name=name)).to_be_visible()
     screenshot(page, "gallery-empty")
