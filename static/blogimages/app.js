@@ -160,7 +160,9 @@
     // Esc closes a modal <dialog> natively; give focus back to the tile it was opened from.
     dialog.addEventListener("close", function () {
       image.src = "data:,";
-      if (current) { current.focus(); } else if (opener) { opener.focus(); }
+      var back = current || opener;
+      // After the dialog's own focus restore (to the opener), so the tile last shown wins.
+      if (back) { setTimeout(function () { back.focus(); }, 0); }
     });
   });
 })();

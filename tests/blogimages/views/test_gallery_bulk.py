@@ -215,7 +215,7 @@ def test_copies_are_stacked_under_their_original(editor_client):
     [tile] = response.context["outputs"]
     assert tile.pk == original.pk and tile.stack_count == 2 and {c.pk for c in tile.stack} == {c.pk for c in copies}
     html = response.content.decode()
-    assert '<details class="stack">' in html and "+2</span> 2 copies and variations" in html
+    assert '<details class="stack">' in html and "+2</span> 2 more versions" in html
     # Every copy on its own tile when asked.
     assert len(editor_client.get(GALLERY, {"flat": "1"}).context["outputs"]) == 3
     # A copy whose original is filtered out keeps its own tile: nothing matching disappears.
