@@ -784,12 +784,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ApiTokenCreateForm(request.POST or None)
+        form = ApiTokenCreateForm(request.POST or None, requested_by=request.user)
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
                    "title": "Create an API token", "media": self.media + form.media}
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            token, raw = tokens.create_token(data["user"], data["name"], expires_at=data["expires_at"])
+            token, raw = tokens.issue_token(user=data["user"], by=request.user, name=data["name"],
+                                            expires_at=data["expires_at"])
             self.log_addition(request, token, [{"added": {}}])
             context.update(title="API token created", token=token, raw_token=raw)
             response = TemplateResponse(request, "admin/blogimages/apitoken/created.html", context)
@@ -801,5 +802,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke_selected(self, request, queryset):
         active = list(queryset.filter(revoked_at__isnull=True))
         for token in active:
-            tokens.revoke_token(token)
+            tokens.revoke_token(token, by=request.user)
         self.message_user(request, f"{len(active)} token(s) revoked.", messages.SUCCESS)

@@ -253,6 +253,13 @@ class ApiTokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100, required=False, help_text="What the token is for, e.g. 'CI pipeline'.")
     expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-01-31 00:00. Blank: never expires.")
 
+    def __init__(self, *args, requested_by=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A token acts with all of its user's rights: only a superuser mints one for another.
+        if requested_by is not None and not requested_by.is_superuser:
+            self.fields["user"].queryset = self.fields["user"].queryset.filter(pk=requested_by.pk)
+            self.fields["user"].initial = requested_by.pk
+
     def clean_expires_at(self):
         from django.utils import timezone
 

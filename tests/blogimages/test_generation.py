@@ -254,6 +254,7 @@ def test_submit_leaves_outputs_queued_until_commit(recorder, django_capture_on_c
     assert outputs[0].status == "queued" and len(callbacks) == 1 and recorder.requests == []
 
 
+@pytest.mark.clock
 def test_budget_refuses_before_the_provider_is_called(recorder, settings):
     from blogimages.budgets import BudgetExceeded
 

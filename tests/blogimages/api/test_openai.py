@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.views.static import serve
 from PIL import Image
 
-from blogimages import openai_api, tokens
+from blogimages import tokens
+from blogimages.api import openai as openai_api
 from blogimages.exceptions import ContentRefused, ProviderServerError
 from blogimages.models import ApiToken, ImageOutput
 from blogimages.selectors import image_list
@@ -117,6 +118,7 @@ def test_sdk_url_points_at_the_stored_file(live_server, token, settings):
         assert png_size(fetched.content) == (256, 256)
 
 
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_sdk_raises_the_right_exceptions(live_server, token, settings, recorder):
     client = sdk(live_server, token[1])
@@ -308,6 +310,7 @@ def test_missing_or_wrong_keys_are_401(client, recorder, header):
     assert recorder.requests == []
 
 
+@pytest.mark.clock
 def test_revoked_and_expired_tokens_are_401(client, user, recorder):
     revoked, raw_revoked = tokens.create_token(user)
     tokens.revoke_token(revoked)
@@ -317,6 +320,7 @@ def test_revoked_and_expired_tokens_are_401(client, user, recorder):
     assert recorder.requests == []
 
 
+@pytest.mark.clock
 def test_budget_refusal_comes_before_any_provider_call(client, token, recorder, settings):
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.10"}
     error = assert_error(call(client, {"prompt": "x", "n": 3}, token[1]), 429, type="insufficient_quota",
@@ -330,6 +334,7 @@ def test_budget_refusal_comes_before_any_provider_call(client, token, recorder, 
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.clock
 def test_global_budget_counts_everyone(client, token, recorder, settings):
     settings.BLOGIMAGES_BUDGETS = {"global_monthly": "0.05"}
     _, other = tokens.create_token(UserFactory())
@@ -338,6 +343,7 @@ def test_global_budget_counts_everyone(client, token, recorder, settings):
     assert "the site's monthly budget" in error["message"]
 
 
+@pytest.mark.clock
 def test_rate_limit_is_429_with_retry_after(client, token, recorder, settings):
     settings.BLOGIMAGES_RATE_LIMITS = {"token_per_minute": 2, "user_per_day": 100}
     for _ in range(2):
@@ -352,12 +358,21 @@ def test_rate_limit_is_429_with_retry_after(client, token, recorder, settings):
     assert call(client, {"prompt": "x"}, second).status_code == 200
 
 
-def test_a_day_long_wait_tells_the_sdk_not_to_retry(client, token, recorder, settings):
+@pytest.mark.clock
+def test_a_day_long_wait_tells_the_sdk_not_to_retry(client, token, recorder, settings, clock):
+    # The day's window is the UTC day: at noon half a day is left, in the last seconds only those.
     settings.BLOGIMAGES_RATE_LIMITS = {"user_per_day": 1}
+    today = dt.datetime.now(dt.UTC).date()
+    clock.move_to(dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC))
     call(client, {"prompt": "x"}, token[1])
     response = call(client, {"prompt": "x"}, token[1])
     assert_error(response, 429, type="requests", code="rate_limit_exceeded")
-    assert int(response["Retry-After"]) > 60 and response["x-should-retry"] == "false"
+    assert response["Retry-After"] == str(12 * 3600) and response["x-should-retry"] == "false"
+
+    clock.move_to(dt.datetime.combine(today, dt.time(23, 59, 30), tzinfo=dt.UTC))
+    response = call(client, {"prompt": "x"}, token[1])
+    assert_error(response, 429, type="requests", code="rate_limit_exceeded")
+    assert response["Retry-After"] == "30" and "x-should-retry" not in response  # worth the SDK's retry
 
 
 def test_content_refusal_is_400_content_policy_violation(client, token, recorder):

@@ -1,5 +1,5 @@
 """URLs of the APIs and the usage page; the site mounts them with
-`path("", include("blogimages.api_urls"))`.
+`path("", include("blogimages.api.urls"))`.
 
     /api/...                     the JSON API (django-ninja); /api/docs, /api/openapi.json
     /v1/images/generations       OpenAI-compatible image generation
@@ -9,14 +9,15 @@
 
 from django.urls import path, re_path
 
-from . import openai_api, usage
-from .api import api
+from .. import usage
+from . import openai
+from .json import api
 
 urlpatterns = [
     path("api/", api.urls),
-    path("v1/images/generations", openai_api.images_generations, name="openai-images-generations"),
-    path("v1/models", openai_api.models_list, name="openai-models"),
-    path("v1/models/<path:model>", openai_api.model_detail, name="openai-model"),
-    re_path(r"^v1/(?P<path>.*)$", openai_api.not_found),
+    path("v1/images/generations", openai.images_generations, name="openai-images-generations"),
+    path("v1/models", openai.models_list, name="openai-models"),
+    path("v1/models/<path:model>", openai.model_detail, name="openai-model"),
+    re_path(r"^v1/(?P<path>.*)$", openai.not_found),
     path("images/usage/", usage.usage_page, name="blogimages-usage"),
 ]

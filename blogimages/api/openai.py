@@ -19,7 +19,6 @@ provider offers (`dall-e-3`). `GET /v1/models` lists the ids.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import logging
 import math
@@ -32,16 +31,15 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from . import generation, ratelimit, tokens
-from .budgets import BudgetExceeded, period_start
-from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
-from .models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
-from .providers import BaseProvider, Capabilities, get_provider, providers
-from .providers.base import MAX_SEED
+from .. import generation, ratelimit, tokens
+from ..budgets import BudgetExceeded, seconds_until_reset
+from ..conf import blogimages_settings
+from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
+from ..providers import BaseProvider, Capabilities, get_provider, providers
+from ..providers.base import MAX_SEED
 
 logger = logging.getLogger("blogimages.api")
 
@@ -420,13 +418,7 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
 
 
 def seconds_until_budget_reset(scope: str) -> int:
-    period = scope.split("_", 1)[1]  # "daily" or "monthly"
-    start = period_start(period)
-    if period == "monthly":
-        reset = (start + dt.timedelta(days=32)).replace(day=1)
-    else:
-        reset = start + dt.timedelta(days=1)
-    return max(1, math.ceil((reset - timezone.localtime()).total_seconds()))
+    return seconds_until_reset(scope.split("_", 1)[1])  # "daily" or "monthly"
 
 
 def _budget_error(exc: BudgetExceeded) -> OpenAIError:

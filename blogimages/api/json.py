@@ -28,12 +28,12 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
-from . import batches, generation, ratelimit, review, tokens
-from .budgets import BudgetExceeded
-from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
-from .integration import get_post_adapter
-from .models import (
+from .. import batches, generation, ratelimit, review, tokens
+from ..budgets import BudgetExceeded
+from ..conf import blogimages_settings
+from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..integration import get_post_adapter
+from ..models import (
     GenerationBatch,
     ImageOutput,
     ImagePrompt,
@@ -42,10 +42,10 @@ from .models import (
     OutputStatus,
     ReviewStatus,
 )
-from .openai_api import seconds_until_budget_reset
-from .providers import get_provider
-from .providers.base import MAX_SEED
-from .selectors import ImageFilters, image_list
+from ..providers import get_provider
+from ..providers.base import MAX_SEED
+from ..selectors import ImageFilters, image_list
+from .openai import seconds_until_budget_reset
 
 # -- authentication ------------------------------------------------------------------------
 
