@@ -84,7 +84,9 @@
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (target.matches && target.matches("[data-select-all]")) {
-      picks().forEach(function (box) { box.checked = target.checked; });
+      // Only what is shown: copies inside a closed stack stay as they are.
+      picks().filter(function (box) { return box.offsetParent !== null; })
+        .forEach(function (box) { box.checked = target.checked; });
     }
     if (target.matches && (target.matches("[data-pick]") || target.matches("[data-select-all]"))) { updateCount(); }
   });

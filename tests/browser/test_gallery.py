@@ -125,7 +125,9 @@ def test_lightbox_opens_full_size_and_follows_the_keys(page, images):
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     # Focus comes back to the tile last shown.
-    assert page.evaluate("() => document.activeElement.closest('li.thumb').dataset.output") == str(middle.pk)
+    page.wait_for_function(
+        "(pk) => { const t = document.activeElement && document.activeElement.closest('li.thumb');"
+        " return !!t && t.dataset.output === pk; }", arg=str(middle.pk))
 
 
 def test_search_as_you_type(page, images):
