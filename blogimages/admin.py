@@ -368,11 +368,11 @@ class ImageOutputAdmin(admin.ModelAdmin):
                               messages.ERROR)
             return self._back(obj)
         adapter = get_post_adapter()
-        chosen = adapter.chosen_images(obj.post)
+        chosen = adapter.chosen_slot_images(obj.post)
         choices = []
-        for section in adapter.sections(obj.post):
+        for section in adapter.slots(obj.post):
             current = chosen.get(section.key)
-            label = f"{section.heading} ({section.key})"
+            label = f"{section.label} ({section.key})"
             label += f" — now image #{current}" if current else " — no image yet"
             choices.append((section.key, label))
 

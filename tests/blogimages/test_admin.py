@@ -182,7 +182,7 @@ def test_assign_to_a_section(recorder, staff_client, post):
     image = make_image(post=post, section_key="pools")
     page = staff_client.get(action_url(image, "assign"))
     assert page.status_code == 200
-    assert [key for key, _ in page.context["form"].fields["section"].choices] == ["arrival", "pools"]
+    assert [key for key, _ in page.context["form"].fields["section"].choices] == ["featured", "social", "arrival", "pools"]
     response = staff_client.post(action_url(image, "assign"), {"section": "arrival"}, follow=True)
     assert "Section 'arrival' now shows image" in " ".join(messages_of(response))
     assert Section.objects.get(post=post, key="arrival").chosen_image == image
