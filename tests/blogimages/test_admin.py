@@ -129,10 +129,14 @@ def test_the_change_page_shows_a_large_preview_trail_and_relatives(recorder, sta
 
 def test_posting_the_change_form_changes_nothing(recorder, staff_client):
     image = make_image()
-    response = staff_client.post(change_url(image), {"review_status": "approved", "prompt_text": "hacked"})
+    response = staff_client.post(change_url(image), {"review_status": "approved", "prompt_text": "hacked",
+                                                     "alt_text": "A red lighthouse", "focal_x": "0.5", "focal_y": "0.5"})
     assert response.status_code == 302
     image.refresh_from_db()
     assert (image.review_status, image.prompt_text) == ("pending", "A lighthouse at dusk. noir")
+    # Only how it is published can be edited: alt text written by a person is approved and recorded.
+    assert (image.alt_text, image.alt_status) == ("A red lighthouse", "approved")
+    assert image.events.get().action == "alt_text"
 
 
 # -- review actions on the change page ----------------------------------------------------
