@@ -14,8 +14,8 @@ from django.db import transaction
 from . import derive, postprocess
 from .batches import find_slot
 from .integration import get_post_adapter, slot_size
-from .models import AltTextStatus, ImageOutput, ReviewAction, ReviewStatus
-from .review import _require_succeeded, record, require_reviewer
+from .models import AltTextStatus, ImageOutput, OutputStatus, ReviewAction, ReviewStatus
+from .review import _require_succeeded, approve, assign_to_section, record, require_reviewer
 
 ALT_MAX = 300
 CAPTION_MAX = 500
@@ -56,6 +56,28 @@ def use_in_post(output: ImageOutput, *, post, slot_key: str, user) -> ImageOutpu
                         "focal": [output.focal_x, output.focal_y]}},
         then=assign,
     )
+
+
+def approve_newest_for_empty_slots(post, *, user) -> dict[str, ImageOutput]:
+    """For every slot without an approved chosen image: approve its newest finished candidate
+    (never a rejected one) and choose it. The one-click end of "Generate all"."""
+    require_reviewer(user)
+    adapter = get_post_adapter()
+    chosen = adapter.chosen_slot_images(post)
+    approved = set(ImageOutput.objects.filter(pk__in=[pk for pk in chosen.values() if pk],
+                                              review_status=ReviewStatus.APPROVED).values_list("pk", flat=True))
+    keys = [slot.key for slot in adapter.slots(post) if chosen.get(slot.key) not in approved]
+    newest: dict[str, ImageOutput] = {}
+    candidates = ImageOutput.objects.filter(post=post, section_key__in=keys, status=OutputStatus.SUCCEEDED,
+                                            derived_from__isnull=True).exclude(review_status=ReviewStatus.REJECTED)
+    for output in candidates.order_by("section_key", "-created_at", "-id"):
+        newest.setdefault(output.section_key, output)
+    done = {}
+    with transaction.atomic():
+        for key, output in newest.items():
+            approve(output, user=user)
+            done[key] = assign_to_section(output, key, user=user)
+    return done
 
 
 def update_alt_text(output: ImageOutput, *, user, alt_text: str, caption: str | None = None,

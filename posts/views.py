@@ -17,10 +17,11 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import batches, renditions, review
+from blogimages import batches, publishing, renditions, review
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter
@@ -35,7 +36,7 @@ from blogimages.models import (
 from blogimages.templatetags.blogimages import alt_for
 from blogimages.views.common import field_label, is_fragment, with_thumb_sizes
 
-from .models import Post
+from .models import Post, PostStatus
 
 REVIEW_PERMISSION = "blogimages.change_imageoutput"
 CANDIDATES_SHOWN = 12
@@ -270,6 +271,41 @@ def batch_retry(request: HttpRequest, slug: str, batch_id: int) -> HttpResponse:
         messages.success(request, f"Retrying {count} failed image(s).")
         return redirect(reverse("posts:develop", kwargs={"slug": post.slug}) + "#batch-panel")
     return _progress_response(request, post, batch)
+
+
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def approve_all(request: HttpRequest, slug: str) -> HttpResponse:
+    """Approve and choose the newest candidate of every slot that has no approved image."""
+    post = get_object_or_404(Post, slug=slug)
+    try:
+        done = publishing.approve_newest_for_empty_slots(post, user=request.user)
+    except (ValueError, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+    else:
+        if done:
+            messages.success(request, f"Approved and chose the newest image of {len(done)} slot(s): "
+                                      f"{', '.join(done)}.")
+        else:
+            messages.info(request, "Every slot with an image already has an approved one.")
+    return redirect(reverse("posts:develop", kwargs={"slug": post.slug}) + "#batch-panel")
+
+
+@login_required
+@permission_required("posts.change_post", raise_exception=True)
+@require_POST
+def publish(request: HttpRequest, slug: str) -> HttpResponse:
+    """Publish the post (or take it back to draft) and show the page readers will see."""
+    post = get_object_or_404(Post, slug=slug)
+    if request.POST.get("unpublish"):
+        Post.objects.filter(pk=post.pk).update(status=PostStatus.DRAFT)
+        messages.success(request, "Back to draft: only editors can see the post now.")
+        return redirect(reverse("posts:develop", kwargs={"slug": post.slug}))
+    post.status = PostStatus.PUBLISHED
+    post.published_at = post.published_at or timezone.now()
+    post.save(update_fields=["status", "published_at", "updated_at"])
+    return redirect(post.get_absolute_url())
 
 
 # -- one section -------------------------------------------------------------------------
