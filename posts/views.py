@@ -139,13 +139,12 @@ def section_rows(post: Post, *, only: str | None = None, with_prompts: bool = Tr
     for section in sections:
         mine = by_key[section.key]
         chosen_id = chosen_ids.get(section.key)
-        prompt = batches.section_prompt(post, section) if with_prompts else None
-        size = None
-        if prompt is not None:
-            try:
-                size = batches.slot_size_for(section, prompt)
-            except (BlogImagesError, ValueError):
-                size = None
+        # The prompt decides the size too (a shape word in Format), so every row knows it.
+        prompt = batches.section_prompt(post, section)
+        try:
+            size = batches.slot_size_for(section, prompt)
+        except (BlogImagesError, ValueError):
+            size = None
         rows.append(SectionRow(
             size=size, setting_id=remembered,
             section=section,

@@ -147,3 +147,23 @@ def test_featured_and_social_are_slots_of_the_develop_screen(editor_client, post
     output = succeeded(post, "social")
     editor_client.post(url("section_approve", post, "social"), {"output": output.pk}, **HX)
     assert Post.objects.get(pk=post.pk).social_image == output
+
+
+@pytest.mark.django_db
+def test_approve_all_then_publish_leads_to_the_public_page(editor_client, post, editor):
+    older = succeeded(post, "intro")
+    newest = {key: succeeded(post, key) for key in ("featured", "social", "intro", "pools")}
+    rejected = newest.pop("pools")
+    review.reject(rejected, user=editor, reason="Blurry")
+    response = editor_client.post(url("approve_all", post))
+    assert response.status_code == 302
+    fresh = Post.objects.get(pk=post.pk)
+    assert fresh.featured_image == newest["featured"] and fresh.social_image == newest["social"]
+    assert fresh.sections.get(key="intro").chosen_image == newest["intro"] != older
+    assert fresh.sections.get(key="pools").chosen_image is None  # a rejected image is never chosen
+    assert all(ImageOutput.objects.get(pk=o.pk).review_status == "approved" for o in newest.values())
+    page = editor_client.get(url("develop", post)).content.decode()
+    assert f'id="alt-form-{newest["intro"].pk}"' in page  # the chosen image's alt text, editable here
+    published = editor_client.post(url("publish", post))
+    assert published["Location"] == "/posts/coast/" and Post.objects.get(pk=post.pk).status == "published"
+    assert Post.objects.get(pk=post.pk).published_at is not None
