@@ -581,6 +581,11 @@ class ImageOut(Schema):
     derived_from: int | None
     created_by: str | None
     cost_estimate: str | None = Field(description="Estimated USD, as a decimal string.")
+    alt_text: str = Field(description="Alt text for pages (empty for a decorative image).")
+    alt_status: str = Field(description="suggested (made offline from the prompt) or approved (by a person).")
+    caption: str
+    decorative: bool
+    realistic: bool = Field(description="A realistic depiction: pages show a visible AI-generated label.")
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -600,8 +605,9 @@ def image_out(request: HttpRequest, output: ImageOutput) -> dict[str, Any]:
         "post": get_post_adapter().slug(output.post) if output.post_id else None,
         "section_key": output.section_key, "batch": output.batch_id, "derived_from": output.derived_from_id,
         "created_by": output.created_by.get_username() if output.created_by_id else None,
-        "cost_estimate": _money(output.cost_estimate), "created_at": output.created_at,
-        "finished_at": output.finished_at,
+        "cost_estimate": _money(output.cost_estimate), "alt_text": "" if output.decorative else output.alt_text,
+        "alt_status": output.alt_status, "caption": output.caption, "decorative": output.decorative,
+        "realistic": output.realistic, "created_at": output.created_at, "finished_at": output.finished_at,
     }
 
 

@@ -79,7 +79,10 @@ def test_use_in_post_through_the_json_api(post, tester_image, client):
     response = client.post(f"/api/images/{tester_image.pk}/use", {"post": "coast", "slot": "featured"},
                            content_type="application/json")
     assert response.status_code == 201, response.content
-    assert Post.objects.get(pk=post.pk).featured_image_id == response.json()["id"]
+    body = response.json()
+    assert Post.objects.get(pk=post.pk).featured_image_id == body["id"]
+    assert (body["width"], body["height"], body["section_key"], body["post"]) == (1536, 864, "featured", "coast")
+    assert body["alt_text"] == "A lighthouse at dusk" and body["alt_status"] == "suggested"
     missing = client.post(f"/api/images/{tester_image.pk}/use", {"post": "nope", "slot": "featured"},
                           content_type="application/json")
     assert missing.status_code == 404
