@@ -226,3 +226,17 @@ def test_cli_asks_before_an_expensive_batch(recorder, post, settings, monkeypatc
 def test_cli_bad_input(recorder, post, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("generate_post_images", *args)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cli_slots_and_the_older_sections_flag(recorder, post, capsys):
+    call_command("generate_post_images", "coast", "--slots", "featured,social", "--wait")
+    out = capsys.readouterr().out
+    assert "2 image(s) for 2 slot(s)" in out and "ok     featured:" in out and "ok     social:" in out
+    sizes = dict((o.section_key, (o.width, o.height)) for o in ImageOutput.objects.all())
+    assert sizes == {"featured": (1536, 864), "social": (1200, 630)}
+    call_command("generate_post_images", "coast", "--sections", "pools")
+    assert ImageOutput.objects.filter(section_key="pools").count() == 1
+    # --only-missing: every slot except those with an approved chosen image.
+    call_command("generate_post_images", "coast", "--only-missing")
+    assert ImageOutput.objects.count() == 3 + 5
