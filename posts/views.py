@@ -24,7 +24,8 @@ from django_htmx.http import trigger_client_event
 from blogimages import batches, publishing, renditions, review
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
-from blogimages.integration import SlotInfo, get_post_adapter
+from blogimages.integration import SlotInfo, get_post_adapter, slot_size
+from blogimages.slots import SHAPE_SIZES
 from blogimages.models import (
     GenerationBatch,
     ImageOutput,
@@ -90,6 +91,10 @@ class SectionRow:
     active: bool = False
     size: object = None
     setting_id: int | None = None
+
+    @property
+    def slot_size(self) -> tuple[int, int]:
+        return slot_size(self.section)
 
     @property
     def retryable(self) -> bool:
@@ -174,6 +179,7 @@ def _develop_context(request: HttpRequest, post: Post, **extra) -> dict:
         "batch": GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").first(),
         "failed_outputs": batches.latest_failed(post),
         "settings": ImageSetting.objects.all(), "remembered_setting": last_setting_id(post),
+        "shape_sizes": {word: list(size) for word, size in SHAPE_SIZES.items()},
         "can_edit": request.user.has_perm(REVIEW_PERMISSION),
         **extra,
     }

@@ -82,3 +82,17 @@ document.addEventListener("htmx:afterRequest", function (event) {
   });
   slot.querySelectorAll("[data-dirty-hint]").forEach(function (hint) { hint.hidden = true; });
 });
+
+// The size note follows the Format box as the author types ("square" -> 1024×1024).
+document.addEventListener("input", function (event) {
+  if (!event.target.matches("form[data-prompt-form] [name=format]")) return;
+  var data = document.getElementById("shape-sizes");
+  var note = event.target.closest("form").querySelector(".size-note");
+  if (!data || !note) return;
+  var shapes = JSON.parse(data.textContent);
+  var match = event.target.value.toLowerCase().match(new RegExp("\\b(" + Object.keys(shapes).join("|") + ")\\b"));
+  var text = match
+    ? shapes[match[1]][0] + "×" + shapes[match[1]][1] + " (“" + match[1] + "” in Format)"
+    : note.dataset.slotSize + " (this slot’s size)";
+  note.textContent = "Next image: " + text + ", unless a setting is chosen.";
+});

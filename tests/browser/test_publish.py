@@ -95,7 +95,14 @@ def test_prompt_box_edits_are_flagged_and_used(page):
     box = page.locator("#id_arrival_description")
     box.fill("A ferry leaving the harbour at dawn")
     expect(page.locator("#prompt-arrival [data-dirty-hint]")).to_be_visible()
+    # A shape word in Format picks the size, and the form says so as it is typed.
+    expect(page.locator("#size-arrival")).to_contain_text("1536×864")
+    page.locator("#prompt-arrival summary").click()
+    page.locator("#id_arrival_format").fill("square crop")
+    expect(page.locator("#size-arrival")).to_contain_text("1024×1024 (“square” in Format)")
     page.locator("#section-arrival").get_by_role("button", name=re.compile("^(Regenerate|Generate)$")).click()
     expect(page.locator("#candidates-arrival li.thumb")).to_have_count(1)
     expect(page.locator("#prompt-arrival [data-dirty-hint]")).to_be_hidden()
-    assert ImageOutput.objects.get(section_key="arrival").prompt_text.startswith("A ferry leaving the harbour at dawn")
+    made = ImageOutput.objects.get(section_key="arrival")
+    assert made.prompt_text.startswith("A ferry leaving the harbour at dawn") and "square crop" in made.prompt_text
+    assert (made.width, made.height) == (1024, 1024)

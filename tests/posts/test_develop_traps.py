@@ -80,9 +80,9 @@ def test_slots_get_their_own_size_and_format_words_pick_the_shape(editor_client,
     post.sections.filter(key="pools").update(body="Starfish.")
     editor_client.post(url("section_prompt", post, "pools"), {"description": "Starfish", "format": "square"}, **HX)
     page = editor_client.get(url("develop", post)).content.decode()
-    assert re.search(r'id="size-pools">Next image: 1024×1024 \(“square” in Format\)', page)
-    assert re.search(r'id="size-intro">Next image: 1536×864 \(this slot’s size\)', page)
-    assert re.search(r'id="size-social">Next image: 1200×630', page)
+    assert re.search(r'id="size-pools"[^>]*>Next image: 1024×1024 \(“square” in Format\)', page)
+    assert re.search(r'id="size-intro"[^>]*>Next image: 1536×864 \(this slot’s size\)', page)
+    assert re.search(r'id="size-social"[^>]*>Next image: 1200×630', page)
     editor_client.post(url("generate_all", post), {"setting": ""}, **HX)
     sizes = {o.section_key: (o.width, o.height) for o in ImageOutput.objects.all()}
     assert sizes == {"featured": (1536, 864), "social": (1200, 630), "intro": (1536, 864), "pools": (1024, 1024)}
