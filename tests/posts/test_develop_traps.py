@@ -167,3 +167,13 @@ def test_approve_all_then_publish_leads_to_the_public_page(editor_client, post, 
     published = editor_client.post(url("publish", post))
     assert published["Location"] == "/posts/coast/" and Post.objects.get(pk=post.pk).status == "published"
     assert Post.objects.get(pk=post.pk).published_at is not None
+
+
+@pytest.mark.django_db
+def test_a_section_cannot_take_the_posts_own_slot_keys(post):
+    from django.core.exceptions import ValidationError
+
+    from posts.models import Section
+
+    with pytest.raises(ValidationError, match="names the post's own featured image"):
+        Section(post=post, key="featured", heading="x").full_clean()
