@@ -157,7 +157,7 @@ def test_generate_all_on_the_demo_post_and_choose_an_image(page):
     expect(page.locator(".section-candidates li.thumb")).to_have_count(7)
     screenshot(page, "develop-generated")
 
-    arrival.get_by_role("button", name="Choose").click()
+    arrival.get_by_role("button", name="Choose", exact=True).click()
     expect(arrival.locator(".badge.chosen")).to_have_text("Chosen")
     expect(arrival.locator(".chosen-line")).to_contain_text("Chosen: image #")
     page.locator("#candidates-tide-pools").get_by_role("button", name="Approve & choose").click()
