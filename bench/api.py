@@ -46,6 +46,7 @@ def site_env(workdir: Path) -> dict[str, str]:
         "MEDIA_ROOT": str(workdir / "media"),
         "REDIS_URL": "",  # the embedded default: SQLite, inline tasks, local-memory cache
         "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or f"bench-only-{os.urandom(24).hex()}",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "BLOGIMAGES_LOG_LEVEL": "WARNING",
         "BLOGIMAGES_DEFAULT_PROVIDER": "cards",

@@ -37,6 +37,7 @@ def setup(tmp: Path) -> tuple[str, str]:
     os.environ["BLOGIMAGES_TEST_PROVIDERS"] = json.dumps({"placeholder": {"BACKEND": "x"}})
     os.environ["BLOGIMAGES_TEST_QUEUE"] = f"blogimages-bench-{os.getpid()}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.worker_settings"
+    os.environ.setdefault("DJANGO_SECRET_KEY", f"bench-only-{os.urandom(24).hex()}")
     os.environ.setdefault("BLOGIMAGES_LOG_LEVEL", "WARNING")
     import django
 

@@ -41,6 +41,7 @@ def setup_django(tmp: Path) -> Callable[[], None]:
     """Configure Django on a throwaway database; returns the teardown."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_DEBUG", "false")  # measure what production renders
+    os.environ.setdefault("DJANGO_SECRET_KEY", f"bench-only-{os.urandom(24).hex()}")
     os.environ["MEDIA_ROOT"] = str(tmp / "media")
     use_server = bool(os.environ.get("DATABASE_URL"))
     if not use_server:

@@ -25,13 +25,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from . import derive, postprocess, review, tokens
+from . import derive, review, tokens
 from .exceptions import BlogImagesError
 from .forms_admin import (
     ApiTokenCreateForm,
     AssignForm,
     ComfyWorkflowForm,
     ConvertForm,
+    ImageSettingForm,
     PromptEditForm,
     RejectForm,
     ResizeForm,
@@ -41,6 +42,7 @@ from .forms_admin import (
     WatermarkForm,
     WatermarkPresetForm,
 )
+from .imaging import watermark
 from .integration import get_post_adapter
 from .models import (
     ApiToken,
@@ -627,6 +629,7 @@ class ReviewEventAdmin(admin.ModelAdmin):
 
 @admin.register(ImageSetting)
 class ImageSettingAdmin(admin.ModelAdmin):
+    form = ImageSettingForm
     list_display = ("name", "provider", "model", "size", "steps", "guidance_scale", "seed", "quality", "style",
                     "updated_at")
     list_filter = ("provider",)
@@ -754,7 +757,7 @@ class WatermarkPresetAdmin(admin.ModelAdmin):
             return "Save the preset to see it on sample images."
         try:
             spec = derive.preset_spec(obj)
-            samples = [postprocess.watermark(_sample_background(dark), spec) for dark in (True, False)]
+            samples = [watermark.watermark(_sample_background(dark), spec) for dark in (True, False)]
         except (ValueError, OSError) as exc:
             return f"Cannot preview: {exc}"
         return format_html_join(
@@ -800,12 +803,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ApiTokenCreateForm(request.POST or None)
+        form = ApiTokenCreateForm(request.POST or None, requested_by=request.user)
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
                    "title": "Create an API token", "media": self.media + form.media}
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            token, raw = tokens.create_token(data["user"], data["name"], expires_at=data["expires_at"])
+            token, raw = tokens.issue_token(user=data["user"], by=request.user, name=data["name"],
+                                            expires_at=data["expires_at"])
             self.log_addition(request, token, [{"added": {}}])
             context.update(title="API token created", token=token, raw_token=raw)
             response = TemplateResponse(request, "admin/blogimages/apitoken/created.html", context)
@@ -817,5 +821,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke_selected(self, request, queryset):
         active = list(queryset.filter(revoked_at__isnull=True))
         for token in active:
-            tokens.revoke_token(token)
+            tokens.revoke_token(token, by=request.user)
         self.message_user(request, f"{len(active)} token(s) revoked.", messages.SUCCESS)

@@ -30,6 +30,7 @@ from .models import (
     PromptSource,
     ReviewStatus,
 )
+from .queueing import enqueue_outputs
 
 ACTIVE = (OutputStatus.QUEUED, OutputStatus.RUNNING)
 
@@ -252,8 +253,6 @@ def start_post_batch(
     Two concurrent starts for the same post serialize on the post's row: sections that
     already have images queued or running are skipped, so no work is done twice.
     """
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
@@ -305,8 +304,6 @@ def start_post_batch(
 
 def retry_failed(batch: GenerationBatch) -> int:
     """Re-queue only the failed images of a batch (same prompt and seed). Returns how many."""
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         failed = list(batch.outputs.select_for_update().filter(status=OutputStatus.FAILED).values_list("pk", flat=True))
         ImageOutput.objects.filter(pk__in=failed).update(
@@ -321,8 +318,6 @@ def retry_failed(batch: GenerationBatch) -> int:
 def retry_outputs(outputs: list[ImageOutput]) -> int:
     """Queue failed images again exactly as they were asked for: the same row, provider,
     setting snapshot, size and seed (a Retry is not a new image). Returns how many."""
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         failed = list(ImageOutput.objects.select_for_update().filter(
             pk__in=[o.pk for o in outputs], status=OutputStatus.FAILED).values_list("pk", flat=True))

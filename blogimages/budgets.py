@@ -7,6 +7,8 @@ Limits are USD per day and per month, per user and for the whole site
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,9 +40,20 @@ class Budget:
 
 
 def period_start(period: str):
+    """The local midnight (in TIME_ZONE) that starts today's or this month's budget."""
     now = timezone.localtime()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return start.replace(day=1) if period == "monthly" else start
+
+
+def seconds_until_reset(period: str) -> int:
+    """Whole seconds until the budget period ("daily" or "monthly") starts afresh."""
+    start = period_start(period)
+    # Wall-clock arithmetic gives the next local midnight; the subtraction must be in UTC, or a
+    # day with a daylight-saving change would be off by its hour (same-tzinfo subtraction
+    # ignores the offsets).
+    reset = (start + dt.timedelta(days=32)).replace(day=1) if period == "monthly" else start + dt.timedelta(days=1)
+    return max(1, math.ceil((reset - timezone.now()).total_seconds()))
 
 
 def spent(*, user=None, period: str) -> Decimal:

@@ -54,19 +54,29 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_KEY_PREFIX": "blogimages:ratelimit",
     # Largest request body the API accepts (bytes); bigger bodies get 413 before parsing.
     "API_MAX_BODY_BYTES": 1024 * 1024,
+    # What /v1 answers when a request names no response_format: "b64_json" (what clients of
+    # the GPT image models read), except for DALL·E model names, where OpenAI defaulted to "url".
+    "V1_DEFAULT_RESPONSE_FORMAT": "b64_json",
+    # Links to stored files handed to programs (signed_media.py): lifetime in seconds, the
+    # site's public address ("https://blog.example.com"; empty = the request's host), and how
+    # the web server sends local files (nginx internal location for X-Accel-Redirect, or X-Sendfile).
+    "SIGNED_URL_SECONDS": 3600,
+    "PUBLIC_BASE_URL": "",
+    "MEDIA_ACCEL_REDIRECT": "",
+    "MEDIA_SENDFILE": False,
     # A token's last_used_at is written at most this often (seconds): not one write per request.
     "TOKEN_LAST_USED_INTERVAL": 60,
     # When a provider is at its concurrency limit, a task steps aside for this long (s).
     "CONCURRENCY_RETRY_DELAY": 2.0,
     # The watermark used when no preset is named and no WatermarkPreset is the default:
-    # postprocess.WatermarkSpec fields (text or logo path, position, opacity, scale, margin...).
+    # imaging.watermark.WatermarkSpec fields (text or logo path, position, opacity, scale, margin...).
     "WATERMARK": {"text": "AI-generated", "position": "bottom-right", "opacity": 0.6, "scale": 0.22, "margin": 0.03},
     # The copy a post publishes (assigned to a section) keeps only the AI-generated marker,
     # not the prompt, seed and other generation parameters.
     "STRIP_PARAMETERS_ON_PUBLISH": False,
     # Largest upload accepted as a replacement image (bytes); refused before it is read.
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
-    # Named sizes offered beside postprocess.FORMATS (social, header, square...): {"name": [w, h]}.
+    # Named sizes offered beside imaging.resize.FORMATS (social, header, square...): {"name": [w, h]}.
     "IMAGE_FORMATS": {},
     # Sizes post slots are made at, by slot key or kind: {"featured": [1536, 864], "social":
     # [1200, 630], "section": [1536, 864]}. Unset keys keep integration.DEFAULT_SLOT_SIZES.

@@ -1,7 +1,7 @@
 """Derived images: watermarked, resized, converted, upscaled copies, publish copies and
 "more like this" variations of an ImageOutput.
 
-Each operation reads the original's file, runs a pure function from `postprocess.py`, and
+Each operation reads the original's file, runs a pure function from `imaging/`, and
 stores the result as a NEW ImageOutput beside the original (`<stem>-wm.png`,
 `<stem>-social.png`...) with its own thumbnail and sidecar, `derived_from` pointing at the
 original and `derivation` naming the operation; a ReviewEvent on the original says who made
@@ -30,10 +30,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, postprocess, storage
+from . import generation, storage
+from .access import UPLOAD_PROVIDER, can_derive, record
 from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
+from .imaging import convert, provenance, resize, watermark
 from .integration import get_post_adapter
 from .models import (
     BatchStatus,
@@ -45,7 +47,7 @@ from .models import (
     compose_prompt,
 )
 from .providers import GenerationRequest, get_provider
-from .review import UPLOAD_PROVIDER, can_derive, record
+from .queueing import enqueue_outputs
 
 DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation")
 UPSCALE_FACTORS = (1.5, 2.0, 3.0, 4.0)
@@ -74,7 +76,7 @@ def is_generated(output: ImageOutput) -> bool:
 
 
 def provenance_info(output: ImageOutput) -> dict[str, Any]:
-    """The generation facts written into a file (postprocess.embed_provenance)."""
+    """The generation facts written into a file (provenance.embed_provenance)."""
     snap = output.setting_snapshot or {}
     info: dict[str, Any] = {
         "prompt": output.prompt_text,
@@ -92,16 +94,16 @@ def provenance_info(output: ImageOutput) -> dict[str, Any]:
 
 
 def _with_provenance(data: bytes, source: ImageOutput, *, derivation: str, uid: uuid.UUID) -> bytes:
-    """Make sure a derived file explains itself: the provenance postprocess carried over from
+    """Make sure a derived file explains itself: the provenance imaging carried over from
     the original (or, for an original stored without it, from the database), plus how this
     copy was made. Files from uploads stay unlabelled."""
     if not is_generated(source):
         return data
-    carried = postprocess.read_provenance(data)
+    carried = provenance.read_provenance(data)
     info = dict(carried) if carried.get("digital_source_type") else {**provenance_info(source), **carried}
     info.pop("parameters", None)  # recomposed by embed_provenance, with the new size
     info.update(image_id=str(uid), derivation=derivation, derived_from=str(source.uid))
-    return postprocess.embed_provenance(data, info)
+    return provenance.embed_provenance(data, info)
 
 
 def _stem_beside(original: ImageOutput, suffix: str) -> str:
@@ -195,7 +197,7 @@ def store_derived(
 # -- watermark --------------------------------------------------------------------------
 
 
-def default_watermark() -> tuple[postprocess.WatermarkSpec, str]:
+def default_watermark() -> tuple[watermark.WatermarkSpec, str]:
     """The default preset (WatermarkPreset.is_default), else BLOGIMAGES_WATERMARK."""
     preset = WatermarkPreset.objects.filter(is_default=True).first()
     if preset is not None:
@@ -203,25 +205,25 @@ def default_watermark() -> tuple[postprocess.WatermarkSpec, str]:
     setting = blogimages_settings.WATERMARK
     if not setting:
         raise ValueError("No watermark configured: add a default WatermarkPreset or set BLOGIMAGES_WATERMARK.")
-    return postprocess.WatermarkSpec.from_dict(setting), ""
+    return watermark.WatermarkSpec.from_dict(setting), ""
 
 
-def preset_spec(preset: WatermarkPreset) -> postprocess.WatermarkSpec:
+def preset_spec(preset: WatermarkPreset) -> watermark.WatermarkSpec:
     values = dict(preset.spec or {})
     if preset.logo:
         with preset.logo.open("rb") as fh:
             values["logo"] = fh.read()
         values["text"] = ""
     try:
-        return postprocess.WatermarkSpec.from_dict(values)
+        return watermark.WatermarkSpec.from_dict(values)
     except ValueError as exc:
         raise ValueError(f"Watermark preset {preset.name!r}: {exc}") from exc
 
 
 def resolve_watermark(
-    *, preset: WatermarkPreset | str | None = None, spec: postprocess.WatermarkSpec | Mapping[str, Any] | None = None,
+    *, preset: WatermarkPreset | str | None = None, spec: watermark.WatermarkSpec | Mapping[str, Any] | None = None,
     **overrides: Any,
-) -> tuple[postprocess.WatermarkSpec, str]:
+) -> tuple[watermark.WatermarkSpec, str]:
     """(spec, preset name or "") from a preset, an explicit spec, or the default; then
     `overrides` (position, opacity, scale, margin, color...) on top."""
     if preset is not None and spec is not None:
@@ -236,19 +238,19 @@ def resolve_watermark(
     if preset is not None:
         resolved, name = preset_spec(preset), preset.name
     elif spec is not None:
-        resolved = spec if isinstance(spec, postprocess.WatermarkSpec) else postprocess.WatermarkSpec.from_dict(spec)
+        resolved = spec if isinstance(spec, watermark.WatermarkSpec) else watermark.WatermarkSpec.from_dict(spec)
     else:
         resolved, name = default_watermark()
     changes = {k: v for k, v in overrides.items() if v is not None}
     if changes:
-        unknown = set(changes) - set(postprocess.WatermarkSpec.__dataclass_fields__)
+        unknown = set(changes) - set(watermark.WatermarkSpec.__dataclass_fields__)
         if unknown:
             raise ValueError(f"Unknown watermark option(s): {', '.join(sorted(unknown))}.")
         resolved = replace(resolved, **changes)
     return resolved, name
 
 
-def describe_spec(spec: postprocess.WatermarkSpec) -> dict[str, Any]:
+def describe_spec(spec: watermark.WatermarkSpec) -> dict[str, Any]:
     """The spec as event/sidecar data, without the logo's bytes."""
     values = {k: v for k, v in spec.__dict__.items() if k != "logo"}
     if spec.logo:
@@ -258,13 +260,13 @@ def describe_spec(spec: postprocess.WatermarkSpec) -> dict[str, Any]:
 
 def watermark_output(
     output: ImageOutput, *, user=None, preset: WatermarkPreset | str | None = None,
-    spec: postprocess.WatermarkSpec | Mapping[str, Any] | None = None, output_format: str | None = None,
+    spec: watermark.WatermarkSpec | Mapping[str, Any] | None = None, output_format: str | None = None,
     **overrides: Any,
 ) -> ImageOutput:
     """A watermarked copy (`<stem>-wm.<ext>`): a preset, an explicit spec, or the default."""
     _check_user(user, output)
     resolved, name = resolve_watermark(preset=preset, spec=spec, **overrides)
-    data = postprocess.watermark(read_bytes(output), resolved, output_format=output_format)
+    data = watermark.watermark(read_bytes(output), resolved, output_format=output_format)
     described = describe_spec(resolved)
     return store_derived(
         output, data, suffix="wm", derivation="watermark", user=user,
@@ -278,8 +280,8 @@ def watermark_output(
 
 
 def image_formats() -> dict[str, tuple[int, int]]:
-    """The blog's named sizes: postprocess.FORMATS plus BLOGIMAGES_IMAGE_FORMATS."""
-    formats = dict(postprocess.FORMATS)
+    """The blog's named sizes: resize.FORMATS plus BLOGIMAGES_IMAGE_FORMATS."""
+    formats = dict(resize.FORMATS)
     for name, size in (blogimages_settings.IMAGE_FORMATS or {}).items():
         formats[str(name)] = (int(size[0]), int(size[1]))
     return formats
@@ -301,7 +303,7 @@ def resize_output(
         if not width and not height:
             raise ValueError("Choose a format or give a width and/or a height.")
         suffix = f"{width or 'auto'}x{height or 'auto'}"
-    data = postprocess.resize(read_bytes(output), width=width, height=height, mode=mode,
+    data = resize.resize(read_bytes(output), width=width, height=height, mode=mode,
                               output_format=output_format, quality=quality)
     details = {"format": format_name or "custom", "width": width, "height": height, "mode": mode,
                "output_format": output_format, "quality": quality}
@@ -315,7 +317,7 @@ def resize_output(
 def convert_output(output: ImageOutput, *, user=None, output_format: str, quality: int | None = None) -> ImageOutput:
     """The image re-encoded as PNG, JPEG or WebP (`<stem>-webp.webp`)."""
     _check_user(user, output)
-    data = postprocess.convert(read_bytes(output), output_format, quality=quality)
+    data = convert.convert(read_bytes(output), output_format, quality=quality)
     fmt = str(output_format).lower()
     details = {"output_format": fmt, "quality": quality}
     return store_derived(
@@ -328,7 +330,7 @@ def convert_output(output: ImageOutput, *, user=None, output_format: str, qualit
 def upscale_output(output: ImageOutput, *, user=None, factor: float = 2.0) -> ImageOutput:
     """An enlarged copy (`<stem>-x2.png`), Pillow's LANCZOS; a provider upscaler can come later."""
     _check_user(user, output)
-    data = postprocess.upscale(read_bytes(output), factor, max_side=blogimages_settings.UPSCALE_MAX_SIDE)
+    data = resize.upscale(read_bytes(output), factor, max_side=blogimages_settings.UPSCALE_MAX_SIDE)
     details = {"factor": factor, "method": "lanczos"}
     return store_derived(
         output, data, suffix=f"x{factor:g}", derivation="upscale", user=user,
@@ -356,9 +358,9 @@ def publish_copy(output: ImageOutput, *, user=None, force: bool = False) -> Imag
     if existing is not None:
         return existing
     data = read_bytes(output)
-    if not is_generated(output) and not postprocess.read_provenance(data):
+    if not is_generated(output) and not provenance.read_provenance(data):
         return output  # a plain upload: no parameters to strip, and it is not AI-generated
-    stripped = postprocess.embed_provenance(data, {}, strip_parameters=True)
+    stripped = provenance.embed_provenance(data, {}, strip_parameters=True)
     return store_derived(
         output, stripped, suffix="pub", derivation="publish", user=user, carry_provenance=False,
         sidecar_keys=PUBLISH_SIDECAR_KEYS,
@@ -429,8 +431,6 @@ def queue_rerun(
 ) -> list[ImageOutput]:
     """Queue the plans' images for the output's post and section (a one-section batch, so the
     develop screen shows the progress); tasks start when the transaction commits."""
-    from .tasks import enqueue_outputs
-
     plans = plans if isinstance(plans, list) else [plans]
     costs = [plan.cost_estimate for plan in plans]
     total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
@@ -525,7 +525,7 @@ def _endpoint_variations(output, source, backend, method, model, n, *, user) -> 
     side = min(1024, max(output.width or 1024, output.height or 1024))
     side = max(s for s in (256, 512, 1024) if s <= side) if side >= 256 else 256
     if (output.width, output.height) != (side, side) or output.mime_type != "image/png":
-        data = postprocess.resize(data, width=side, height=side, mode="cover", output_format="png")
+        data = resize.resize(data, width=side, height=side, mode="cover", output_format="png")
     request = GenerationRequest(prompt=output.prompt_text or "variation", model=model, width=side, height=side, n=n)
     check_budget(user=user, cost=backend.estimate_cost(request))
     now = timezone.now()

@@ -8,13 +8,16 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from . import postprocess, storage
+from . import presets, storage
 from .conf import blogimages_settings
+from .derive import image_formats
 from .exceptions import InvalidImage
-from .models import ComfyWorkflow, WatermarkPreset
+from .imaging import resize, watermark
+from .models import ComfyWorkflow, ImageSetting, WatermarkPreset
+from .providers.comfyui import validate_workflow
 
 OUTPUT_FORMAT_CHOICES = [("", "Keep the original's format"), ("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WebP")]
-POSITION_CHOICES = [(p, p.replace("-", " ").capitalize()) for p in postprocess.POSITIONS]
+POSITION_CHOICES = [(p, p.replace("-", " ").capitalize()) for p in watermark.POSITIONS]
 
 
 class RejectForm(forms.Form):
@@ -97,7 +100,7 @@ class WatermarkForm(forms.Form):
             base["text"] = data.get("text", "").strip()
             if data.get("logo_bytes"):
                 base["text"], base["logo"] = "", data["logo_bytes"]
-            kwargs["spec"] = postprocess.WatermarkSpec.from_dict(base)
+            kwargs["spec"] = watermark.WatermarkSpec.from_dict(base)
         for name in ("position", "opacity", "scale", "margin"):
             if data.get(name) not in (None, ""):
                 kwargs[name] = data[name]
@@ -105,15 +108,13 @@ class WatermarkForm(forms.Form):
 
 
 def format_choices() -> list[tuple[str, str]]:
-    from .derive import image_formats
-
     return [(name, f"{name} ({w}×{h})") for name, (w, h) in image_formats().items()] + [("custom", "Custom size")]
 
 
 class ResizeForm(forms.Form):
     format = forms.ChoiceField(choices=format_choices)
-    width = forms.IntegerField(required=False, min_value=1, max_value=postprocess.MAX_SIDE)
-    height = forms.IntegerField(required=False, min_value=1, max_value=postprocess.MAX_SIDE)
+    width = forms.IntegerField(required=False, min_value=1, max_value=resize.MAX_SIDE)
+    height = forms.IntegerField(required=False, min_value=1, max_value=resize.MAX_SIDE)
     mode = forms.ChoiceField(
         choices=[("cover", "Cover (crop to fill)"), ("contain", "Contain (fit, pad)"), ("stretch", "Stretch")],
         initial="cover",
@@ -215,7 +216,7 @@ class WatermarkPresetForm(forms.ModelForm):
             logo.seek(0)
             values["text"] = ""
         try:
-            spec = postprocess.WatermarkSpec.from_dict(values)
+            spec = watermark.WatermarkSpec.from_dict(values)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
         data["spec"] = {k: v for k, v in spec.to_dict().items() if k != "logo"}
@@ -227,6 +228,21 @@ class WatermarkPresetForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
+class ImageSettingForm(forms.ModelForm):
+    """A preset: the model's own checks, then whether its provider takes it."""
+
+    class Meta:
+        model = ImageSetting
+        fields = "__all__"
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # fills self.instance from the form and runs the model's full_clean()
+        try:
+            presets.validate_setting(self.instance)
+        except forms.ValidationError as exc:
+            self._update_errors(exc)
+
+
 class ComfyWorkflowForm(forms.ModelForm):
     class Meta:
         model = ComfyWorkflow
@@ -234,8 +250,6 @@ class ComfyWorkflowForm(forms.ModelForm):
         widgets = {"workflow": forms.Textarea(attrs={"rows": 20, "cols": 100, "style": "font-family: monospace"})}
 
     def clean_workflow(self):
-        from .providers.comfyui import validate_workflow
-
         graph = self.cleaned_data.get("workflow")
         if isinstance(graph, str):
             try:
@@ -252,6 +266,13 @@ class ApiTokenCreateForm(forms.Form):
     user = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True))
     name = forms.CharField(max_length=100, required=False, help_text="What the token is for, e.g. 'CI pipeline'.")
     expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-01-31 00:00. Blank: never expires.")
+
+    def __init__(self, *args, requested_by=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A token acts with all of its user's rights: only a superuser mints one for another.
+        if requested_by is not None and not requested_by.is_superuser:
+            self.fields["user"].queryset = self.fields["user"].queryset.filter(pk=requested_by.pk)
+            self.fields["user"].initial = requested_by.pk
 
     def clean_expires_at(self):
         from django.utils import timezone

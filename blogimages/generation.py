@@ -27,15 +27,17 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import alttext, postprocess, storage
+from . import alttext, comfy_workflows, storage
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
+from .imaging import provenance
 from .integration import get_post_adapter
 from .models import BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED
+from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
 
@@ -102,7 +104,8 @@ def build_request(
     request = GenerationRequest(
         prompt=prompt_text, prompt_description=description, prompt_style=style, prompt_format=fmt, n=n, **params
     )
-    request = backend.prepare(request)
+    named = request.extra.get("workflow")
+    request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
     if request.seed is None and backend.capabilities(request.model).supports_seed:
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
@@ -221,7 +224,7 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
                 return []
             request = replace(plan.request, n=len(outputs))
             try:
-                result = plan.provider.run(request)
+                result = plan.provider.run(comfy_workflows.attach(plan.provider, request))
             except ProviderError as exc:
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
@@ -302,8 +305,6 @@ def submit(
     Returns the queued ImageOutputs at once; pages poll them. Without a broker the tasks
     run inline when the transaction commits, so the outputs are finished on return.
     """
-    from .tasks import enqueue_outputs
-
     with transaction.atomic():
         _plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
                                          n=n, post=post, section_key=section_key, user=user, api_token=api_token)
@@ -340,7 +341,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
-    data = postprocess.embed_provenance(image.data, provenance_info(output, image, result))
+    data = provenance.embed_provenance(image.data, provenance_info(output, image, result))
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)

@@ -70,15 +70,10 @@ class ImageSetting(models.Model):
         return params
 
     def clean(self) -> None:
-        from . import generation
-        from .exceptions import BlogImagesError
-
+        # Whether the provider takes the preset is checked where presets are saved
+        # (presets.validate_setting): a model never calls a service.
         if not isinstance(self.extra_settings, dict):
             raise ValidationError({"extra_settings": "Must be a JSON object."})
-        try:
-            generation.build_request(prompt_text="validation", setting=self)
-        except BlogImagesError as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class PromptSource(models.TextChoices):
@@ -504,7 +499,7 @@ class ReviewEvent(models.Model):
 class WatermarkPreset(models.Model):
     """A named watermark (text or logo, position, opacity...) managed in the admin.
 
-    `spec` is `postprocess.WatermarkSpec.to_dict()`; a logo is stored as a file beside it.
+    `spec` is `imaging.watermark.WatermarkSpec.to_dict()`; a logo is stored as a file beside it.
     """
 
     name = models.CharField(max_length=100, unique=True)

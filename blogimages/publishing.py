@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import derive, postprocess
+from . import derive
 from .batches import find_slot
+from .imaging.resize import resize
 from .integration import get_post_adapter, slot_size
 from .models import AltTextStatus, ImageOutput, OutputStatus, ReviewAction, ReviewStatus
 from .review import _require_succeeded, approve, assign_to_section, record, require_reviewer
@@ -40,7 +41,7 @@ def use_in_post(output: ImageOutput, *, post, slot_key: str, user) -> ImageOutpu
             record(output, user=user, action=ReviewAction.USE, note=f"Used for {slot.label!r}.",
                    data={"post": post.pk, "slot": slot.key, "assigned_output": output.pk})
         return output
-    data = postprocess.resize(derive.read_bytes(output), width=width, height=height, mode="cover",
+    data = resize(derive.read_bytes(output), width=width, height=height, mode="cover",
                               focal=(output.focal_x, output.focal_y))
 
     def assign(new: ImageOutput) -> None:

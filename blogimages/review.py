@@ -23,6 +23,17 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from PIL import UnidentifiedImageError
 
+from . import derive, storage
+from .access import (  # noqa: F401 - who may act is part of review's API for the pages, admin and API
+    DELETE_PERMISSION,
+    REVIEW_PERMISSION,
+    UPLOAD_PROVIDER,
+    can_delete,
+    can_derive,
+    can_review,
+    record,
+    require_reviewer,
+)
 from .conf import blogimages_settings
 from .exceptions import InvalidImage
 from .integration import get_post_adapter
@@ -32,55 +43,8 @@ from .models import (
     OutputStatus,
     PromptSource,
     ReviewAction,
-    ReviewEvent,
     ReviewStatus,
 )
-
-REVIEW_PERMISSION = "blogimages.change_imageoutput"
-DELETE_PERMISSION = "blogimages.delete_imageoutput"
-UPLOAD_PROVIDER = "upload"
-
-
-# -- who may act ----------------------------------------------------------------------
-
-
-def _is_user(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
-
-
-def can_review(user) -> bool:
-    """Only staff with the change permission review images."""
-    return _is_user(user) and user.is_staff and user.has_perm(REVIEW_PERMISSION)
-
-
-def can_delete(user, output: ImageOutput) -> bool:
-    """The image's creator, or staff with the delete permission."""
-    if not _is_user(user):
-        return False
-    if output.created_by_id is not None and output.created_by_id == user.pk:
-        return True
-    return user.is_staff and user.has_perm(DELETE_PERMISSION)
-
-
-def can_derive(user, output: ImageOutput) -> bool:
-    """Watermark, resize, convert, upscale, variations: reviewers and the image's creator."""
-    if can_review(user):
-        return True
-    return _is_user(user) and output.created_by_id is not None and output.created_by_id == user.pk
-
-
-def require_reviewer(user) -> None:
-    if not can_review(user):
-        raise PermissionDenied("Only staff with permission to change images may review them.")
-
-
-def record(
-    output: ImageOutput, *, user, action: str, note: str = "", data: dict[str, Any] | None = None,
-) -> ReviewEvent:
-    """Write one entry of the image's review trail."""
-    return ReviewEvent.objects.create(
-        output=output, actor=user if _is_user(user) else None, action=action, note=note, data=data or {}
-    )
 
 
 def _require_succeeded(output: ImageOutput, what: str) -> None:
@@ -151,8 +115,6 @@ def _unassign_everywhere(output: ImageOutput) -> list[str]:
 def regenerate(output: ImageOutput, *, user) -> list[ImageOutput]:
     """A new image from the same prompt and setting with a new seed (queued; runs in the
     background, or inline at commit without a broker). Works for failed images too."""
-    from . import derive
-
     require_reviewer(user)
     plan = derive.plan_from_output(output)
     with transaction.atomic():
@@ -172,8 +134,6 @@ def regenerate_with_prompt(
     keep their old values when None. The edited prompt is saved as a new manual ImagePrompt:
     the section's own prompt (the author's) is left as it is.
     """
-    from . import derive
-
     require_reviewer(user)
     description = (description or "").strip()
     if not description:
@@ -211,8 +171,6 @@ def assign_to_section(output: ImageOutput, section_key: str, *, user) -> ImageOu
     """Make the image the chosen image of one of its post's sections (overriding the
     automatic choice). With BLOGIMAGES_STRIP_PARAMETERS_ON_PUBLISH the section gets a copy
     without the generation parameters. Returns the image the section now shows."""
-    from . import derive
-
     require_reviewer(user)
     _require_succeeded(output, "assigned")
     if output.review_status == ReviewStatus.REJECTED:
@@ -277,8 +235,6 @@ def replace_with_upload(output: ImageOutput, upload, *, user, note: str = "") ->
 
     Bad uploads raise InvalidImage (a ValueError) with the reason; nothing is stored.
     """
-    from . import derive, storage
-
     require_reviewer(user)
     data = read_upload(upload)
     try:

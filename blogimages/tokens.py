@@ -1,8 +1,13 @@
 """Personal API tokens: created once, stored as a hash, revocable.
 
-    token, raw = create_token(user, name="static site")   # show `raw` once, never again
+    token, raw = issue_token(user=user, by=request.user, name="static site")  # show `raw` once
     authenticate_token(raw)                                # -> ApiToken, or None
-    revoke_token(token)
+    revoke_token(token, by=request.user)
+
+`issue_token` and `revoke_token(by=...)` hold the rule every face shares: a person mints and
+revokes their own tokens; only a superuser mints one for somebody else (a token acts with all
+of its user's rights), and revoking another's takes the change permission. `create_token`
+is the unchecked primitive for operators (the `create_api_token` command) and tests.
 
 A raw token is `bi_` followed by 40 URL-safe random characters. Only its SHA-256 is stored,
 so a leaked database does not leak usable tokens; the lookup is by that hash (an indexed,
@@ -19,6 +24,7 @@ import hmac
 import logging
 import secrets
 
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from .conf import blogimages_settings
@@ -48,6 +54,22 @@ def create_token(user, name: str = "", *, expires_at: dt.datetime | None = None)
     return token, raw
 
 
+def issue_token(*, user, by, name: str = "", expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """A token for `user` requested by `by`: themselves, or a superuser for anyone."""
+    if not getattr(by, "is_authenticated", False) or (by.pk != user.pk and not by.is_superuser):
+        raise PermissionDenied("Only a superuser can create an API token for another user.")
+    if not user.is_active:
+        raise PermissionDenied("An inactive user cannot have a new API token.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValueError("The expiry must be in the future.")
+    return create_token(user, name, expires_at=expires_at)
+
+
+def tokens_of(user):
+    """The user's tokens, newest first (for their own list)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
 def authenticate_token(raw: str | None) -> ApiToken | None:
     """The active token `raw` names (its user active too), or None.
 
@@ -72,8 +94,13 @@ def authenticate_token(raw: str | None) -> ApiToken | None:
     return token
 
 
-def revoke_token(token: ApiToken) -> ApiToken:
-    """Revoke `token` now (idempotent: a revoked token keeps its first revocation time)."""
+def revoke_token(token: ApiToken, *, by=None) -> ApiToken:
+    """Revoke `token` now (idempotent: a revoked token keeps its first revocation time).
+
+    With `by`, only the token's owner, a superuser or a holder of the change permission may.
+    """
+    if by is not None and by.pk != token.user_id and not by.has_perm("blogimages.change_apitoken"):
+        raise PermissionDenied("You can only revoke your own API tokens.")
     now = timezone.now()
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
     token.refresh_from_db(fields=["revoked_at"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import compare, gallery, prompts, publishing, tester
+from .views import compare, gallery, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -26,4 +26,7 @@ urlpatterns = [
     path("prompts/<int:pk>/edit/", prompts.example_edit, name="example_edit"),
     path("prompts/<int:pk>/duplicate/", prompts.example_duplicate, name="example_duplicate"),
     path("prompts/<int:pk>/delete/", prompts.example_delete, name="example_delete"),
+    path("media/<str:token>/<str:leaf>", media.serve, name="signed_media"),
+    path("tokens/", tokens.token_list, name="token_list"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
 ]

@@ -4,6 +4,7 @@ Nothing here needs a service: without DATABASE_URL the site uses SQLite, without
 REDIS_URL Celery runs tasks inline, and the offline `cards` provider is always there.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -14,11 +15,35 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-# A development key only: production must set DJANGO_SECRET_KEY (see README).
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-in-production")
+# Off unless the environment turns it on: a site started with the defaults must never show
+# Django's debug page (settings, environment, credentials in URLs) to a visitor.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or (DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", DEVELOPMENT_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG off the site needs a real secret key "
+        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'); "
+        "for local development set DJANGO_DEBUG=true instead."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS, from the environment (README: "Production"), so `manage.py check --deploy` is clean
+# without editing a file. Off by default: they break a site served over plain HTTP.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
+# "HTTP_X_FORWARDED_PROTO,https": trust the proxy's header saying the request came over HTTPS.
+_proxy_ssl_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. "
+                                   "'HTTP_X_FORWARDED_PROTO,https'.")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,11 +54,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
+    "corsheaders",
     "blogimages",
     "posts",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
+    "blogimages.api.middleware.OpenAIShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -42,7 +72,18 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# CORS, off unless DJANGO_CORS_ALLOWED_ORIGINS names origins (e.g. "https://app.example.com"):
+# then a page there may call /v1 and /api with a bearer token. Never with cookies: a token
+# route must not be callable with a visitor's session from another site.
+CORS_ALLOWED_ORIGINS = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(v1|api)/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "x-ratelimit-limit-requests",
+                       "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -75,6 +116,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is locked out for AXES_COOLOFF_MINUTES; every attempt is in the
+# admin ("Access attempts"). Only password logins go through it: API bearer tokens do not.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The lock lasts the cool-off from when it began; tries during it do not prolong it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/images/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -163,6 +215,15 @@ def _providers_from_env() -> dict:
                 "max_concurrency": env.int("OPENAI_COMPATIBLE_MAX_CONCURRENCY", default=4),
             },
         }
+    if env.str("GEMINI_API_KEY", default=""):
+        providers["gemini"] = {
+            "BACKEND": "blogimages.providers.gemini.GeminiProvider",
+            "OPTIONS": {
+                "api_key": env.str("GEMINI_API_KEY"),
+                "base_url": env.str("GEMINI_BASE_URL", default="") or None,
+                "max_concurrency": env.int("GEMINI_MAX_CONCURRENCY", default=4),
+            },
+        }
     if env.str("SD_WEBUI_URL", default=""):
         providers["sd"] = {
             "BACKEND": "blogimages.providers.automatic1111.Automatic1111Provider",
@@ -221,6 +282,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
         "blogimages": {"handlers": ["console"], "level": env.str("BLOGIMAGES_LOG_LEVEL", default="INFO")},
+        # Django logs unhandled errors (with their traceback) to the console only with DEBUG on;
+        # in production they must reach stderr too.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
@@ -243,5 +307,12 @@ BLOGIMAGES_RATE_LIMITS = {
     "token_per_day": _rate_limit("token_per_day", 1000),
 }
 BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
+BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = env.str("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT", default="b64_json")
+BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")
+BLOGIMAGES_SIGNED_URL_SECONDS = env.int("BLOGIMAGES_SIGNED_URL_SECONDS", default=3600)
+BLOGIMAGES_MEDIA_ACCEL_REDIRECT = env.str("BLOGIMAGES_MEDIA_ACCEL_REDIRECT", default="")
+BLOGIMAGES_MEDIA_SENDFILE = env.bool("BLOGIMAGES_MEDIA_SENDFILE", default=False)
+if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):
+    raise ImproperlyConfigured("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT must be 'url' or 'b64_json'.")
 # ninja in INSTALLED_APPS: /api/docs serves its bundled Swagger UI (no CDN).
 INSTALLED_APPS += ["ninja"]

@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("blogimages.urls")),
     path("posts/", include("posts.urls")),
-    path("", include("blogimages.api_urls")),
+    path("", include("blogimages.api.urls")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -2,6 +2,15 @@ import os
 
 import pytest
 
+from tests.clock import (  # noqa: F401  (pytest finds hooks and fixtures by name here)
+    _clock_for_marked_tests,
+    clock,
+    pytest_addoption,
+    pytest_configure,
+    pytest_report_header,
+    pytest_unconfigure,
+)
+
 IN_CI = bool(os.environ.get("CI"))
 
 

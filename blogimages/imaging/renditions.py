@@ -2,7 +2,7 @@
 
 A spec names one derived file: `w800.webp` (800 px wide, aspect kept) or
 `fill-1200x630.png` (exactly 1200×630, cover-cropped around the focal point). Knows no
-Django models; the resizing itself is postprocess's.
+Django models; the resizing itself is imaging.resize's.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from blogimages import postprocess
+from .decode import EXTENSIONS, MIME_TYPES
+from .resize import resize
 
 _SPEC = re.compile(r"^(?:w(?P<w>\d{1,5})|fill-(?P<fw>\d{1,5})x(?P<fh>\d{1,5}))\.(?P<fmt>png|jpeg|webp)$")
 
@@ -29,7 +30,7 @@ class RenditionSpec:
 
     @property
     def extension(self) -> str:
-        return postprocess.EXTENSIONS[self.format]
+        return EXTENSIONS[self.format]
 
 
 def parse_spec(spec: str) -> RenditionSpec:
@@ -43,7 +44,7 @@ def parse_spec(spec: str) -> RenditionSpec:
 
 def format_of(mime_type: str) -> str:
     """The fallback format of an original: its own (PNG, JPEG or WebP)."""
-    for name, mime in postprocess.MIME_TYPES.items():
+    for name, mime in MIME_TYPES.items():
         if mime == mime_type:
             return name
     return "png"
@@ -57,7 +58,7 @@ def srcset_widths(original_width: int, widths: list[int] | tuple[int, ...]) -> l
 
 
 def scaled_height(width: int, original: tuple[int, int]) -> int:
-    """The height postprocess.resize gives a `width`-wide copy of an image (same rounding)."""
+    """The height resize() gives a `width`-wide copy of an image (same rounding)."""
     src_w, src_h = original
     return max(1, round(src_h * width / src_w))
 
@@ -66,6 +67,6 @@ def render(data: bytes, spec: RenditionSpec, *, focal: tuple[float, float] = (0.
            quality: int | None = None) -> bytes:
     """The spec's file made from the original's bytes."""
     if spec.height is None:
-        return postprocess.resize(data, width=spec.width, height=None, output_format=spec.format, quality=quality)
-    return postprocess.resize(data, width=spec.width, height=spec.height, mode="cover", focal=focal,
+        return resize(data, width=spec.width, height=None, output_format=spec.format, quality=quality)
+    return resize(data, width=spec.width, height=spec.height, mode="cover", focal=focal,
                               output_format=spec.format, quality=quality)

@@ -15,7 +15,9 @@ or be substituted again. A placeholder inside a longer string ("a photo of {{pro
 Templates: the shipped `blogimages/workflows/txt2img.json` (default), a file path, or the
 name of a `ComfyWorkflow` row registered in the admin. Option `workflow` picks the
 provider's default; `request.extra["workflow"]` picks one per request (same rule: a slug is
-a name, anything else is a path).
+a name, anything else is a path). The provider knows no database: a registered workflow
+reaches it as data, a `Workflow` in `request.extra["workflow"]`, put there by the service
+that looks the row up by name (`blogimages.comfy_workflows`).
 
 Progress is followed by polling `/history/{prompt_id}` (no WebSocket: it would need a
 client dependency for no gain in a background job; the issue allows polling).
@@ -63,7 +65,7 @@ PLACEHOLDERS: dict[str, type] = {
     "width": int, "height": int, "checkpoint": str, "batch_size": int, "filename_prefix": str,
 }
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# ComfyWorkflow.name is a SlugField: a slug names a row, anything else is a path.
+# ComfyWorkflow.name is a SlugField: a slug names a row (or a shipped template), anything else is a path.
 _SLUG = re.compile(r"[-A-Za-z0-9_]+")
 # Whether a node is an output node is only known from /object_info; by name is good enough to
 # catch the usual mistake (a graph exported without its Save/Preview node).
@@ -80,27 +82,38 @@ _TRANSIENT_EXCEPTIONS = re.compile(r"OutOfMemory|CUDA|Timeout|Connection", re.IG
 
 @dataclass(frozen=True)
 class Workflow:
+    """A template as data: its name (for metadata and messages) and its API-format graph."""
+
     name: str
     graph: Mapping[str, Any]
 
     @property
+    def node_map(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Placeholder → the (node id, input name) pairs it fills."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for name, exact, node_id, input_name in _placeholder_uses(self.graph):
+            if exact:
+                found.setdefault(name, []).append((node_id, input_name))
+        return {name: tuple(uses) for name, uses in found.items()}
+
+    @property
     def placeholders(self) -> frozenset[str]:
-        return frozenset(name for name, exact, *_ in _placeholder_uses(self.graph) if exact)
+        return frozenset(self.node_map)
+
+
+def is_workflow_name(ref: str | None) -> bool:
+    """Whether `ref` names a workflow (a registered row or a shipped template) rather than a file."""
+    return bool(ref) and _SLUG.fullmatch(ref) is not None
 
 
 def load_workflow(ref: str | None = None, *, error: type[Exception] = UnsupportedFeature) -> Workflow:
-    """The workflow `ref` names: None → the shipped template; a slug → a ComfyWorkflow row
-    (or a shipped template of that name); anything else → a JSON file."""
+    """The workflow `ref` names: None → the shipped template; a slug → the shipped template of
+    that name; anything else → a JSON file. A registered row never gets here: the service
+    that looks it up passes it in as a `Workflow`."""
     if not ref:
         return _workflow_from_file(DEFAULT_WORKFLOW, name="txt2img", error=error)
-    if not _SLUG.fullmatch(ref):
+    if not is_workflow_name(ref):
         return _workflow_from_file(Path(ref).expanduser(), name=ref, error=error)
-    from ..models import ComfyWorkflow  # lazily: providers load before the app registry is ready
-
-    row = ComfyWorkflow.objects.filter(name=ref).first()
-    if row is not None:
-        graph = json.loads(row.workflow) if isinstance(row.workflow, str) else row.workflow
-        return Workflow(name=ref, graph=graph)
     shipped = WORKFLOWS_DIR / f"{ref}.json"
     if shipped.is_file():
         return _workflow_from_file(shipped, name=ref, error=error)
@@ -301,7 +314,7 @@ class ComfyUIProvider(HttpProvider):
         self.client_id = uuid.uuid4().hex
 
     def check(self) -> list[str]:
-        if self.workflow_ref and _SLUG.fullmatch(self.workflow_ref):
+        if is_workflow_name(self.workflow_ref):
             return []  # a registered row: checked by the admin form; system checks don't query
         try:
             workflow = load_workflow(self.workflow_ref, error=InvalidProviderError)
@@ -346,7 +359,15 @@ class ComfyUIProvider(HttpProvider):
             prices={key: Decimal(str(value)) for key, value in (self.options.get("prices") or {"*": 0}).items()},
         )
 
+    @staticmethod
+    def _ships(name: str) -> bool:
+        return (WORKFLOWS_DIR / f"{name}.json").is_file()
+
     def _default_placeholders(self) -> frozenset[str]:
+        if is_workflow_name(self.workflow_ref) and not self._ships(self.workflow_ref):
+            # A registered row: its placeholders arrive with each request (see validate()).
+            return frozenset(PLACEHOLDERS)
+
         def load() -> frozenset[str]:
             try:
                 return load_workflow(self.workflow_ref, error=InvalidProviderError).placeholders
@@ -373,6 +394,8 @@ class ComfyUIProvider(HttpProvider):
 
     def _workflow_for(self, request: GenerationRequest) -> Workflow:
         ref = request.extra.get("workflow")
+        if isinstance(ref, Workflow):
+            return ref
         if ref:
             return load_workflow(str(ref), error=UnsupportedFeature)
         return load_workflow(self.workflow_ref, error=InvalidProviderError)

@@ -10,7 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from blogimages import derive, postprocess, storage
+from blogimages import derive, storage
+from blogimages.imaging import provenance
 from blogimages.models import ImageOutput, ReviewEvent, WatermarkPreset
 from blogimages.providers import GeneratedImage, GenerationResult
 from blogimages.providers.base import Capabilities
@@ -21,7 +22,7 @@ from tests.factories import ImageSettingFactory, PostFactory, SectionFactory
 
 pytestmark = pytest.mark.django_db
 
-AI = postprocess.DIGITAL_SOURCE_TYPE_AI
+AI = provenance.DIGITAL_SOURCE_TYPE_AI
 
 
 def stem_of(output: ImageOutput) -> str:
@@ -153,7 +154,7 @@ def test_derived_files_carry_provenance(recorder):
         derive.upscale_output(original, factor=1.5),
     ]
     for copy in derived:
-        info = postprocess.read_provenance(file_bytes(copy))
+        info = provenance.read_provenance(file_bytes(copy))
         assert info["digital_source_type"] == AI, copy.derivation
         assert info["prompt"] == original.prompt_text and info["provider"] == "test"
         assert info["seed"] == original.seed and info["model"] == "recorder"
@@ -161,7 +162,7 @@ def test_derived_files_carry_provenance(recorder):
         assert info["image_id"] == str(copy.uid)
     # A copy of a copy still explains itself.
     twice = derive.watermark_output(derived[1])
-    assert postprocess.read_provenance(file_bytes(twice))["prompt"] == original.prompt_text
+    assert provenance.read_provenance(file_bytes(twice))["prompt"] == original.prompt_text
 
 
 def test_publish_copy_strips_the_parameters_but_keeps_the_ai_marker(recorder, settings):
@@ -171,7 +172,7 @@ def test_publish_copy_strips_the_parameters_but_keeps_the_ai_marker(recorder, se
     copy = derive.publish_copy(original)
     assert copy.derivation == "publish" and copy.derived_from == original
     assert_stored_beside(copy, original, "pub", "png")
-    info = postprocess.read_provenance(file_bytes(copy))
+    info = provenance.read_provenance(file_bytes(copy))
     assert info["digital_source_type"] == AI
     assert not {"prompt", "seed", "model", "provider", "parameters"} & info.keys()
     assert b"lighthouse" not in file_bytes(copy).lower()
@@ -314,8 +315,8 @@ def test_an_original_stored_without_provenance_gets_it_in_its_copies(recorder):
     legacy = storage.get_storage().save("blogimages/legacy/old.png", ContentFile(png_bytes(80, 40)))
     ImageOutput.objects.filter(pk=original.pk).update(file=legacy)
     original.refresh_from_db()
-    assert postprocess.read_provenance(file_bytes(original)) == {}
+    assert provenance.read_provenance(file_bytes(original)) == {}
     copy = derive.resize_output(original, width=40, height=20)
-    info = postprocess.read_provenance(file_bytes(copy))
+    info = provenance.read_provenance(file_bytes(copy))
     assert info["digital_source_type"] == AI and info["prompt"] == original.prompt_text
     assert info["seed"] == original.seed and copy.file.name == "blogimages/legacy/old-40x20.png"

@@ -254,6 +254,7 @@ def test_submit_leaves_outputs_queued_until_commit(recorder, django_capture_on_c
     assert outputs[0].status == "queued" and len(callbacks) == 1 and recorder.requests == []
 
 
+@pytest.mark.clock
 def test_budget_refuses_before_the_provider_is_called(recorder, settings):
     from blogimages.budgets import BudgetExceeded
 
@@ -271,7 +272,7 @@ def test_budget_refuses_before_the_provider_is_called(recorder, settings):
 
 
 def test_stored_files_carry_their_provenance(recorder):
-    from blogimages.postprocess import read_provenance
+    from blogimages.imaging.provenance import read_provenance
 
     prompt = ImagePrompt(description='A <fox> & "hound"', negative_prompt="blur")
     [out] = generation.generate(prompt=prompt, overrides={"width": 32, "height": 32, "steps": 9})

@@ -14,8 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from blogimages import generation, postprocess, review
+from blogimages import generation, review
 from blogimages.exceptions import InvalidImage
+from blogimages.imaging import provenance
 from blogimages.models import (
     GenerationBatch,
     ImageOutput,
@@ -282,8 +283,8 @@ def test_assign_publishes_a_stripped_copy_when_configured(recorder, reviewer, po
     shown = review.assign_to_section(image, "arrival", user=reviewer)
     assert shown.pk != image.pk and shown.derived_from == image and shown.derivation == "publish"
     assert Section.objects.get(post=post, key="arrival").chosen_image == shown
-    info = postprocess.read_provenance(file_bytes(shown))
-    assert info["digital_source_type"] == postprocess.DIGITAL_SOURCE_TYPE_AI
+    info = provenance.read_provenance(file_bytes(shown))
+    assert info["digital_source_type"] == provenance.DIGITAL_SOURCE_TYPE_AI
     assert "prompt" not in info and "seed" not in info
     # Assigning again reuses the copy.
     assert review.assign_to_section(image, "pools", user=reviewer) == shown
@@ -311,7 +312,7 @@ def test_replace_with_an_upload_keeps_the_original(recorder, reviewer, post, _me
     assert event.actor == reviewer and event.note == "Our own photo"
     assert event.data == {"new_output": new.pk, "filename": "my photo.jpg", "section": "arrival"}
     # An upload is not labelled AI-generated.
-    assert postprocess.read_provenance(file_bytes(new)) == {}
+    assert provenance.read_provenance(file_bytes(new)) == {}
 
 
 @pytest.mark.parametrize("fmt, mime", [("PNG", "image/png"), ("WEBP", "image/webp")])

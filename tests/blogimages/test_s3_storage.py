@@ -204,3 +204,24 @@ def test_a_failed_upload_does_not_delete_another_images_object(recorder, bucket)
     with pytest.raises(ConnectionError):
         storage.FileBatch(s3).save("blogimages/tests/same.png", b"second")
     assert bucket.keys() == [first]
+
+
+@pytest.mark.clock
+def test_signed_links_to_s3_files_are_the_stores_own_presigned_urls(recorder, bucket, settings):
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    from blogimages import signed_media
+
+    settings.BLOGIMAGES_SIGNED_URL_SECONDS = 600
+    [out] = generation.generate(prompt="A lighthouse", overrides=SIZE)
+    url = signed_media.url_for(out.file.name)
+    query = parse_qs(urlsplit(url).query)
+    # SigV4 says how long it lives, SigV2 until when: either way, the configured 600 s.
+    assert query.get("X-Amz-Expires") == ["600"] or query.get("Expires") == [str(int(time.time()) + 600)], url
+    fetched = requests.get(url, timeout=10)
+    assert fetched.status_code == 200
+    with out.file.open("rb") as fh:
+        assert fetched.content == fh.read()

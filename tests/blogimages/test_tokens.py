@@ -13,7 +13,8 @@ from blogimages import tokens
 from blogimages.models import ApiToken
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# Expiry and time of use are read from the clock: frozen, so "now" is one instant.
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 TOKEN_RE = re.compile(r"^bi_[A-Za-z0-9_-]{40}$")
 
@@ -37,19 +38,20 @@ def test_authenticate_accepts_the_token_and_records_its_use():
     found = tokens.authenticate_token(raw)
     assert found == token and found.user == user
     token.refresh_from_db()
-    assert token.last_used_at is not None and timezone.now() - token.last_used_at < dt.timedelta(seconds=5)
+    assert token.last_used_at == timezone.now()
 
 
-def test_last_used_is_written_at_most_once_a_minute(django_assert_num_queries):
+def test_last_used_is_written_at_most_once_a_minute(django_assert_num_queries, clock):
     token, raw = tokens.create_token(UserFactory())
     tokens.authenticate_token(raw)
     first = ApiToken.objects.get(pk=token.pk).last_used_at
+    clock.shift(59.999)
     with django_assert_num_queries(1):  # the lookup only, no write
         tokens.authenticate_token(raw)
     assert ApiToken.objects.get(pk=token.pk).last_used_at == first
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - dt.timedelta(minutes=2))
+    clock.shift(0.001)  # a minute since the last write: written again
     tokens.authenticate_token(raw)
-    assert ApiToken.objects.get(pk=token.pk).last_used_at > first - dt.timedelta(seconds=1)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first + dt.timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("raw", [None, "", "bi_", "bi_wrong", "Bearer x", "x" * 500, "bi_\x00", "bi_\ud800"])
@@ -86,7 +88,7 @@ def test_management_command_prints_the_token_once():
     assert TOKEN_RE.match(raw)
     token = ApiToken.objects.get(user=user)
     assert token.name == "ssg" and token.prefix == raw[3:11]
-    assert token.expires_at > timezone.now() + dt.timedelta(days=29)
+    assert token.expires_at == timezone.now() + dt.timedelta(days=30)
     assert raw not in err.getvalue() and "cannot be shown again" in err.getvalue()
     assert tokens.authenticate_token(raw) == token
 

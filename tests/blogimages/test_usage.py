@@ -10,7 +10,9 @@ from blogimages import usage
 from blogimages.models import ImageOutput
 from tests.factories import ImageOutputFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# Every figure here is "today", "2 days ago" or "this month": frozen, so the fixture's rows
+# and the assertions agree on the date, whatever the date is.
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def image(*, user=None, provider="openai", cost="0.04", status="succeeded", days_ago=0):
@@ -77,8 +79,13 @@ def test_usage_page_is_for_staff(client, spend, settings):
     response = client.get("/images/usage/")
     assert response.status_code == 200
     html = response.content.decode()
+    # The month's spend is today's $0.08, plus alice's $0.04 of two days ago when that day is
+    # in this month too (on the 1st and 2nd it is last month's).
+    today = timezone.localdate()
+    this_month = Decimal("0.08") + (Decimal("0.04") if (today - dt.timedelta(days=2)).month == today.month else 0)
+    remaining = f"${Decimal(50) - this_month:.2f}"
     for fragment in ('id="by-user"', 'id="by-provider"', 'id="by-day"', 'id="budgets"', "alice", "openai",
-                     "$0.1200", "global_monthly", "$49.88", "(nobody)", "without a price"):
+                     "$0.1200", "global_monthly", remaining, "(nobody)", "without a price"):
         assert fragment in html, fragment
     assert response.context["report"].total == Decimal("0.12")
 

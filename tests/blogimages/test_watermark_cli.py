@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from blogimages import postprocess
+from blogimages.imaging import provenance
 from blogimages.models import ImageOutput, ReviewEvent, WatermarkPreset
 from tests.blogimages.test_review import make_image, media_files
 from tests.conftest import png_bytes
@@ -34,7 +34,7 @@ def test_default_watermark_for_several_images(recorder, capsys):
         assert line.startswith(f"#{copy.pk} ") and copy.file.path in line and f"watermark of #{original.pk}" in line
         assert copy.provider_metadata["spec"]["text"] == "AI-generated"
         assert ReviewEvent.objects.get(output=original).actor is None  # the system
-        assert postprocess.read_provenance(Path(copy.file.path).read_bytes())["prompt"] == original.prompt_text
+        assert provenance.read_provenance(Path(copy.file.path).read_bytes())["prompt"] == original.prompt_text
 
 
 def test_preset_text_logo_and_options(recorder, capsys, tmp_path):

@@ -153,6 +153,7 @@ def test_regenerate_a_section(editor_client, post, recorder):
     assert "New image requested." in html
 
 
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_regenerate_errors_are_shown_in_the_section(editor_client, post, recorder, settings):
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.01"}

@@ -12,8 +12,9 @@ from typing import Any
 from django.core.management.base import CommandError
 from PIL import Image
 
-from blogimages import generation, postprocess
+from blogimages import generation
 from blogimages.exceptions import BlogImagesError
+from blogimages.imaging import convert
 from blogimages.management.base import OneLineErrorCommand
 from blogimages.models import ImagePrompt, ImageSetting, OutputStatus
 from blogimages.providers import get_provider
@@ -43,7 +44,7 @@ def write_as(data: bytes, path: Path) -> None:
     fmt = EXTENSION_FORMATS[path.suffix.lower()]
     with Image.open(io.BytesIO(data)) as image:
         same = image.format == fmt
-    path.write_bytes(data if same else postprocess.convert(data, fmt.lower()))
+    path.write_bytes(data if same else convert.convert(data, fmt.lower()))
 
 
 class Command(OneLineErrorCommand):

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from blogimages import derive, postprocess
+from blogimages import derive
 from blogimages.conf import blogimages_settings
 from blogimages.exceptions import BlogImagesError
+from blogimages.imaging import watermark
 from blogimages.management.base import OneLineErrorCommand
 from blogimages.models import ImageOutput, OutputStatus
 
@@ -28,7 +29,7 @@ class Command(OneLineErrorCommand):
         what.add_argument("--preset", help="Name of a watermark preset (admin: Watermark presets).")
         what.add_argument("--text", help="Watermark text, e.g. '© Example Blog'.")
         what.add_argument("--logo", type=Path, help="A logo image file (PNG with transparency works best).")
-        parser.add_argument("--position", choices=postprocess.POSITIONS,
+        parser.add_argument("--position", choices=watermark.POSITIONS,
                             help="Where the mark goes (default: the preset's).")
         parser.add_argument("--opacity", type=float, help="0 (invisible) to 1 (solid).")
         parser.add_argument("--scale", type=float, help="Mark width as a fraction of the image width, e.g. 0.2.")
@@ -70,7 +71,7 @@ class Command(OneLineErrorCommand):
             self.stdout.write(f"#{new.pk} {_local_path(new.file) or new.file.name}  (watermark of #{pk}"
                               f"{', preset ' + repr(preset_name) if preset_name else ''})")
 
-    def _spec(self, opts, overrides) -> tuple[postprocess.WatermarkSpec, str]:
+    def _spec(self, opts, overrides) -> tuple[watermark.WatermarkSpec, str]:
         if opts["text"] is not None or opts["logo"] is not None:
             base = {k: v for k, v in (blogimages_settings.WATERMARK or {}).items() if k not in ("text", "logo")}
             if opts["logo"] is not None:

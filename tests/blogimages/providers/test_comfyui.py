@@ -25,6 +25,7 @@ from blogimages.providers.base import GenerationRequest
 from blogimages.providers.comfyui import (
     DEFAULT_WORKFLOW,
     ComfyUIProvider,
+    Workflow,
     fill_workflow,
     load_workflow,
     validate_workflow,
@@ -253,6 +254,18 @@ def test_the_shipped_template_is_the_default_comfyui_graph():
                                                 "height", "checkpoint", "batch_size", "filename_prefix"}
 
 
+def test_a_workflow_maps_each_placeholder_to_the_inputs_it_fills():
+    graph = shipped()
+    graph["9"]["inputs"]["filename_prefix"] = "run {{seed}}"  # inside a longer string: not filled
+    graph["10"] = {"class_type": "PreviewImage", "inputs": {"seed_copy": "{{seed}}", "images": ["8", 0]}}
+
+    node_map = Workflow(name="x", graph=graph).node_map
+
+    assert node_map["seed"] == (("3", "seed"), ("10", "seed_copy"))
+    assert node_map["prompt"] == (("6", "text"),) and node_map["checkpoint"] == (("4", "ckpt_name"),)
+    assert "filename_prefix" not in node_map
+
+
 def test_validate_workflow_reports_each_problem():
     ui_format = {"last_node_id": 9, "last_link_id": 9, "nodes": [], "links": [], "version": 0.4}
     assert "Export (API)" in validate_workflow(ui_format)[0]
@@ -312,24 +325,22 @@ def test_a_missing_template_file_is_a_configuration_error(make_provider, tmp_pat
     assert "does not exist" in provider.check()[0]
 
 
-@pytest.mark.django_db
-def test_a_request_can_pick_a_registered_workflow_by_name(comfy, provider):
-    from blogimages.models import ComfyWorkflow
-
+def test_a_request_can_bring_its_workflow_as_data(comfy, provider):
+    # How a registered workflow arrives (blogimages.comfy_workflows looks the row up): the
+    # provider itself never touches the database.
     graph = shipped()
     graph["3"]["inputs"]["scheduler"] = "karras"
-    ComfyWorkflow.objects.create(name="karras-portrait", workflow=graph)
     queue_ok(comfy)
     history_after(comfy, 0, history_entry({"9": saved("a.png")}))
     serve_view(comfy, {"a.png": png()})
 
-    result = provider.run(GenerationRequest(prompt="x", width=512, height=512, extra={"workflow": "karras-portrait"}))
+    workflow = Workflow(name="karras-portrait", graph=graph)
+    result = provider.run(GenerationRequest(prompt="x", width=512, height=512, extra={"workflow": workflow}))
 
     assert requests_to(comfy, "/prompt")[0].get_json()["prompt"]["3"]["inputs"]["scheduler"] == "karras"
     assert result.images[0].metadata["workflow"] == "karras-portrait"
 
 
-@pytest.mark.django_db
 def test_an_unknown_workflow_name_is_refused_before_queueing(comfy, provider):
     with pytest.raises(UnsupportedFeature, match="No ComfyUI workflow named 'nope'"):
         provider.run(GenerationRequest(prompt="x", width=512, height=512, extra={"workflow": "nope"}))

@@ -95,6 +95,7 @@ def test_an_invalid_size_shows_the_providers_message(recorder, editor_client):
     assert ImageOutput.objects.count() == 0 and ImagePrompt.objects.count() == 0
 
 
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_over_budget_and_unknown_providers_are_shown_inline(recorder, editor_client, settings):
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.01"}

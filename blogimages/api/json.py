@@ -7,7 +7,8 @@ CSRF token, as pages send it). The generating endpoints count against the rate l
 are refused before any provider call when they would overspend a budget.
 
 Views only translate: reads go through `selectors`, writes through `generation`,
-`batches` and the models' own validation (`full_clean`).
+`batches` and the models' own validation (`full_clean`; settings also through
+`presets.validate_setting`, which asks their provider).
 """
 
 # No `from __future__ import annotations`: ninja and pydantic read these annotations at
@@ -28,12 +29,12 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
-from . import batches, generation, ratelimit, review, tokens
-from .budgets import BudgetExceeded
-from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
-from .integration import get_post_adapter, get_post_model
-from .models import (
+from .. import batches, generation, presets, ratelimit, review, signed_media, tokens
+from ..budgets import BudgetExceeded
+from ..conf import blogimages_settings
+from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..integration import get_post_adapter, get_post_model
+from ..models import (
     GenerationBatch,
     ImageOutput,
     ImagePrompt,
@@ -42,10 +43,10 @@ from .models import (
     OutputStatus,
     ReviewStatus,
 )
-from .openai_api import seconds_until_budget_reset
-from .providers import get_provider
-from .providers.base import MAX_SEED
-from .selectors import ImageFilters, image_list
+from ..providers import get_provider
+from ..providers.base import MAX_SEED
+from ..selectors import ImageFilters, image_list
+from .openai import seconds_until_budget_reset
 
 # -- authentication ------------------------------------------------------------------------
 
@@ -273,7 +274,8 @@ class PageParams(Schema):
 
 
 def _absolute(request: HttpRequest, field_file) -> str | None:
-    return request.build_absolute_uri(field_file.url) if field_file else None
+    # Signed and expiring, served by the app (or presigned by S3): works with DEBUG off.
+    return signed_media.url_for(field_file.name, request=request) if field_file else None
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -338,12 +340,21 @@ def _setting_or_400(setting_id: int | None) -> ImageSetting | None:
     return setting
 
 
-def _save(instance) -> None:
-    """Validate with the model's own rules, then save; a name taken meanwhile is a 409."""
+def _save(instance, *, validate=None) -> None:
+    """Validate with the model's own rules (and `validate`, a service's), then save; a name
+    taken meanwhile is a 409."""
+    errors: dict[str, list] = {}
     try:
         instance.full_clean()
     except DjangoValidationError as exc:
-        raise _validation_failed(exc) from exc
+        errors = exc.update_error_dict(errors)
+    if validate is not None:
+        try:
+            validate(instance)
+        except DjangoValidationError as exc:
+            errors = exc.update_error_dict(errors)
+    if errors:
+        raise _validation_failed(DjangoValidationError(errors))
     try:
         with transaction.atomic():
             instance.save()
@@ -515,7 +526,7 @@ def create_setting(request: HttpRequest, payload: SettingIn):
     require_perm(request, "blogimages.add_imagesetting")
     setting = ImageSetting()
     _apply_setting(setting, payload.dict())
-    _save(setting)
+    _save(setting, validate=presets.validate_setting)
     return Status(201, setting_out(setting))
 
 
@@ -530,7 +541,7 @@ def replace_setting(request: HttpRequest, setting_id: SettingId, payload: Settin
     require_perm(request, "blogimages.change_imagesetting")
     setting = _setting_or_404(setting_id)
     _apply_setting(setting, payload.dict())
-    _save(setting)
+    _save(setting, validate=presets.validate_setting)
     return setting_out(setting)
 
 
@@ -540,7 +551,7 @@ def update_setting(request: HttpRequest, setting_id: SettingId, payload: PatchDi
     require_perm(request, "blogimages.change_imagesetting")
     setting = _setting_or_404(setting_id)
     _apply_setting(setting, payload)
-    _save(setting)
+    _save(setting, validate=presets.validate_setting)
     return setting_out(setting)
 
 
@@ -752,7 +763,7 @@ def use_image(request: HttpRequest, image_id: ImageId, payload: UseIn):
     """Any finished, not rejected image: fitted to the slot's size (cover crop around its focal
     point) as a derived image, assigned to the slot, recorded in the review trail. Answers
     with the image the slot now shows."""
-    from . import publishing
+    from .. import publishing
 
     output = _image_or_404(image_id)
     post = _post_by_slug_or_id(payload.post)

@@ -235,6 +235,7 @@ def test_setting_crud_is_validated_against_the_provider(api, recorder):
 # -- images ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_image_list_filters(api):
     post = PostFactory(slug="coast")
     old = ImageOutputFactory(provider="cards", model="cards", prompt_text="an old lighthouse", status="succeeded",
@@ -313,6 +314,7 @@ def test_generate_by_session_records_no_token(client, editor, recorder):
     assert output.created_by == editor and output.api_token is None
 
 
+@pytest.mark.clock
 def test_generate_refusals(api, recorder, settings):
     bad_size = api.post("/images/generate", {"prompt": "x", "provider": "cards", "width": 8, "height": 8})
     assert bad_size.status_code == 400 and "size 8x8 is not allowed" in bad_size.json()["detail"]
@@ -393,6 +395,7 @@ def test_batch_joins_a_running_one(api, post, recorder):
     assert recorder.requests == []
 
 
+@pytest.mark.clock
 def test_batch_refusals(api, post, recorder, settings):
     assert api.post("/posts/nope/generate_images").status_code == 404
     unknown = api.post("/posts/coast/generate_images", {"sections": ["nope"]})

@@ -19,7 +19,6 @@ provider offers (`dall-e-3`). `GET /v1/models` lists the ids.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import logging
 import math
@@ -32,30 +31,32 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from . import generation, ratelimit, tokens
-from .budgets import BudgetExceeded, period_start
-from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
-from .models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
-from .providers import BaseProvider, Capabilities, get_provider, providers
-from .providers.base import MAX_SEED
+from .. import generation, ratelimit, signed_media, tokens
+from ..budgets import BudgetExceeded, seconds_until_reset
+from ..conf import blogimages_settings
+from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
+from ..providers import BaseProvider, Capabilities, get_provider, providers
+from ..providers.base import MAX_SEED
 
 logger = logging.getLogger("blogimages.api")
 
-# `created` of every model in /v1/models: when this process started serving them.
-STARTED = int(time.time())
+# `created` of every model in /v1/models: one fixed instant (2026-12-01T00:00:00Z), so every
+# web process and every restart lists the same models the same way.
+STARTED = 1_796_083_200
 MAX_N = 10
 # No provider takes more; longer prompts are refused before a provider is even looked up.
 ABSOLUTE_MAX_PROMPT = 32_000
 SIZE_RE = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
 RESPONSE_FORMATS = ("url", "b64_json")
 KNOWN_FIELDS = frozenset({
-    "prompt", "model", "n", "size", "quality", "style", "response_format", "user",
+    "prompt", "model", "n", "size", "quality", "style", "response_format", "user", "safety_identifier",
     "negative_prompt", "seed", "steps", "output_format",
 })
+# Model names for which OpenAI answered with a URL unless asked otherwise.
+URL_DEFAULT_MODELS = re.compile(r"^(?:[\w.-]+/)?dall-e-[23]$")
 # OpenAI fields for GPT image models that this server does not implement. A value that
 # asks for nothing (null, false, "auto") is accepted and ignored.
 UNSUPPORTED_FIELDS = frozenset({"background", "moderation", "output_compression", "partial_images", "stream"})
@@ -263,14 +264,16 @@ def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
                                    "pixels, such as '1024x1024'.")
         size = (int(match.group(1)), int(match.group(2)))
 
-    response_format = _string(data, "response_format") or "url"
+    model = (_string(data, "model") or "").strip()
+    response_format = _string(data, "response_format") or default_response_format(model)
     _choice("response_format", response_format, RESPONSE_FORMATS)
-    user = _string(data, "user") or ""
+    # Current SDKs send `safety_identifier` where older ones sent `user`: both name the end user.
+    user = _string(data, "safety_identifier") or _string(data, "user") or ""
     if len(user) > 256:
         raise _invalid("user", "Invalid 'user': at most 256 characters.", "string_above_max_length")
     return ImagesRequest(
         prompt=prompt,
-        model=(_string(data, "model") or "").strip(),
+        model=model,
         n=n or 1,
         size=size,
         quality=_string(data, "quality") or "",
@@ -282,6 +285,14 @@ def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
         steps=_integer(data, "steps", minimum=1, maximum=10_000),
         output_format=_string(data, "output_format") or "",
     )
+
+
+def default_response_format(model: str) -> str:
+    """What a request without response_format gets (see V1_DEFAULT_RESPONSE_FORMAT)."""
+    if URL_DEFAULT_MODELS.match(model):
+        return "url"
+    value = blogimages_settings.V1_DEFAULT_RESPONSE_FORMAT
+    return value if value in RESPONSE_FORMATS else "b64_json"
 
 
 def _prompt_too_long(length: int, maximum: int) -> OpenAIError:
@@ -347,14 +358,16 @@ def resolve_model(name: str) -> Target:
 
 
 def model_ids() -> list[tuple[str, str]]:
-    """[(id, owning provider alias)]: every alias, then `alias/model` for each model it offers."""
+    """[(id, owning provider alias)], one entry per model: the alias names the provider's
+    default model, `alias/model` each other model it offers (both are accepted either way)."""
     out = []
     for alias in providers.aliases():
         provider = _provider_or_none(alias)
         if provider is None:
             continue
+        caps = provider.capabilities("")
         out.append((alias, alias))
-        out.extend((f"{alias}/{model}", alias) for model in provider.capabilities("").models)
+        out.extend((f"{alias}/{model}", alias) for model in caps.models if model != (caps.default_model or ""))
     return out
 
 
@@ -420,13 +433,7 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
 
 
 def seconds_until_budget_reset(scope: str) -> int:
-    period = scope.split("_", 1)[1]  # "daily" or "monthly"
-    start = period_start(period)
-    if period == "monthly":
-        reset = (start + dt.timedelta(days=32)).replace(day=1)
-    else:
-        reset = start + dt.timedelta(days=1)
-    return max(1, math.ceil((reset - timezone.localtime()).total_seconds()))
+    return seconds_until_reset(scope.split("_", 1)[1])  # "daily" or "monthly"
 
 
 def _budget_error(exc: BudgetExceeded) -> OpenAIError:
@@ -445,12 +452,14 @@ def _failure_error(outputs: list[ImageOutput]) -> OpenAIError:
 
 
 def _image_data(request: HttpRequest, output: ImageOutput, response_format: str) -> dict[str, Any]:
-    item: dict[str, Any] = {"revised_prompt": output.revised_prompt or output.prompt_text}
+    item: dict[str, Any] = {}
+    if output.revised_prompt and output.revised_prompt != output.prompt_text:
+        item["revised_prompt"] = output.revised_prompt  # only a provider that rewrote the prompt says so
     if response_format == "b64_json":
         with output.file.open("rb") as fh:
             item["b64_json"] = base64.b64encode(fh.read()).decode("ascii")
     else:
-        item["url"] = request.build_absolute_uri(output.file.url)
+        item["url"] = signed_media.url_for(output.file.name, request=request)
     return item
 
 
@@ -494,7 +503,7 @@ def images_generations(request: HttpRequest) -> JsonResponse:
     """POST /v1/images/generations"""
     if request.method != "POST":
         return _method_not_allowed(request, "POST")
-    request_id = f"req_{uuid.uuid4().hex}"
+    request_id = getattr(request, "openai_request_id", None) or f"req_{uuid.uuid4().hex}"
     headers: dict[str, str] = {"x-request-id": request_id}
     started = time.monotonic()
     try:
@@ -527,7 +536,11 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             "data": [_image_data(request, output, req.response_format) for output in succeeded],
             "size": f"{succeeded[0].width}x{succeeded[0].height}",
             "output_format": (succeeded[0].mime_type or "image/png").split("/")[-1],
+            "quality": overrides.get("quality") or "auto",
             "usage": _usage(succeeded),
+            # Not OpenAI's (the SDKs keep unknown keys): how the request was served.
+            "metadata": {"duration": int((time.monotonic() - started) * 1000), "provider": target.alias,
+                         "model": succeeded[0].model},
             # Not OpenAI's (the SDK keeps unknown keys): where the images are in this app.
             "blogimages": {
                 "images": [
@@ -579,4 +592,15 @@ def model_detail(request: HttpRequest, model: str) -> JsonResponse:
 @csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Any other /v1/ URL: OpenAI's answer for an endpoint this server does not have."""
-    return OpenAIError(404, f"Invalid URL ({request.method} /v1/{path[:200]})").response()
+    message = f"Invalid URL ({request.method} /v1/{path[:200]})"
+    if path.endswith("/") and path.rstrip("/") in ("images/generations", "models"):
+        message += f"; did you mean /v1/{path.rstrip('/')} (without the trailing slash)?"
+    return OpenAIError(404, message).response()
+
+
+@csrf_exempt
+def missing_prefix(request: HttpRequest) -> JsonResponse:
+    """/images/generations or /models without /v1: the client's base URL lacks its /v1."""
+    base = request.build_absolute_uri("/v1").rstrip("/")
+    return OpenAIError(404, f"Invalid URL ({request.method} {request.path[:200]}): the API is under /v1. Set the "
+                            f"client's base URL to {base} (for the openai SDK: base_url='{base}').").response()

@@ -10,13 +10,11 @@ import uuid
 import openai
 import pytest
 import requests
-from django.conf import settings as django_settings
-from django.urls import include, path, re_path
 from django.utils import timezone
-from django.views.static import serve
 from PIL import Image
 
-from blogimages import openai_api, tokens
+from blogimages import tokens
+from blogimages.api import openai as openai_api
 from blogimages.exceptions import ContentRefused, ProviderServerError
 from blogimages.models import ApiToken, ImageOutput
 from blogimages.selectors import image_list
@@ -27,13 +25,6 @@ pytestmark = pytest.mark.django_db
 URL = "/v1/images/generations"
 
 
-def _media(request, path):
-    return serve(request, path, document_root=django_settings.MEDIA_ROOT)
-
-
-# Used as ROOT_URLCONF by the `url` test: the site, plus media files (config.urls serves
-# them only when DEBUG is on at import time, which it is not under pytest).
-urlpatterns = [path("", include("config.urls")), re_path(r"^media/(?P<path>.*)$", _media)]
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +82,7 @@ def test_sdk_b64_json_with_cards_is_stored_and_in_the_gallery(live_server, token
     assert isinstance(result.created, int) and len(result.data) == 1
     data = base64.b64decode(result.data[0].b64_json)
     assert png_size(data) == (256, 256)
-    assert result.data[0].revised_prompt == "A lighthouse at dusk"
+    assert result.data[0].revised_prompt is None  # cards draws the prompt as it was sent
     assert result.usage.total_tokens == 0
     output = ImageOutput.objects.get()
     assert output.api_token == api_token and output.created_by == api_token.user
@@ -104,11 +95,12 @@ def test_sdk_b64_json_with_cards_is_stored_and_in_the_gallery(live_server, token
 
 @pytest.mark.django_db(transaction=True)
 def test_sdk_url_points_at_the_stored_file(live_server, token, settings):
-    settings.ROOT_URLCONF = __name__
+    # DEBUG is off here, as in production: /media/ is not served, the signed links are.
     result = sdk(live_server, token[1]).images.generate(model="cards", prompt="Tide pools", size="256x256", n=2,
                                                         response_format="url")
     outputs = list(ImageOutput.objects.order_by("pk"))
-    assert [item.url for item in result.data] == [live_server.url + o.file.url for o in outputs]
+    assert all(item.url.startswith(live_server.url + "/images/media/") for item in result.data)
+    assert [item.url.rsplit("/", 1)[1] for item in result.data] == [o.file.name.rsplit("/", 1)[1] for o in outputs]
     for item, output in zip(result.data, outputs):
         fetched = requests.get(item.url, timeout=10)
         assert fetched.status_code == 200
@@ -117,6 +109,7 @@ def test_sdk_url_points_at_the_stored_file(live_server, token, settings):
         assert png_size(fetched.content) == (256, 256)
 
 
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_sdk_raises_the_right_exceptions(live_server, token, settings, recorder):
     client = sdk(live_server, token[1])
@@ -169,8 +162,10 @@ def test_sdk_revoked_token_is_refused_and_use_is_recorded(live_server, token):
 @pytest.mark.django_db(transaction=True)
 def test_sdk_lists_models(live_server, token, recorder):
     ids = [model.id for model in sdk(live_server, token[1]).models.list()]
-    assert ids[:3] == ["test", "test/recorder", "test/recorder-xl"]
-    assert {"cards", "cards/cards", "cards/cards-gradient"} <= set(ids)
+    # One entry per model: the alias is the default model, alias/model the others.
+    assert ids[:2] == ["test", "test/recorder-xl"]
+    assert {"cards", "cards/cards-gradient"} <= set(ids) and "cards/cards" not in ids
+    assert len(ids) == len(set(ids))
     assert sdk(live_server, token[1]).models.retrieve("test/recorder-xl").owned_by == "test"
 
 
@@ -202,14 +197,42 @@ def test_every_option_reaches_the_provider(client, token, recorder):
     assert response["x-ratelimit-remaining-requests"] == "29"
 
 
-def test_defaults_the_default_provider_and_url_format(client, token, recorder):
+def test_defaults_the_default_provider_and_base64(client, token, recorder):
     response = call(client, {"prompt": "Plain"}, token[1])
     assert response.status_code == 200
-    (item,) = response.json()["data"]
-    assert set(item) == {"url", "revised_prompt"}
+    body = response.json()
+    (item,) = body["data"]
+    assert set(item) == {"b64_json"}  # no revised_prompt: the provider did not rewrite the prompt
     output = ImageOutput.objects.get()
-    assert item["url"] == "http://testserver" + output.file.url
+    with output.file.open("rb") as fh:
+        assert base64.b64decode(item["b64_json"]) == fh.read()
     assert (output.provider, output.model) == ("test", "recorder")
+    assert body["quality"] == "auto"
+    assert body["metadata"]["provider"] == "test" and body["metadata"]["model"] == "recorder"
+    assert isinstance(body["metadata"]["duration"], int) and body["metadata"]["duration"] >= 0
+
+
+@pytest.mark.parametrize("model, expected", [
+    ("dall-e-3", "url"), ("dall-e-2", "url"), ("openai/dall-e-3", "url"),
+    ("gpt-image-2", "b64_json"), ("cards", "b64_json"), ("", "b64_json"),
+])
+def test_the_default_response_format_follows_openai(model, expected):
+    assert openai_api.default_response_format(model) == expected
+
+
+def test_the_default_response_format_is_a_setting(client, token, recorder, settings):
+    settings.BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = "url"
+    (item,) = call(client, {"prompt": "Plain"}, token[1]).json()["data"]
+    fetched = client.get(item["url"])
+    assert fetched.status_code == 200 and fetched["Content-Type"] == "image/png"
+    with ImageOutput.objects.get().file.open("rb") as fh:
+        assert b"".join(fetched.streaming_content) == fh.read()
+
+
+def test_safety_identifier_is_accepted_as_the_end_user(client, token, recorder):
+    response = call(client, {"prompt": "x", "safety_identifier": "user-123"}, token[1])
+    assert response.status_code == 200
+    assert len(recorder.requests) == 1
 
 
 def test_style_words_for_a_model_without_styles_go_into_the_prompt(client, token):
@@ -308,6 +331,7 @@ def test_missing_or_wrong_keys_are_401(client, recorder, header):
     assert recorder.requests == []
 
 
+@pytest.mark.clock
 def test_revoked_and_expired_tokens_are_401(client, user, recorder):
     revoked, raw_revoked = tokens.create_token(user)
     tokens.revoke_token(revoked)
@@ -317,6 +341,7 @@ def test_revoked_and_expired_tokens_are_401(client, user, recorder):
     assert recorder.requests == []
 
 
+@pytest.mark.clock
 def test_budget_refusal_comes_before_any_provider_call(client, token, recorder, settings):
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.10"}
     error = assert_error(call(client, {"prompt": "x", "n": 3}, token[1]), 429, type="insufficient_quota",
@@ -330,6 +355,7 @@ def test_budget_refusal_comes_before_any_provider_call(client, token, recorder, 
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.clock
 def test_global_budget_counts_everyone(client, token, recorder, settings):
     settings.BLOGIMAGES_BUDGETS = {"global_monthly": "0.05"}
     _, other = tokens.create_token(UserFactory())
@@ -338,6 +364,7 @@ def test_global_budget_counts_everyone(client, token, recorder, settings):
     assert "the site's monthly budget" in error["message"]
 
 
+@pytest.mark.clock
 def test_rate_limit_is_429_with_retry_after(client, token, recorder, settings):
     settings.BLOGIMAGES_RATE_LIMITS = {"token_per_minute": 2, "user_per_day": 100}
     for _ in range(2):
@@ -352,12 +379,21 @@ def test_rate_limit_is_429_with_retry_after(client, token, recorder, settings):
     assert call(client, {"prompt": "x"}, second).status_code == 200
 
 
-def test_a_day_long_wait_tells_the_sdk_not_to_retry(client, token, recorder, settings):
+@pytest.mark.clock
+def test_a_day_long_wait_tells_the_sdk_not_to_retry(client, token, recorder, settings, clock):
+    # The day's window is the UTC day: at noon half a day is left, in the last seconds only those.
     settings.BLOGIMAGES_RATE_LIMITS = {"user_per_day": 1}
+    today = dt.datetime.now(dt.UTC).date()
+    clock.move_to(dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC))
     call(client, {"prompt": "x"}, token[1])
     response = call(client, {"prompt": "x"}, token[1])
     assert_error(response, 429, type="requests", code="rate_limit_exceeded")
-    assert int(response["Retry-After"]) > 60 and response["x-should-retry"] == "false"
+    assert response["Retry-After"] == str(12 * 3600) and response["x-should-retry"] == "false"
+
+    clock.move_to(dt.datetime.combine(today, dt.time(23, 59, 30), tzinfo=dt.UTC))
+    response = call(client, {"prompt": "x"}, token[1])
+    assert_error(response, 429, type="requests", code="rate_limit_exceeded")
+    assert response["Retry-After"] == "30" and "x-should-retry" not in response  # worth the SDK's retry
 
 
 def test_content_refusal_is_400_content_policy_violation(client, token, recorder):
@@ -428,3 +464,77 @@ def test_an_unexpected_error_still_answers_in_openais_shape(client, token, recor
     response = call(client, {"prompt": "x"}, token[1])
     error = assert_error(response, 500, type="server_error")
     assert response["x-request-id"] in error["message"] and "a bug" not in error["message"]
+
+
+def test_models_are_listed_the_same_by_every_process(client, token, recorder):
+    import importlib
+
+    auth = {"Authorization": f"Bearer {token[1]}"}
+    before = client.get("/v1/models", headers=auth).json()
+    importlib.reload(openai_api)  # what a second worker process would compute
+    assert client.get("/v1/models", headers=auth).json() == before
+    assert {m["created"] for m in before["data"]} == {1_796_083_200}
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/images/generations", "/v1/nope", "/v1/images/generations/"])
+def test_every_v1_answer_has_a_request_id(client, token, path):
+    response = client.post(path, headers={"Authorization": f"Bearer {token[1]}"})
+    assert response["x-request-id"].startswith("req_") and response["Content-Type"] == "application/json"
+
+
+def test_a_trailing_slash_is_a_404_that_says_so(client, token):
+    error = assert_error(client.post("/v1/images/generations/", headers={"Authorization": f"Bearer {token[1]}"}),
+                         404)
+    assert "did you mean /v1/images/generations (without the trailing slash)?" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/images/generations", "/models", "/images/edits"])
+def test_a_missing_v1_prefix_is_answered_in_openais_shape(client, path):
+    response = client.post(path)
+    error = assert_error(response, 404)
+    assert "the API is under /v1" in error["message"] and "base_url='http://testserver/v1'" in error["message"]
+    assert response["x-request-id"].startswith("req_")
+
+
+def test_a_host_not_allowed_gets_json_naming_the_setting(client, token):
+    response = client.post(URL, data="{}", content_type="application/json", HTTP_HOST="host.docker.internal",
+                           headers={"Authorization": f"Bearer {token[1]}"})
+    error = assert_error(response, 400, code="disallowed_host")
+    assert "DJANGO_ALLOWED_HOSTS" in error["message"] and "host.docker.internal" in error["message"]
+    assert response["x-request-id"].startswith("req_")
+    # Pages keep Django's own answer.
+    assert client.get("/images/", HTTP_HOST="host.docker.internal").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sdk_shows_the_disallowed_host_message(live_server, token):
+    client = openai.OpenAI(base_url=live_server.url + "/v1", api_key=token[1],
+                           max_retries=0, default_headers={"Host": "host.docker.internal"})
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(model="cards", prompt="x")
+    assert caught.value.code == "disallowed_host" and "DJANGO_ALLOWED_HOSTS" in caught.value.message
+
+
+def test_an_exception_outside_the_view_is_json_too(client, token, settings):
+    settings.ROOT_URLCONF = "tests.blogimages.api.broken_urls"
+    response = client.get("/v1/models", headers={"Authorization": f"Bearer {token[1]}"})
+    error = assert_error(response, 500, type="server_error")
+    assert response["x-request-id"] in error["message"]
+
+
+def test_cors_is_off_by_default_and_never_allows_credentials(client, token, settings):
+    preflight = {"HTTP_ORIGIN": "https://app.example.com", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST",
+                 "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "authorization,content-type"}
+    assert "access-control-allow-origin" not in client.options(URL, **preflight)
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    response = client.options(URL, **preflight)
+    assert response.status_code == 200
+    assert response["access-control-allow-origin"] == "https://app.example.com"
+    assert "authorization" in response["access-control-allow-headers"]
+    assert "access-control-allow-credentials" not in response
+    answer = call(client, {"prompt": "x", "model": "cards", "size": "64x64"}, token[1],
+                  HTTP_ORIGIN="https://app.example.com")
+    assert answer["access-control-allow-origin"] == "https://app.example.com"
+    assert "x-request-id" in answer["access-control-expose-headers"]
+    # Pages are never opened to other origins.
+    assert "access-control-allow-origin" not in client.get("/images/", HTTP_ORIGIN="https://app.example.com")

@@ -1,0 +1,74 @@
+"""URLs to stored files that work in production: absolute, signed and expiring.
+
+`/media/...` is served only by runserver with DEBUG on. A URL handed to a program (a `/v1`
+answer, an API client) must work behind gunicorn too, must not be guessable, and should stop
+working after a while, as OpenAI's do (60 minutes):
+
+    url_for(output.file.name, request=request)   # -> https://blog.example.com/images/media/<token>/<leaf>
+
+- S3 and other storages that presign: their own presigned URL, with the same lifetime.
+- Local storage: a URL of this app (`serve`) whose token names the file and its expiry, signed
+  with SECRET_KEY. `serve` streams the file, or hands it to the web server with
+  `X-Accel-Redirect` (nginx, `BLOGIMAGES_MEDIA_ACCEL_REDIRECT` = its internal location) or
+  `X-Sendfile` (Apache, `BLOGIMAGES_MEDIA_SENDFILE`) — views/media.py.
+
+The host is `BLOGIMAGES_PUBLIC_BASE_URL` when set (behind a proxy the request's own Host may be
+an internal name), else the request's.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import time
+
+from django.core import signing
+from django.http import HttpRequest
+from django.urls import reverse
+
+from .conf import blogimages_settings
+from .storage import get_storage
+
+SALT = "blogimages.signed-media"
+
+
+def _lifetime(expires_in: int | None) -> int:
+    return int(expires_in if expires_in is not None else blogimages_settings.SIGNED_URL_SECONDS)
+
+
+def make_token(name: str, *, expires_in: int | None = None) -> str:
+    # Rounded up: a link is never shorter-lived than asked.
+    return signing.dumps({"n": name, "e": math.ceil(time.time()) + _lifetime(expires_in)}, salt=SALT, compress=True)
+
+
+def read_token(token: str) -> str:
+    """The storage name a token grants, or PermissionError (tampered, expired)."""
+    try:
+        data = signing.loads(token, salt=SALT)
+    except signing.BadSignature as exc:
+        raise PermissionError("This link is not valid.") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("n"), str) or not isinstance(data.get("e"), int):
+        raise PermissionError("This link is not valid.")
+    if time.time() > data["e"]:
+        raise PermissionError("This link has expired.")
+    return data["n"]
+
+
+def _presigned(name: str, lifetime: int) -> str | None:
+    storage = get_storage()
+    if not hasattr(storage, "bucket_name"):
+        return None  # not an S3-style storage
+    return storage.url(name, expire=lifetime)
+
+
+def url_for(name: str, *, request: HttpRequest | None = None, expires_in: int | None = None) -> str:
+    lifetime = _lifetime(expires_in)
+    presigned = _presigned(name, lifetime)
+    if presigned:
+        return presigned
+    path = reverse("blogimages:signed_media", args=[make_token(name, expires_in=lifetime),
+                                                    posixpath.basename(name) or "file"])
+    base = (blogimages_settings.PUBLIC_BASE_URL or "").rstrip("/")
+    if base:
+        return base + path
+    return request.build_absolute_uri(path) if request is not None else path

@@ -1,0 +1,41 @@
+"""Files behind signed, expiring links (see signed_media.py): streamed, or handed to the web server."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from urllib.parse import quote
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.http import require_GET
+
+from ..conf import blogimages_settings
+from ..signed_media import read_token
+from ..storage import get_storage
+
+
+@require_GET
+def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
+    try:
+        name = read_token(token)
+    except PermissionError as exc:
+        return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
+    if posixpath.basename(name) != leaf:
+        return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
+    storage = get_storage()
+    if not storage.exists(name):
+        raise Http404("The file is gone.")
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    accel = blogimages_settings.MEDIA_ACCEL_REDIRECT
+    if accel:
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + quote(name)
+    elif blogimages_settings.MEDIA_SENDFILE:
+        response = HttpResponse(content_type=content_type)
+        response["X-Sendfile"] = storage.path(name)
+    else:
+        response = FileResponse(storage.open(name, "rb"), content_type=content_type)
+    # The link is a capability: caches may keep it only as long as it is valid, and only privately.
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

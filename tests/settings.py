@@ -1,0 +1,13 @@
+"""The site's own settings as the tests run them, with a throwaway secret key.
+
+DEBUG stays off (the site's default, and what Django's test runner uses), so the settings
+refuse to load without DJANGO_SECRET_KEY; a random one is set here for this process and
+the subprocesses it starts (workers, the CLI as a program).
+"""
+
+import os
+import secrets
+
+os.environ.setdefault("DJANGO_SECRET_KEY", f"tests-only-{secrets.token_urlsafe(32)}")
+
+from config.settings import *  # noqa: E402, F403
