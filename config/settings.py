@@ -290,6 +290,23 @@ BLOGIMAGES_MAX_UPLOAD_BYTES = env.int("BLOGIMAGES_MAX_UPLOAD_BYTES", default=20 
 BLOGIMAGES_ZIP_MAX_BYTES = env.int("BLOGIMAGES_ZIP_MAX_BYTES", default=500 * 1024 * 1024)
 BLOGIMAGES_ZIP_MAX_IMAGES = env.int("BLOGIMAGES_ZIP_MAX_IMAGES", default=500)
 
+
+def _slot_sizes_from_env() -> dict[str, list[int]]:
+    """BLOGIMAGES_SLOT_SIZES="featured=1536x864,social=1200x630,section=1536x864" (slot keys or kinds)."""
+    sizes: dict[str, list[int]] = {}
+    for item in env.list("BLOGIMAGES_SLOT_SIZES", default=[]):
+        name, _, size = item.partition("=")
+        width, _, height = size.lower().partition("x")
+        if not (name.strip() and width.strip().isdigit() and height.strip().isdigit()):
+            raise ImproperlyConfigured(
+                f"BLOGIMAGES_SLOT_SIZES: {item!r} is not name=WIDTHxHEIGHT (e.g. featured=1536x864)."
+            )
+        sizes[name.strip()] = [int(width), int(height)]
+    return sizes
+
+
+BLOGIMAGES_SLOT_SIZES = _slot_sizes_from_env()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -37,6 +37,7 @@ FOUNDATION = (
 )
 #: Image and text backends, pure image functions: they know no database, no request, no service.
 BACKENDS = (
+    "blogimages.alttext",  # pure text: the offline alt text suggestion
     "blogimages.providers",
     "blogimages.imaging",
     "blogimages.llms",
@@ -59,11 +60,14 @@ SERVICES = (
     "blogimages.integration",
     "blogimages.messages",
     "blogimages.presets",
+    "blogimages.publishing",
     "blogimages.queueing",
     "blogimages.ratelimit",
+    "blogimages.renditions",
     "blogimages.review",
     "blogimages.selectors",
     "blogimages.signed_media",
+    "blogimages.slots",
     "blogimages.storage",
     "blogimages.tokens",
 )
