@@ -35,10 +35,10 @@
   function show(i) {
     index = (i + items.length) % items.length;
     var item = items[index];
-    dialog.querySelector("[data-lightbox-img]").src = item.dataset.full;
-    dialog.querySelector("[data-lightbox-img]").alt = item.dataset.alt || "";
-    dialog.querySelector("[data-lightbox-caption]").textContent = item.dataset.caption || "";
-    var pair = dialog.querySelector("[data-lightbox-compare]");
+    dialog.querySelector("[data-candidates-img]").src = item.dataset.full;
+    dialog.querySelector("[data-candidates-img]").alt = item.dataset.alt || "";
+    dialog.querySelector("[data-candidates-caption]").textContent = item.dataset.caption || "";
+    var pair = dialog.querySelector("[data-candidates-compare]");
     pair.innerHTML = "";
     compare.forEach(function (other) {
       var im = document.createElement("img");
@@ -47,15 +47,15 @@
     dialog.classList.toggle("comparing", compare.length > 0);
   }
   document.addEventListener("click", function (event) {
-    var opener = event.target.closest("[data-lightbox]");
+    var opener = event.target.closest("[data-candidates-open]");
     if (!opener) return;
     event.preventDefault();
-    dialog = document.getElementById("lightbox");
-    items = Array.prototype.slice.call(opener.closest("[data-lightbox-group]").querySelectorAll("[data-lightbox]"));
+    dialog = document.getElementById("candidate-lightbox");
+    items = Array.prototype.slice.call(opener.closest("[data-candidates-group]").querySelectorAll("[data-candidates-open]"));
     compare = [];
     if (!dialog.open) dialog.showModal();
     show(items.indexOf(opener));
-    dialog.querySelector("[data-lightbox-close]").focus();
+    dialog.querySelector("[data-candidates-close]").focus();
   });
   document.addEventListener("keydown", function (event) {
     if (!dialog || !dialog.open) return;
@@ -65,10 +65,10 @@
   });
   document.addEventListener("click", function (event) {
     if (!dialog) return;
-    if (event.target.closest("[data-lightbox-close]")) dialog.close();
-    else if (event.target.closest("[data-lightbox-next]")) show(index + 1);
-    else if (event.target.closest("[data-lightbox-prev]")) show(index - 1);
-    else if (event.target.closest("[data-lightbox-pin]")) { compare = compare.length ? [] : [items[index]]; show(index + 1); }
+    if (event.target.closest("[data-candidates-close]")) dialog.close();
+    else if (event.target.closest("[data-candidates-next]")) show(index + 1);
+    else if (event.target.closest("[data-candidates-prev]")) show(index - 1);
+    else if (event.target.closest("[data-candidates-pin]")) { compare = compare.length ? [] : [items[index]]; show(index + 1); }
   });
 })();
 

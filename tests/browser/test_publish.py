@@ -75,13 +75,13 @@ def test_draft_preview_banner_and_lightbox_keyboard(page):
     page.locator("#section-arrival").get_by_role("button", name=re.compile("^(Regenerate|Generate)$")).click()
     expect(page.locator("#candidates-arrival li.thumb")).to_have_count(2)
     page.locator("#candidates-arrival").get_by_role("button", name="View large").first.click()
-    dialog = page.locator("#lightbox")
+    dialog = page.locator("#candidate-lightbox")
     expect(dialog).to_be_visible()
-    first = dialog.locator("[data-lightbox-img]").get_attribute("src")
+    first = dialog.locator("[data-candidates-img]").get_attribute("src")
     page.keyboard.press("ArrowRight")
-    assert dialog.locator("[data-lightbox-img]").get_attribute("src") != first
+    assert dialog.locator("[data-candidates-img]").get_attribute("src") != first
     page.keyboard.press("c")  # compare side by side
-    expect(dialog.locator("[data-lightbox-compare] img")).to_have_count(1)
+    expect(dialog.locator("[data-candidates-compare] img")).to_have_count(1)
     screenshot(page, "publish-lightbox", phone=False)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
