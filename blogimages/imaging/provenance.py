@@ -11,7 +11,7 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape as _xml_escape
@@ -221,6 +221,20 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
+def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(type, whole chunk with length and CRC) for each chunk of a PNG, up to IEND."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos : pos + 12 + length]
+        if len(chunk) != 12 + length:
+            raise InvalidImage("Malformed PNG: a chunk runs past the end of the file.")
+        pos += 12 + length
+        yield kind, chunk
+        if kind == b"IEND":
+            return
+
+
 def _png_text_chunk(key: str, value: str) -> bytes:
     try:
         return _png_chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1"))
@@ -236,15 +250,10 @@ def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, s
     new_chunks = [_png_text_chunk(key, value) for key, value in text.items()]
     new_chunks.append(_png_chunk(b"iTXt", _PNG_XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + _build_xmp(fields)))
     out = [data[:8]]
-    pos, inserted = 8, False
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        chunk = data[pos : pos + 12 + length]
-        if len(chunk) != 12 + length:
-            raise InvalidImage("Malformed PNG: a chunk runs past the end of the file.")
-        pos += 12 + length
+    inserted = False
+    for kind, chunk in _png_chunks(data):
         if kind in (b"tEXt", b"zTXt", b"iTXt"):
-            key = chunk[8 : 8 + min(length, 80)].split(b"\x00", 1)[0].decode("latin-1")
+            key = chunk[8 : 8 + min(len(chunk) - 12, 80)].split(b"\x00", 1)[0].decode("latin-1")
             if key == _PNG_XMP_KEY or key in text:
                 continue
             if strip_parameters and key not in _PNG_KEEP_WHEN_STRIPPED:
@@ -258,8 +267,6 @@ def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, s
             out.extend(new_chunks)
             inserted = True
         out.append(chunk)
-        if kind == b"IEND":
-            break
     return b"".join(out)
 
 
@@ -393,13 +400,8 @@ def strip_personal_metadata(data: bytes) -> bytes:
 
 
 def _png_strip(data: bytes) -> bytes:
-    out, pos = [data[:8]], 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        chunk = data[pos : pos + 12 + length]
-        if len(chunk) != 12 + length:
-            raise InvalidImage("Malformed PNG: a chunk runs past the end of the file.")
-        pos += 12 + length
+    out = [data[:8]]
+    for kind, chunk in _png_chunks(data):
         if kind in (b"tEXt", b"zTXt", b"iTXt", b"tIME"):
             continue
         if kind == b"eXIf":
@@ -408,8 +410,6 @@ def _png_strip(data: bytes) -> bytes:
                 continue
             chunk = _png_chunk(b"eXIf", minimal[6:])
         out.append(chunk)
-        if kind == b"IEND":
-            break
     return b"".join(out)
 
 
