@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from . import generation, slots
+from .access import can_review
 from .budgets import check_budget
 from .conf import blogimages_settings
 from .integration import SlotInfo, get_post_adapter, get_post_model
@@ -83,8 +85,14 @@ def section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | Non
     """The section's prompt: the author's own words win; a prompt that came from a template
     is rebuilt from the section's current text (unsaved changes; the caller saves)."""
     saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
-    if saved is not None and saved.source != PromptSource.TEMPLATE and example is None:
-        return saved
+    if saved is not None and saved.source != PromptSource.TEMPLATE:
+        if example is None:
+            return saved
+        # An example asked for this run never replaces what an author or editor wrote: the run
+        # uses a prompt of its own, not bound to the section, and the section keeps its words.
+        fresh = build_section_prompt(post, section, example=example)
+        fresh.post, fresh.section_key = None, ""
+        return fresh
     fresh = build_section_prompt(post, section, example=example or (saved.example if saved else None))
     if saved is None:
         return fresh
@@ -252,7 +260,12 @@ def start_post_batch(
 
     Two concurrent starts for the same post serialize on the post's row: sections that
     already have images queued or running are skipped, so no work is done twice.
+
+    `user` None is the system (automation, the CLI run by an operator); a person needs the
+    right to develop posts (review images), whichever face they come through.
     """
+    if user is not None and not can_review(user):
+        raise PermissionDenied("Starting a batch for a post needs the permission to review images.")
     with transaction.atomic():
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,

@@ -123,7 +123,7 @@ def test_rejection_reason_shows_and_a_rejected_image_cannot_be_chosen(editor_cli
     refused = editor_client.post(url("section_choose", post, "intro"), {"output": output.pk}, **HX).content.decode()
     assert "was rejected" in refused and post.sections.get(key="intro").chosen_image is None
     page = editor_client.get(url("develop", post)).content.decode()
-    assert 'id="choose-approve-help"' in page and 'id="lightbox"' in page
+    assert 'id="choose-approve-help"' in page and 'id="candidate-lightbox"' in page
 
 
 @pytest.mark.django_db

@@ -461,3 +461,32 @@ def test_openapi_schema_and_docs(client):
 def test_costs_are_decimal_strings(api):
     image = ImageOutputFactory(status="succeeded", file="a.png", cost_estimate=Decimal("0.04"))
     assert api.get(f"/images/{image.pk}").json()["cost_estimate"] == "0.0400"
+
+
+def test_a_user_without_review_rights_cannot_start_a_batch_through_any_face(reader_api, reader, post, recorder):
+    """Security hole 1: the JSON API used to start batches for anyone with a token."""
+    from django.core.exceptions import PermissionDenied
+
+    from blogimages import batches
+
+    response = reader_api.post("/posts/coast/generate_images")
+    assert response.status_code == 403
+    with pytest.raises(PermissionDenied):
+        batches.start_post_batch(post=post, user=reader)
+    assert not GenerationBatch.objects.exists() and not ImageOutput.objects.exists()
+
+
+def test_an_example_run_never_overwrites_an_editors_own_prompt(api, editor, post, recorder):
+    """Security hole 2: a batch with `example` replaced the section prompt an editor wrote."""
+    from blogimages import batches
+    from blogimages.models import ImagePrompt
+    from tests.factories import ImagePromptExampleFactory
+
+    batches.save_section_prompt(post, "intro", description="My own words about the harbour", user=editor)
+    example = ImagePromptExampleFactory(description="{heading} in watercolour")
+    response = api.post("/posts/coast/generate_images", {"example": example.pk, "slots": ["intro"]})
+    assert response.status_code == 202, response.content
+    saved = ImagePrompt.objects.get(post=post, section_key="intro")
+    assert saved.description == "My own words about the harbour" and saved.source == "manual"
+    made = ImageOutput.objects.get(section_key="intro")
+    assert made.prompt_text.startswith("Arriving in watercolour") and made.prompt_id != saved.pk
