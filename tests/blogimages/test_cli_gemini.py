@@ -101,7 +101,9 @@ def test_generation_stores_both_sizes_and_the_usage_once(gemini_settings, stand_
         assert (output.width, output.height) == (1600, 900)
         assert output.provider_metadata["generated_size"] == "2752x1536"
         assert output.provider_metadata["requested_size"] == "1600x900"
-        assert output.provider_metadata["usage"]["calls"] == 2
+    # The models branch keeps one call's usage once, on its first image.
+    assert outputs[0].provider_metadata["usage"]["calls"] == 2
+    assert "usage" not in outputs[1].provider_metadata
     assert len(stand_in.requests) == 2
     assert outputs[0].cost_estimate is not None
 
