@@ -8,6 +8,7 @@ default, one process) a semaphore per provider does.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -38,6 +39,8 @@ end
 return 0
 """
 
+logger = logging.getLogger("blogimages.concurrency")
+
 _local_lock = threading.Lock()
 _local_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 
@@ -46,7 +49,7 @@ _local_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 def _redis(url: str):
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=5)
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
     return client, client.register_script(_ACQUIRE)
 
 
@@ -96,7 +99,12 @@ def provider_slot(provider, *, blocking: bool = True) -> Iterator[None]:
         try:
             yield
         finally:
-            client.zrem(slot_key(provider.alias), token)
+            # Best effort: the call's answer matters more than the lease, which lapses by
+            # itself; Redis gone now must not throw away images already received.
+            try:
+                client.zrem(slot_key(provider.alias), token)
+            except Exception as exc:
+                logger.warning("could not release %s's slot (it lapses in %g s): %s", provider.alias, lease, exc)
         return
     semaphore = _semaphore(provider.alias, limit)
     if not semaphore.acquire(blocking=blocking, timeout=provider.timeout if blocking else None):

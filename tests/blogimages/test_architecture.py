@@ -60,6 +60,7 @@ SERVICES = (
     "blogimages.publishing",
     "blogimages.queueing",
     "blogimages.ratelimit",
+    "blogimages.reconcile",
     "blogimages.renditions",
     "blogimages.review",
     "blogimages.selectors",
