@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, slots
+from . import generation, reconcile, slots
 from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import QueueUnavailable

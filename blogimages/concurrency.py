@@ -72,6 +72,19 @@ def in_flight(alias: str) -> int:
     return int(client.zcard(slot_key(alias)))
 
 
+def _acquire(acquire, alias: str, limit: int, lease: float, token: str, retry_after: float) -> bool:
+    try:
+        return bool(acquire(keys=[slot_key(alias)], args=[limit, lease, token]))
+    except Exception as exc:
+        import redis
+
+        if not isinstance(exc, redis.exceptions.RedisError):
+            raise
+        # Nothing was sent to the provider: the image waits (a task comes back later).
+        raise ProviderBusy(f"the slot store (Redis) is unreachable: {exc}", provider=alias,
+                           retry_after=max(retry_after, 5.0)) from exc
+
+
 @contextmanager
 def provider_slot(provider, *, blocking: bool = True) -> Iterator[None]:
     """Hold one of the provider's slots for the block.
@@ -92,7 +105,7 @@ def provider_slot(provider, *, blocking: bool = True) -> Iterator[None]:
         token = uuid.uuid4().hex
         # The lease outlives the call's own timeout a little, then lapses if we died.
         lease = provider.timeout + 30
-        while not acquire(keys=[slot_key(provider.alias)], args=[limit, lease, token]):
+        while not _acquire(acquire, provider.alias, limit, lease, token, retry_after):
             if not blocking or time.monotonic() > deadline:
                 raise ProviderBusy(f"all {limit} slot(s) are busy", provider=provider.alias, retry_after=retry_after)
             time.sleep(0.05)
