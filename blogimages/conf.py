@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     # A queued image whose task was handed to the broker this long ago (seconds) and has
     # not started has lost its task (a broker restarted without persistence): the
     # reconciler queues it again. A duplicate is harmless: the claim lets one run.
-    "QUEUE_LOST_AFTER": 300,
+    "QUEUE_LOST_AFTER": 120,
     # What a rate-limited request gets when the cache cannot be reached: "deny" (503) or "allow".
     "RATE_LIMIT_ON_CACHE_ERROR": "deny",
     # Spending limits in USD (None = no limit): user_daily, user_monthly, global_daily, global_monthly.

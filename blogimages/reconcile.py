@@ -33,7 +33,7 @@ from .queueing import enqueue_outputs
 logger = logging.getLogger("blogimages.reconcile")
 
 # A row committed a moment ago may not have its task yet (the publish runs on commit).
-JUST_QUEUED = timedelta(seconds=15)
+JUST_QUEUED = 15.0
 
 
 @dataclass
@@ -76,10 +76,13 @@ def _ids(ids: list[int]) -> str:
 def orphaned_queued(queryset: QuerySet[ImageOutput] | None = None, *, now: datetime | None = None):
     """Queued images with no live task: never handed over, or handed over too long ago."""
     now = now or timezone.now()
-    lost_before = now - timedelta(seconds=float(blogimages_settings.QUEUE_LOST_AFTER))
+    lost_after = float(blogimages_settings.QUEUE_LOST_AFTER)
+    grace = timedelta(seconds=min(JUST_QUEUED, lost_after))
     rows = (queryset if queryset is not None else ImageOutput.objects.all()).filter(status=OutputStatus.QUEUED)
     return rows.filter(
-        Q(enqueued_at__isnull=True, queued_at__lt=now - JUST_QUEUED) | Q(enqueued_at__lt=lost_before)
+        # Never handed over: its publish failed (it says why), or it is past the grace.
+        Q(enqueued_at__isnull=True) & (Q(queued_at__lte=now - grace) | ~Q(error=""))
+        | Q(enqueued_at__lte=now - timedelta(seconds=lost_after))
     )
 
 

@@ -25,6 +25,9 @@ from .models import ImageOutput, OutputStatus
 logger = logging.getLogger("blogimages.tasks")
 
 
+WAITING_FOR_QUEUE = "Waiting for the queue: the task broker was unreachable when this image was started."
+
+
 def enqueue_outputs(output_ids: list[int]) -> None:
     """One task per image, its id written on the row first; inline when there is no broker.
 
@@ -48,7 +51,8 @@ def enqueue_outputs(output_ids: list[int]) -> None:
         if not is_broker_error(exc):
             raise
         unsent = [pk for pk in output_ids if pk not in sent]
-        ImageOutput.objects.filter(pk__in=unsent, status=OutputStatus.QUEUED).update(task_id="", enqueued_at=None)
+        ImageOutput.objects.filter(pk__in=unsent, status=OutputStatus.QUEUED).update(
+            task_id="", enqueued_at=None, error=WAITING_FOR_QUEUE)
         logger.error("broker unreachable: %d image(s) wait for the reconciler: %s", len(unsent), exc)
         raise QueueUnavailable(output_ids=tuple(unsent)) from exc
 
