@@ -246,6 +246,10 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
         if updated:
             output.refresh_from_db(fields=["status", "started_at", "attempts", "error"])
             owned.append(output)
+            if output.batch_id:
+                # A batch is running as soon as one of its images is.
+                GenerationBatch.objects.filter(pk=output.batch_id, status=BatchStatus.QUEUED).update(
+                    status=BatchStatus.RUNNING, started_at=now)
     return owned
 
 

@@ -136,7 +136,7 @@ def reconcile(*, dry_run: bool = False, fix: bool = False) -> Report:
         if not dry_run:
             with transaction.atomic():
                 generation.refresh_batch(batch_id)
-    check_files(report, remove=fix and not dry_run)
+    check_files(report, remove=fix, dry_run=dry_run)
     for line in report.lines(dry_run=dry_run):
         logger.info("reconcile: %s", line)
     return report
@@ -163,7 +163,7 @@ def _walk(store, folder: str):
         yield from _walk(store, f"{folder}/{name}")
 
 
-def check_files(report: Report, *, remove: bool = False) -> None:
+def check_files(report: Report, *, remove: bool = False, dry_run: bool = False) -> None:
     store = storage.get_storage()
     owned = owned_files()
     # Files of an attempt still in flight are written before its row: leave young ones be.
@@ -182,7 +182,8 @@ def check_files(report: Report, *, remove: bool = False) -> None:
             continue
         report.unowned_files.append(name)
     if remove and report.unowned_files:
-        storage.delete_files(report.unowned_files, storage=store)
+        if not dry_run:
+            storage.delete_files(report.unowned_files, storage=store)
         report.removed_files = list(report.unowned_files)
     for pk, name in ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED).exclude(file="").values_list("pk", "file"):
         if not store.exists(name):

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request, and its traceback, carry the request's id.
+    "blogimages.request_id.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",
@@ -298,7 +300,10 @@ BLOGIMAGES_SLOT_SIZES = _slot_sizes_from_env()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "blogimages.request_id.RequestIdFilter"}},
+    "formatters": {"with_request_id": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "with_request_id"}},
     "loggers": {
         "blogimages": {"handlers": ["console"], "level": env.str("BLOGIMAGES_LOG_LEVEL", default="INFO")},
         # Django logs unhandled errors (with their traceback) to the console only with DEBUG on;
@@ -325,6 +330,7 @@ BLOGIMAGES_RATE_LIMITS = {
     "token_per_minute": _rate_limit("token_per_minute", 30),
     "token_per_day": _rate_limit("token_per_day", 1000),
 }
+BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR = env.str("BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR", default="deny")
 BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
 BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = env.str("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT", default="b64_json")
 BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")

@@ -77,6 +77,7 @@ FACES = (
     "blogimages.forms",
     "blogimages.forms_admin",
     "blogimages.management",
+    "blogimages.request_id",
     "blogimages.signals",
     "blogimages.tasks",
     "blogimages.templatetags",
