@@ -109,6 +109,7 @@ def own_redis(services, tmp_path, monkeypatch, settings):
 
     server = OwnRedis(tmp_path)
     monkeypatch.setenv("REDIS_URL", server.url)  # inherited by the worker subprocess
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # this fault is about Redis as the broker
     old = app.conf.broker_url
     _point_broker(app, server.url)
     settings.REDIS_URL = server.url
