@@ -423,8 +423,16 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     """
     info, decoded = storage.load_image(image.data)
     raw = image.data
-    target = target_from_snapshot(output.setting_snapshot or {})
+    snapshot_data = output.setting_snapshot or {}
+    target = target_from_snapshot(snapshot_data)
     generated = (info.width, info.height)
+    asked = (snapshot_data.get("width"), snapshot_data.get("height"))
+    if target is None and all(isinstance(v, int) and v > 0 for v in asked) and generated != asked:
+        # The provider answered another size than it was asked for: fitted to what was
+        # asked, with both sizes on record, never stored as if it were right.
+        logger.warning("image %s: %s answered %dx%d for %dx%d; fitted to the size asked",
+                       output.pk, output.provider, generated[0], generated[1], asked[0], asked[1])
+        target = (asked[0], asked[1])
     if target is not None and generated != target:
         decoded.close()
         raw = fit.fit_exactly(image.data, width=target[0], height=target[1])
