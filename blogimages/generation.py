@@ -116,8 +116,8 @@ def build_request(
     request = GenerationRequest(
         prompt=prompt_text, prompt_description=description, prompt_style=style, prompt_format=fmt, n=n, **params
     )
-    named = request.extra.get("workflow")
     request, target = _fit_size(backend, request)
+    named = request.extra.get("workflow")
     request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
     if request.seed is None and backend.capabilities(request.model).supports_seed:
         # Fix the seed before the call so every image can be reproduced and a
@@ -669,7 +669,7 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
 def error_details(exc: BaseException) -> dict[str, Any]:
     """What kind of failure it was, for callers that must tell them apart (the /v1 API)."""
     details: dict[str, Any] = {"type": type(exc).__name__, "retryable": bool(getattr(exc, "retryable", False))}
-    for name in ("status_code", "code", "request_id"):
+    for name in ("status_code", "code", "request_id", "retry_after"):
         if getattr(exc, name, None):
             details[name] = getattr(exc, name)
     return details

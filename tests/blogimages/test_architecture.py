@@ -48,14 +48,17 @@ MODELS = (
 #: The only writers (and the selectors that read for pages and APIs).
 SERVICES = (
     "blogimages.access",
+    "blogimages.archive",
     "blogimages.automation",
     "blogimages.batches",
     "blogimages.budgets",
+    "blogimages.bulk",
     "blogimages.comfy_workflows",
     "blogimages.concurrency",
     "blogimages.derive",
     "blogimages.generation",
     "blogimages.integration",
+    "blogimages.messages",
     "blogimages.presets",
     "blogimages.publishing",
     "blogimages.queueing",

@@ -101,9 +101,9 @@ def test_generation_stores_both_sizes_and_the_usage_once(gemini_settings, stand_
         assert (output.width, output.height) == (1600, 900)
         assert output.provider_metadata["generated_size"] == "2752x1536"
         assert output.provider_metadata["requested_size"] == "1600x900"
-    # The models branch keeps one call's usage once, on its first image.
-    assert outputs[0].provider_metadata["usage"]["calls"] == 2
-    assert "usage" not in outputs[1].provider_metadata
+    # One usage for the provider call (its two API calls summed), on the call's first image.
+    usage = outputs[0].provider_metadata["usage"]
+    assert usage["calls"] == 2 and usage["output_tokens_details"]["image_tokens"] == 2 * 1680
     assert len(stand_in.requests) == 2
     assert outputs[0].cost_estimate is not None
 
