@@ -857,7 +857,7 @@ def _post_or_404(slug: str):
 
 
 @posts.post("/posts/{slug}/generate_images",
-            response={200: BatchStartOut, 202: BatchStartOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+            response={200: BatchStartOut, 202: BatchStartOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut},
             summary="Generate images for a post's sections (a batch)")
 def start_batch(request: HttpRequest, slug: PostSlug, payload: Annotated[BatchIn | None, Body()] = None):
     """Plans every section, checks the budget, then queues one image per section (202). If

@@ -197,3 +197,64 @@ def test_with_debug_off_an_unhandled_error_logs_its_traceback_and_request_id(set
     logged = out.getvalue()
     assert "ERROR django.request [req-from-proxy-42] Internal Server Error: /boom" in logged
     assert "Traceback (most recent call last)" in logged and "RuntimeError: a bug in a page" in logged
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery app publishing to a port nobody listens on, as with the broker down."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager, app.conf.broker_url = False, f"redis://127.0.0.1:{closed_port()}/0"
+    app._pool, app.amqp._producer_pool = None, None
+    yield
+    app.conf.task_always_eager, app.conf.broker_url = saved
+    app._pool, app.amqp._producer_pool = None, None
+
+
+@pytest.mark.django_db(transaction=True)  # the publish runs on commit
+def test_broker_down_the_json_api_answers_503_and_the_batch_waits_for_the_queue(client, broker_down, recorder,
+                                                                                 settings):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import SectionFactory
+
+    settings.BLOGIMAGES_RATE_LIMITS = {}
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="blogimages"))
+    _, raw = tokens.create_token(user)
+    post = PostFactory()
+    SectionFactory(post=post, key="s0", heading="Fog", body="")
+
+    response = client.post(f"/api/posts/{post.slug}/generate_images", {"slots": ["s0"]},
+                           content_type="application/json", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "60" and response.json()["code"] == "queue_unavailable"
+    [output] = ImageOutput.objects.filter(post=post)
+    assert output.status == OutputStatus.QUEUED and output.error.startswith("Waiting for the queue")
+    assert recorder.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_generate_all_shows_an_inline_message_and_a_second_click_duplicates_nothing(
+        client, broker_down, recorder):
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    from tests.factories import SectionFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="change_imageoutput"))
+    client.force_login(user)
+    post = PostFactory()
+    SectionFactory(post=post, key="s0", heading="Fog", body="")
+    url = reverse("posts:generate_all", kwargs={"slug": post.slug})
+
+    for _ in range(2):
+        response = client.post(url, {"regenerate_all": "on"})
+        assert response.status_code == 200
+        assert "The task queue is not reachable right now" in response.content.decode()
+    waiting = ImageOutput.objects.filter(post=post)
+    assert waiting.count() == len(set(waiting.values_list("section_key", flat=True)))  # one per slot, not two
+    assert set(waiting.values_list("status", flat=True)) == {OutputStatus.QUEUED}
+    assert recorder.requests == []
