@@ -61,12 +61,13 @@ def schedule(output_id: int, *, countdown: float = 0, producer=None) -> str:
     """Publish one task for the image and record its id and when it falls due on the row."""
     task_id = uuid()
     due = timezone.now() + timedelta(seconds=countdown)
-    ImageOutput.objects.filter(pk=output_id, status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]).update(
-        task_id=task_id, enqueued_at=due)
     # No result is kept: the row is the result, and a result store that is down must not
     # fail the publish.
     generate_output.apply_async((output_id,), task_id=task_id, countdown=countdown or None, ignore_result=True,
                                 producer=producer)
+    # Recorded once the broker has it: a row only names a task that exists.
+    ImageOutput.objects.filter(pk=output_id, status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]).update(
+        task_id=task_id, enqueued_at=due)
     return task_id
 
 

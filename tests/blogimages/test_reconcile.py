@@ -258,3 +258,15 @@ def test_broker_down_generate_all_shows_an_inline_message_and_a_second_click_dup
     assert waiting.count() == len(set(waiting.values_list("section_key", flat=True)))  # one per slot, not two
     assert set(waiting.values_list("status", flat=True)) == {OutputStatus.QUEUED}
     assert recorder.requests == []
+
+
+def test_beat_runs_the_reconciler_every_minute(recorder):
+    from config.celery import app
+
+    entry = app.conf.beat_schedule["blogimages-reconcile"]
+    assert entry["schedule"] == 60.0
+    task = app.tasks[entry["task"]]
+    lost = queued(task_id="gone", enqueued_at=timezone.now() - timedelta(hours=1))
+    assert task.apply().get() == {"requeued": 1, "taken_over": 0, "adopted": 0}
+    lost.refresh_from_db()
+    assert lost.status == OutputStatus.SUCCEEDED
