@@ -639,6 +639,8 @@ def with_fresh_connection(work, *, what: str):
         try:
             return work()
         except (OperationalError, InterfaceError) as exc:
+            if connection.in_atomic_block:
+                raise  # the caller's transaction is lost with the connection: its caller decides
             if delay is None:
                 raise DatabaseUnavailable(f"{what}: {exc}") from exc
             logger.warning("%s: database connection lost (%s); retrying on a new connection in %g s",
