@@ -1,12 +1,9 @@
-# Also merges the two 0004 branches (models' cost, publish's renditions).
-
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("blogimages", "0004_publish_alt_text_renditions"),
-        ("blogimages", "0005_models_retired_models"),
+        ("blogimages", "0006_merge_models_publish"),
     ]
 
     operations = [
