@@ -15,10 +15,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, slots
+from . import generation, reconcile, slots
 from .access import can_review
 from .budgets import check_budget
 from .conf import blogimages_settings
+from .exceptions import QueueUnavailable
 from .integration import SlotInfo, get_post_adapter, get_post_model
 from .providers import get_provider
 from .models import (
@@ -278,6 +279,10 @@ def start_post_batch(
             ).values_list("section_key", flat=True)
         )
         todo = [s for s in plan.sections if s.section.key not in busy]
+        if busy:
+            # "In progress" must mean a live task: images left behind by an outage are
+            # handed over again (or adopted) rather than blocking this start.
+            transaction.on_commit(lambda: _revive_quietly(post))
         if not todo:
             existing = (
                 GenerationBatch.objects.filter(post=post, outputs__section_key__in=busy, outputs__status__in=ACTIVE)
@@ -313,6 +318,12 @@ def start_post_batch(
         batch.save(update_fields=["total", "cost_estimate", "status", "finished_at"])
         transaction.on_commit(lambda: enqueue_outputs(ids))
     return BatchStart(batch=batch, created=True, skipped=sorted(busy))
+
+
+def _revive_quietly(post) -> None:
+    report = reconcile.revive(ImageOutput.objects.filter(post=post))
+    if report.queue_error:
+        raise QueueUnavailable()
 
 
 def retry_failed(batch: GenerationBatch) -> int:

@@ -8,6 +8,7 @@ default, one process) a semaphore per provider does.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -38,6 +39,8 @@ end
 return 0
 """
 
+logger = logging.getLogger("blogimages.concurrency")
+
 _local_lock = threading.Lock()
 _local_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 
@@ -46,7 +49,7 @@ _local_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 def _redis(url: str):
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=5)
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
     return client, client.register_script(_ACQUIRE)
 
 
@@ -69,6 +72,19 @@ def in_flight(alias: str) -> int:
     return int(client.zcard(slot_key(alias)))
 
 
+def _acquire(acquire, alias: str, limit: int, lease: float, token: str, retry_after: float) -> bool:
+    try:
+        return bool(acquire(keys=[slot_key(alias)], args=[limit, lease, token]))
+    except Exception as exc:
+        import redis
+
+        if not isinstance(exc, redis.exceptions.RedisError):
+            raise
+        # Nothing was sent to the provider: the image waits (a task comes back later).
+        raise ProviderBusy(f"the slot store (Redis) is unreachable: {exc}", provider=alias,
+                           retry_after=max(retry_after, 5.0)) from exc
+
+
 @contextmanager
 def provider_slot(provider, *, blocking: bool = True) -> Iterator[None]:
     """Hold one of the provider's slots for the block.
@@ -89,14 +105,19 @@ def provider_slot(provider, *, blocking: bool = True) -> Iterator[None]:
         token = uuid.uuid4().hex
         # The lease outlives the call's own timeout a little, then lapses if we died.
         lease = provider.timeout + 30
-        while not acquire(keys=[slot_key(provider.alias)], args=[limit, lease, token]):
+        while not _acquire(acquire, provider.alias, limit, lease, token, retry_after):
             if not blocking or time.monotonic() > deadline:
                 raise ProviderBusy(f"all {limit} slot(s) are busy", provider=provider.alias, retry_after=retry_after)
             time.sleep(0.05)
         try:
             yield
         finally:
-            client.zrem(slot_key(provider.alias), token)
+            # Best effort: the call's answer matters more than the lease, which lapses by
+            # itself; Redis gone now must not throw away images already received.
+            try:
+                client.zrem(slot_key(provider.alias), token)
+            except Exception as exc:
+                logger.warning("could not release %s's slot (it lapses in %g s): %s", provider.alias, lease, exc)
         return
     semaphore = _semaphore(provider.alias, limit)
     if not semaphore.acquire(blocking=blocking, timeout=provider.timeout if blocking else None):

@@ -43,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     # A "running" image whose worker is silent this long (seconds) may be taken over by a
     # re-delivered task: the worker was killed. Keep it above the slowest provider call.
     "TASK_STALE_AFTER": 900,
+    # A queued image whose task was handed to the broker this long ago (seconds) and has
+    # not started has lost its task (a broker restarted without persistence): the
+    # reconciler queues it again. A duplicate is harmless: the claim lets one run.
+    "QUEUE_LOST_AFTER": 120,
+    # What a rate-limited request gets when the cache cannot be reached: "deny" (503) or "allow".
+    "RATE_LIMIT_ON_CACHE_ERROR": "deny",
     # Spending limits in USD (None = no limit): user_daily, user_monthly, global_daily, global_monthly.
     "BUDGETS": {},
     # API rate limits: requests to the generating endpoints (/v1/images/generations and the

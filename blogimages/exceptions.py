@@ -108,3 +108,15 @@ class ModelRetired(UnsupportedFeature):
         self.model = model
         self.replacement = replacement
         self.shutdown_date = shutdown_date
+
+
+class QueueUnavailable(BlogImagesError):
+    """The task broker did not take the images. They are saved and queued; the reconciler
+    hands them over once the broker is back (`retry_after` seconds is a fair wait)."""
+
+    retry_after = 60
+
+    def __init__(self, message: str = "", *, output_ids: tuple[int, ...] = ()) -> None:
+        super().__init__(message or "The task queue is not reachable right now; the images are saved and wait "
+                                    "for the queue (they start within a minute of it coming back).")
+        self.output_ids = tuple(output_ids)

@@ -15,17 +15,20 @@ raises, before anything is stored.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from . import alttext, comfy_workflows, storage
 from .budgets import check_budget
@@ -243,12 +246,16 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     owned = []
     for output in outputs:
         claimable = Q(status=OutputStatus.QUEUED) | Q(status=OutputStatus.RUNNING, started_at__lt=stale_before)
-        updated = ImageOutput.objects.filter(claimable, pk=output.pk).update(
+        updated = with_fresh_connection(lambda: ImageOutput.objects.filter(claimable, pk=output.pk).update(
             status=OutputStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
-        )
+        ), what=f"claiming image {output.pk}")
         if updated:
             output.refresh_from_db(fields=["status", "started_at", "attempts", "error"])
             owned.append(output)
+            if output.batch_id:
+                # A batch is running as soon as one of its images is.
+                GenerationBatch.objects.filter(pk=output.batch_id, status=BatchStatus.QUEUED).update(
+                    status=BatchStatus.RUNNING, started_at=now)
     return owned
 
 
@@ -271,9 +278,12 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
     # leaves its image queued and untouched.
     try:
         with provider_slot(plan.provider, blocking=not raise_retryable):
-            outputs = claim(outputs)
+            claimed = claim(outputs)
+            # A taken-over image whose bytes an earlier attempt stored is adopted, never
+            # asked of the provider again.
+            outputs = [o for o in claimed if not (o.attempts > 1 and adopt_from_sidecar(o))]
             if not outputs:
-                return []
+                return claimed
             request = replace(plan.request, n=len(outputs))
             try:
                 result = plan.provider.run(comfy_workflows.attach(plan.provider, request))
@@ -301,7 +311,7 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
         return list(outputs)
 
     store_call(outputs, result, plan.provider.alias)
-    return outputs
+    return claimed
 
 
 def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: str) -> None:
@@ -333,6 +343,8 @@ def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: 
                   extra_fields=["cost", "cost_basis", "provider_metadata"])
         except LostClaim:
             logger.warning("image %s was taken over by another worker; this result is discarded", output.pk)
+        except DatabaseUnavailable:
+            continue  # its files stay; the reconciler adopts them from the sidecar
 
 
 def cost_shares(total: Decimal | None, count: int) -> list[Decimal | None]:
@@ -417,8 +429,16 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     """
     info, decoded = storage.load_image(image.data)
     raw = image.data
-    target = target_from_snapshot(output.setting_snapshot or {})
+    snapshot_data = output.setting_snapshot or {}
+    target = target_from_snapshot(snapshot_data)
     generated = (info.width, info.height)
+    asked = (snapshot_data.get("width"), snapshot_data.get("height"))
+    if target is None and all(isinstance(v, int) and v > 0 for v in asked) and generated != asked:
+        # The provider answered another size than it was asked for: fitted to what was
+        # asked, with both sizes on record, never stored as if it were right.
+        logger.warning("image %s: %s answered %dx%d for %dx%d; fitted to the size asked",
+                       output.pk, output.provider, generated[0], generated[1], asked[0], asked[1])
+        target = (asked[0], asked[1])
     if target is not None and generated != target:
         decoded.close()
         raw = fit.fit_exactly(image.data, width=target[0], height=target[1])
@@ -459,11 +479,22 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         output.status = OutputStatus.SUCCEEDED
         output.error = ""
         output.sidecar.name = files.save(storage.sidecar_name(stem), storage.sidecar_json(sidecar_metadata(output)))
-        _finish(output, [
-            "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
-            "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
-            "alt_text",
-        ])
+        try:
+            _finish(output, STORED_FIELDS)
+        except DatabaseUnavailable:
+            # The files are whole and the sidecar describes them: keep them (the image was
+            # paid for) and let the reconciler adopt them once the database answers.
+            files.names = []
+            logger.error("image %s stored as %s but its row could not be saved; the reconciler adopts it "
+                         "from its sidecar", output.pk, file_name)
+            raise
+
+
+STORED_FIELDS = [
+    "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
+    "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
+    "alt_text",
+]
 
 
 def suggested_alt_text(output: ImageOutput) -> str:
@@ -541,21 +572,106 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
     }
 
 
+def find_sidecar(output: ImageOutput) -> tuple[str, dict[str, Any]] | None:
+    """The sidecar an attempt wrote for this image (its stem, perhaps made unique by the
+    storage), when its original is there too; None otherwise."""
+    stem = _stem_for(output)
+    folder, base = stem.rsplit("/", 1)
+    store = storage.get_storage()
+    try:
+        _dirs, names = store.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    for name in sorted(names):
+        if not (name.startswith(base) and name.endswith(".json") and not name.endswith(".thumb.json")):
+            continue
+        path = f"{folder}/{name}"
+        try:
+            with store.open(path) as handle:
+                data = json.loads(handle.read())
+        except (OSError, ValueError):
+            continue
+        if data.get("uid") == str(output.uid) and data.get("file") and store.exists(data["file"]):
+            return path, data
+    return None
+
+
+def adopt_from_sidecar(output: ImageOutput) -> bool:
+    """Finish a claimed image from files an earlier attempt stored but could not record."""
+    found = find_sidecar(output)
+    if found is None:
+        return False
+    path, data = found
+    output.file.name, output.thumbnail.name, output.sidecar.name = data["file"], data.get("thumbnail") or "", path
+    for name in ("mime_type", "width", "height", "bytes", "sha256", "seed", "model", "revised_prompt",
+                 "provider_ms"):
+        if data.get(name) is not None:
+            setattr(output, name, data[name])
+    output.provider_metadata = data.get("provider_metadata") or {}
+    output.cost = Decimal(str(data["cost_usd"])) if data.get("cost_usd") is not None else None
+    output.cost_basis = data.get("cost_basis") or ""
+    output.finished_at = parse_datetime(data["finished_at"]) if data.get("finished_at") else timezone.now()
+    output.status, output.error = OutputStatus.SUCCEEDED, ""
+    if not output.alt_text:
+        output.alt_text = suggested_alt_text(output)
+    try:
+        _finish(output, STORED_FIELDS)
+    except (LostClaim, DatabaseUnavailable):
+        return False
+    logger.info("image %s adopted from its sidecar %s (no new provider call)", output.pk, path)
+    return True
+
+
 class LostClaim(Exception):
     """Another attempt owns this image now; this attempt's result must not be stored."""
+
+
+class DatabaseUnavailable(Exception):
+    """The final write failed on a fresh connection too; the row stays for the reconciler."""
+
+
+# Seconds to wait before each new attempt at a final write (a restarted PostgreSQL or a
+# failover usually answers again within them).
+FINAL_WRITE_RETRIES = (0.2, 1.0, 3.0)
+
+
+def with_fresh_connection(work, *, what: str):
+    """Run `work()`; on a dropped connection, retry it on a new one a few times.
+
+    The work must be safe to repeat (an atomic block: a failed attempt wrote nothing).
+    Raises DatabaseUnavailable when every attempt failed.
+    """
+    for delay in (*FINAL_WRITE_RETRIES, None):
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as exc:
+            if connection.in_atomic_block:
+                raise  # the caller's transaction is lost with the connection: its caller decides
+            if delay is None:
+                raise DatabaseUnavailable(f"{what}: {exc}") from exc
+            logger.warning("%s: database connection lost (%s); retrying on a new connection in %g s",
+                           what, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                           delay)
+            connection.close()
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _finish(output: ImageOutput, fields: list[str]) -> None:
     """Write the final state, only if this attempt still owns the image; then count it."""
     values = {name: getattr(output, name) for name in fields}
-    with transaction.atomic():
-        updated = ImageOutput.objects.filter(
-            pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING
-        ).update(**values)
-        if not updated:
-            raise LostClaim(output.pk)
-        if output.batch_id:
-            refresh_batch(output.batch_id)
+
+    def write() -> None:
+        with transaction.atomic():
+            updated = ImageOutput.objects.filter(
+                pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING
+            ).update(**values)
+            if not updated:
+                raise LostClaim(output.pk)
+            if output.batch_id:
+                refresh_batch(output.batch_id)
+
+    with_fresh_connection(write, what=f"saving image {output.pk}")
 
 
 def error_details(exc: BaseException) -> dict[str, Any]:
@@ -582,6 +698,9 @@ def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException |
             _finish(output, fields)
         except LostClaim:
             logger.warning("image %s was taken over by another worker; failure not recorded", output.pk)
+        except DatabaseUnavailable:
+            logger.error("image %s failed (%s) but the failure could not be saved; the reconciler takes it "
+                         "over when its claim is stale", output.pk, reason)
     logger.info("image(s) %s failed: %s", [o.pk for o in outputs], reason)
 
 

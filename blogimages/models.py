@@ -364,6 +364,11 @@ class ImageOutput(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Which task should run a queued image and when it was handed to the broker (for a
+    # delayed retry: when it falls due). A queued row with neither, or an old one, has no
+    # live task: the reconciler re-enqueues it.
+    task_id = models.CharField(max_length=255, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     provider_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -376,6 +381,7 @@ class ImageOutput(models.Model):
             models.Index(fields=["post", "section_key"], name="imageoutput_post_section_idx"),
             models.Index(fields=["review_status", "-created_at"], name="imageoutput_review_idx"),
             models.Index(fields=["status"], name="imageoutput_status_idx"),
+            models.Index(fields=["status", "enqueued_at"], name="imageoutput_enqueued_idx"),
             models.Index(fields=["created_by", "-created_at"], name="imageoutput_user_idx"),
         ]
         constraints = [

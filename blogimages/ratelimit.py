@@ -18,6 +18,7 @@ the price of one counter per window.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from django.core.cache import caches
 
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
+
+logger = logging.getLogger("blogimages.ratelimit")
 
 PERIODS = {"minute": 60, "day": 86_400}
 SCOPES = ("user", "token")
@@ -81,12 +84,36 @@ def _incr(cache, key: str, delta: int, timeout: int) -> int:
     raise RuntimeError(f"could not count request in cache key {key!r}")
 
 
+class RateLimitUnavailable(BlogImagesError):
+    """The cache that counts requests did not answer and the policy is to deny (answered as 503)."""
+
+    retry_after = 30
+
+
 def hit(*, user=None, token=None, now: float | None = None) -> list[WindowStatus]:
     """Count one request against every applicable limit, or raise RateLimited.
 
     `user` is counted when authenticated; `token` when given. Returns the state of each
-    limit (for X-RateLimit headers) when the request is allowed.
+    limit (for X-RateLimit headers) when the request is allowed. When the cache cannot be
+    reached, BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR decides: "deny" (the default) raises
+    RateLimitUnavailable, "allow" lets the request through uncounted.
     """
+    try:
+        return _hit(user=user, token=token, now=now)
+    except (RateLimited, ValueError):
+        raise
+    except Exception as exc:
+        policy = str(blogimages_settings.RATE_LIMIT_ON_CACHE_ERROR or "deny").lower()
+        if policy == "allow":
+            logger.warning("rate limit cache unreachable (%s); request allowed uncounted", type(exc).__name__)
+            return []
+        logger.error("rate limit cache unreachable (%s: %s); request refused", type(exc).__name__, exc)
+        raise RateLimitUnavailable(
+            "Requests cannot be counted right now (the rate limit store is unreachable); try again shortly."
+        ) from exc
+
+
+def _hit(*, user=None, token=None, now: float | None = None) -> list[WindowStatus]:
     subjects = {}
     if getattr(user, "is_authenticated", False):
         subjects["user"] = user.pk

@@ -10,21 +10,78 @@ from __future__ import annotations
 import logging
 import random
 
-from celery import group, shared_task
+from datetime import timedelta
 
-from . import generation
+from celery import shared_task
+from celery.utils import uuid
+from django.utils import timezone
+
+from . import generation, reconcile
 from .concurrency import ProviderBusy
 from .conf import blogimages_settings
-from .exceptions import ProviderUnavailable
+from .exceptions import ProviderUnavailable, QueueUnavailable
 from .models import ImageOutput, OutputStatus
 
 logger = logging.getLogger("blogimages.tasks")
 
 
+WAITING_FOR_QUEUE = "Waiting for the queue: the task broker was unreachable when this image was started."
+
+
 def enqueue_outputs(output_ids: list[int]) -> None:
-    """One task per image in a Celery group; inline when there is no broker."""
-    if output_ids:
-        group(generate_output.s(pk) for pk in output_ids).apply_async()
+    """One task per image, its id written on the row first; inline when there is no broker.
+
+    A broker that does not answer raises QueueUnavailable within a few seconds (the
+    publish timeouts and retry policy are in settings); the rows stay queued without a
+    task, which is what the reconciler looks for.
+    """
+    if not output_ids:
+        return
+    if generate_output.app.conf.task_always_eager:
+        for pk in output_ids:
+            generate_output.apply((pk,))
+        return
+    sent: list[int] = []
+    try:
+        with generate_output.app.producer_or_acquire() as producer:
+            for pk in output_ids:
+                schedule(pk, producer=producer)
+                sent.append(pk)
+    except Exception as exc:
+        if not is_broker_error(exc):
+            raise
+        unsent = [pk for pk in output_ids if pk not in sent]
+        ImageOutput.objects.filter(pk__in=unsent, status=OutputStatus.QUEUED).update(
+            task_id="", enqueued_at=None, error=WAITING_FOR_QUEUE)
+        logger.error("broker unreachable: %d image(s) wait for the reconciler: %s", len(unsent), exc)
+        raise QueueUnavailable(output_ids=tuple(unsent)) from exc
+
+
+def schedule(output_id: int, *, countdown: float = 0, producer=None) -> str:
+    """Publish one task for the image and record its id and when it falls due on the row."""
+    task_id = uuid()
+    due = timezone.now() + timedelta(seconds=countdown)
+    # No result is kept: the row is the result, and a result store that is down must not
+    # fail the publish.
+    generate_output.apply_async((output_id,), task_id=task_id, countdown=countdown or None, ignore_result=True,
+                                producer=producer)
+    # Recorded once the broker has it: a row only names a task that exists.
+    ImageOutput.objects.filter(pk=output_id, status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]).update(
+        task_id=task_id, enqueued_at=due)
+    return task_id
+
+
+def is_broker_error(exc: BaseException) -> bool:
+    from kombu.exceptions import OperationalError as KombuOperationalError
+
+    errors = (KombuOperationalError, ConnectionError, OSError, TimeoutError)
+    try:
+        import redis
+
+        errors += (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    except ImportError:  # pragma: no cover - redis is in requirements.txt
+        pass
+    return isinstance(exc, errors)
 
 
 def backoff_seconds(retries: int, retry_after: float | None) -> float:
@@ -50,7 +107,7 @@ def generate_output(self, output_id: int) -> str:
         owned = generation.execute([output], raise_retryable=not eager)
     except ProviderBusy as exc:
         # Not a failure: step aside with a fresh task so the worker serves other images.
-        generate_output.apply_async((output_id,), countdown=exc.retry_after or 1)
+        schedule(output_id, countdown=exc.retry_after or 1)
         return "busy"
     except ProviderUnavailable as exc:
         retries = self.request.retries
@@ -59,6 +116,8 @@ def generate_output(self, output_id: int) -> str:
             return "failed"
         countdown = backoff_seconds(retries, exc.retry_after)
         logger.info("image %s: %s; retry %d in %.1f s", output_id, exc, retries + 1, countdown)
+        ImageOutput.objects.filter(pk=output_id, status=OutputStatus.QUEUED).update(
+            enqueued_at=timezone.now() + timedelta(seconds=countdown))
         raise self.retry(countdown=countdown, exc=exc) from exc
 
     if not owned:
@@ -66,17 +125,22 @@ def generate_output(self, output_id: int) -> str:
         if output.status == OutputStatus.RUNNING:
             # Another attempt holds it: a live duplicate, or a killed worker's attempt that
             # becomes claimable once stale. Come back then; the claim decides who finishes.
-            generate_output.apply_async((output_id,), countdown=_until_stale(output))
+            schedule(output_id, countdown=_until_stale(output))
             return "deferred"
         return "finished"
     return owned[0].status
 
 
 def _until_stale(output: ImageOutput) -> float:
-    from django.utils import timezone
-
     stale_after = float(blogimages_settings.TASK_STALE_AFTER)
     if output.started_at is None:
         return 1.0
     elapsed = (timezone.now() - output.started_at).total_seconds()
     return max(1.0, stale_after - elapsed + 0.5)
+
+
+@shared_task(ignore_result=True)
+def reconcile_images() -> dict:
+    """Celery beat's every-minute pass (CELERY_BEAT_SCHEDULE); the same code as the command."""
+    report = reconcile.reconcile()
+    return {"requeued": len(report.requeued), "taken_over": len(report.taken_over), "adopted": len(report.adopted)}

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request, and its traceback, carry the request's id.
+    "blogimages.request_id.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",
@@ -195,9 +197,23 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run inline in the caller.
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The broker may be RabbitMQ (amqp://…: durable queues, publisher confirms) while Redis
+# keeps the cache, the provider leases and the results.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or env.str("CELERY_BROKER_URL", default=""))
+# A broker that is down fails a start in a few seconds, not after kombu's default retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 5
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 2, "interval_start": 0,
+                                                            "interval_step": 0.5, "interval_max": 1}}
+# The reconciler keeps the queue honest (`celery -A config beat`, or `worker --beat`).
+CELERY_BEAT_SCHEDULE = {
+    "blogimages-reconcile": {"task": "blogimages.tasks.reconcile_images", "schedule": 60.0,
+                             "options": {"expires": 55, "ignore_result": True}},
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -208,7 +224,12 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Must exceed the longest task (slow providers take minutes) or Redis re-delivers it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # RabbitMQ: the publish returns only once the broker has the message.
+    **({"confirm_publish": True} if CELERY_BROKER_URL.startswith(("amqp", "pyamqp"))
+       else {"socket_connect_timeout": 2, "socket_timeout": 5}),
+}
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -310,7 +331,10 @@ BLOGIMAGES_SLOT_SIZES = _slot_sizes_from_env()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "blogimages.request_id.RequestIdFilter"}},
+    "formatters": {"with_request_id": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "with_request_id"}},
     "loggers": {
         "blogimages": {"handlers": ["console"], "level": env.str("BLOGIMAGES_LOG_LEVEL", default="INFO")},
         # Django logs unhandled errors (with their traceback) to the console only with DEBUG on;
@@ -337,6 +361,7 @@ BLOGIMAGES_RATE_LIMITS = {
     "token_per_minute": _rate_limit("token_per_minute", 30),
     "token_per_day": _rate_limit("token_per_day", 1000),
 }
+BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR = env.str("BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR", default="deny")
 BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
 BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = env.str("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT", default="b64_json")
 BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")

@@ -32,7 +32,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from .. import batches, generation, presets, ratelimit, review, signed_media, tokens
 from ..budgets import BudgetExceeded
 from ..conf import blogimages_settings
-from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, QueueUnavailable, UnsupportedFeature
 from ..integration import get_post_adapter, get_post_model
 from ..models import (
     GenerationBatch,
@@ -133,6 +133,15 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 @api.exception_handler(ratelimit.RateLimited)
 def _rate_limited(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
     response = _error(request, 429, str(exc), "rate_limit_exceeded", retry_after=exc.retry_after)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(ratelimit.RateLimitUnavailable)
+@api.exception_handler(QueueUnavailable)
+def _service_down(request: HttpRequest, exc: BlogImagesError) -> HttpResponse:
+    code = "queue_unavailable" if isinstance(exc, QueueUnavailable) else "rate_limit_unavailable"
+    response = _error(request, 503, str(exc), code, retry_after=exc.retry_after)
     response["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -848,7 +857,7 @@ def _post_or_404(slug: str):
 
 
 @posts.post("/posts/{slug}/generate_images",
-            response={200: BatchStartOut, 202: BatchStartOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut},
+            response={200: BatchStartOut, 202: BatchStartOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut},
             summary="Generate images for a post's sections (a batch)")
 def start_batch(request: HttpRequest, slug: PostSlug, payload: Annotated[BatchIn | None, Body()] = None):
     """Plans every section, checks the budget, then queues one image per section (202). If

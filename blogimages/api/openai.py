@@ -117,6 +117,9 @@ def _limit(token: ApiToken) -> dict[str, str]:
             # The SDK would retry within seconds: tell it not to bother.
             headers["x-should-retry"] = "false"
         raise OpenAIError(429, str(exc), type="requests", code="rate_limit_exceeded", headers=headers) from exc
+    except ratelimit.RateLimitUnavailable as exc:
+        raise OpenAIError(503, str(exc), type="server_error", code="service_unavailable",
+                          headers={"Retry-After": str(exc.retry_after)}) from exc
     return ratelimit.headers_for(statuses)
 
 

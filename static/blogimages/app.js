@@ -131,8 +131,9 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     dialog = document.getElementById("lightbox");
-    if (!dialog || typeof dialog.showModal !== "function") { return; }
     image = document.getElementById("lightbox-image");
+    // Only the gallery's lightbox: the develop screen's (publish.js) is another dialog.
+    if (!dialog || !image || typeof dialog.showModal !== "function") { return; }
     document.addEventListener("click", function (event) {
       var frame = event.target.closest && event.target.closest("#gallery-grid a.frame[data-full]");
       if (!frame || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) { return; }

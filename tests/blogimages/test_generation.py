@@ -302,3 +302,14 @@ def test_inline_generation_fails_cleanly_when_the_provider_never_frees_a_slot(re
         [out] = generation.generate(prompt="x", overrides={"width": 32, "height": 32})
     out.refresh_from_db()
     assert out.status == "failed" and "slot" in out.error and recorder.requests == []
+
+
+def test_an_answer_of_another_size_than_asked_is_fitted_and_both_sizes_recorded(recorder):
+    from blogimages.providers.testing import solid_png
+
+    recorder.script(solid_png(100, 50, 1))
+    [output] = generation.generate(prompt="a wide answer", provider="test", overrides={"width": 64, "height": 64})
+    output.refresh_from_db()
+    assert output.status == "succeeded" and (output.width, output.height) == (64, 64)
+    assert output.provider_metadata["generated_size"] == "100x50"
+    assert output.provider_metadata["requested_size"] == "64x64"

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from blogimages import batches
 from blogimages.conf import blogimages_settings
-from blogimages.exceptions import BlogImagesError
+from blogimages.exceptions import BlogImagesError, QueueUnavailable
 from blogimages.integration import get_post_adapter
 from blogimages.models import GenerationBatch, ImagePromptExample, ImageSetting, OutputStatus
 
@@ -68,7 +68,11 @@ class Command(BaseCommand):
         )
         self._confirm(cost, yes=opts["yes"])
 
-        started = batches.start_post_batch(**kwargs)
+        try:
+            started = batches.start_post_batch(**kwargs)
+        except QueueUnavailable as exc:
+            # The batch is saved; the reconciler hands it to the workers once the queue is back.
+            raise CommandError(str(exc)) from exc
         batch = started.batch
         if started.skipped:
             self.stdout.write(f"Already in progress, skipped: {', '.join(started.skipped)}.")
