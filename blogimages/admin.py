@@ -102,6 +102,7 @@ OUTPUT_FIELDSETS = [
                            "created_by")}),
     ("Prompt", {"fields": ("prompt_text", "negative_prompt", "revised_prompt", "prompt", "setting")}),
     ("Generation", {"fields": ("provider", "model", "seed", "snapshot", "metadata", "attempts", "cost_estimate",
+                               "cost", "cost_basis",
                                "batch", "api_token")}),
     ("File", {"fields": ("file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "uid")}),
     ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "provider_ms"),

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .conf import blogimages_settings
@@ -56,11 +57,20 @@ def seconds_until_reset(period: str) -> int:
     return max(1, math.ceil((reset - timezone.now()).total_seconds()))
 
 
+# What an image cost: its priced cost once made, else the estimate it was queued with.
+SPEND = Coalesce("cost", "cost_estimate")
+
+
+def charged(images):
+    """Images that count as spend: every one not failed, and failed ones that were paid for."""
+    return images.filter(~Q(status=OutputStatus.FAILED) | Q(cost__isnull=False))
+
+
 def spent(*, user=None, period: str) -> Decimal:
-    images = ImageOutput.objects.exclude(status=OutputStatus.FAILED).filter(created_at__gte=period_start(period))
+    images = charged(ImageOutput.objects.filter(created_at__gte=period_start(period)))
     if user is not None:
         images = images.filter(created_by=user)
-    return images.aggregate(total=Sum("cost_estimate"))["total"] or Decimal("0")
+    return images.aggregate(total=Sum(SPEND))["total"] or Decimal("0")
 
 
 def budgets_for(user) -> list[Budget]:

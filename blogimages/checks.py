@@ -29,3 +29,44 @@ def check_providers(app_configs=None, **kwargs):
         for problem in provider.check():
             messages.append(Warning(f"Provider {alias!r}: {problem}", id="blogimages.W001"))
     return messages
+
+
+@register()
+def check_model_lifecycles(app_configs=None, **kwargs):
+    """Configured default models and stored settings naming a model that is retired, or
+    deprecated with its shutdown within DEPRECATION_WARNING_DAYS."""
+    from django.db import DatabaseError
+
+    from .models import ImageSetting
+    from .providers import providers
+
+    messages = []
+    configured = blogimages_settings.PROVIDERS
+
+    def lifecycle(alias: str, model: str):
+        try:
+            provider = providers[alias]
+        except InvalidProviderError:
+            return None
+        lifecycle = provider.lifecycle(model or provider.default_model())
+        return lifecycle if lifecycle is not None and (lifecycle.retired or lifecycle.soon()) else None
+
+    for alias in configured:
+        found = lifecycle(alias, "")
+        if found is not None:
+            messages.append(Warning(f"Provider {alias!r}: the default {found.message()}", id="blogimages.W002"))
+    try:
+        settings = list(ImageSetting.objects.filter(provider__in=list(configured)).order_by("name"))
+    except DatabaseError:
+        # Before `migrate` (or without a database) there is nothing stored to check.
+        return messages
+    for setting in settings:
+        found = lifecycle(setting.provider, setting.model)
+        if found is not None:
+            messages.append(Warning(
+                f"Image setting {setting.name!r} (provider {setting.provider!r}): {found.message()}",
+                hint=(f"Edit the setting in the admin: choose {found.replacement}." if found.replacement
+                      else "Edit the setting in the admin: choose another model."),
+                id="blogimages.W003",
+            ))
+    return messages

@@ -413,6 +413,8 @@ def plan_from_output(
     source = _generation_source(output)
     snap = dict(source.setting_snapshot)
     params = {k: snap[k] for k in generation.PARAMETER_FIELDS if k in snap and k not in ("seed", "negative_prompt")}
+    # Asked for again at the size that was asked for, not the size the provider had to make.
+    params["width"], params["height"] = generation.requested_size(snap)
     params.update(overrides or {})
     if parts is None:
         parts = (snap.get("prompt_description", ""), snap.get("prompt_style", ""), snap.get("prompt_format", ""))
@@ -474,16 +476,17 @@ def _nearby(snap: Mapping[str, Any], caps, rng: random.Random) -> dict[str, Any]
 
 
 def _provider_variation_method(backend, model: str):
-    """A provider's own variation endpoint (OpenAI's /images/variations for dall-e-2), if it has one.
+    """A provider's own way to make "more like this" from the image itself, if it has one
+    (OpenAI: an edit with the image as the reference, for the GPT image models).
 
-    The contract: `create_variation(*, image: bytes, n: int, model: str, size: str) ->
-    GenerationResult`; `variation_models` lists the models it serves (default: dall-e-2).
+    The contract: `create_variation(*, image: bytes, n: int, model: str, size: str, prompt: str)
+    -> GenerationResult`; `variation_models()` lists the models it serves.
     """
     method = getattr(backend, "create_variation", None)
-    if not callable(method):
+    models = getattr(backend, "variation_models", None)
+    if not callable(method) or not callable(models):
         return None
-    models = getattr(backend, "variation_models", ("dall-e-2",))
-    return method if model in models else None
+    return method if model in models() else None
 
 
 def variations(output: ImageOutput, n: int = DEFAULT_VARIATIONS, *, user=None) -> list[ImageOutput]:
@@ -520,17 +523,18 @@ def variations(output: ImageOutput, n: int = DEFAULT_VARIATIONS, *, user=None) -
 
 
 def _endpoint_variations(output, source, backend, method, model, n, *, user) -> list[ImageOutput]:
-    """Variations from the provider's endpoint: the image itself goes in (a square PNG)."""
+    """Variations made from the image itself: it goes in as the reference of an edit, at the
+    nearest size the model makes, and each result is fitted back to the image's own size."""
     data = read_bytes(output)
-    side = min(1024, max(output.width or 1024, output.height or 1024))
-    side = max(s for s in (256, 512, 1024) if s <= side) if side >= 256 else 256
-    if (output.width, output.height) != (side, side) or output.mime_type != "image/png":
-        data = resize.resize(data, width=side, height=side, mode="cover", output_format="png")
-    request = GenerationRequest(prompt=output.prompt_text or "variation", model=model, width=side, height=side, n=n)
+    wanted = (output.width or 1024, output.height or 1024)
+    side_w, side_h = backend.capabilities(model).nearest_size(*wanted)
+    request = GenerationRequest(prompt=output.prompt_text or "variation", model=model, width=side_w, height=side_h, n=n)
     check_budget(user=user, cost=backend.estimate_cost(request))
     now = timezone.now()
     snapshot = {"provider": backend.alias, "variation_of": str(output.uid), "model": model,
-                "width": side, "height": side, "n": 1, "prompt": output.prompt_text}
+                "width": side_w, "height": side_h, "n": 1, "prompt": output.prompt_text, "method": "edit"}
+    if (side_w, side_h) != wanted:
+        snapshot["requested_width"], snapshot["requested_height"] = wanted
     rows = ImageOutput.objects.bulk_create([
         ImageOutput(
             prompt=source.prompt, prompt_text=output.prompt_text, negative_prompt=output.negative_prompt,
@@ -543,23 +547,16 @@ def _endpoint_variations(output, source, backend, method, model, n, *, user) -> 
         for _ in range(n)
     ])
     try:
-        result = method(image=data, n=n, model=model, size=f"{side}x{side}")
+        result = method(image=data, n=n, model=model, size=f"{side_w}x{side_h}", prompt=output.prompt_text)
     except Exception as exc:  # whatever went wrong, the rows must not stay "running"
         for row in rows:
             generation.fail_output(row, str(exc))
         record(output, user=user, action=ReviewAction.VARIATION, note=f"Variations failed: {exc}",
-               data={"new_outputs": [r.pk for r in rows], "method": "provider"})
+               data={"new_outputs": [r.pk for r in rows], "method": "edit"})
         return rows
-    images = list(result.images)
-    for row, image in zip(rows, images, strict=False):
-        try:
-            generation.store_image(row, image, result)
-        except (BlogImagesError, generation.LostClaim) as exc:
-            generation.fail_output(row, f"{backend.alias} returned an unusable image: {exc}")
-    for row in rows[len(images):]:
-        generation.fail_output(row, f"{backend.alias} returned {len(images)} image(s) for {n} requested.")
+    generation.store_call(rows, result, backend.alias)
     record(output, user=user, action=ReviewAction.VARIATION,
-           data={"new_outputs": [r.pk for r in rows], "method": "provider"})
+           data={"new_outputs": [r.pk for r in rows], "method": "edit"})
     for row in rows:
         row.refresh_from_db()
     return rows

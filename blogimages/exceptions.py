@@ -93,3 +93,13 @@ class ContentRefused(ProviderRejected):
 
 class ProviderAuthError(ProviderRejected):
     """Missing, wrong or insufficient credentials (HTTP 401/403), or exhausted quota."""
+
+
+class ModelRetired(UnsupportedFeature):
+    """The model was shut down by its provider: refused before any call, naming the replacement."""
+
+    def __init__(self, message: str, *, model: str = "", replacement: str = "", shutdown_date=None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.replacement = replacement
+        self.shutdown_date = shutdown_date

@@ -65,7 +65,20 @@ class ImagePromptExampleForm(forms.ModelForm):
 
 
 def setting_label(setting: ImageSetting) -> str:
-    return f"{setting.name} ({setting.provider}, {setting.width}×{setting.height})"
+    label = f"{setting.name} ({setting.provider}, {setting.width}×{setting.height})"
+    return f"{label} — {status}" if (status := model_status(setting.provider, setting.model)) else label
+
+
+def model_status(alias: str, model: str) -> str:
+    """What `manage.py check` says of a retired or soon-retired model, for the pages; "" if fine."""
+    try:
+        provider = providers[alias]
+    except BlogImagesError:
+        return ""
+    lifecycle = provider.lifecycle(model or provider.default_model())
+    if lifecycle is None or not (lifecycle.retired or lifecycle.soon()):
+        return ""
+    return lifecycle.message()
 
 
 class ImportFieldForm(forms.Form):

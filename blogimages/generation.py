@@ -32,9 +32,9 @@ from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
-from .imaging import provenance
+from .imaging import fit, provenance
 from .integration import get_post_adapter
-from .models import BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
+from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED
 from .queueing import enqueue_outputs
@@ -48,10 +48,18 @@ PARAMETER_FIELDS = (
 )
 
 
+# A requested size is made from a nearby size the provider can generate only if that needs
+# at most this much enlargement; anything further is refused as a size the provider cannot make.
+MAX_FIT_UPSCALE = 1.25
+
+
 @dataclass(frozen=True, kw_only=True)
 class Plan:
     provider: BaseProvider
     request: GenerationRequest
+    # The size asked for, when the provider cannot make it exactly: the request carries the
+    # nearest size it can make, and every image is cropped/resized to this one when stored.
+    target: tuple[int, int] | None = None
 
     @property
     def cost_per_image(self) -> Decimal | None:
@@ -104,13 +112,36 @@ def build_request(
     request = GenerationRequest(
         prompt=prompt_text, prompt_description=description, prompt_style=style, prompt_format=fmt, n=n, **params
     )
+    request, target = _fit_size(backend, request)
     named = request.extra.get("workflow")
     request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
     if request.seed is None and backend.capabilities(request.model).supports_seed:
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
         request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
-    return Plan(provider=backend, request=request)
+    return Plan(provider=backend, request=request, target=target)
+
+
+def _fit_size(backend: BaseProvider, request: GenerationRequest) -> tuple[GenerationRequest, tuple[int, int] | None]:
+    """A size the provider cannot make exactly is generated at the nearest one it can
+    (same shape where possible) and cropped/resized to what was asked when stored."""
+    if request.width < 1 or request.height < 1:
+        return request, None
+    model = request.model or backend.defaults.get("model", "")
+    caps = backend.capabilities(model)
+    if caps.allows_size(request.width, request.height):
+        return request, None
+    if not caps.sizes and min(request.width, request.height) < caps.min_size:
+        return request, None  # below the provider's smallest side: refused, not blown up
+    width, height = caps.nearest_size(request.width, request.height)
+    if not caps.allows_size(width, height):
+        return request, None  # nothing it can make: validation names the allowed sizes
+    left, _top, right, _bottom = fit.cover_box((width, height), (request.width, request.height))
+    if request.width / (right - left) > MAX_FIT_UPSCALE:
+        # Far beyond what the provider makes: a blown-up image is no answer; validation
+        # names the sizes it can make.
+        return request, None
+    return replace(request, width=width, height=height), (request.width, request.height)
 
 
 def plan_for_prompt(
@@ -128,11 +159,24 @@ def plan_for_prompt(
     )
 
 
-def snapshot(request: GenerationRequest) -> dict[str, Any]:
-    """What was sent, as JSON; enough to rebuild the request for a retry."""
+def snapshot(request: GenerationRequest, target: tuple[int, int] | None = None) -> dict[str, Any]:
+    """What was sent, as JSON; enough to rebuild the request for a retry. With a `target`,
+    also the size that was asked for (requested_width/height); width/height are what was sent."""
     data = asdict(request)
     data["extra"] = dict(request.extra)
+    if target is not None:
+        data["requested_width"], data["requested_height"] = target
     return data
+
+
+def target_from_snapshot(data: dict[str, Any]) -> tuple[int, int] | None:
+    width, height = data.get("requested_width"), data.get("requested_height")
+    return (int(width), int(height)) if width and height else None
+
+
+def requested_size(data: dict[str, Any]) -> tuple[int, int]:
+    """The size the author asked for (which is what was sent unless it had to be fitted)."""
+    return target_from_snapshot(data) or (int(data.get("width") or 1024), int(data.get("height") or 1024))
 
 
 def request_from_snapshot(data: dict[str, Any]) -> GenerationRequest:
@@ -164,7 +208,7 @@ def queue_outputs(
                 prompt_text=request.prompt,
                 negative_prompt=request.negative_prompt,
                 setting=setting,
-                setting_snapshot={"provider": plan.provider.alias, **snapshot(single)},
+                setting_snapshot={"provider": plan.provider.alias, **snapshot(single, plan.target)},
                 provider=plan.provider.alias,
                 model=request.model,
                 seed=single.seed,
@@ -213,7 +257,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
         return []
     if plan is None:
         first = outputs[0]
-        plan = Plan(provider=get_provider(first.provider), request=request_from_snapshot(first.setting_snapshot))
+        plan = Plan(provider=get_provider(first.provider), request=request_from_snapshot(first.setting_snapshot),
+                    target=target_from_snapshot(first.setting_snapshot))
 
     # The slot comes before the claim: a task that steps aside for a busy provider
     # leaves its image queued and untouched.
@@ -248,21 +293,48 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             fail_output(output, f"{exc} (no free slot after {plan.provider.timeout:g} s)")
         return list(outputs)
 
+    store_call(outputs, result, plan.provider.alias)
+    return outputs
+
+
+def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: str) -> None:
+    """Store the images of one provider call on its outputs (in order).
+
+    The call's usage is kept once, on its first output; every output records the call
+    (request id, how many images, its index) and its share of the call's cost.
+    """
     images = list(result.images)
     if len(images) > len(outputs):
-        logger.warning("provider %s sent %d images for %d requested; extra ignored",
-                       plan.provider.alias, len(images), len(outputs))
-    for output, image in zip(outputs, images):
+        logger.warning("provider %s sent %d images for %d requested; extra ignored", alias, len(images), len(outputs))
+    shares = cost_shares(result.cost, len(outputs))
+    for index, output in enumerate(outputs):
+        output.cost, output.cost_basis = shares[index], result.cost_basis if shares[index] is not None else ""
+        call = {"images": len(outputs), "index": index, **({"request_id": result.request_id} if result.request_id else {})}
+        output.provider_metadata = {
+            **(output.provider_metadata or {}), "call": call,
+            **({"usage": dict(result.usage)} if index == 0 and result.usage else {}),
+        }
+        if index >= len(images):
+            _fail([output], f"{alias} returned {len(images)} image(s) for {len(outputs)} requested.",
+                  extra_fields=["cost", "cost_basis", "provider_metadata"])
+            continue
         try:
-            store_image(output, image, result)
+            store_image(output, images[index], result)
         except InvalidImage as exc:
-            _fail([output], f"{plan.provider.alias} returned an unusable image: {exc}")
+            # Paid for all the same: the usage and cost stay with the failed row.
+            _fail([output], f"{alias} returned an unusable image: {exc}",
+                  extra_fields=["cost", "cost_basis", "provider_metadata"])
         except LostClaim:
             logger.warning("image %s was taken over by another worker; this result is discarded", output.pk)
-    missing = outputs[len(images):]
-    if missing:
-        _fail(missing, f"{plan.provider.alias} returned {len(images)} image(s) for {len(outputs)} requested.")
-    return outputs
+
+
+def cost_shares(total: Decimal | None, count: int) -> list[Decimal | None]:
+    """`total` split over `count` images, rounded to the field's places; the first takes the remainder."""
+    if total is None or count < 1:
+        return [None] * max(count, 0)
+    quantum = Decimal(1).scaleb(-COST_PLACES)
+    share = (total / count).quantize(quantum)
+    return [total.quantize(quantum) - share * (count - 1), *([share] * (count - 1))]
 
 
 def generate(
@@ -337,11 +409,18 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     Any failure after the first write removes what was written: no half-stored image.
     """
     info, decoded = storage.load_image(image.data)
+    raw = image.data
+    target = target_from_snapshot(output.setting_snapshot or {})
+    generated = (info.width, info.height)
+    if target is not None and generated != target:
+        decoded.close()
+        raw = fit.fit_exactly(image.data, width=target[0], height=target[1])
+        info, decoded = storage.load_image(raw)
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
-    data = provenance.embed_provenance(image.data, provenance_info(output, image, result))
+    data = provenance.embed_provenance(raw, provenance_info(output, image, result))
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
@@ -358,10 +437,13 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
             output.seed = image.seed
         output.model = result.model or output.model
         output.revised_prompt = image.revised_prompt
+        kept = {k: v for k, v in (output.provider_metadata or {}).items() if k in ("call", "usage")}
         output.provider_metadata = {
             **dict(image.metadata),
             **({"request_id": result.request_id} if result.request_id else {}),
-            **({"usage": dict(result.usage)} if result.usage else {}),
+            **kept,
+            **({"generated_size": f"{generated[0]}x{generated[1]}",
+                "requested_size": f"{target[0]}x{target[1]}"} if target is not None else {}),
         }
         output.provider_ms = result.provider_ms
         output.finished_at = timezone.now()
@@ -370,7 +452,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         output.sidecar.name = files.save(storage.sidecar_name(stem), storage.sidecar_json(sidecar_metadata(output)))
         _finish(output, [
             "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
-            "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error",
+            "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
         ])
 
 
@@ -431,6 +513,8 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "derived_from": output.derived_from_id,
         "derivation": output.derivation or None,
         "cost_estimate_usd": output.cost_estimate,
+        "cost_usd": output.cost,
+        "cost_basis": output.cost_basis or None,
         "created_at": output.created_at,
         "queued_at": output.queued_at,
         "started_at": output.started_at,
@@ -466,11 +550,12 @@ def error_details(exc: BaseException) -> dict[str, Any]:
     return details
 
 
-def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException | None = None) -> None:
+def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException | None = None,
+          extra_fields: Sequence[str] = ()) -> None:
     now = timezone.now()
     reason = reason.strip() or "Unknown error."
-    fields = ["status", "error", "finished_at"]
-    if error is not None:
+    fields = ["status", "error", "finished_at", *extra_fields]
+    if error is not None and "provider_metadata" not in fields:
         fields.append("provider_metadata")
     for output in outputs:
         output.status, output.error, output.finished_at = OutputStatus.FAILED, reason, now

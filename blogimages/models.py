@@ -16,6 +16,13 @@ from django.db.models import Q
 from .providers.base import MAX_SEED
 
 MAX_SIDE = 8192
+# Token-priced images cost fractions of a cent; a call's cost is split over its images.
+COST_PLACES = 6
+
+
+class CostBasis(models.TextChoices):
+    USAGE = "usage", "From the provider's usage"
+    ESTIMATE = "estimate", "Estimated (the provider reported no usage)"
 
 
 class ImageSetting(models.Model):
@@ -328,6 +335,10 @@ class ImageOutput(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cost_estimate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    # What the image cost once made: its share of its call's cost, priced from the
+    # provider's usage (stored once, on the call's first image) or, without one, estimated.
+    cost = models.DecimalField(max_digits=14, decimal_places=COST_PLACES, null=True, blank=True)
+    cost_basis = models.CharField(max_length=10, choices=CostBasis.choices, blank=True)
     api_token = models.ForeignKey(
         "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs",
         help_text="The API token the image was requested with, if any.",

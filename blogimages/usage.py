@@ -1,7 +1,8 @@
 """What the images cost: spend by user, by provider and by day (reads only), and the
 staff page that shows it with the budgets.
 
-Spend is the estimated cost of every image that did not fail, the same measure the
+Spend is the priced cost of every image (from the provider's usage, else its estimate)
+that did not fail or was paid for, the same measure the
 budgets use (`budgets.spent`), so the page and the refusals always agree.
 """
 
@@ -22,7 +23,7 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET
 
 from . import budgets
-from .models import ImageOutput, OutputStatus
+from .models import ImageOutput
 
 DEFAULT_DAYS = 30
 # Dates outside this span are refused as "no such date" rather than overflowing datetime.
@@ -58,19 +59,20 @@ def _images_between(date_from: dt.date, date_to: dt.date) -> QuerySet[ImageOutpu
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(date_from, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-    return ImageOutput.objects.exclude(status=OutputStatus.FAILED).filter(created_at__gte=start, created_at__lt=end)
+    return budgets.charged(ImageOutput.objects.filter(created_at__gte=start, created_at__lt=end))
 
 
 TOTALS = {
     "images": Count("pk"),
-    "cost": Sum("cost_estimate"),
-    "unpriced": Count("pk", filter=Q(cost_estimate__isnull=True)),
+    # Not "cost": that is a field of the images, which the sum reads.
+    "spend": Sum(budgets.SPEND),
+    "unpriced": Count("pk", filter=Q(cost__isnull=True, cost_estimate__isnull=True)),
 }
 
 
 def _grouped(images: QuerySet[ImageOutput], key: str, *, order_by) -> list[SpendRow]:
     return [
-        SpendRow(key=str(item[key] or ""), images=item["images"], cost=item["cost"] or Decimal(0),
+        SpendRow(key=str(item[key] or ""), images=item["images"], cost=item["spend"] or Decimal(0),
                  unpriced=item["unpriced"])
         for item in images.values(key).annotate(**TOTALS).order_by(*order_by)
     ]
@@ -79,7 +81,7 @@ def _grouped(images: QuerySet[ImageOutput], key: str, *, order_by) -> list[Spend
 def spend_report(*, date_from: dt.date, date_to: dt.date) -> UsageReport:
     """Spend between two dates (inclusive, in the site's time zone). Three grouped queries."""
     images = _images_between(date_from, date_to)
-    most_first = F("cost").desc(nulls_last=True)
+    most_first = F("spend").desc(nulls_last=True)
     by_user = _grouped(images, "created_by__username", order_by=[most_first, "created_by__username"])
     by_provider = _grouped(images, "provider", order_by=[most_first, "provider"])
     days = images.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))

@@ -13,7 +13,7 @@ in the gallery. Errors are OpenAI's error object, `{"error": {"message", "type",
 
 `model` names a provider and model: a provider alias (`cards`, `openai`, `sd`...) for its
 default model, `alias/model` (`sd/<checkpoint>`), or a bare model name that one configured
-provider offers (`dall-e-3`). `GET /v1/models` lists the ids.
+provider offers (`gpt-image-2`). `GET /v1/models` lists the ids.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import generation, ratelimit, signed_media, tokens
 from ..budgets import BudgetExceeded, seconds_until_reset
 from ..conf import blogimages_settings
-from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
+from ..exceptions import BlogImagesError, InvalidProviderError, ModelRetired, ProviderError, UnsupportedFeature
 from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
 from ..providers import BaseProvider, Capabilities, get_provider, providers
 from ..providers.base import MAX_SEED
@@ -320,11 +320,33 @@ def _provider_or_none(alias: str) -> BaseProvider | None:
 
 
 def _model_not_found(name: str) -> OpenAIError:
+    retired = _retired_model_error(name)
+    if retired is not None:
+        return retired
     return OpenAIError(
         404, f"The model '{name[:200]}' does not exist or you do not have access to it. "
              "GET /v1/models lists the available models.",
         param="model", code="model_not_found",
     )
+
+
+def _retired_model_error(name: str, exc: ModelRetired | None = None) -> OpenAIError | None:
+    """OpenAI's own answer for a shut-down model (404 model_not_found), naming the replacement."""
+    if exc is None:
+        alias, slash, model = name.partition("/")
+        candidates = [(alias, model)] if slash else [(a, name) for a in providers.aliases()]
+        for alias, model in candidates:
+            provider = _provider_or_none(alias) if alias in providers.aliases() else None
+            lifecycle = provider.lifecycle(model) if provider is not None and model else None
+            if lifecycle is not None and lifecycle.retired:
+                message = lifecycle.message()
+                break
+        else:
+            return None
+    else:
+        message = str(exc).split(": ", 1)[-1]
+    return OpenAIError(404, f"The model `{name[:200]}` has been deprecated: {message}", param="model",
+                       code="model_not_found")
 
 
 def resolve_model(name: str) -> Target:
@@ -517,6 +539,8 @@ def images_generations(request: HttpRequest) -> JsonResponse:
                                           user=token.user, api_token=token)
         except BudgetExceeded as exc:
             raise _budget_error(exc) from exc
+        except ModelRetired as exc:
+            raise _retired_model_error(req.model, exc) from exc
         except UnsupportedFeature as exc:
             raise OpenAIError(400, str(exc)) from exc
         except ProviderError as exc:
@@ -537,7 +561,8 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             "size": f"{succeeded[0].width}x{succeeded[0].height}",
             "output_format": (succeeded[0].mime_type or "image/png").split("/")[-1],
             "quality": overrides.get("quality") or "auto",
-            "usage": _usage(succeeded),
+            # One call's usage is stored once (on its first image, which may have failed).
+            "usage": _usage(outputs),
             # Not OpenAI's (the SDKs keep unknown keys): how the request was served.
             "metadata": {"duration": int((time.monotonic() - started) * 1000), "provider": target.alias,
                          "model": succeeded[0].model},

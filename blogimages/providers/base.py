@@ -7,20 +7,29 @@ capabilities and owns logging, so backends only speak their protocol.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
-from ..exceptions import ProviderError, UnsupportedFeature
+from ..exceptions import ModelRetired, ProviderError, UnsupportedFeature
 
 logger = logging.getLogger("blogimages.providers")
 
 MAX_SEED = 2**32 - 1
 OUTPUT_FORMATS = ("png", "webp", "jpeg")
 MIME_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
+# A model whose shutdown is this close is reported as deprecated (checks, provider status).
+DEPRECATION_WARNING_DAYS = 90
+
+
+def today() -> dt.date:
+    """The date lifecycles are judged by (UTC, so every process agrees)."""
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,8 +83,54 @@ class GenerationResult:
     images: tuple[GeneratedImage, ...]
     model: str
     request_id: str = ""
+    # The provider's usage object for the whole call (every image together), as it sent it.
     usage: Mapping[str, Any] = field(default_factory=dict)
     provider_ms: int = 0
+    # USD for the whole call: priced from `usage` ("usage") or, without it, the estimate.
+    cost: Decimal | None = None
+    cost_basis: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelLifecycle:
+    """Where a model is in its life: active, deprecated (shutdown announced) or retired."""
+
+    model: str
+    status: str = "active"  # active / deprecated / retired
+    shutdown_date: dt.date | None = None
+    replacement: str = ""
+
+    @classmethod
+    def judge(cls, model: str, *, shutdown_date: dt.date | None, replacement: str = "",
+              retired: bool = False, on: dt.date | None = None) -> ModelLifecycle:
+        on = on or today()
+        if retired or (shutdown_date is not None and shutdown_date <= on):
+            status = "retired"
+        elif shutdown_date is not None:
+            status = "deprecated"
+        else:
+            status = "active"
+        return cls(model=model, status=status, shutdown_date=shutdown_date, replacement=replacement)
+
+    @property
+    def retired(self) -> bool:
+        return self.status == "retired"
+
+    def soon(self, on: dt.date | None = None) -> bool:
+        """Deprecated with the shutdown within DEPRECATION_WARNING_DAYS."""
+        on = on or today()
+        return (self.status == "deprecated" and self.shutdown_date is not None
+                and (self.shutdown_date - on).days <= DEPRECATION_WARNING_DAYS)
+
+    def message(self) -> str:
+        """One line for a person: what happened, when, and what to use instead."""
+        use = f"; use {self.replacement} instead" if self.replacement else ""
+        when = f" on {self.shutdown_date.isoformat()}" if self.shutdown_date else ""
+        if self.retired:
+            return f"model {self.model} was shut down{when}{use}."
+        if self.status == "deprecated":
+            return f"model {self.model} is deprecated and shuts down{when}{use}."
+        return f"model {self.model} is active."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +146,11 @@ class Capabilities:
     min_size: int = 64
     max_size: int = 2048
     size_multiple: int = 1
+    # Further limits of a range (0 = none): width/height ratio, and the pixel count.
+    min_aspect: float = 0.0
+    max_aspect: float = 0.0
+    min_pixels: int = 0
+    max_pixels: int = 0
     default_size: tuple[int, int] = (1024, 1024)
     max_n: int = 1
     max_prompt_length: int = 4000
@@ -106,22 +166,64 @@ class Capabilities:
     output_formats: tuple[str, ...] = ("png",)
     # Price per image in USD: keys "quality:WxH", "quality:*", "*:WxH" or "*".
     prices: Mapping[str, Decimal] = field(default_factory=dict)
+    # Token pricing (USD per 1M tokens: text_input, image_input, image_output, text_output)
+    # and the image-output tokens per quality and size used to estimate before a call.
+    token_prices: Mapping[str, Decimal] = field(default_factory=dict)
+    output_tokens: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def allows_size(self, width: int, height: int) -> bool:
         if self.sizes:
             return (width, height) in self.sizes
+        if width <= 0 or height <= 0:
+            return False
+        aspect = width / height
         return (
             self.min_size <= width <= self.max_size
             and self.min_size <= height <= self.max_size
             and width % self.size_multiple == 0
             and height % self.size_multiple == 0
+            and (not self.min_aspect or aspect >= self.min_aspect - 1e-9)
+            and (not self.max_aspect or aspect <= self.max_aspect + 1e-9)
+            and (not self.min_pixels or width * height >= self.min_pixels)
+            and (not self.max_pixels or width * height <= self.max_pixels)
         )
 
     def describe_sizes(self) -> str:
         if self.sizes:
             return ", ".join(f"{w}x{h}" for w, h in self.sizes)
         step = f" in steps of {self.size_multiple}" if self.size_multiple > 1 else ""
-        return f"{self.min_size} to {self.max_size} px a side{step}"
+        text = f"{self.min_size} to {self.max_size} px a side{step}"
+        if self.min_aspect and self.max_aspect:
+            text += f", aspect between {_ratio(self.min_aspect)} and {_ratio(self.max_aspect)}"
+        if self.max_pixels:
+            text += f", at most {self.max_pixels:,} pixels"
+        if self.min_pixels:
+            text += f", at least {self.min_pixels:,} pixels"
+        return text
+
+    def nearest_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size this model can make that is closest to `width`x`height` in shape, then
+        in area: what to generate before cropping/resizing to exactly what was asked."""
+        if self.allows_size(width, height):
+            return width, height
+        if self.sizes:
+            candidates = list(self.sizes)
+        else:
+            m = max(1, self.size_multiple)
+            low, high = -(-self.min_size // m) * m, self.max_size // m * m
+            ratio = width / height
+            candidates = []
+            for w in range(max(low, m), high + 1, m):
+                for h in {max(m, math.floor(w / ratio / m) * m), math.ceil(w / ratio / m) * m}:
+                    if self.allows_size(w, h):
+                        candidates.append((w, h))
+            if not candidates:
+                # The shape itself is out of range (a 4:1 banner on a 3:1 model): any allowed size.
+                candidates = [(w, h) for w in range(max(low, m), high + 1, m * 4)
+                              for h in range(max(low, m), high + 1, m * 4) if self.allows_size(w, h)]
+            if not candidates:
+                return self.default_size
+        return min(candidates, key=lambda size: _size_distance(size, width, height))
 
     def price_for(self, *, width: int, height: int, quality: str = "") -> Decimal | None:
         size = f"{width}x{height}"
@@ -130,6 +232,19 @@ class Capabilities:
             if key in self.prices:
                 return Decimal(self.prices[key])
         return None
+
+
+def _ratio(value: float) -> str:
+    return f"1:{round(1 / value):g}" if value < 1 else f"{value:g}:1"
+
+
+def _size_distance(size: tuple[int, int], width: int, height: int) -> tuple[float, float]:
+    """Shape first (a crop loses picture), then area; a size that must be upscaled is worse."""
+    w, h = size
+    shape = abs(math.log((w / h) / (width / height)))
+    area = math.log((w * h) / (width * height))
+    # Generating smaller than asked means upscaling: count it double.
+    return (round(shape * 10 + (abs(area) if area >= 0 else -2 * area), 6), -w * h)
 
 
 # Request fields a provider's `defaults` option may fill, with their "unset" value.
@@ -197,6 +312,14 @@ class BaseProvider:
         """Problems with this provider's configuration, for `manage.py check`."""
         return []
 
+    def lifecycle(self, model: str) -> ModelLifecycle | None:
+        """What is known of `model`'s retirement; None = nothing (the usual case)."""
+        return None
+
+    def cost_from_usage(self, request: GenerationRequest, usage: Mapping[str, Any]) -> Decimal | None:
+        """USD of a whole call priced from the provider's usage object; None = not priced so."""
+        return None
+
     def close(self) -> None:
         """Release connections; called when settings change."""
 
@@ -215,8 +338,16 @@ class BaseProvider:
         if not request.model and caps.default_model:
             request = replace(request, model=caps.default_model)
             caps = self.capabilities(request.model)
+        self.refuse_retired(request.model)
         self.validate(request, caps)
         return request
+
+    def refuse_retired(self, model: str) -> None:
+        """Raise ModelRetired (one line naming the replacement) before any call."""
+        lifecycle = self.lifecycle(model) if model else None
+        if lifecycle is not None and lifecycle.retired:
+            raise ModelRetired(f"{self.alias}: {lifecycle.message()}", model=model,
+                               replacement=lifecycle.replacement, shutdown_date=lifecycle.shutdown_date)
 
     def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
         caps = caps or self.capabilities(request.model)
@@ -248,11 +379,22 @@ class BaseProvider:
         elapsed = int((time.monotonic() - started) * 1000)
         if not result.images:
             raise ProviderError("the provider answered without any image", provider=self.alias)
+        if result.cost is None:
+            result = self.priced(request, result)
         logger.info(
             "provider %s model %s made %d image(s) in %d ms",
             self.alias, result.model or request.model, len(result.images), elapsed,
         )
         return replace(result, provider_ms=result.provider_ms or elapsed)
+
+
+    def priced(self, request: GenerationRequest, result: GenerationResult) -> GenerationResult:
+        """The call's cost from its usage, else the estimate for what was made (marked so)."""
+        cost = self.cost_from_usage(request, result.usage) if result.usage else None
+        if cost is not None:
+            return replace(result, cost=cost, cost_basis="usage")
+        estimate = self.estimate_cost(replace(request, n=len(result.images)))
+        return replace(result, cost=estimate, cost_basis="estimate" if estimate is not None else "")
 
 
 def validation_problems(request: GenerationRequest, caps: Capabilities) -> list[str]:

@@ -1,4 +1,7 @@
-"""OpenAI Images API (dall-e-2, dall-e-3, gpt-image-1) through the official openai SDK.
+"""OpenAI Images API (the gpt-image-2 family) through the official openai SDK.
+
+What each model accepts, costs and whether it is retired is data (openai_models.json);
+the host's own `GET /v1/models` (its `shutdown_date`) adds retirements announced later.
 
 Everything that talks to the network lives here once: the lazily built client, the call,
 translating the SDK's errors into the app's hierarchy, decoding base64 answers and
@@ -10,22 +13,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
+import datetime as dt
 import ipaddress
 import logging
-import struct
 import threading
 import time
-import warnings
-import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from PIL import Image, ImageOps
 
 try:
     import openai
@@ -52,9 +51,11 @@ from .base import (
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
+    ModelLifecycle,
     validation_problems,
 )
 from .http import parse_retry_after, sniff_image_mime
+from .openai_models import ModelInfo, estimate_text_tokens, estimated_output_tokens, table, token_cost
 
 logger = logging.getLogger("blogimages.providers.openai")
 
@@ -67,79 +68,14 @@ RESPONSE_FORMATS = ("b64_json", "url")
 # OpenAI answers a refused prompt with a plain 400; only the code tells it apart.
 CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 QUOTA_CODES = frozenset({"insufficient_quota"})
-# POST /images/variations (reference/providers.md 1.4): dall-e-2 only, a square PNG.
-VARIATION_MODELS = ("dall-e-2",)
-VARIATION_SIZES = ("256x256", "512x512", "1024x1024")
 VARIATION_MAX_N = 10
-# The API wants "less than 4 MB"; counted in decimal megabytes to stay clear of either reading.
-VARIATION_MAX_BYTES = 4_000_000
+# Edit inputs: "less than 50MB" each (image_edit_params.py); decimal megabytes to be safe.
+EDIT_MAX_BYTES = 50_000_000
+# How long GET /v1/models is trusted, and how long a failed listing is not asked again.
+MODEL_LIST_TTL_SECONDS = 3600.0
+MODEL_LIST_RETRY_SECONDS = 60.0
 # Keys that would only leak a fragment of a short key (or mangle messages) are not redacted.
 MIN_REDACTABLE_SECRET = 8
-
-
-def _usd(table: Mapping[str, str]) -> dict[str, Decimal]:
-    return {key: Decimal(value) for key, value in table.items()}
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelSpec:
-    """What one OpenAI model accepts, and which request fields it must never be sent."""
-
-    capabilities: Capabilities
-    # dall-e answers with URLs unless asked for base64; GPT image models reject the field.
-    takes_response_format: bool = False
-    takes_output_format: bool = False
-    # Model-specific API fields a request may carry in `extra`.
-    extra_params: tuple[str, ...] = ()
-
-
-OPENAI_MODELS: dict[str, ModelSpec] = {
-    "dall-e-2": ModelSpec(
-        capabilities=Capabilities(
-            sizes=((256, 256), (512, 512), (1024, 1024)),
-            max_n=10,
-            max_prompt_length=1000,
-            qualities=("standard",),
-            prices=_usd({"*:256x256": "0.016", "*:512x512": "0.018", "*:1024x1024": "0.020"}),
-        ),
-        takes_response_format=True,
-    ),
-    "dall-e-3": ModelSpec(
-        capabilities=Capabilities(
-            sizes=((1024, 1024), (1792, 1024), (1024, 1792)),
-            max_n=1,
-            max_prompt_length=4000,
-            qualities=("standard", "hd"),
-            styles=("vivid", "natural"),
-            prices=_usd({
-                # No quality sent means the API's default, standard.
-                "*:1024x1024": "0.040", "*:1792x1024": "0.080", "*:1024x1792": "0.080",
-                "standard:1024x1024": "0.040", "standard:1792x1024": "0.080", "standard:1024x1792": "0.080",
-                "hd:1024x1024": "0.080", "hd:1792x1024": "0.120", "hd:1024x1792": "0.120",
-            }),
-        ),
-        takes_response_format=True,
-    ),
-    "gpt-image-1": ModelSpec(
-        capabilities=Capabilities(
-            sizes=((1024, 1024), (1536, 1024), (1024, 1536)),
-            max_n=10,
-            max_prompt_length=32000,
-            qualities=("low", "medium", "high", "auto"),
-            output_formats=("png", "jpeg", "webp"),
-            prices=_usd({
-                "low:1024x1024": "0.011", "low:1536x1024": "0.016", "low:1024x1536": "0.016",
-                "medium:1024x1024": "0.042", "medium:1536x1024": "0.063", "medium:1024x1536": "0.063",
-                "high:1024x1024": "0.167", "high:1536x1024": "0.25", "high:1024x1536": "0.25",
-                # auto (the API default) may pick high: estimate the worst case.
-                "auto:1024x1024": "0.167", "auto:1536x1024": "0.25", "auto:1024x1536": "0.25",
-                "*:1024x1024": "0.167", "*:1536x1024": "0.25", "*:1024x1536": "0.25",
-            }),
-        ),
-        takes_output_format=True,
-        extra_params=("background", "moderation", "output_compression"),
-    ),
-}
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -177,6 +113,13 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def parse_size(value: str, *, alias: str = "openai") -> tuple[int, int]:
+    width, sep, height = str(value).lower().strip().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise UnsupportedFeature(f"{alias}: size {value!r} is not WIDTHxHEIGHT")
+    return int(width), int(height)
+
+
 def display_url(url: str) -> str:
     """A URL fit for messages: no credentials, no query (signed URLs carry tokens there)."""
     parts = urlsplit(url)
@@ -188,13 +131,13 @@ def display_url(url: str) -> str:
 class OpenAIProvider(BaseProvider):
     """OpenAI's Images API. OPTIONS: api_key (required), base_url, organization, timeout,
     max_retries, defaults, max_concurrency, prices ({model: {price key: USD}}),
-    response_format ("b64_json" or "url", dall-e only), download_max_bytes."""
+    response_format ("b64_json" or "url"; only for models that take it, none today), read_model_list
+    (True: read shutdown dates from GET /v1/models), download_max_bytes."""
 
     display_name = "OpenAI"
-    default_model_name = "dall-e-3"
     allowed_response_formats: tuple[str, ...] = RESPONSE_FORMATS
-    #: Models served by POST /images/variations (derive.variations looks here); () = none.
-    variation_models: tuple[str, ...] = VARIATION_MODELS
+    #: Whether "more like this" may be an edit with the image as its reference (derive looks here).
+    edit_variations = True
 
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(alias=alias, options=options)
@@ -204,10 +147,16 @@ class OpenAIProvider(BaseProvider):
         self.response_format: str = self.options.get("response_format", "b64_json") or ""
         self.download_max_bytes = int(self.options.get("download_max_bytes", DEFAULT_DOWNLOAD_MAX_BYTES))
         self.prices: dict[str, Mapping[str, Any]] = dict(self.options.get("prices") or {})
+        # Ask the host's GET /v1/models for shutdown dates (off for hosts without it).
+        self.read_model_list = bool(self.options.get("read_model_list", True))
         self._check_configuration()
         self._client: openai.OpenAI | None = None
         # One instance serves every thread of the process; build the client only once.
         self._client_lock = threading.Lock()
+        self._listing: dict[str, dt.date | None] | None = None
+        self._listing_at: float | None = None
+        self._listing_failed_at: float | None = None
+        self._listing_lock = threading.Lock()
 
     def _check_configuration(self) -> None:
         """Fail at construction for configurations that cannot work at all."""
@@ -222,18 +171,22 @@ class OpenAIProvider(BaseProvider):
     # -- capabilities --------------------------------------------------------------------
 
     def model_names(self) -> tuple[str, ...]:
-        return tuple(OPENAI_MODELS)
+        """The models offered: every table entry that is not retired (nor listed as shut down)."""
+        return tuple(name for name in table().names() if not self.lifecycle(name).retired)
 
-    def model_spec(self, model: str) -> ModelSpec:
-        # An unknown model gets the default's spec; validation then names the offered models.
-        return OPENAI_MODELS.get(model) or OPENAI_MODELS[self.default_model_name]
+    def model_info(self, model: str) -> ModelInfo:
+        # An unknown model gets the default's description; validation then names the offered models.
+        return table().get(model) or table().get(self.default_model_name())
+
+    def default_model_name(self) -> str:
+        return self.defaults.get("model") or table().default_model
 
     def capabilities(self, model: str = "") -> Capabilities:
-        models = self.model_names()
-        default = self.defaults.get("model") or self.default_model_name
+        default = self.default_model_name()
         model = model or default
-        caps = self.model_spec(model).capabilities
-        return replace(caps, models=models, default_model=default, prices=self._prices_for(model, caps.prices))
+        caps = self.model_info(model).capabilities
+        return replace(caps, models=self.model_names(), default_model=default,
+                       prices=self._prices_for(model, caps.prices))
 
     def _prices_for(self, model: str, builtin: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """The built-in table overlaid with OPTIONS["prices"][model] (and its "*" entry)."""
@@ -242,11 +195,65 @@ class OpenAIProvider(BaseProvider):
             merged.update({k: Decimal(str(v)) for k, v in (self.prices.get(key) or {}).items()})
         return merged
 
+    def lifecycle(self, model: str) -> ModelLifecycle:
+        """The table's word on `model`, overruled by a shutdown date the host lists for it."""
+        info = table().get(model)
+        known = info.lifecycle() if info else ModelLifecycle(model=model)
+        listed = self.listed_shutdown_dates().get(model)
+        if listed is None or (known.shutdown_date and known.shutdown_date <= listed and known.retired):
+            return known
+        replacement = known.replacement or (table().default_model if model != table().default_model else "")
+        return ModelLifecycle.judge(model, shutdown_date=listed, replacement=replacement)
+
+    def listed_shutdown_dates(self) -> dict[str, dt.date | None]:
+        """{model id: shutdown date or None} from GET /v1/models, cached; {} when unreachable."""
+        if not self.read_model_list:
+            return {}
+        with self._listing_lock:
+            now = time.monotonic()
+            if self._listing is not None and self._listing_at is not None and now - self._listing_at < MODEL_LIST_TTL_SECONDS:
+                return self._listing
+            if self._listing_failed_at is not None and now - self._listing_failed_at < MODEL_LIST_RETRY_SECONDS:
+                return self._listing or {}
+            try:
+                page = self.call(lambda client: client.with_options(timeout=min(self.timeout, 10.0)).models.list(
+                    extra_headers=self.request_headers()))
+                listing: dict[str, dt.date | None] = {}
+                for item in page:
+                    shutdown = getattr(item, "shutdown_date", None)
+                    try:
+                        listing[item.id] = dt.date.fromisoformat(shutdown) if shutdown else None
+                    except (TypeError, ValueError):
+                        listing[item.id] = None
+            except ProviderError as exc:
+                # The table still answers; the listing is only asked again after a pause.
+                logger.warning("provider %s: could not list models for shutdown dates: %s", self.alias, exc)
+                self._listing_failed_at = now
+                return self._listing or {}
+            self._listing, self._listing_at, self._listing_failed_at = listing, now, None
+            return listing
+
     def check(self) -> list[str]:
         problems = []
-        if self.defaults.get("model") and self.defaults["model"] not in self.model_names():
-            problems.append(f"default model {self.defaults['model']!r} is not one of {', '.join(self.model_names())}")
+        model = self.defaults.get("model")
+        if model and table().get(model) is None:
+            problems.append(f"default model {model!r} is not one of {', '.join(self.model_names())}")
+        # Retired or soon-retired defaults are reported by checks.check_model_lifecycles.
         return problems
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        caps = self.capabilities(request.model)
+        if caps.token_prices and not any(key in self.prices for key in ("*", request.model)):
+            tokens = estimated_output_tokens(caps, width=request.width, height=request.height, quality=request.quality)
+            if tokens is None:
+                return None
+            rates = caps.token_prices
+            per_call_text = estimate_text_tokens(request.prompt) * rates.get("text_input", Decimal(0))
+            return (tokens * rates.get("image_output", Decimal(0)) * request.n + per_call_text) / Decimal(1_000_000)
+        return super().estimate_cost(request)
+
+    def cost_from_usage(self, request: GenerationRequest, usage: Mapping[str, Any]) -> Decimal | None:
+        return token_cost(self.capabilities(request.model), usage)
 
     # -- request -------------------------------------------------------------------------
 
@@ -257,12 +264,29 @@ class OpenAIProvider(BaseProvider):
             raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
     def extra_problems(self, request: GenerationRequest) -> list[str]:
-        allowed = self.model_spec(request.model).extra_params
+        info = self.model_info(request.model)
+        allowed = info.extra_params
         unknown = sorted(set(request.extra) - set(allowed))
-        if not unknown:
-            return []
-        offered = ", ".join(allowed) if allowed else "none"
-        return [f"this model does not take {', '.join(unknown)}; extra parameters allowed: {offered}"]
+        problems = []
+        if unknown:
+            offered = ", ".join(allowed) if allowed else "none"
+            problems.append(f"this model does not take {', '.join(unknown)}; extra parameters allowed: {offered}")
+        extra = request.extra
+        background = extra.get("background")
+        if background is not None and background not in info.backgrounds:
+            problems.append(f"background {background!r} is not allowed; choose one of: {', '.join(info.backgrounds)}")
+        if background == "transparent" and (request.output_format or "png") not in ("png", "webp"):
+            problems.append("a transparent background needs png or webp output")
+        moderation = extra.get("moderation")
+        if moderation is not None and moderation not in info.moderation:
+            problems.append(f"moderation {moderation!r} is not allowed; choose one of: {', '.join(info.moderation)}")
+        if "output_compression" in extra:
+            value = extra["output_compression"]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+                problems.append("output_compression must be a whole number from 0 to 100")
+            elif request.output_format not in ("jpeg", "webp"):
+                problems.append("output_compression needs jpeg or webp output")
+        return problems
 
     def common_params(self, request: GenerationRequest) -> dict[str, Any]:
         """The fields every OpenAI-style images endpoint understands."""
@@ -273,12 +297,15 @@ class OpenAIProvider(BaseProvider):
         return params
 
     def request_params(self, request: GenerationRequest) -> dict[str, Any]:
-        """Keyword arguments for `client.images.generate` (validation already ran)."""
-        spec = self.model_spec(request.model)
+        """Keyword arguments for `client.images.generate` (validation already ran).
+
+        GPT image models always answer base64 and reject `response_format`: it is never sent to them.
+        """
+        info = self.model_info(request.model)
         params = self.common_params(request)
-        if spec.takes_response_format:
+        if info.takes_response_format:
             params["response_format"] = self.response_format
-        if spec.takes_output_format and request.output_format:
+        elif request.output_format:
             params["output_format"] = request.output_format
         params.update(request.extra)
         return params
@@ -331,35 +358,47 @@ class OpenAIProvider(BaseProvider):
         )
         return self.to_result(raw, request)
 
-    def create_variation(
-        self, *, image: bytes, n: int = 1, model: str = "dall-e-2", size: str = "1024x1024"
-    ) -> GenerationResult:
-        """`n` variations of `image` from POST /images/variations (dall-e-2 only).
+    # -- "more like this": an edit with the image as its reference ---------------------
 
-        Everything is checked before any request: the model must be in `variation_models`,
-        n 1 to 10, size one of 256x256, 512x512, 1024x1024; the image is made the square PNG
-        under 4 MB the endpoint insists on (see `variation_png`). Errors and answers are
-        handled exactly as for `generate`. The images have no seed; their metadata says
-        `"variation": True`.
+    def variation_models(self) -> tuple[str, ...]:
+        """Models that can make variations as an edit (derive.variations looks here)."""
+        if not self.edit_variations:
+            return ()
+        return tuple(name for name in self.model_names() if (self.model_info(name).edits or {}).get("max_images"))
+
+    def create_variation(
+        self, *, image: bytes, n: int = 1, model: str = "", size: str = "1024x1024", prompt: str = "",
+    ) -> GenerationResult:
+        """`n` images like `image`: POST /images/edits with it as the one reference image,
+        at high input fidelity where the model takes the field (gpt-image-2 always keeps
+        the input's detail and wants the field left out), and the prompt that made it.
+
+        Everything is checked before any request (model, retirement, n, size, image);
+        errors and answers are handled as for `generate`. The images have no seed; their
+        metadata says `"variation": True`.
         """
-        self.check_variation(n=n, model=model, size=size)
-        png = variation_png(image, alias=self.alias)
-        width, height = (int(side) for side in size.split("x"))
-        # Only what to_image and to_result read: the model, size, n (no prompt goes out).
-        request = GenerationRequest(prompt="", model=model, width=width, height=height, n=n)
-        params: dict[str, Any] = {"image": ("image.png", png, "image/png"), "model": model, "n": n, "size": size}
-        if self.response_format:
+        model = model or self.default_model_name()
+        self.refuse_retired(model)
+        width, height = parse_size(size, alias=self.alias)
+        request = GenerationRequest(prompt=prompt or "Another version of this image.", model=model,
+                                    width=width, height=height, n=n)
+        self.check_variation(request, image)
+        info = self.model_info(model)
+        params: dict[str, Any] = {
+            "image": ("image.png", bytes(image), sniff_image_mime(bytes(image))),
+            **self.common_params(request),
+        }
+        fidelity = (info.edits or {}).get("input_fidelity") or ()
+        if "high" in fidelity:
+            params["input_fidelity"] = "high"
+        if info.takes_response_format:
             params["response_format"] = self.response_format
-        logger.debug(
-            "provider %s: images.create_variation model=%s size=%s n=%d image=%d bytes",
-            self.alias, model, size, n, len(png),
-        )
+        logger.debug("provider %s: images.edit (variation) model=%s size=%s n=%d image=%d bytes",
+                     self.alias, model, size, n, len(image))
         started = time.monotonic()
         try:
             raw = self.call(
-                lambda client: client.images.with_raw_response.create_variation(
-                    **params, extra_headers=self.request_headers()
-                )
+                lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
             )
             result = self.to_result(raw, request)
         except ProviderError as exc:
@@ -375,20 +414,26 @@ class OpenAIProvider(BaseProvider):
         images = tuple(
             replace(item, seed=None, metadata={**item.metadata, "variation": True}) for item in result.images
         )
-        return replace(result, images=images, provider_ms=elapsed)
+        return self.priced(request, replace(result, images=images, provider_ms=elapsed))
 
-    def check_variation(self, *, n: int, model: str, size: str) -> None:
+    def check_variation(self, request: GenerationRequest, image: bytes) -> None:
         problems: list[str] = []
-        if not self.variation_models:
+        models = self.variation_models()
+        if not models:
             problems.append("this provider offers no image variations")
-        elif model not in self.variation_models:
+        elif request.model not in models:
             problems.append(
-                f"model {model!r} does not make variations; choose one of: {', '.join(self.variation_models)}"
+                f"model {request.model!r} does not make variations; choose one of: {', '.join(models)}"
             )
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= VARIATION_MAX_N:
-            problems.append(f"n={n!r} is not allowed; allowed: 1 to {VARIATION_MAX_N}")
-        if size not in VARIATION_SIZES:
-            problems.append(f"size {size!r} is not allowed; allowed: {', '.join(VARIATION_SIZES)}")
+        if isinstance(request.n, bool) or not isinstance(request.n, int) or not 1 <= request.n <= VARIATION_MAX_N:
+            problems.append(f"n={request.n!r} is not allowed; allowed: 1 to {VARIATION_MAX_N}")
+        caps = self.capabilities(request.model)
+        if not caps.allows_size(request.width, request.height):
+            problems.append(f"size {request.size} is not allowed; allowed: {caps.describe_sizes()}")
+        if sniff_image_mime(bytes(image)) not in ("image/png", "image/webp", "image/jpeg"):
+            problems.append("the image for variations must be a png, webp or jpeg")
+        elif len(image) >= EDIT_MAX_BYTES:
+            problems.append(f"the image for variations must be smaller than {EDIT_MAX_BYTES} bytes")
         if problems:
             raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
@@ -610,47 +655,6 @@ class OpenAIProvider(BaseProvider):
         if code in CONTENT_POLICY_CODES:
             return ContentRefused(said("refused by the provider's safety system"), **kwargs)
         return ProviderBadRequest(said("bad request"), **kwargs)
-
-
-def variation_png(image: bytes, *, alias: str = "openai", max_bytes: int = VARIATION_MAX_BYTES) -> bytes:
-    """`image` as POST /images/variations takes it: a square PNG of less than `max_bytes`.
-
-    A square PNG that small is sent as it is. Anything else (another format, not square,
-    too big) is converted with Pillow: EXIF orientation applied, centre-cropped to a square,
-    re-encoded as a PNG (RGB, or RGBA when it has transparency; no metadata carried). If that
-    PNG is still over the limit it is downscaled to 1024x1024 - and on to 512 and 256, which
-    always fit - since the endpoint rejects larger uploads outright.
-
-    Raises UnsupportedFeature for bytes Pillow cannot decode (or too big to decode safely).
-    """
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns below twice its pixel limit; treat the warning as the bomb it is.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(bytes(image))) as opened:
-                opened.load()
-                if opened.format == "PNG" and opened.width == opened.height and len(image) < max_bytes:
-                    return bytes(image)
-                picture = ImageOps.exif_transpose(opened)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnsupportedFeature(f"{alias}: the image for variations is too large to decode safely") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, TypeError, struct.error, zlib.error) as exc:
-        # UnidentifiedImageError is an OSError; truncated files fail in load().
-        raise UnsupportedFeature(f"{alias}: the image for variations is not a readable image") from exc
-
-    transparent = picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in picture.info
-    picture = picture.convert("RGBA" if transparent else "RGB")
-    side = min(picture.size)
-    left, top = (picture.width - side) // 2, (picture.height - side) // 2
-    picture = picture.crop((left, top, left + side, top + side))
-    for target in (side, *(s for s in (1024, 512, 256) if s < side)):
-        if target != picture.width:
-            picture = picture.resize((target, target), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG", optimize=target <= 1024)
-        if buffer.tell() < max_bytes:
-            return buffer.getvalue()
-    raise UnsupportedFeature(f"{alias}: the image for variations does not fit in {max_bytes} bytes as a PNG")
 
 
 def provider_message(exc: openai.APIStatusError) -> str:

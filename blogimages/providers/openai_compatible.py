@@ -49,10 +49,10 @@ class OpenAICompatibleProvider(OpenAIProvider):
     "url", a host's own value such as Together's "base64", or "" to send none)."""
 
     display_name = "OpenAI-compatible"
-    # Hosts rarely have /images/variations (LocalAI, Together, FLUX hosts do not): offer none,
-    # so derive.variations re-runs the prompt with new seeds instead of calling a missing
-    # endpoint, and a direct create_variation() raises UnsupportedFeature before any request.
-    variation_models: tuple[str, ...] = ()
+    # Hosts rarely have /images/edits that keep an image's look (LocalAI, Together, FLUX
+    # hosts do not): offer no variations, so derive.variations re-runs the prompt with new
+    # seeds instead, and a direct create_variation() raises UnsupportedFeature before any request.
+    edit_variations = False
     # Host parameter names for the request fields OpenAI itself does not take.
     extra_body_names: Mapping[str, str] = {
         "negative_prompt": "negative_prompt",
@@ -127,8 +127,19 @@ class OpenAICompatibleProvider(OpenAIProvider):
             prices=self._prices_for(model or default, {}),
         )
 
+    def lifecycle(self, model: str) -> None:
+        # OpenAI's retirements are OpenAI's: a host may serve its own model called dall-e-3.
+        return None
+
+    def default_model_name(self) -> str:
+        return self.capabilities().default_model
+
     def check(self) -> list[str]:
-        problems = super().check()
+        problems = []
+        if self.defaults.get("model") and self.configured_models and self.defaults["model"] not in self.configured_models:
+            problems.append(
+                f"default model {self.defaults['model']!r} is not one of {', '.join(self.configured_models)}"
+            )
         # A local server without keys is normal; a remote one without keys is a slip.
         if not self.api_key and not is_loopback_host(urlsplit(self.base_url).hostname or ""):
             problems.append(f"no api_key: requests to {display_url(self.base_url)} are sent without credentials")

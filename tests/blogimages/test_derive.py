@@ -275,18 +275,22 @@ def test_variations_count_is_bounded(recorder):
 
 
 class VariationProvider(RecordingProvider):
-    """A provider with its own variation endpoint, like OpenAI's /images/variations for dall-e-2."""
+    """A provider that makes variations from the image itself, as OpenAI's GPT image models do
+    with an edit that takes the image as its reference."""
 
     def __init__(self, *, alias, options=None):
         super().__init__(alias=alias, options=options)
         self.variation_calls = []
 
     def capabilities(self, model=""):
-        return Capabilities(models=("dall-e-2",), default_model="dall-e-2", sizes=((256, 256), (512, 512)),
+        return Capabilities(models=("ref-1",), default_model="ref-1", sizes=((256, 256), (512, 512)),
                             default_size=(256, 256), max_n=10, prices={"*": Decimal("0.02")})
 
-    def create_variation(self, *, image, n, model, size):
-        self.variation_calls.append({"image": image, "n": n, "model": model, "size": size})
+    def variation_models(self):
+        return ("ref-1",)
+
+    def create_variation(self, *, image, n, model, size, prompt):
+        self.variation_calls.append({"image": image, "n": n, "model": model, "size": size, "prompt": prompt})
         images = tuple(GeneratedImage(data=solid_png(256, 256, 100 + i), mime_type="image/png") for i in range(n))
         return GenerationResult(images=images, model=model, request_id="var-1")
 
@@ -299,7 +303,7 @@ def test_a_providers_own_variation_endpoint_is_used(settings):
     new = derive.variations(original, 2, user=make_user())
     backend = providers["oa"]
     [call] = backend.variation_calls
-    assert (call["n"], call["model"], call["size"]) == (2, "dall-e-2", "256x256")
+    assert (call["n"], call["model"], call["size"], call["prompt"]) == (2, "ref-1", "256x256", original.prompt_text)
     with Image.open(io.BytesIO(call["image"])) as sent:
         assert sent.format == "PNG" and sent.size == (256, 256)
     assert len(backend.requests) == 1  # only the original was generated from the prompt
@@ -307,7 +311,7 @@ def test_a_providers_own_variation_endpoint_is_used(settings):
         assert (item.status, item.derivation, item.derived_from, item.provider) == (
             "succeeded", "variation", original, "oa")
         assert item.setting_snapshot["variation_of"] == str(original.uid)
-    assert original.events.get(action="variation").data["method"] == "provider"
+    assert original.events.get(action="variation").data["method"] == "edit"
 
 
 def test_an_original_stored_without_provenance_gets_it_in_its_copies(recorder):

@@ -162,6 +162,10 @@ class Command(OneLineErrorCommand):
                     "path": _local_path(o.file),
                     "revised_prompt": o.revised_prompt or None,
                     "cost_estimate_usd": str(o.cost_estimate) if o.cost_estimate is not None else None,
+                    "cost_usd": str(o.cost) if o.cost is not None else None,
+                    "cost_basis": o.cost_basis or None,
+                    "usage": (o.provider_metadata or {}).get("usage"),
+                    "generated_size": (o.provider_metadata or {}).get("generated_size"),
                     "provider_ms": o.provider_ms,
                     "parameters": o.setting_snapshot,
                 }
@@ -177,9 +181,14 @@ class Command(OneLineErrorCommand):
             if o.status != OutputStatus.SUCCEEDED:
                 self.stdout.write(f"  #{o.pk} FAILED: {o.error}")
                 continue
-            cost = f"  ~${o.cost_estimate:.3f}" if o.cost_estimate is not None else ""
+            if o.cost is not None:
+                cost = f"  ${o.cost:.4f}" + (" (estimate)" if o.cost_basis == "estimate" else "")
+            else:
+                cost = f"  ~${o.cost_estimate:.3f}" if o.cost_estimate is not None else ""
+            generated = (o.provider_metadata or {}).get("generated_size")
+            made = f" (made at {generated})" if generated else ""
             self.stdout.write(
-                f"  #{o.pk} {o.provider}/{o.model}  {o.width}x{o.height}  seed={o.seed}  "
+                f"  #{o.pk} {o.provider}/{o.model}  {o.width}x{o.height}{made}  seed={o.seed}  "
                 f"{o.bytes:,} bytes  {o.provider_ms} ms{cost}"
             )
             self.stdout.write(f"     {_local_path(o.file) or o.file.name}")
