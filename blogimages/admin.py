@@ -97,9 +97,13 @@ class KindFilter(admin.SimpleListFilter):
 
 
 # Sections of the change page; every field is read-only.
+# The only fields of an image a person edits in the admin: how it is published.
+PUBLISHING_EDITABLE = ("alt_text", "caption", "decorative", "realistic", "focal_x", "focal_y")
+
 OUTPUT_FIELDSETS = [
     ("Review", {"fields": ("review_status", "status", "error", "post", "section_key", "chosen_for", "lineage",
                            "created_by")}),
+    ("Publishing", {"fields": ("alt_text", "alt_status", "caption", "decorative", "realistic", "focal_x", "focal_y")}),
     ("Prompt", {"fields": ("prompt_text", "negative_prompt", "revised_prompt", "prompt", "setting")}),
     ("Generation", {"fields": ("provider", "model", "seed", "snapshot", "metadata", "attempts", "cost_estimate",
                                "cost", "cost_basis",
@@ -180,7 +184,7 @@ class ImageOutputAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         computed = ("snapshot", "metadata", "lineage", "chosen_for")
-        return [f.name for f in self.model._meta.fields if f.name != "id"] + list(computed)
+        return [f.name for f in self.model._meta.fields if f.name not in ("id", *PUBLISHING_EDITABLE)] + list(computed)
 
     def has_add_permission(self, request) -> bool:
         return False  # images come from generation, uploads (replace) and derivations
@@ -191,10 +195,22 @@ class ImageOutputAdmin(admin.ModelAdmin):
         return review.can_delete(request.user, obj)
 
     def save_model(self, request, obj, form, change) -> None:
-        # Every field is read-only; review state changes through the actions only. Saving
-        # the stale object here could overwrite a generation that just finished.
+        # Review state changes through the actions only; only how the image is published
+        # is edited here, and only those columns are written: saving the whole stale object
+        # could overwrite a generation that just finished.
         if not change:
             super().save_model(request, obj, form, change)
+            return
+        changed = sorted(set(form.changed_data) & set(PUBLISHING_EDITABLE))
+        if not changed:
+            return
+        fields = list(changed)
+        if {"alt_text", "decorative"} & set(changed):
+            obj.alt_status = "approved"  # what a person wrote is approved alt text
+            fields.append("alt_status")
+        obj.save(update_fields=fields)
+        review.record(obj, user=request.user, action="alt_text", note=obj.alt_text or "(decorative)",
+                      data={"changed": changed})
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
@@ -371,11 +387,11 @@ class ImageOutputAdmin(admin.ModelAdmin):
                               messages.ERROR)
             return self._back(obj)
         adapter = get_post_adapter()
-        chosen = adapter.chosen_images(obj.post)
+        chosen = adapter.chosen_slot_images(obj.post)
         choices = []
-        for section in adapter.sections(obj.post):
+        for section in adapter.slots(obj.post):
             current = chosen.get(section.key)
-            label = f"{section.heading} ({section.key})"
+            label = f"{section.label} ({section.key})"
             label += f" — now image #{current}" if current else " — no image yet"
             choices.append((section.key, label))
 

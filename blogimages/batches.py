@@ -14,10 +14,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation
+from . import generation, slots
 from .budgets import check_budget
 from .conf import blogimages_settings
-from .integration import SectionInfo, get_post_adapter, get_post_model
+from .integration import SlotInfo, get_post_adapter, get_post_model
+from .providers import get_provider
 from .models import (
     BatchStatus,
     GenerationBatch,
@@ -43,12 +44,12 @@ def trim_text(text: str, limit: int) -> str:
     return f"{cut}…"
 
 
-def section_context(post, section: SectionInfo) -> dict[str, Any]:
+def section_context(post, section: SlotInfo) -> dict[str, Any]:
     context = dict(get_post_adapter().context(post))
     context.setdefault("title", get_post_adapter().title(post))
     context.setdefault("summary", "")
     context.setdefault("tags", "")
-    context["heading"] = section.heading
+    context["heading"] = getattr(section, "heading", "") or context["title"]
     context["section_text"] = trim_text(section.text, blogimages_settings.SECTION_TEXT_CHARS)
     return context
 
@@ -58,7 +59,7 @@ def default_example() -> ImagePromptExample | None:
     return ImagePromptExample.objects.filter(name=name).first() if name else None
 
 
-def build_section_prompt(post, section: SectionInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
+def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
     """A new (unsaved) prompt for the section from a library example or the default template."""
     example = example or default_example()
     context = section_context(post, section)
@@ -78,7 +79,7 @@ def build_section_prompt(post, section: SectionInfo, *, example: ImagePromptExam
 PROMPT_PARTS = ("description", "style", "format", "negative_prompt")
 
 
-def section_prompt(post, section: SectionInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
+def section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
     """The section's prompt: the author's own words win; a prompt that came from a template
     is rebuilt from the section's current text (unsaved changes; the caller saves)."""
     saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
@@ -122,31 +123,62 @@ def import_post_field(post, section_key: str, field_name: str, *, user=None) -> 
     )
 
 
-def find_section(post, key: str) -> SectionInfo:
-    for section in get_post_adapter().sections(post):
-        if section.key == key:
-            return section
-    raise ValueError(f"The post has no section {key!r}.")
+def find_slot(post, key: str) -> SlotInfo:
+    for slot in get_post_adapter().slots(post):
+        if slot.key == key:
+            return slot
+    raise ValueError(f"The post has no image slot {key!r}.")
 
 
-def select_sections(post, keys: list[str] | None) -> list[SectionInfo]:
-    sections = get_post_adapter().sections(post)
+find_section = find_slot  # the name callers written before slots use
+
+
+def select_slots(post, keys: list[str] | None) -> list[SlotInfo]:
+    all_slots = get_post_adapter().slots(post)
     if not keys:
-        return sections
-    by_key = {s.key: s for s in sections}
+        return all_slots
+    by_key = {s.key: s for s in all_slots}
     unknown = [k for k in keys if k not in by_key]
     if unknown:
         raise ValueError(
-            f"Unknown section(s): {', '.join(unknown)}; the post has: {', '.join(by_key) or 'no sections'}."
+            f"Unknown slot(s): {', '.join(unknown)}; the post has: {', '.join(by_key) or 'no slots'}."
         )
     return [by_key[k] for k in dict.fromkeys(keys)]
 
 
+select_sections = select_slots
+
+
+def slots_without_approved_image(post) -> list[str]:
+    """Slot keys whose chosen image is missing or not approved (what "Generate all" makes by default)."""
+    chosen = get_post_adapter().chosen_slot_images(post)
+    approved = set(
+        ImageOutput.objects.filter(pk__in=[pk for pk in chosen.values() if pk], review_status=ReviewStatus.APPROVED)
+        .values_list("pk", flat=True)
+    )
+    return [slot.key for slot in get_post_adapter().slots(post) if chosen.get(slot.key) not in approved]
+
+
+def slot_size_for(slot: SlotInfo, prompt: ImagePrompt, *, setting: ImageSetting | None = None,
+                  provider: str | None = None, overrides: dict[str, Any] | None = None) -> slots.SlotSize:
+    """The size the slot's next image is made at: an explicit size (setting or overrides)
+    wins; else a shape word in Format; else the slot's size; fitted to what the provider makes."""
+    overrides = overrides or {}
+    if overrides.get("width") and overrides.get("height"):
+        return slots.SlotSize(width=int(overrides["width"]), height=int(overrides["height"]), reason="setting")
+    if setting is not None:
+        return slots.SlotSize(width=setting.width, height=setting.height, reason="setting")
+    backend = get_provider(provider)
+    caps = backend.capabilities(overrides.get("model") or backend.defaults.get("model", ""))
+    return slots.size_for_slot(slot, format_text=prompt.format, caps=caps)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SectionPlan:
-    section: SectionInfo
+    section: SlotInfo
     prompt: ImagePrompt
     plan: generation.Plan
+    size: slots.SlotSize | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,20 +206,32 @@ class BatchPlan:
 def plan_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
+    only_missing: bool = False,
 ) -> BatchPlan:
-    """What a batch would do and cost; validates every section's request; stores nothing."""
+    """What a batch would do and cost; validates every slot's request; stores nothing.
+
+    `sections` names slots (featured, social, section keys); None means every slot, or with
+    `only_missing` the slots without an approved image."""
     if not 1 <= n_per_section <= blogimages_settings.MAX_N:
         raise ValueError(f"Images per section must be between 1 and {blogimages_settings.MAX_N}.")
     if setting is None and example is not None:
         setting = example.setting
+    if sections is None and only_missing:
+        sections = slots_without_approved_image(post)
+        if not sections:
+            raise ValueError("Every slot already has an approved image; choose “regenerate all” to make new ones.")
     plans = []
-    for section in select_sections(post, sections):
+    for section in select_slots(post, sections):
         prompt = section_prompt(post, section, example=example)
-        plan = generation.plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides,
+        size = slot_size_for(section, prompt, setting=setting, provider=provider, overrides=overrides)
+        slot_overrides = dict(overrides or {})
+        if size.reason != "setting":
+            slot_overrides.update(width=size.width, height=size.height)
+        plan = generation.plan_for_prompt(prompt, setting=setting, provider=provider, overrides=slot_overrides,
                                           n=n_per_section)
-        plans.append(SectionPlan(section=section, prompt=prompt, plan=plan))
+        plans.append(SectionPlan(section=section, prompt=prompt, plan=plan, size=size))
     if not plans:
-        raise ValueError("The post has no sections to illustrate.")
+        raise ValueError("The post has no image slots to illustrate.")
     return BatchPlan(post=post, setting=setting, n_per_section=n_per_section, sections=plans)
 
 
@@ -202,7 +246,7 @@ class BatchStart:
 def start_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
-    user=None, api_token=None,
+    user=None, api_token=None, only_missing: bool = False,
 ) -> BatchStart:
     """Create a GenerationBatch and one queued ImageOutput per image; queue the tasks on commit.
 
@@ -212,7 +256,8 @@ def start_post_batch(
     with transaction.atomic():
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
-                               n_per_section=n_per_section, example=example, overrides=overrides)
+                               n_per_section=n_per_section, example=example, overrides=overrides,
+                               only_missing=only_missing)
         check_budget(user=user, cost=plan.cost_estimate)
         busy = set(
             ImageOutput.objects.filter(
@@ -270,10 +315,51 @@ def retry_failed(batch: GenerationBatch) -> int:
     return len(failed)
 
 
+def retry_outputs(outputs: list[ImageOutput]) -> int:
+    """Queue failed images again exactly as they were asked for: the same row, provider,
+    setting snapshot, size and seed (a Retry is not a new image). Returns how many."""
+    with transaction.atomic():
+        failed = list(ImageOutput.objects.select_for_update().filter(
+            pk__in=[o.pk for o in outputs], status=OutputStatus.FAILED).values_list("pk", flat=True))
+        ImageOutput.objects.filter(pk__in=failed).update(
+            status=OutputStatus.QUEUED, queued_at=timezone.now(), started_at=None, finished_at=None
+        )
+        for batch_id in set(ImageOutput.objects.filter(pk__in=failed, batch__isnull=False)
+                            .values_list("batch_id", flat=True)):
+            generation.refresh_batch(batch_id)
+        transaction.on_commit(lambda: enqueue_outputs(failed))
+    return len(failed)
+
+
+def latest_failed(post) -> list[ImageOutput]:
+    """The slots whose newest image failed (what the develop screen offers to retry), across batches."""
+    keys = [slot.key for slot in get_post_adapter().slots(post)]
+    newest: dict[str, ImageOutput] = {}
+    for output in ImageOutput.objects.filter(post=post, section_key__in=keys, derived_from__isnull=True).order_by(
+            "section_key", "-created_at", "-id"):
+        newest.setdefault(output.section_key, output)
+    return [o for o in newest.values() if o.status == OutputStatus.FAILED]
+
+
+def is_retryable(output: ImageOutput) -> bool:
+    """Whether asking again could help: not for bad input or refused content (edit instead)."""
+    details = (output.provider_metadata or {}).get("error")
+    return True if not details else bool(details.get("retryable"))
+
+
 def regenerate_section(
     *, post, section_key: str, setting: ImageSetting | None = None, provider: str | None = None, user=None,
+    prompt_parts: dict[str, str] | None = None,
 ) -> BatchStart:
-    """A new image for one section (new seed), as a one-section batch."""
+    """A new image for one slot (new seed), as a one-slot batch. With `prompt_parts` (what is
+    in the prompt box) the prompt is saved first when it differs: saving and generating are one."""
+    if prompt_parts is not None:
+        current = section_prompt(post, find_slot(post, section_key))
+        parts = {name: (prompt_parts.get(name) or "").strip() for name in PROMPT_PARTS}
+        if not parts["description"]:
+            raise ValueError("The description is required.")
+        if any(parts[name] != (getattr(current, name) or "").strip() for name in PROMPT_PARTS):
+            save_section_prompt(post, section_key, **parts, user=user)
     return start_post_batch(post=post, setting=setting, provider=provider, sections=[section_key], user=user)
 
 
@@ -282,7 +368,7 @@ def sections_needing_images(post) -> list[str]:
     current prompt: what automation should generate, and nothing it already did."""
     keys = []
     outputs = ImageOutput.objects.filter(post=post, derived_from__isnull=True)
-    for section in get_post_adapter().sections(post):
+    for section in get_post_adapter().slots(post):
         mine = outputs.filter(section_key=section.key)
         if mine.filter(review_status=ReviewStatus.APPROVED).exists() or mine.filter(status__in=ACTIVE).exists():
             continue

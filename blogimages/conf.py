@@ -78,6 +78,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     # Named sizes offered beside imaging.resize.FORMATS (social, header, square...): {"name": [w, h]}.
     "IMAGE_FORMATS": {},
+    # Sizes post slots are made at, by slot key or kind: {"featured": [1536, 864], "social":
+    # [1200, 630], "section": [1536, 864]}. Unset keys keep integration.DEFAULT_SLOT_SIZES.
+    "SLOT_SIZES": {},
+    # Widths (px) of the WebP renditions a page's srcset offers; never wider than the image.
+    "RENDITION_WIDTHS": [480, 800, 1200, 1600],
+    "RENDITION_QUALITY": 82,
     # Upscaled images are refused beyond this many pixels a side.
     "UPSCALE_MAX_SIDE": 4096,
     # Most "more like this" variations one request may ask for.

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import comfy_workflows, storage
+from . import alttext, comfy_workflows, storage
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
@@ -446,6 +446,8 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
                 "requested_size": f"{target[0]}x{target[1]}"} if target is not None else {}),
         }
         output.provider_ms = result.provider_ms
+        if not output.alt_text:
+            output.alt_text = suggested_alt_text(output)
         output.finished_at = timezone.now()
         output.status = OutputStatus.SUCCEEDED
         output.error = ""
@@ -453,7 +455,15 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         _finish(output, [
             "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
             "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
+            "alt_text",
         ])
+
+
+def suggested_alt_text(output: ImageOutput) -> str:
+    """The offline alt text suggestion for a stored image (see alttext.suggest)."""
+    description = (output.setting_snapshot or {}).get("prompt_description") or output.prompt_text
+    return alttext.suggest(description=description, provider=output.provider,
+                           visible_text=str((output.provider_metadata or {}).get("text") or ""))
 
 
 def provenance_info(output: ImageOutput, image: GeneratedImage, result: GenerationResult) -> dict[str, Any]:

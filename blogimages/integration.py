@@ -1,7 +1,9 @@
 """The contract a host blog implements so blogimages can work with its posts.
 
-blogimages knows a post only through this adapter: its sections, its text fields, its slug,
-and how to give a section its chosen image. The host names its post model in
+blogimages knows a post only through this adapter: its image slots (featured, social, one per
+section, or the host's own), its text fields, its slug, and how to give a slot its chosen
+image. A host written against the older section-only contract (`sections()`,
+`assign_image()`, `chosen_images()`) keeps working: its slots are its sections. The host names its post model in
 `BLOGIMAGES_POST_MODEL` (like AUTH_USER_MODEL) and its adapter class in
 `BLOGIMAGES_POST_ADAPTER`.
 """
@@ -31,6 +33,51 @@ class SectionInfo:
     text: str
 
 
+class SlotKind:
+    FEATURED = "featured"
+    SOCIAL = "social"
+    SECTION = "section"
+
+
+# Sizes a slot of each kind is made at unless the host or BLOGIMAGES_SLOT_SIZES says
+# otherwise: a 16:9 hero, the 1.91:1 card Open Graph and Twitter expect, landscape sections.
+DEFAULT_SLOT_SIZES: dict[str, tuple[int, int]] = {
+    SlotKind.FEATURED: (1536, 864),
+    SlotKind.SOCIAL: (1200, 630),
+    SlotKind.SECTION: (1536, 864),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotInfo:
+    """One place on a post that shows an image.
+
+    `text` is what prompts are made from ({section_text}); `size` is the target (width,
+    height); None lets `slot_size()` pick it from BLOGIMAGES_SLOT_SIZES and the defaults.
+    """
+
+    key: str
+    label: str
+    kind: str = SlotKind.SECTION
+    text: str = ""
+    size: tuple[int, int] | None = None
+    # What {heading} means in this slot's prompts: a section's heading; blank = the post's title.
+    heading: str = ""
+
+
+def slot_size(slot: SlotInfo) -> tuple[int, int]:
+    """The size a slot's images are made at: BLOGIMAGES_SLOT_SIZES by slot key, then by kind,
+    then the slot's own size, then the default of its kind (landscape 16:9 if unknown)."""
+    configured = blogimages_settings.SLOT_SIZES or {}
+    for name in (slot.key, slot.kind):
+        if name in configured:
+            width, height = configured[name]
+            return int(width), int(height)
+    if slot.size:
+        return slot.size
+    return DEFAULT_SLOT_SIZES.get(slot.kind, DEFAULT_SLOT_SIZES[SlotKind.SECTION])
+
+
 class PostAdapter:
     """Subclass and implement every method; the defaults raise so a gap is noticed."""
 
@@ -55,6 +102,19 @@ class PostAdapter:
 
     def sections(self, post: Model) -> list[SectionInfo]:
         raise NotImplementedError
+
+    def slots(self, post: Model) -> list[SlotInfo]:
+        """Every image slot of the post. Default: one per section (the older contract)."""
+        return [SlotInfo(key=s.key, label=s.heading, kind=SlotKind.SECTION, text=s.text, heading=s.heading)
+                for s in self.sections(post)]
+
+    def assign_slot_image(self, post: Model, slot_key: str, image: ImageOutput | None) -> None:
+        """Make `image` the chosen image of the slot (None clears it). Default: assign_image()."""
+        self.assign_image(post, slot_key, image)
+
+    def chosen_slot_images(self, post: Model) -> dict[str, int | None]:
+        """{slot key: chosen ImageOutput id or None}. Default: chosen_images()."""
+        return self.chosen_images(post)
 
     def text_fields(self, post: Model) -> dict[str, str]:
         """The post's importable text fields: {field name: its text}."""

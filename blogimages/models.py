@@ -290,6 +290,11 @@ class ReviewStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class AltTextStatus(models.TextChoices):
+    SUGGESTED = "suggested", "Suggested"
+    APPROVED = "approved", "Approved"
+
+
 class ImageOutput(models.Model):
     """One generated, uploaded or derived image, and everything known about how it came to be."""
 
@@ -319,6 +324,19 @@ class ImageOutput(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     review_status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+
+    # What a reader who cannot see the image is told; suggested from the prompt until a person approves it.
+    alt_text = models.CharField(max_length=300, blank=True)
+    alt_status = models.CharField(max_length=20, choices=AltTextStatus.choices, default=AltTextStatus.SUGGESTED)
+    decorative = models.BooleanField(default=False, help_text="Purely decorative: published with alt=\"\".")
+    caption = models.CharField(max_length=500, blank=True)
+    # A realistic depiction of people, places or events must carry a visible AI label (EU AI Act Art. 50(4)).
+    realistic = models.BooleanField(
+        default=False, help_text="A realistic depiction: pages show a visible “AI-generated” label."
+    )
+    # Where crops keep their centre, as fractions of width and height (set by clicking the image).
+    focal_x = models.FloatField(default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    focal_y = models.FloatField(default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
 
     post = models.ForeignKey(
         settings.BLOGIMAGES_POST_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="image_outputs"
@@ -382,6 +400,13 @@ class ImageOutput(models.Model):
             models.CheckConstraint(
                 condition=Q(post__isnull=False) | Q(section_key=""), name="imageoutput_section_needs_post"
             ),
+            models.CheckConstraint(
+                condition=Q(alt_status__in=AltTextStatus.values), name="imageoutput_alt_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(focal_x__gte=0, focal_x__lte=1, focal_y__gte=0, focal_y__lte=1),
+                name="imageoutput_focal_in_image",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -400,6 +425,33 @@ class ImageOutput(models.Model):
         if self.started_at and self.finished_at:
             return int((self.finished_at - self.started_at).total_seconds() * 1000)
         return None
+
+
+class Rendition(models.Model):
+    """A derived file of an image at one spec (e.g. `w800.webp`), made once for pages and reused.
+
+    Like Wagtail's renditions: the original is never touched, one row per image and spec,
+    and renditions are not images of their own (the gallery never lists them).
+    """
+
+    image = models.ForeignKey(ImageOutput, on_delete=models.CASCADE, related_name="renditions")
+    spec = models.CharField(max_length=100)
+    file = models.FileField(max_length=500)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    mime_type = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["image", "width"]
+        constraints = [models.UniqueConstraint(fields=["image", "spec"], name="rendition_one_per_spec")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}/{self.spec}"
+
+    @property
+    def url(self) -> str:
+        return self.file.url
 
 
 class ComfyWorkflow(models.Model):
@@ -423,6 +475,8 @@ class ReviewAction(models.TextChoices):
     REJECT = "reject", "Rejected"
     REGENERATE = "regenerate", "Regenerated"
     ASSIGN = "assign", "Assigned to a section"
+    USE = "use", "Used in a post"
+    ALT_TEXT = "alt_text", "Alt text edited"
     REPLACE = "replace", "Replaced with an upload"
     WATERMARK = "watermark", "Watermarked"
     RESIZE = "resize", "Resized"

@@ -102,9 +102,9 @@ def _unassign_everywhere(output: ImageOutput) -> list[str]:
     adapter = get_post_adapter()
     ids = {output.pk, *output.derivatives.filter(derivation="publish").values_list("pk", flat=True)}
     cleared = []
-    for key, chosen in adapter.chosen_images(output.post).items():
+    for key, chosen in adapter.chosen_slot_images(output.post).items():
         if chosen in ids:
-            adapter.assign_image(output.post, key, None)
+            adapter.assign_slot_image(output.post, key, None)
             cleared.append(key)
     return cleared
 
@@ -178,17 +178,17 @@ def assign_to_section(output: ImageOutput, section_key: str, *, user) -> ImageOu
     if not output.post_id:
         raise ValueError(f"Image #{output.pk} belongs to no post; only a post's images can illustrate its sections.")
     adapter = get_post_adapter()
-    keys = [section.key for section in adapter.sections(output.post)]
+    keys = [slot.key for slot in adapter.slots(output.post)]
     if section_key not in keys:
-        raise ValueError(f"The post has no section {section_key!r}; it has: {', '.join(keys) or 'no sections'}.")
+        raise ValueError(f"The post has no image slot {section_key!r}; it has: {', '.join(keys) or 'no slots'}.")
     # The publish copy (if the setting asks for one) is a derived image of its own, kept
     # and reused even if the assignment below fails.
     shown = derive.publish_copy(output, user=user)
     with transaction.atomic():
-        previous = adapter.chosen_images(output.post).get(section_key)
+        previous = adapter.chosen_slot_images(output.post).get(section_key)
         if previous == shown.pk:
             return shown  # already the section's image: nothing to do, nothing to record
-        adapter.assign_image(output.post, section_key, shown)
+        adapter.assign_slot_image(output.post, section_key, shown)
         data = {"section": section_key, "assigned_output": shown.pk, "previous": previous}
         record(output, user=user, action=ReviewAction.ASSIGN, note=f"Chosen for section {section_key!r}.", data=data)
     return shown
@@ -246,12 +246,12 @@ def replace_with_upload(output: ImageOutput, upload, *, user, note: str = "") ->
     name = str(getattr(upload, "name", "") or "")[:200]
     adapter = get_post_adapter()
     section = ""
-    if output.post_id and output.section_key and output.section_key in {s.key for s in adapter.sections(output.post)}:
+    if output.post_id and output.section_key and output.section_key in {s.key for s in adapter.slots(output.post)}:
         section = output.section_key
 
     def take_its_place(new: ImageOutput) -> None:
         if section:
-            adapter.assign_image(output.post, section, new)
+            adapter.assign_slot_image(output.post, section, new)
             record(new, user=user, action=ReviewAction.ASSIGN, note=f"Replaces image #{output.pk}.",
                    data={"section": section, "assigned_output": new.pk, "replaces": output.pk})
 

@@ -1,10 +1,10 @@
-"""Files follow their rows: deleting an ImageOutput removes its file, thumbnail and sidecar."""
+"""Files follow their rows: deleting an ImageOutput removes its file, thumbnail, sidecar and renditions."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import ImageOutput
+from .models import ImageOutput, Rendition
 
 
 @receiver(post_delete, sender=ImageOutput)
@@ -15,6 +15,15 @@ def _delete_files(sender, instance: ImageOutput, **kwargs) -> None:
     if names:
         # Only once the delete is committed: a rolled-back delete keeps its files.
         transaction.on_commit(lambda: delete_files(names))
+
+
+@receiver(post_delete, sender=Rendition)
+def _delete_rendition_file(sender, instance: Rendition, **kwargs) -> None:
+    from .storage import delete_files
+
+    if instance.file and instance.file.name:
+        name = instance.file.name
+        transaction.on_commit(lambda: delete_files([name]))
 
 
 def _post_saved(sender, instance, **kwargs) -> None:

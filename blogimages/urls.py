@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import compare, gallery, media, prompts, tester, tokens
+from .views import compare, gallery, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -10,6 +10,9 @@ urlpatterns = [
     path("<int:pk>/", gallery.image_detail, name="image_detail"),
     path("<int:pk>/download/", gallery.image_download, name="image_download"),
     path("<int:pk>/delete/", gallery.image_delete, name="image_delete"),
+    path("<int:pk>/use/", publishing.image_use, name="image_use"),
+    path("<int:pk>/alt/", publishing.image_alt, name="image_alt"),
+    path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),
     path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
     path("test/", tester.tester, name="tester"),

@@ -259,6 +259,23 @@ BLOGIMAGES_CONFIRM_COST_ABOVE = env.str("BLOGIMAGES_CONFIRM_COST_ABOVE", default
 BLOGIMAGES_STRIP_PARAMETERS_ON_PUBLISH = env.bool("BLOGIMAGES_STRIP_PARAMETERS_ON_PUBLISH", default=False)
 BLOGIMAGES_MAX_UPLOAD_BYTES = env.int("BLOGIMAGES_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 
+
+def _slot_sizes_from_env() -> dict[str, list[int]]:
+    """BLOGIMAGES_SLOT_SIZES="featured=1536x864,social=1200x630,section=1536x864" (slot keys or kinds)."""
+    sizes: dict[str, list[int]] = {}
+    for item in env.list("BLOGIMAGES_SLOT_SIZES", default=[]):
+        name, _, size = item.partition("=")
+        width, _, height = size.lower().partition("x")
+        if not (name.strip() and width.strip().isdigit() and height.strip().isdigit()):
+            raise ImproperlyConfigured(
+                f"BLOGIMAGES_SLOT_SIZES: {item!r} is not name=WIDTHxHEIGHT (e.g. featured=1536x864)."
+            )
+        sizes[name.strip()] = [int(width), int(height)]
+    return sizes
+
+
+BLOGIMAGES_SLOT_SIZES = _slot_sizes_from_env()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

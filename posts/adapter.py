@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from blogimages.integration import PostAdapter as BasePostAdapter
-from blogimages.integration import SectionInfo
+from blogimages.integration import SectionInfo, SlotInfo, SlotKind
 
 from .models import Post, PostStatus, Section
 
 TEXT_FIELDS = ("title", "summary", "body", "tags")
+# The slots the post itself holds, by key: the field that stores the chosen image.
+POST_SLOTS = {"featured": "featured_image", "social": "social_image"}
 
 
 class PostAdapter(BasePostAdapter):
@@ -30,6 +32,25 @@ class PostAdapter(BasePostAdapter):
 
     def sections(self, post: Post) -> list[SectionInfo]:
         return [SectionInfo(key=s.key, heading=s.heading, text=s.body) for s in post.sections.all()]
+
+    def slots(self, post: Post) -> list[SlotInfo]:
+        own = [
+            SlotInfo(key="featured", label="Featured image", kind=SlotKind.FEATURED, text=post.summary),
+            SlotInfo(key="social", label="Social card", kind=SlotKind.SOCIAL, text=post.summary),
+        ]
+        return own + [SlotInfo(key=s.key, label=s.heading, kind=SlotKind.SECTION, text=s.body, heading=s.heading)
+                      for s in post.sections.all()]
+
+    def assign_slot_image(self, post: Post, slot_key: str, image) -> None:
+        if slot_key in POST_SLOTS:
+            setattr(post, POST_SLOTS[slot_key], image)
+            Post.objects.filter(pk=post.pk).update(**{POST_SLOTS[slot_key]: image})
+            return
+        self.assign_image(post, slot_key, image)
+
+    def chosen_slot_images(self, post: Post) -> dict[str, int | None]:
+        own = Post.objects.filter(pk=post.pk).values(*(f"{f}_id" for f in POST_SLOTS.values())).first() or {}
+        return {key: own.get(f"{field}_id") for key, field in POST_SLOTS.items()} | self.chosen_images(post)
 
     def text_fields(self, post: Post) -> dict[str, str]:
         fields = {name: getattr(post, name) for name in TEXT_FIELDS}

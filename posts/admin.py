@@ -32,15 +32,18 @@ class SectionInline(admin.TabularInline):
 
     @admin.display(description="Chosen image")
     def chosen_image_preview(self, obj: Section) -> str:
-        image = obj.chosen_image if obj.pk else None
-        if image is None:
-            return "—"
-        url = reverse("admin:blogimages_imageoutput_change", args=[image.pk])
-        if image.thumbnail:
-            return format_html('<a href="{}"><img src="{}" loading="lazy" width="120" alt="Image {}" '
-                               'style="border-radius:4px;display:block"></a><a href="{}">#{}</a>',
-                               url, image.thumbnail.url, image.pk, url, image.pk)
-        return format_html('<a href="{}">#{}</a>', url, image.pk)
+        return _image_preview(obj.chosen_image if obj.pk else None)
+
+
+def _image_preview(image) -> str:
+    if image is None:
+        return "—"
+    url = reverse("admin:blogimages_imageoutput_change", args=[image.pk])
+    if image.thumbnail:
+        return format_html('<a href="{}"><img src="{}" loading="lazy" width="120" alt="Image {}" '
+                           'style="border-radius:4px;display:block"></a><a href="{}">#{}</a>',
+                           url, image.thumbnail.url, image.pk, url, image.pk)
+    return format_html('<a href="{}">#{}</a>', url, image.pk)
 
 
 @admin.register(Post)
@@ -54,7 +57,18 @@ class PostAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ("title", "slug", "status", "published_at")}),
         ("Text", {"fields": ("summary", "body", "tags")}),
+        ("Images", {"fields": ("featured_image_preview", "social_image_preview"),
+                    "description": "Chosen on the develop screen or with an image's “Use in post…”."}),
     ]
+    readonly_fields = ("featured_image_preview", "social_image_preview")
+
+    @admin.display(description="Featured image")
+    def featured_image_preview(self, obj: Post) -> str:
+        return _image_preview(obj.featured_image if obj.pk else None)
+
+    @admin.display(description="Social card")
+    def social_image_preview(self, obj: Post) -> str:
+        return _image_preview(obj.social_image if obj.pk else None)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_sections=Count("sections"))

@@ -1,5 +1,6 @@
 """The host blog: a small but real post model that shows how a blog plugs blogimages in."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -20,6 +21,15 @@ class Post(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # The post's own image slots (each section has its own chosen image).
+    featured_image = models.ForeignKey(
+        "blogimages.ImageOutput", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The 16:9 hero image at the top of the post.",
+    )
+    social_image = models.ForeignKey(
+        "blogimages.ImageOutput", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The 1200×630 card shown when the post is shared (og:image).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -29,7 +39,15 @@ class Post(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("posts:develop", kwargs={"slug": self.slug})
+        return reverse("posts:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == PostStatus.PUBLISHED
+
+
+# Slot keys the post itself uses; a section may not take one of them.
+RESERVED_SLOT_KEYS = ("featured", "social")
 
 
 class Section(models.Model):
@@ -48,3 +66,7 @@ class Section(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post.slug}/{self.key}"
+
+    def clean(self) -> None:
+        if self.key in RESERVED_SLOT_KEYS:
+            raise ValidationError({"key": f"{self.key!r} names the post's own {self.key} image; choose another key."})

@@ -17,22 +17,27 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import batches, review
+from blogimages import batches, publishing, renditions, review
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
-from blogimages.integration import SectionInfo, get_post_adapter
+from blogimages.integration import SlotInfo, get_post_adapter, slot_size
+from blogimages.slots import SHAPE_SIZES
 from blogimages.models import (
     GenerationBatch,
     ImageOutput,
     ImageSetting,
     OutputStatus,
+    ReviewAction,
+    ReviewEvent,
 )
+from blogimages.templatetags.blogimages import alt_for
 from blogimages.views.common import field_label, is_fragment, with_thumb_sizes
 
-from .models import Post
+from .models import Post, PostStatus
 
 REVIEW_PERMISSION = "blogimages.change_imageoutput"
 CANDIDATES_SHOWN = 12
@@ -48,12 +53,35 @@ def post_list(request: HttpRequest) -> HttpResponse:
     return render(request, "posts/post_list.html", {"posts": posts, "nav": "posts"})
 
 
+# -- the public post page ------------------------------------------------------------------
+
+
+@require_GET
+def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The published post as readers see it; editors also see drafts, marked as a preview."""
+    post = get_object_or_404(Post.objects.select_related("featured_image", "social_image"), slug=slug)
+    preview = not post.is_published
+    if preview and not request.user.has_perm(REVIEW_PERMISSION):
+        raise Http404("No such post.")
+    sections = list(post.sections.select_related("chosen_image"))
+    shown = [post.featured_image, *(s.chosen_image for s in sections)]
+    renditions.prepare_renditions(shown)
+    social = post.social_image or post.featured_image
+    og_image = renditions.fill(social, renditions.SOCIAL_SIZE) if social else None
+    return render(request, "posts/post_detail.html", {
+        "post": post, "sections": sections, "preview": preview, "social": social, "og_image": og_image,
+        "canonical": request.build_absolute_uri(post.get_absolute_url()),
+        "og_image_url": request.build_absolute_uri(og_image.url) if og_image else "",
+        "og_alt": alt_for(social) if social else "",
+    })
+
+
 # -- what the develop screen shows ---------------------------------------------------------
 
 
 @dataclass
 class SectionRow:
-    section: SectionInfo
+    section: SlotInfo
     candidates: list[ImageOutput] = field(default_factory=list)
     total: int = 0
     chosen: ImageOutput | None = None
@@ -61,6 +89,16 @@ class SectionRow:
     prompt: object = None
     latest_failed: ImageOutput | None = None
     active: bool = False
+    size: object = None
+    setting_id: int | None = None
+
+    @property
+    def slot_size(self) -> tuple[int, int]:
+        return slot_size(self.section)
+
+    @property
+    def retryable(self) -> bool:
+        return self.latest_failed is not None and batches.is_retryable(self.latest_failed)
 
     @property
     def key(self) -> str:
@@ -68,21 +106,26 @@ class SectionRow:
 
     @property
     def form(self) -> PromptPartsForm:
-        """The section's prompt as an edit form (ids unique per section)."""
-        return PromptPartsForm(initial={name: getattr(self.prompt, name) for name in batches.PROMPT_PARTS},
-                               auto_id=f"id_{self.key}_%s")
+        """The slot's prompt as an edit form (ids unique per slot); each field knows its saved
+        value so the page can say when the box differs from it."""
+        initial = {name: getattr(self.prompt, name) or "" for name in batches.PROMPT_PARTS}
+        form = PromptPartsForm(initial=initial, auto_id=f"id_{self.key}_%s")
+        for name, value in initial.items():
+            form.fields[name].widget.attrs["data-saved"] = value
+        return form
 
 
 def section_rows(post: Post, *, only: str | None = None, with_prompts: bool = True) -> list[SectionRow]:
-    """Every section (or one) with its candidate images, fetched in one query for all sections."""
+    """Every slot (or one) with its candidate images, fetched in one query for all slots."""
     adapter = get_post_adapter()
-    sections = adapter.sections(post)
+    sections = adapter.slots(post)
     if only is not None:
         sections = [s for s in sections if s.key == only]
         if not sections:
-            raise Http404(f"The post has no section {only!r}.")
+            raise Http404(f"The post has no image slot {only!r}.")
     keys = [s.key for s in sections]
-    chosen_ids = adapter.chosen_images(post)
+    chosen_ids = adapter.chosen_slot_images(post)
+    remembered = last_setting_id(post)
     by_key: dict[str, list[ImageOutput]] = defaultdict(list)
     outputs = ImageOutput.objects.filter(post=post, section_key__in=keys).order_by("-created_at", "-id")
     by_pk = {}
@@ -92,21 +135,39 @@ def section_rows(post: Post, *, only: str | None = None, with_prompts: bool = Tr
     missing = [pk for key, pk in chosen_ids.items() if key in keys and pk and pk not in by_pk]
     if missing:  # chosen from elsewhere (another post's image, say): still show it
         by_pk.update({o.pk: o for o in with_thumb_sizes(ImageOutput.objects.filter(pk__in=missing))})
+    reasons = dict(ReviewEvent.objects.filter(
+        output__in=[o for o in by_pk.values() if o.review_status == "rejected"], action=ReviewAction.REJECT,
+    ).order_by("output_id", "created_at").values_list("output_id", "note"))
+    for output in by_pk.values():
+        output.reject_reason = reasons.get(output.pk, "")
     rows = []
     for section in sections:
         mine = by_key[section.key]
         chosen_id = chosen_ids.get(section.key)
+        # The prompt decides the size too (a shape word in Format), so every row knows it.
+        prompt = batches.section_prompt(post, section)
+        try:
+            size = batches.slot_size_for(section, prompt)
+        except (BlogImagesError, ValueError):
+            size = None
         rows.append(SectionRow(
+            size=size, setting_id=remembered,
             section=section,
             candidates=mine[:CANDIDATES_SHOWN],
             total=len(mine),
             chosen_id=chosen_id,
             chosen=by_pk.get(chosen_id) if chosen_id else None,
-            prompt=batches.section_prompt(post, section) if with_prompts else None,
+            prompt=prompt,
             latest_failed=mine[0] if mine and mine[0].status == OutputStatus.FAILED else None,
             active=any(o.status in ACTIVE for o in mine),
         ))
     return rows
+
+
+def last_setting_id(post: Post) -> int | None:
+    """The setting the post's latest batch used: remembered as the default of the next one."""
+    return GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").values_list(
+        "setting_id", flat=True).first()
 
 
 def _develop_context(request: HttpRequest, post: Post, **extra) -> dict:
@@ -116,7 +177,9 @@ def _develop_context(request: HttpRequest, post: Post, **extra) -> dict:
     return {
         "post": post, "rows": rows, "fields": fields, "nav": "posts",
         "batch": GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").first(),
-        "settings": ImageSetting.objects.all(),
+        "failed_outputs": batches.latest_failed(post),
+        "settings": ImageSetting.objects.all(), "remembered_setting": last_setting_id(post),
+        "shape_sizes": {word: list(size) for word, size in SHAPE_SIZES.items()},
         "can_edit": request.user.has_perm(REVIEW_PERMISSION),
         **extra,
     }
@@ -144,11 +207,14 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: what the batch would make and cost. POST: start it, then show its progress."""
     post = get_object_or_404(Post, slug=slug)
     data = request.POST if request.method == "POST" else request.GET
-    setting = _setting_from(data)
+    setting = _setting_from(data) if "setting" in data else _remembered_setting(post)
+    # By default only the slots without an approved image; "regenerate all" makes every slot anew.
+    only_missing = data.get("regenerate_all") != "on"
     plan, error = None, ""
     if request.method == "POST":
         try:
-            started = batches.start_post_batch(post=post, setting=setting, user=request.user)
+            started = batches.start_post_batch(post=post, setting=setting, user=request.user,
+                                               only_missing=only_missing)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
         else:
@@ -160,20 +226,25 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
             return _progress_response(request, post, batch, skipped=started.skipped, created=started.created)
     if not error:
         try:
-            plan = batches.plan_post_batch(post=post, setting=setting)
+            plan = batches.plan_post_batch(post=post, setting=setting, only_missing=only_missing)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
-    context = {"post": post, "plan": plan, "error": error, "setting": setting,
+    context = {"post": post, "plan": plan, "error": error, "setting": setting, "regenerate_all": not only_missing,
                "settings": ImageSetting.objects.all()}
     if is_fragment(request):
         return render(request, "posts/develop.html#plan", context)
     return render(request, "posts/develop.html", {**_develop_context(request, post), **context, "show_plan": True})
 
 
+def _remembered_setting(post: Post) -> ImageSetting | None:
+    pk = last_setting_id(post)
+    return ImageSetting.objects.filter(pk=pk).first() if pk else None
+
+
 def _progress_response(request, post, batch, **extra) -> HttpResponse:
-    response = render(request, "posts/develop.html#progress", {"post": post, "batch": batch,
-                                                               "can_edit": request.user.has_perm(REVIEW_PERMISSION),
-                                                               **extra})
+    response = render(request, "posts/develop.html#progress", {
+        "post": post, "batch": batch, "can_edit": request.user.has_perm(REVIEW_PERMISSION),
+        "failed_outputs": batches.latest_failed(post), **extra})
     if batch.is_finished:
         # Sections refresh their candidates when a batch is done. The event is fired on
         # <body> itself: the element that asked may already have been swapped out, and an
@@ -196,10 +267,10 @@ def batch_progress(request: HttpRequest, slug: str, batch_id: int) -> HttpRespon
 @permission_required(REVIEW_PERMISSION, raise_exception=True)
 @require_POST
 def batch_retry(request: HttpRequest, slug: str, batch_id: int) -> HttpResponse:
-    """Queue the batch's failed images again (same prompts and seeds)."""
+    """Queue every slot's failed newest image again, exactly as asked (whichever batch made it)."""
     post = get_object_or_404(Post, slug=slug)
     batch = get_object_or_404(GenerationBatch, pk=batch_id, post=post)
-    count = batches.retry_failed(batch)
+    count = batches.retry_outputs(batches.latest_failed(post))
     batch.refresh_from_db()
     if not is_fragment(request):
         messages.success(request, f"Retrying {count} failed image(s).")
@@ -207,11 +278,46 @@ def batch_retry(request: HttpRequest, slug: str, batch_id: int) -> HttpResponse:
     return _progress_response(request, post, batch)
 
 
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def approve_all(request: HttpRequest, slug: str) -> HttpResponse:
+    """Approve and choose the newest candidate of every slot that has no approved image."""
+    post = get_object_or_404(Post, slug=slug)
+    try:
+        done = publishing.approve_newest_for_empty_slots(post, user=request.user)
+    except (ValueError, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+    else:
+        if done:
+            messages.success(request, f"Approved and chose the newest image of {len(done)} slot(s): "
+                                      f"{', '.join(done)}.")
+        else:
+            messages.info(request, "Every slot with an image already has an approved one.")
+    return redirect(reverse("posts:develop", kwargs={"slug": post.slug}) + "#batch-panel")
+
+
+@login_required
+@permission_required("posts.change_post", raise_exception=True)
+@require_POST
+def publish(request: HttpRequest, slug: str) -> HttpResponse:
+    """Publish the post (or take it back to draft) and show the page readers will see."""
+    post = get_object_or_404(Post, slug=slug)
+    if request.POST.get("unpublish"):
+        Post.objects.filter(pk=post.pk).update(status=PostStatus.DRAFT)
+        messages.success(request, "Back to draft: only editors can see the post now.")
+        return redirect(reverse("posts:develop", kwargs={"slug": post.slug}))
+    post.status = PostStatus.PUBLISHED
+    post.published_at = post.published_at or timezone.now()
+    post.save(update_fields=["status", "published_at", "updated_at"])
+    return redirect(post.get_absolute_url())
+
+
 # -- one section -------------------------------------------------------------------------
 
 
 def _section_response(request, post: Post, key: str, *, error: str = "", notice: str = "",
-                      part: str = "candidates") -> HttpResponse:
+                      part: str = "candidates", error_field: str = "") -> HttpResponse:
     if not is_fragment(request):
         if error:
             messages.error(request, error)
@@ -220,6 +326,7 @@ def _section_response(request, post: Post, key: str, *, error: str = "", notice:
         return redirect(reverse("posts:develop", kwargs={"slug": post.slug}) + f"#section-{key}")
     row = section_rows(post, only=key, with_prompts=part == "prompt")[0]
     context = {"post": post, "row": row, "section_error": error, "section_notice": notice,
+               "error_field": error_field, "settings": ImageSetting.objects.all(),
                "can_edit": request.user.has_perm(REVIEW_PERMISSION)}
     if part == "prompt":
         context["fields"] = [(n, field_label(n)) for n in get_post_adapter().text_fields(post)]
@@ -266,18 +373,42 @@ def section_prompt_import(request: HttpRequest, slug: str, key: str) -> HttpResp
 @permission_required(REVIEW_PERMISSION, raise_exception=True)
 @require_POST
 def section_regenerate(request: HttpRequest, slug: str, key: str) -> HttpResponse:
-    """A new image for the section from its current prompt (also the retry of a failed section)."""
+    """A new image for the slot from the text in its prompt box (saved first if it changed)."""
     post = get_object_or_404(Post, slug=slug)
-    error = ""
+    error, field = "", ""
+    parts = {name: request.POST[name] for name in batches.PROMPT_PARTS if name in request.POST}
     try:
         started = batches.regenerate_section(post=post, section_key=key, setting=_setting_from(request.POST),
-                                             user=request.user)
+                                             user=request.user, prompt_parts=parts or None)
     except (BlogImagesError, ValueError) as exc:
         error = str(exc)
+        field = "description" if "description" in error.lower() else "setting"
     else:
         if not started.created:
-            error = "Images for this section are already being made."
-    return _section_response(request, post, key, error=error, notice="" if error else "New image requested.")
+            error = "Images for this slot are already being made."
+    notice = "" if error else ("Prompt saved; new image requested." if parts else "New image requested.")
+    return _section_response(request, post, key, error=error, notice=notice, error_field=field,
+                             part="prompt" if field == "description" else "candidates")
+
+
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def section_retry(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """Ask again for a failed image exactly as before: same provider, setting, size and seed."""
+    post = get_object_or_404(Post, slug=slug)
+    output = _candidate(post, key, request.POST)
+    if output.status != OutputStatus.FAILED:
+        return _section_response(request, post, key, error="Only a failed image can be retried.")
+    if not batches.is_retryable(output):
+        return _section_response(request, post, key, error_field="description",
+                                 error="Asking again would fail the same way: change the prompt or the setting.")
+    batches.retry_outputs([output])
+    snap = output.setting_snapshot or {}
+    notice = (f"Retrying image #{output.pk} exactly as before: {output.provider}"
+              f"{' · ' + output.setting.name if output.setting else ''}, {snap.get('width')}×{snap.get('height')}, "
+              f"seed {output.seed}.")
+    return _section_response(request, post, key, notice=notice)
 
 
 def _candidate(post: Post, key: str, data) -> ImageOutput:

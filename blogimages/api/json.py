@@ -33,7 +33,7 @@ from .. import batches, generation, presets, ratelimit, review, signed_media, to
 from ..budgets import BudgetExceeded
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, UnsupportedFeature
-from ..integration import get_post_adapter
+from ..integration import get_post_adapter, get_post_model
 from ..models import (
     GenerationBatch,
     ImageOutput,
@@ -592,6 +592,11 @@ class ImageOut(Schema):
     derived_from: int | None
     created_by: str | None
     cost_estimate: str | None = Field(description="Estimated USD, as a decimal string.")
+    alt_text: str = Field(description="Alt text for pages (empty for a decorative image).")
+    alt_status: str = Field(description="suggested (made offline from the prompt) or approved (by a person).")
+    caption: str
+    decorative: bool
+    realistic: bool = Field(description="A realistic depiction: pages show a visible AI-generated label.")
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -611,8 +616,9 @@ def image_out(request: HttpRequest, output: ImageOutput) -> dict[str, Any]:
         "post": get_post_adapter().slug(output.post) if output.post_id else None,
         "section_key": output.section_key, "batch": output.batch_id, "derived_from": output.derived_from_id,
         "created_by": output.created_by.get_username() if output.created_by_id else None,
-        "cost_estimate": _money(output.cost_estimate), "created_at": output.created_at,
-        "finished_at": output.finished_at,
+        "cost_estimate": _money(output.cost_estimate), "alt_text": "" if output.decorative else output.alt_text,
+        "alt_status": output.alt_status, "caption": output.caption, "decorative": output.decorative,
+        "realistic": output.realistic, "created_at": output.created_at, "finished_at": output.finished_at,
     }
 
 
@@ -746,6 +752,38 @@ def reject_image(request: HttpRequest, image_id: ImageId, payload: RejectIn):
                      lambda output: review.reject(output, user=caller(request), reason=payload.reason))
 
 
+class UseIn(Schema):
+    post: Text(200) = Field(description="The post's slug (or id).")
+    slot: Text(100) = Field(description="The slot key: featured, social or a section key.")
+
+
+@images.post("/{int:image_id}/use", response={201: ImageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+             summary="Use an image in a post's slot")
+def use_image(request: HttpRequest, image_id: ImageId, payload: UseIn):
+    """Any finished, not rejected image: fitted to the slot's size (cover crop around its focal
+    point) as a derived image, assigned to the slot, recorded in the review trail. Answers
+    with the image the slot now shows."""
+    from .. import publishing
+
+    output = _image_or_404(image_id)
+    post = _post_by_slug_or_id(payload.post)
+    try:
+        shown = publishing.use_in_post(output, post=post, slot_key=payload.slot, user=caller(request))
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from exc
+    except ValueError as exc:
+        raise HttpError(409 if "rejected" in str(exc) or "finished" in str(exc) else 400, str(exc)) from exc
+    return Status(201, image_out(request, shown))
+
+
+def _post_by_slug_or_id(value: str):
+    if value.isdigit():
+        found = get_post_model()._default_manager.filter(pk=value).first()
+        if found is not None:
+            return found
+    return _post_or_404(value)
+
+
 # -- post batches ---------------------------------------------------------------------------------
 
 posts = Router(tags=["posts and batches"])
@@ -755,7 +793,11 @@ class BatchIn(Schema):
     setting: PositiveId | None = Field(None, description="Id of an ImageSetting; default: the example's or none.")
     example: PositiveId | None = Field(None, description="Id of a prompt example to build the section prompts from.")
     provider: Text(50) | None = None
-    sections: list[Text(100)] | None = Field(None, max_length=200, description="Section keys; default: all.")
+    slots: list[Text(100)] | None = Field(
+        None, max_length=200, description="Slot keys (featured, social, section keys); default: every slot."
+    )
+    sections: list[Text(100)] | None = Field(None, max_length=200, description="Older name of `slots`.")
+    only_missing: bool = Field(False, description="Only the slots without an approved image (when no slots are named).")
     n_per_section: Count = 1
 
 
@@ -822,7 +864,8 @@ def start_batch(request: HttpRequest, slug: PostSlug, payload: Annotated[BatchIn
     try:
         started = batches.start_post_batch(
             post=post, setting=_setting_or_400(payload.setting), provider=payload.provider,
-            sections=payload.sections, n_per_section=payload.n_per_section, example=example, user=caller(request),
+            sections=payload.slots or payload.sections, n_per_section=payload.n_per_section, example=example,
+            user=caller(request), only_missing=payload.only_missing,
         )
     except BlogImagesError:
         raise  # budget, provider and capability refusals have their own answers

@@ -142,6 +142,8 @@ def render_card(*, width: int, height: int, seed: int, text: str, style: str = "
     image, block = draw((width, height), chosen, rng, text, label)
     metadata = {"palette": chosen.name, "layout": layout, "renderer": "cards/1",
                 "text_lines": len(block.lines) if block else 0,
+                # The words actually drawn (after wrapping and any ellipsis): the alt text of a card.
+                "text": " ".join(block.lines) if block else "",
                 "font_size": block.size if block else 0, "truncated": bool(block and block.truncated)}
     return image, metadata
 

@@ -129,10 +129,14 @@ def test_the_change_page_shows_a_large_preview_trail_and_relatives(recorder, sta
 
 def test_posting_the_change_form_changes_nothing(recorder, staff_client):
     image = make_image()
-    response = staff_client.post(change_url(image), {"review_status": "approved", "prompt_text": "hacked"})
+    response = staff_client.post(change_url(image), {"review_status": "approved", "prompt_text": "hacked",
+                                                     "alt_text": "A red lighthouse", "focal_x": "0.5", "focal_y": "0.5"})
     assert response.status_code == 302
     image.refresh_from_db()
     assert (image.review_status, image.prompt_text) == ("pending", "A lighthouse at dusk. noir")
+    # Only how it is published can be edited: alt text written by a person is approved and recorded.
+    assert (image.alt_text, image.alt_status) == ("A red lighthouse", "approved")
+    assert image.events.get().action == "alt_text"
 
 
 # -- review actions on the change page ----------------------------------------------------
@@ -182,7 +186,7 @@ def test_assign_to_a_section(recorder, staff_client, post):
     image = make_image(post=post, section_key="pools")
     page = staff_client.get(action_url(image, "assign"))
     assert page.status_code == 200
-    assert [key for key, _ in page.context["form"].fields["section"].choices] == ["arrival", "pools"]
+    assert [key for key, _ in page.context["form"].fields["section"].choices] == ["featured", "social", "arrival", "pools"]
     response = staff_client.post(action_url(image, "assign"), {"section": "arrival"}, follow=True)
     assert "Section 'arrival' now shows image" in " ".join(messages_of(response))
     assert Section.objects.get(post=post, key="arrival").chosen_image == image

@@ -37,6 +37,7 @@ FOUNDATION = (
 )
 #: Image and text backends, pure image functions: they know no database, no request, no service.
 BACKENDS = (
+    "blogimages.alttext",  # pure text: the offline alt text suggestion
     "blogimages.providers",
     "blogimages.imaging",
     "blogimages.llms",
@@ -56,11 +57,14 @@ SERVICES = (
     "blogimages.generation",
     "blogimages.integration",
     "blogimages.presets",
+    "blogimages.publishing",
     "blogimages.queueing",
     "blogimages.ratelimit",
+    "blogimages.renditions",
     "blogimages.review",
     "blogimages.selectors",
     "blogimages.signed_media",
+    "blogimages.slots",
     "blogimages.storage",
     "blogimages.tokens",
 )
@@ -74,6 +78,7 @@ FACES = (
     "blogimages.management",
     "blogimages.signals",
     "blogimages.tasks",
+    "blogimages.templatetags",
     "blogimages.urls",
     "blogimages.usage",
     "blogimages.views",

@@ -26,10 +26,13 @@ def post():
 
 def test_default_template_uses_heading_and_trimmed_section_text(recorder, post):
     plan = batches.plan_post_batch(post=post, overrides=SIZE)
-    intro = plan.sections[0].prompt
+    assert [s.section.key for s in plan.sections] == ["featured", "social", "intro", "pools", "home"]
+    # The post's own slots are prompted from its title and summary.
+    assert plan.sections[0].prompt.description == "Coast: A weekend by the sea"
+    intro = plan.sections[2].prompt
     assert intro.description.startswith("Arriving: word word")
     assert intro.description.endswith("…") and len(intro.description) <= len("Arriving: ") + 300 + 1
-    assert plan.sections[1].prompt.description == "Tide pools: Starfish and crabs."
+    assert plan.sections[3].prompt.description == "Tide pools: Starfish and crabs."
     assert ImagePrompt.objects.count() == 0  # planning stores nothing
 
 
@@ -55,19 +58,19 @@ def test_the_authors_prompt_wins_and_import_from_post_field(recorder, post):
     assert ImagePrompt.objects.filter(post=post, section_key="pools").count() == 1
     with pytest.raises(ValueError, match="no importable field 'password'"):
         batches.import_post_field(post, "pools", "password")
-    with pytest.raises(ValueError, match="no section 'nope'"):
+    with pytest.raises(ValueError, match="no image slot 'nope'"):
         batches.save_section_prompt(post, "nope", description="x")
 
 
 def test_cost_estimate_before_commitment(recorder, post):
     setting = ImageSettingFactory(quality="hd")
     plan = batches.plan_post_batch(post=post, setting=setting, n_per_section=2)
-    assert plan.image_count == 6 and plan.cost_estimate == Decimal("0.48")
+    assert plan.image_count == 10 and plan.cost_estimate == Decimal("0.80")
     assert GenerationBatch.objects.count() == 0 and recorder.requests == []
 
 
 def test_unknown_sections_and_bad_n_are_refused(recorder, post):
-    with pytest.raises(ValueError, match="Unknown section\\(s\\): nope; the post has: intro, pools, home"):
+    with pytest.raises(ValueError, match="Unknown slot\\(s\\): nope; the post has: featured, social, intro, pools, home"):
         batches.plan_post_batch(post=post, sections=["nope"])
     with pytest.raises(ValueError, match="between 1 and 10"):
         batches.plan_post_batch(post=post, n_per_section=0)
@@ -79,13 +82,13 @@ def test_inline_batch_generates_into_the_post_folder(recorder, post):
     batch = started.batch
     batch.refresh_from_db()
     assert started.created and batch.status == "succeeded"
-    assert (batch.total, batch.succeeded_count, batch.failed_count) == (6, 6, 0)
-    assert batch.cost_estimate == Decimal("0.24")
+    assert (batch.total, batch.succeeded_count, batch.failed_count) == (10, 10, 0)
+    assert batch.cost_estimate == Decimal("0.40")
     for output in batch.outputs.all():
         assert output.file.name.startswith(f"blogimages/posts/coast/{output.section_key}-")
-    assert len(recorder.requests) == 6 and {r.n for r in recorder.requests} == {1}
-    # Section prompts were saved so the author can edit them.
-    assert ImagePrompt.objects.filter(post=post).count() == 3
+    assert len(recorder.requests) == 10 and {r.n for r in recorder.requests} == {1}
+    # Slot prompts were saved so the author can edit them.
+    assert ImagePrompt.objects.filter(post=post).count() == 5
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,13 +96,13 @@ def test_partial_failure_and_retry_failed(recorder, post):
     recorder.script(None, ContentRefused("refused by the safety system", status_code=400), None)
     batch = batches.start_post_batch(post=post, overrides=SIZE).batch
     batch.refresh_from_db()
-    assert (batch.status, batch.succeeded_count, batch.failed_count) == ("partially_failed", 2, 1)
+    assert (batch.status, batch.succeeded_count, batch.failed_count) == ("partially_failed", 4, 1)
     failed = batch.outputs.get(status="failed")
     assert "safety system" in failed.error
 
     assert batches.retry_failed(batch) == 1
     batch.refresh_from_db()
-    assert (batch.status, batch.succeeded_count, batch.failed_count) == ("succeeded", 3, 0)
+    assert (batch.status, batch.succeeded_count, batch.failed_count) == ("succeeded", 5, 0)
     failed.refresh_from_db()
     assert failed.status == "succeeded" and failed.attempts == 2
     assert recorder.requests[-1].seed == recorder.requests[1].seed  # the same image asked again
@@ -107,10 +110,10 @@ def test_partial_failure_and_retry_failed(recorder, post):
 
 @pytest.mark.django_db(transaction=True)
 def test_all_failed_batch(recorder, post):
-    recorder.script(*[ProviderServerError("down", status_code=503)] * 3)
+    recorder.script(*[ProviderServerError("down", status_code=503)] * 5)
     batch = batches.start_post_batch(post=post, overrides=SIZE).batch
     batch.refresh_from_db()
-    assert batch.status == "failed" and batch.failed_count == 3
+    assert batch.status == "failed" and batch.failed_count == 5
 
 
 def test_sections_in_progress_are_not_started_twice(recorder, post, django_capture_on_commit_callbacks):
@@ -118,11 +121,11 @@ def test_sections_in_progress_are_not_started_twice(recorder, post, django_captu
         first = batches.start_post_batch(post=post, overrides=SIZE, sections=["intro", "pools"])
         second = batches.start_post_batch(post=post, overrides=SIZE)
     assert second.created and second.skipped == ["intro", "pools"]
-    assert list(second.batch.outputs.values_list("section_key", flat=True)) == ["home"]
+    assert sorted(second.batch.outputs.values_list("section_key", flat=True)) == ["featured", "home", "social"]
     with django_capture_on_commit_callbacks(execute=False):
         third = batches.start_post_batch(post=post, overrides=SIZE, sections=["intro"])
     assert not third.created and third.batch == first.batch
-    assert ImageOutput.objects.count() == 3
+    assert ImageOutput.objects.count() == 5
 
 
 def test_tasks_are_queued_only_after_commit(recorder, post, django_capture_on_commit_callbacks):
@@ -146,7 +149,7 @@ def test_automation_on_publish_only_for_sections_without_approved_image(recorder
     with django_capture_on_commit_callbacks(execute=True):
         post.save()
     batch = GenerationBatch.objects.get()
-    assert sorted(batch.outputs.values_list("section_key", flat=True)) == ["home", "pools"]
+    assert sorted(batch.outputs.values_list("section_key", flat=True)) == ["featured", "home", "pools", "social"]
 
     # Saving again changes nothing: the pending images of the same prompts are still there.
     with django_capture_on_commit_callbacks(execute=True):
@@ -183,7 +186,7 @@ def test_automation_is_off_by_default(recorder, post, django_capture_on_commit_c
 def test_cli_waits_with_a_progress_bar_and_summarizes(recorder, post, capsys):
     call_command("generate_post_images", "coast", "--wait", "--sections", "intro,pools")
     out = capsys.readouterr().out
-    assert "2 image(s) for 2 section(s) with test, estimated $0.08." in out
+    assert "2 image(s) for 2 slot(s) with test, estimated $0.08." in out
     assert "[##############################] 2/2 done" in out
     assert "succeeded: 2 succeeded, 0 failed of 2." in out and "ok     intro:" in out
 
@@ -200,7 +203,7 @@ def test_cli_reports_failures_with_reasons(recorder, post, capsys):
 def test_cli_asks_before_an_expensive_batch(recorder, post, settings, monkeypatch):
     settings.BLOGIMAGES_CONFIRM_COST_ABOVE = "0.05"
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    with pytest.raises(CommandError, match="estimated at \\$0.12 \\(over \\$0.05\\); add --yes"):
+    with pytest.raises(CommandError, match="estimated at \\$0.20 \\(over \\$0.05\\); add --yes"):
         call_command("generate_post_images", "coast")
     assert GenerationBatch.objects.count() == 0
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
@@ -217,9 +220,23 @@ def test_cli_asks_before_an_expensive_batch(recorder, post, settings, monkeypatc
     [
         (["nope"], "No post with slug 'nope'"),
         (["coast", "--setting", "missing"], "No image setting named 'missing'"),
-        (["coast", "--sections", "x,y"], "Unknown section\\(s\\): x, y"),
+        (["coast", "--sections", "x,y"], "Unknown slot\\(s\\): x, y"),
     ],
 )
 def test_cli_bad_input(recorder, post, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("generate_post_images", *args)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cli_slots_and_the_older_sections_flag(recorder, post, capsys):
+    call_command("generate_post_images", "coast", "--slots", "featured,social", "--wait")
+    out = capsys.readouterr().out
+    assert "2 image(s) for 2 slot(s)" in out and "ok     featured:" in out and "ok     social:" in out
+    sizes = dict((o.section_key, (o.width, o.height)) for o in ImageOutput.objects.all())
+    assert sizes == {"featured": (1536, 864), "social": (1200, 630)}
+    call_command("generate_post_images", "coast", "--sections", "pools")
+    assert ImageOutput.objects.filter(section_key="pools").count() == 1
+    # --only-missing: every slot except those with an approved chosen image.
+    call_command("generate_post_images", "coast", "--only-missing")
+    assert ImageOutput.objects.count() == 3 + 5

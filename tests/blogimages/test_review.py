@@ -267,7 +267,7 @@ def test_assign_to_a_section_overrides_the_choice(recorder, reviewer, post):
 
 def test_assign_refuses_what_cannot_be_assigned(recorder, reviewer, post):
     image = make_image(post=post, section_key="arrival")
-    with pytest.raises(ValueError, match="no section 'nope'"):
+    with pytest.raises(ValueError, match="no image slot 'nope'"):
         review.assign_to_section(image, "nope", user=reviewer)
     with pytest.raises(ValueError, match="belongs to no post"):
         review.assign_to_section(make_image(), "arrival", user=reviewer)

@@ -71,6 +71,11 @@ def make_post(*headings: str):
     return post
 
 
+def section_keys(post) -> list[str]:
+    """Only the sections' slots: these tests are about workers, not about the post's own images."""
+    return list(post.sections.values_list("key", flat=True))
+
+
 def wait_for(batch: GenerationBatch, timeout: float = 60) -> GenerationBatch:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,18 +97,19 @@ def test_full_batch(make_worker, host, _media_root):
     post = make_post("Harbour at dusk", "Tide pools", "The lighthouse", "Seafood shack")
     started = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
     batch = wait_for(started.batch)
-    assert (batch.status, batch.succeeded_count, batch.failed_count, batch.total) == ("succeeded", 4, 0, 4)
+    # Every slot: the featured and social images and the four sections.
+    assert (batch.status, batch.succeeded_count, batch.failed_count, batch.total) == ("succeeded", 6, 0, 6)
     outputs = list(batch.outputs.all())
     assert all(o.status == "succeeded" and o.file.name.startswith(f"blogimages/posts/{post.slug}/") for o in outputs)
-    assert len(files_of(_media_root, post)) == 4 * 3  # original, thumbnail, sidecar
-    assert len(host.requests) == 4
+    assert len(files_of(_media_root, post)) == 6 * 3  # original, thumbnail, sidecar
+    assert len(host.requests) == 6
     assert batch.started_at and batch.finished_at
 
 
 def test_partially_failing_batch_is_not_retried_for_permanent_errors(make_worker, host):
     make_worker()
     post = make_post("A calm sea", "Something forbidden", "A quiet beach")
-    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    batch = wait_for(batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256}).batch)
     assert (batch.status, batch.succeeded_count, batch.failed_count) == ("partially_failed", 2, 1)
     failed = batch.outputs.get(status="failed")
     assert "safety system" in failed.error and failed.attempts == 1
@@ -120,7 +126,7 @@ def test_partially_failing_batch_is_not_retried_for_permanent_errors(make_worker
 def test_rate_limit_is_retried_after_retry_after(make_worker, host):
     make_worker()
     post = make_post("ratelimit me")
-    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    batch = wait_for(batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256}).batch)
     assert batch.status == "succeeded"
     output = batch.outputs.get()
     assert output.attempts == 2
@@ -133,7 +139,7 @@ def test_rate_limit_is_retried_after_retry_after(make_worker, host):
 def test_redelivered_task_for_a_finished_image_does_nothing(make_worker, host):
     make_worker()
     post = make_post("Once only")
-    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    batch = wait_for(batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256}).batch)
     output = batch.outputs.get()
     before = (output.sha256, output.attempts, output.finished_at)
     # The broker delivers the same task again (as after a lost ack).
@@ -147,8 +153,8 @@ def test_concurrent_starts_do_not_duplicate_work(make_worker, host):
     host.latency = 1.0
     make_worker()
     post = make_post("One", "Two")
-    first = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
-    second = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
+    first = batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256})
+    second = batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256})
     assert first.created and not second.created and second.batch.pk == first.batch.pk
     wait_for(first.batch)
     assert ImageOutput.objects.filter(post=post).count() == 2 and len(host.requests) == 2
@@ -158,7 +164,7 @@ def test_provider_concurrency_limit_holds_across_worker_threads(make_worker, hos
     host.latency = 0.3
     make_worker(max_concurrency=2, concurrency=6)
     post = make_post(*[f"Section {i}" for i in range(8)])
-    batch = wait_for(batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch)
+    batch = wait_for(batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256}).batch)
     assert batch.status == "succeeded" and batch.succeeded_count == 8
     assert host.max_in_flight == 2
 
@@ -167,7 +173,7 @@ def test_worker_killed_mid_task_image_completes_exactly_once(make_worker, host, 
     host.slow_seconds = 3
     worker = make_worker(stale_after=4, visibility_timeout=3)
     post = make_post("A slow sunrise")
-    started = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256})
+    started = batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256})
     output = started.batch.outputs.get()
 
     deadline = time.monotonic() + 30

@@ -136,30 +136,31 @@ def test_infinite_scroll_loads_the_next_page(page):
 def test_generate_all_on_the_demo_post_and_choose_an_image(page):
     log_in(page)
     page.goto("/posts/a-weekend-on-the-coast/develop/")
-    expect(page.locator("article.develop-section")).to_have_count(5)
+    # Featured, social and the five sections.
+    expect(page.locator("article.develop-section")).to_have_count(7)
     page.get_by_role("button", name="Generate all").click()
-    expect(page.locator("#plan-summary")).to_contain_text("This makes 5 images with cards")
+    expect(page.locator("#plan-summary")).to_contain_text("This makes 7 images with cards")
     expect(page.locator("#plan-summary")).to_contain_text("$0.00")
     page.select_option("#plan-setting", label="Cards social card (cards, 1200×630)")
-    expect(page.locator("#plan-summary")).to_contain_text("5 images")
+    expect(page.locator("#plan-summary")).to_contain_text("7 images")
     # Let the plan's refresh for the new setting land before starting.
     page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Start").click()
 
     progress = page.locator("#batch-progress")
     expect(progress).to_have_attribute("data-status", "succeeded")
-    expect(progress.locator("progress")).to_have_attribute("value", "5")
-    expect(progress).to_contain_text("5 of 5 done")
+    expect(progress.locator("progress")).to_have_attribute("value", "7")
+    expect(progress).to_contain_text("7 of 7 done")
     # The finished batch makes every section reload its candidates.
     arrival = page.locator("#candidates-arrival")
     expect(arrival.locator("li.thumb")).to_have_count(1)
-    expect(page.locator(".section-candidates li.thumb")).to_have_count(5)
+    expect(page.locator(".section-candidates li.thumb")).to_have_count(7)
     screenshot(page, "develop-generated")
 
-    arrival.get_by_role("button", name="Choose").click()
+    arrival.get_by_role("button", name="Choose", exact=True).click()
     expect(arrival.locator(".badge.chosen")).to_have_text("Chosen")
     expect(arrival.locator(".chosen-line")).to_contain_text("Chosen: image #")
-    page.locator("#candidates-tide-pools").get_by_role("button", name="Approve").click()
+    page.locator("#candidates-tide-pools").get_by_role("button", name="Approve & choose").click()
     expect(page.locator("#candidates-tide-pools .chosen-line")).to_contain_text("Approved")
     screenshot(page, "develop-chosen")
 

@@ -82,7 +82,7 @@ def test_generate_all_shows_the_count_and_cost_first(editor_client, post, record
     response = editor_client.get(url("generate_all", post), {"setting": setting.pk}, **HX)
     html = response.content.decode()
     assert "<html" not in html and 'id="batch-plan"' in html
-    assert "This makes <strong>2 images</strong> with test" in html and "$0.16" in html
+    assert "This makes <strong>4 images</strong> with test" in html and "$0.32" in html, html
     assert "Arriving: The harbour at dusk</span>" in html and ">Start</button>" in html
     assert GenerationBatch.objects.count() == 0
     # Without JavaScript it is the develop page with the plan open.
@@ -98,10 +98,10 @@ def test_generate_all_starts_a_batch_and_reports_progress(editor_client, post, r
     assert batch.created_by == editor and batch.setting == setting and batch.is_finished
     html = response.content.decode()
     assert 'id="batch-progress" data-status="succeeded"' in html
-    assert '<progress value="2" max="2"' in html and "<strong>2 of 2</strong> done" in html
+    assert '<progress value="4" max="4"' in html and "<strong>4 of 4</strong> done" in html
     assert 'hx-trigger="every 1s"' not in html
     assert response["HX-Trigger"] == f'{{"batch-finished": {{"batch": {batch.pk}, "target": "body"}}}}'
-    assert ImageOutput.objects.filter(post=post, status=OutputStatus.SUCCEEDED).count() == 2
+    assert ImageOutput.objects.filter(post=post, status=OutputStatus.SUCCEEDED).count() == 4
     # The sections' candidates then reload.
     html = editor_client.get(url("section_candidates", post, "intro"), **HX).content.decode()
     assert html.strip().startswith('<div id="candidates-intro"') and html.count('class="thumb"') == 1
@@ -113,7 +113,7 @@ def test_progress_polls_while_the_batch_runs(editor_client, post, recorder, djan
         html = editor_client.post(url("generate_all", post), **HX).content.decode()
     batch = GenerationBatch.objects.get()
     progress = url("batch_progress", post, batch.pk)
-    assert f'hx-get="{progress}" hx-trigger="every 1s"' in html and "<strong>0 of 2</strong> done" in html
+    assert f'hx-get="{progress}" hx-trigger="every 1s"' in html and "<strong>0 of 4</strong> done" in html
     candidates = editor_client.get(url("section_candidates", post, "intro"), **HX).content.decode()
     assert 'hx-trigger="every 1s, batch-finished from:body"' in candidates  # queued images poll too
     response = editor_client.get(progress, **HX)
@@ -131,16 +131,16 @@ def test_failures_show_their_reason_and_retry(editor_client, post, recorder):
     recorder.script(ProviderServerError("boom"))
     html = editor_client.post(url("generate_all", post), **HX).content.decode()
     batch = GenerationBatch.objects.get()
-    assert batch.failed_count == 1 and batch.succeeded_count == 1
+    assert batch.failed_count == 1 and batch.succeeded_count == 3
     assert '<span class="badge failed">1 failed</span>' in html and "Retry 1 failed" in html
     failed = ImageOutput.objects.get(status=OutputStatus.FAILED)
     section = editor_client.get(url("section_candidates", post, failed.section_key), **HX).content.decode()
     assert "The latest image failed:</strong> test: boom" in section
-    assert f'hx-post="{url("section_regenerate", post, failed.section_key)}"' in section
+    assert f'hx-post="{url("section_retry", post, failed.section_key)}"' in section
 
     html = editor_client.post(url("batch_retry", post, batch.pk), **HX).content.decode()
     batch.refresh_from_db()
-    assert batch.failed_count == 0 and batch.succeeded_count == 2 and "<strong>2 of 2</strong> done" in html
+    assert batch.failed_count == 0 and batch.succeeded_count == 4 and "<strong>4 of 4</strong> done" in html
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""`python manage.py generate_post_images <slug> [--setting NAME] [--sections k1,k2] [--wait]`"""
+"""`python manage.py generate_post_images <slug> [--setting NAME] [--slots featured,social,k1] [--wait]`"""
 
 from __future__ import annotations
 
@@ -27,14 +27,17 @@ def progress_bar(batch: GenerationBatch) -> str:
 
 
 class Command(BaseCommand):
-    help = "Generate one image per section of a post (in the background with a worker)."
+    help = "Generate one image per image slot of a post: featured, social and each section (in the background with a worker)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug", help="The post's slug.")
         parser.add_argument("--setting", help="Name of the ImageSetting to use.")
         parser.add_argument("--provider", help="Provider alias (overrides the setting's).")
         parser.add_argument("--example", help="Name of the prompt example to build section prompts from.")
-        parser.add_argument("--sections", help="Comma-separated section keys (default: all).")
+        parser.add_argument("--slots", help="Comma-separated slot keys: featured, social, section keys (default: all).")
+        parser.add_argument("--sections", help="Older name of --slots.")
+        parser.add_argument("--only-missing", action="store_true",
+                            help="Only the slots without an approved image (when no slots are named).")
         parser.add_argument("-n", "--per-section", type=int, default=1, dest="n", help="Images per section.")
         parser.add_argument("--wait", action="store_true", help="Show a live progress bar until the batch ends.")
         parser.add_argument("--yes", action="store_true", help="Do not ask before an expensive batch.")
@@ -48,9 +51,10 @@ class Command(BaseCommand):
             raise CommandError(f"No post with slug {opts['slug']!r}.") from None
         setting = self._named(ImageSetting, opts["setting"])
         example = self._named(ImagePromptExample, opts["example"])
-        sections = [s.strip() for s in opts["sections"].split(",") if s.strip()] if opts["sections"] else None
+        named = opts["slots"] or opts["sections"]
+        sections = [s.strip() for s in named.split(",") if s.strip()] if named else None
         kwargs = dict(post=post, setting=setting, provider=opts["provider"], sections=sections,
-                      n_per_section=opts["n"], example=example)
+                      n_per_section=opts["n"], example=example, only_missing=opts["only_missing"])
         try:
             plan = batches.plan_post_batch(**kwargs)
         except (BlogImagesError, ValueError) as exc:
@@ -59,7 +63,7 @@ class Command(BaseCommand):
         cost = plan.cost_estimate
         cost_text = "unknown cost" if cost is None else f"estimated ${cost:.2f}"
         self.stdout.write(
-            f"{adapter.title(post)}: {plan.image_count} image(s) for {len(plan.sections)} section(s) "
+            f"{adapter.title(post)}: {plan.image_count} image(s) for {len(plan.sections)} slot(s) "
             f"with {', '.join(plan.provider_aliases)}, {cost_text}."
         )
         self._confirm(cost, yes=opts["yes"])

@@ -360,16 +360,17 @@ def test_batch_start_and_progress(api, post, recorder, django_capture_on_commit_
     assert response.status_code == 202, response.content
     body = response.json()
     batch = GenerationBatch.objects.get()
-    assert body["batch"] == batch.pk and body["created"] is True and body["image_count"] == 2
-    assert body["cost_estimate"] == "0.0800" and body["skipped"] == []
+    # Every slot: the post's featured and social images and one per section.
+    assert body["batch"] == batch.pk and body["created"] is True and body["image_count"] == 4
+    assert body["cost_estimate"] == "0.1600" and body["skipped"] == []
     assert body["progress_url"] == f"http://testserver/api/batches/{batch.pk}"
-    assert len(recorder.requests) == 2
+    assert len(recorder.requests) == 4
 
     progress = api.get(f"/batches/{batch.pk}").json()
     assert progress["status"] == "succeeded" and progress["finished"] is True
-    assert (progress["total"], progress["succeeded"], progress["failed"], progress["done"]) == (2, 2, 0, 2)
-    assert [(i["section_key"], i["status"]) for i in progress["images"]] == [("intro", "succeeded"),
-                                                                              ("pools", "succeeded")]
+    assert (progress["total"], progress["succeeded"], progress["failed"], progress["done"]) == (4, 4, 0, 4)
+    assert [(i["section_key"], i["status"]) for i in progress["images"]] == [
+        ("featured", "succeeded"), ("intro", "succeeded"), ("pools", "succeeded"), ("social", "succeeded")]
     assert all(i["url"] for i in progress["images"])
     assert api.get("/batches/999999").status_code == 404
 
@@ -384,13 +385,13 @@ def test_batch_start_without_a_body_and_for_some_sections(api, post, recorder, d
 
 
 def test_batch_joins_a_running_one(api, post, recorder):
-    running = GenerationBatch.objects.create(post=post, status="running", total=2)
-    for key in ("intro", "pools"):
+    running = GenerationBatch.objects.create(post=post, status="running", total=4)
+    for key in ("featured", "social", "intro", "pools"):
         ImageOutputFactory(post=post, section_key=key, batch=running, status="running")
     response = api.post("/posts/coast/generate_images")
     assert response.status_code == 200, response.content
     assert response.json()["created"] is False and response.json()["batch"] == running.pk
-    assert response.json()["skipped"] == ["intro", "pools"]
+    assert response.json()["skipped"] == ["featured", "intro", "pools", "social"]
     assert recorder.requests == []
 
 
@@ -398,9 +399,9 @@ def test_batch_joins_a_running_one(api, post, recorder):
 def test_batch_refusals(api, post, recorder, settings):
     assert api.post("/posts/nope/generate_images").status_code == 404
     unknown = api.post("/posts/coast/generate_images", {"sections": ["nope"]})
-    assert unknown.status_code == 400 and "Unknown section(s): nope" in unknown.json()["detail"]
+    assert unknown.status_code == 400 and "Unknown slot(s): nope" in unknown.json()["detail"]
     PostFactory(slug="empty")
-    assert api.post("/posts/empty/generate_images").status_code == 400
+    assert api.post("/posts/empty/generate_images", {"slots": ["intro"]}).status_code == 400
     assert api.post("/posts/coast/generate_images", {"example": 4242}).status_code == 400
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.01"}
     over = api.post("/posts/coast/generate_images")

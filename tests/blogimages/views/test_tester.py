@@ -129,7 +129,7 @@ def test_placeholders_are_filled_from_a_post_and_section(recorder, editor_client
 @pytest.mark.django_db
 def test_unknown_section_is_reported(recorder, editor_client, post):
     html = editor_client.post(TESTER, form(post=post.pk, section="nope"), **HX).content.decode()
-    assert "The post has no section &#x27;nope&#x27;." in html
+    assert "The post has no image slot &#x27;nope&#x27;." in html
 
 
 @pytest.mark.django_db(transaction=True)
