@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     "UPSCALE_MAX_SIDE": 4096,
     # Most "more like this" variations one request may ask for.
     "MAX_VARIATIONS": 4,
+    # The gallery's "download as zip": most original bytes (and images) one archive holds.
+    "ZIP_MAX_BYTES": 500 * 1024 * 1024,
+    "ZIP_MAX_IMAGES": 500,
 }
 
 

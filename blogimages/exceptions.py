@@ -75,6 +75,11 @@ class ProviderTimeout(ProviderUnavailable):
     """The provider did not answer in time, or the connection failed."""
 
 
+class ProviderUnreachable(ProviderTimeout):
+    """No connection to the provider at all (refused, unknown host, connect timeout): it is
+    probably not running. A subclass of ProviderTimeout so existing handlers still catch it."""
+
+
 class ProviderServerError(ProviderUnavailable):
     """HTTP 5xx, or a malformed answer from a server that may recover."""
 

@@ -554,7 +554,7 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
 def error_details(exc: BaseException) -> dict[str, Any]:
     """What kind of failure it was, for callers that must tell them apart (the /v1 API)."""
     details: dict[str, Any] = {"type": type(exc).__name__, "retryable": bool(getattr(exc, "retryable", False))}
-    for name in ("status_code", "code", "request_id"):
+    for name in ("status_code", "code", "request_id", "retry_after"):
         if getattr(exc, name, None):
             details[name] = getattr(exc, name)
     return details

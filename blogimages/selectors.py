@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -27,6 +28,7 @@ class ImageFilters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     originals_only: bool = False
+    flat: bool = False  # every copy as its own tile instead of stacked under its original
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> ImageFilters:
@@ -52,6 +54,7 @@ class ImageFilters:
             date_from=parse_date((params.get("date_from") or "").strip()) if _is_date(params.get("date_from")) else None,
             date_to=parse_date((params.get("date_to") or "").strip()) if _is_date(params.get("date_to")) else None,
             originals_only=(params.get("originals_only") or "") in ("1", "true", "on"),
+            flat=(params.get("flat") or "") in ("1", "true", "on"),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -105,6 +108,37 @@ def image_list(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]:
     return images
 
 
+def gallery_images(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]:
+    """The gallery's tiles: `image_list`, with variations and derived copies stacked under their
+    original (`stack_count` on each tile) unless `filters.flat`. A copy whose original is not
+    in the result (filtered out, or deleted) keeps its own tile, so nothing matching disappears."""
+    filters = filters or ImageFilters()
+    images = image_list(filters)
+    if filters.flat:
+        return images
+    shown = image_list(filters).order_by().values("pk")
+    copies = (ImageOutput.objects.filter(derived_from=OuterRef("pk")).order_by().values("derived_from")
+              .annotate(n=Count("pk")).values("n"))
+    return images.exclude(derived_from__in=shown).annotate(
+        stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
+
+
+def stack_of(originals, *, limit: int = 24) -> None:
+    """Fetch the stacked copies of the tiles that have any (one query), as `tile.stack`."""
+    originals = [o for o in originals if getattr(o, "stack_count", 0)]
+    for original in originals:
+        original.stack = []
+    if not originals:
+        return
+    by_pk = {o.pk: o for o in originals}
+    copies = (ImageOutput.objects.filter(derived_from__in=list(by_pk)).select_related("created_by")
+              .order_by("-created_at", "-id"))
+    for copy in copies:
+        stack = by_pk[copy.derived_from_id].stack
+        if len(stack) < limit:
+            stack.append(copy)
+
+
 def filter_choices() -> dict[str, list[str]]:
     """Distinct providers and models present, for the filter dropdowns."""
     # order_by(): the default ordering would join DISTINCT and fetch every row.
@@ -121,12 +155,65 @@ def tag_regex(tag: str) -> str:
 
 
 def example_list(*, q: str = "", tag: str = "", provider: str = "") -> QuerySet[ImagePromptExample]:
-    """Prompt library examples matching words (name or description), a tag and a provider."""
+    """Prompt library examples matching words (in the name, description, style, format, negative
+    prompt or tags: every word somewhere), a tag and a provider."""
     examples = ImagePromptExample.objects.select_related("setting").order_by("name")
     for word in q.split()[:8]:
-        examples = examples.filter(Q(name__icontains=word) | Q(description__icontains=word))
+        examples = examples.filter(
+            Q(name__icontains=word) | Q(description__icontains=word) | Q(style__icontains=word)
+            | Q(format__icontains=word) | Q(negative_prompt__icontains=word) | Q(tags__icontains=word)
+        )
     if tag:
         examples = examples.filter(tags__iregex=tag_regex(tag))
     if provider:
         examples = examples.filter(setting__provider=provider)
     return examples
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotImage:
+    key: str
+    label: str
+    chosen_id: int | None
+    state: str  # "approved" (a chosen, approved image), "chosen" (awaiting approval) or "missing"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostImages:
+    post: object
+    title: str
+    published: bool
+    slots: list[SlotImage]
+
+    @property
+    def missing(self) -> list[SlotImage]:
+        return [slot for slot in self.slots if slot.state != "approved"]
+
+    @property
+    def done(self) -> int:
+        return len(self.slots) - len(self.missing)
+
+
+def post_images_overview(posts) -> list[PostImages]:
+    """For each post, every section and whether it has a chosen, approved image (the landing
+    page's "what still needs images"). Two adapter reads per post, one query for the images."""
+    from .integration import get_post_adapter
+
+    adapter = get_post_adapter()
+    rows = []
+    for post in posts:
+        chosen = adapter.chosen_images(post)
+        rows.append((post, adapter.sections(post), chosen))
+    ids = {pk for _, _, chosen in rows for pk in chosen.values() if pk}
+    approved = set(ImageOutput.objects.filter(pk__in=ids, review_status=ReviewStatus.APPROVED,
+                                              status=OutputStatus.SUCCEEDED).values_list("pk", flat=True))
+    overview = []
+    for post, sections, chosen in rows:
+        slots = []
+        for section in sections:
+            pk = chosen.get(section.key)
+            state = "approved" if pk in approved else "chosen" if pk else "missing"
+            slots.append(SlotImage(key=section.key, label=section.heading or section.key, chosen_id=pk, state=state))
+        overview.append(PostImages(post=post, title=adapter.title(post), published=adapter.is_published(post),
+                                   slots=slots))
+    return overview

@@ -7,6 +7,8 @@ app_name = "blogimages"
 # The author's pages, mounted at /images/.
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
+    path("bulk/", gallery.gallery_bulk, name="gallery_bulk"),
+    path("zip/", gallery.gallery_zip, name="gallery_zip"),
     path("<int:pk>/", gallery.image_detail, name="image_detail"),
     path("<int:pk>/download/", gallery.image_download, name="image_download"),
     path("<int:pk>/delete/", gallery.image_delete, name="image_delete"),

@@ -2,10 +2,11 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+from . import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="blogimages:gallery", permanent=False)),
+    # The landing page after login: posts and the images they still need.
+    path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("blogimages.urls")),

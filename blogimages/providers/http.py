@@ -32,6 +32,7 @@ from ..exceptions import (
     ProviderRateLimited,
     ProviderServerError,
     ProviderTimeout,
+    ProviderUnreachable,
 )
 from .base import BaseProvider
 
@@ -265,13 +266,13 @@ class HttpProvider(BaseProvider):
                 method, self.url(path), json=json, params=params, timeout=(self.connect_timeout, read_timeout)
             )
         except requests.ConnectTimeout as exc:
-            raise ProviderTimeout(
+            raise ProviderUnreachable(
                 f"{action}: could not connect to {redact_url(self.base_url)} within {self.connect_timeout:g} s"
             ) from exc
         except requests.Timeout as exc:
             raise ProviderTimeout(f"{action}: no answer from the server within {read_timeout:g} s") from exc
         except requests.ConnectionError as exc:
-            raise ProviderTimeout(
+            raise ProviderUnreachable(
                 f"{action}: could not connect to {redact_url(self.base_url)}: {_connection_reason(exc)}"
             ) from exc
         except requests.RequestException as exc:

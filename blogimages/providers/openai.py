@@ -42,6 +42,7 @@ from ..exceptions import (
     ProviderRejected,
     ProviderServerError,
     ProviderTimeout,
+    ProviderUnreachable,
     UnsupportedFeature,
 )
 from .base import (
@@ -614,7 +615,7 @@ class OpenAIProvider(BaseProvider):
             return ProviderTimeout(f"no answer within {self.timeout:g} s", provider=self.alias)
         if isinstance(exc, openai.APIConnectionError):
             cause = f": {exc.__cause__}" if exc.__cause__ else ""
-            return ProviderTimeout(
+            return ProviderUnreachable(
                 self.redact(f"connection to {display_url(self.base_url)} failed{cause}"), provider=self.alias
             )
         if isinstance(exc, openai.APIStatusError):

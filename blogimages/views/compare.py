@@ -12,14 +12,15 @@ from ..exceptions import BlogImagesError
 from ..forms import CompareForm
 from ..models import ImagePrompt
 from .common import is_fragment
-from .tester import form_errors_text
+from ..messages import author_message_for_exception
+from .tester import form_error_message
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def compare(request: HttpRequest) -> HttpResponse:
     cells: list[dict] = []
-    error = ""
+    error = None
     if request.method == "POST":
         form = CompareForm(request.POST)
         if form.is_valid():
@@ -35,10 +36,11 @@ def compare(request: HttpRequest) -> HttpResponse:
                         overrides=form.overrides(), n=1, user=request.user,
                     )
                 except (BlogImagesError, ValueError) as exc:
-                    cell["error"] = str(exc)
+                    cell["error"] = author_message_for_exception(
+                        exc, provider=choice["provider"] or (choice["setting"].provider if choice["setting"] else ""))
                 cells.append(cell)
         else:
-            error = "Check the form: " + form_errors_text(form)
+            error = form_error_message(form)
     else:
         form = CompareForm(initial={"targets": []})
     context = {"form": form, "cells": cells, "error": error, "submitted": request.method == "POST", "nav": "prompts"}

@@ -20,6 +20,8 @@ from .. import selectors
 from ..integration import get_post_adapter, get_post_model
 from ..models import ImageOutput, ImagePromptExample, ImageSetting
 from ..providers import providers
+from .tester import initial_for as tester_initial_for
+from .tester import section_choices
 from .common import field_label, is_fragment, vary_on_htmx, with_thumb_sizes
 
 PER_PAGE = 50
@@ -134,10 +136,8 @@ def example_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recent = with_thumb_sizes(
         ImageOutput.objects.filter(prompt__example=example).select_related("post").order_by("-created_at", "-id")[:8]
     )
-    context = {
-        "example": example, "nav": "prompts", "recent": recent,
-        "form": TesterForm(initial=TesterForm.initial_for(example)), "sections": [], "section": "",
-    }
+    form = TesterForm(initial=tester_initial_for(example))
+    context = {"example": example, "nav": "prompts", "recent": recent, "form": form, **section_choices(form)}
     return render(request, "blogimages/example_detail.html", context)
 
 

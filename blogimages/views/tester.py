@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import string
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -9,10 +12,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import batches, generation
-from ..exceptions import BlogImagesError
+from ..exceptions import BlogImagesError, ContentRefused, UnsupportedFeature
 from ..forms import TesterForm
-from ..integration import get_post_adapter, get_post_model
-from ..models import ImageOutput, ImagePrompt, ImagePromptExample
+from ..integration import SectionInfo, get_post_adapter, get_post_model
+from ..messages import AuthorMessage, author_message_for_exception
+from ..models import PLACEHOLDERS, ImageOutput, ImagePrompt, ImagePromptExample
 from ..review import can_review
 from .common import is_fragment
 
@@ -21,31 +25,146 @@ RETRY_FIELDS = ("model", "width", "height", "seed", "steps", "guidance_scale", "
                 "output_format", "extra")
 
 
-def placeholder_context(post, section_key: str) -> dict:
-    """Values for {title}, {summary}, {tags} (and {heading}, {section_text} with a section)."""
+SECTION_PLACEHOLDERS = frozenset({"heading", "section_text"})
+
+
+class PlaceholderError(ValueError):
+    """Placeholders with nothing to fill them from; `field` is the form field to change."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def placeholders_used(*texts: str) -> list[str]:
+    """The known placeholders ({title}, {heading}...) the texts use, in PLACEHOLDERS order."""
+    found: set[str] = set()
+    for text in texts:
+        try:
+            found.update(name for _, name, _, _ in string.Formatter().parse(text or "") if name)
+        except ValueError:  # a stray brace: fill_placeholders keeps it as written
+            continue
+    return [name for name in PLACEHOLDERS if name in found]
+
+
+def default_post():
+    """The post placeholders are filled from when the author chose none: the newest (the demo post)."""
+    return get_post_model()._default_manager.order_by("-pk").first()
+
+
+@dataclass(frozen=True)
+class PlaceholderSource:
+    post: object | None
+    section: SectionInfo | None
+    used: list[str]
+
+    @property
+    def context(self) -> dict:
+        """Values for {title}, {summary}, {tags} (and {heading}, {section_text} with a section)."""
+        if self.post is None:
+            return {}
+        if self.section is not None:
+            return batches.section_context(self.post, self.section)
+        adapter = get_post_adapter()
+        context = dict(adapter.context(self.post))
+        context.setdefault("title", adapter.title(self.post))
+        return context
+
+    def describe(self) -> str:
+        if self.post is None or not self.used:
+            return ""
+        names = ", ".join("{" + name + "}" for name in self.used)
+        where = f"“{get_post_adapter().title(self.post)}”"
+        if self.section is not None:
+            where += f", section “{self.section.heading}”"
+        return f"Placeholders {names} filled from {where}."
+
+
+def placeholder_source(texts, post, section_key: str) -> PlaceholderSource:
+    """Where the placeholders of `texts` are filled from: the chosen post and section, else the
+    default post and its first section. Raises ValueError (naming the placeholders) when
+    there is nothing to fill them from, so a literal "{heading}" is never drawn."""
+    used = placeholders_used(*texts)
+    if not used:
+        section = batches.find_section(post, section_key) if post is not None and section_key else None
+        return PlaceholderSource(post=post, section=section, used=[])
+    post = post if post is not None else default_post()
+    names = ", ".join("{" + name + "}" for name in used)
     if post is None:
-        return {}
+        raise PlaceholderError(f"This prompt uses {names}, but there is no post to fill them from: add a post "
+                               "or replace the placeholders with words.", field="description")
+    section = None
     if section_key:
-        return batches.section_context(post, batches.find_section(post, section_key))
-    adapter = get_post_adapter()
-    context = dict(adapter.context(post))
-    context.setdefault("title", adapter.title(post))
-    return context
+        section = batches.find_section(post, section_key)
+    elif SECTION_PLACEHOLDERS & set(used):
+        sections = get_post_adapter().sections(post)
+        if not sections:
+            raise PlaceholderError(f"This prompt uses {names}, but “{get_post_adapter().title(post)}” has no "
+                                   "sections: choose another post or replace the placeholders.", field="post")
+        section = sections[0]
+    return PlaceholderSource(post=post, section=section, used=used)
 
 
-def run_test(form: TesterForm, user) -> list[ImageOutput]:
+def form_texts(data) -> list[str]:
+    return [data.get(name) or "" for name in ("description", "style", "format", "negative_prompt")]
+
+
+def run_test(form: TesterForm, user) -> tuple[list[ImageOutput], PlaceholderSource]:
     """Queue the test images (finished on return when there is no broker). Raises
-    BlogImagesError (bad request, unknown provider, budget) or ValueError (unknown section)."""
+    BlogImagesError (bad request, unknown provider, budget) or ValueError (unknown section,
+    placeholders with nothing to fill them from)."""
     data = form.cleaned_data
+    source = placeholder_source(form_texts(data), data["post"], data["section"])
     template = ImagePromptExample(
         description=data["description"], style=data["style"], format=data["format"],
         negative_prompt=data["negative_prompt"],
     )
-    prompt = template.build_prompt(placeholder_context(data["post"], data["section"]), example=data["example"])
-    return generation.submit(
+    prompt = template.build_prompt(source.context, example=data["example"])
+    outputs = generation.submit(
         prompt=prompt, setting=data["setting"], provider=data["provider"] or None, overrides=form.overrides(),
         n=data["n"], user=user,
     )
+    return outputs, source
+
+
+def initial_for(example: ImagePromptExample | None) -> dict:
+    """The tester form's first values; an example with placeholders shows which post fills them."""
+    if example is None:
+        return {"n": 1}
+    initial = TesterForm.initial_for(example)
+    used = placeholders_used(example.description, example.style, example.format, example.negative_prompt)
+    post = default_post() if used else None
+    if post is not None:
+        initial["post"] = post.pk
+        if SECTION_PLACEHOLDERS & set(used):
+            sections = get_post_adapter().sections(post)
+            if sections:
+                initial["section"] = sections[0].key
+    return initial
+
+
+def culprit_fields(form: TesterForm, exc: BaseException) -> list[str]:
+    """The form fields a refused request points at, found by trying again without them."""
+    data = form.cleaned_data
+    if isinstance(exc, PlaceholderError):
+        return [exc.field]
+    if isinstance(exc, ContentRefused):
+        return ["description"]
+    if not isinstance(exc, UnsupportedFeature):
+        return []
+    size = [name for name in ("width", "height") if data.get(name)]
+    if not size:
+        return ["setting"] if data.get("setting") else []
+    try:
+        generation.build_request(prompt_text="check", setting=data["setting"], provider=data["provider"] or None,
+                                 n=data["n"])
+    except (BlogImagesError, ValueError):
+        return ["setting"] if data.get("setting") else ["provider"]
+    return size  # the request passes without the size the author typed: the size is the problem
+
+
+def form_error_message(form) -> AuthorMessage:
+    return AuthorMessage("Check the form: " + form_errors_text(form), "", False)
 
 
 def form_errors_text(form) -> str:
@@ -60,23 +179,32 @@ def form_errors_text(form) -> str:
 @require_http_methods(["GET", "POST"])
 def tester(request: HttpRequest) -> HttpResponse:
     outputs: list[ImageOutput] = []
-    error = ""
+    error: AuthorMessage | None = None
+    error_fields: list[str] = []
+    filled = ""
     if request.method == "POST":
         form = TesterForm(request.POST)
         if form.is_valid():
             try:
-                outputs = run_test(form, request.user)
+                outputs, source = run_test(form, request.user)
+                filled = source.describe()
             # UnsupportedFeature, InvalidProviderError, BudgetExceeded... and an unknown section.
             except (BlogImagesError, ValueError) as exc:
-                error = str(exc)
+                provider = form.cleaned_data["provider"] or (
+                    form.cleaned_data["setting"].provider if form.cleaned_data["setting"] else "")
+                error = author_message_for_exception(exc, provider=provider)
+                error_fields = culprit_fields(form, exc)
+                for name in error_fields:
+                    form.add_error(name, "Change this: " + error.headline)
         else:
-            error = "Check the form: " + form_errors_text(form)
+            error = form_error_message(form)
     else:
         example = None
         if (request.GET.get("example") or "").isdigit():
             example = ImagePromptExample.objects.filter(pk=request.GET["example"]).first()
-        form = TesterForm(initial=TesterForm.initial_for(example) if example else {"n": 1})
-    context = {"form": form, "outputs": outputs, "error": error, "nav": "prompts"}
+        form = TesterForm(initial=initial_for(example))
+    context = {"form": form, "outputs": outputs, "error": error, "error_fields": " ".join(error_fields),
+               "filled": filled, "nav": "prompts"}
     if is_fragment(request) and request.method == "POST":
         return render(request, "blogimages/tester.html#results", context)
     context.update(section_choices(form))

@@ -12,8 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from django.conf import settings
+
+from tests.conftest import require_service
 
 AXE_VERSION = "4.14.1"
 CACHE = Path(os.environ.get("BLOGIMAGES_AXE_CACHE") or Path(settings.BASE_DIR) / "artifacts" / "npm-cache")
@@ -27,7 +28,7 @@ def axe_script() -> Path:
         return SCRIPT
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("npm is missing (apt-get install -y npm): axe-core cannot be installed")
+        require_service("npm", "npm is missing (apt-get install -y npm): axe-core cannot be installed")
     prefix = SCRIPT.parents[2]
     prefix.mkdir(parents=True, exist_ok=True)
     subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save",

@@ -16,8 +16,10 @@ def test_log_in_and_every_page(page):
     expect(page).to_have_url("/accounts/login/?next=/images/prompts/")
     screenshot(page, "login")
     log_in(page)
-    expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your posts")).to_be_visible()
     nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Gallery").click()
+    expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
     for name in ("Prompt library", "Gallery", "Posts", "Admin"):
         expect(nav.get_by_role("link", name=name)).to_be_visible()
     screenshot(page, "gallery-empty")
@@ -97,6 +99,7 @@ def test_filter_the_gallery(page):
         generation.generate(prompt=text, provider="cards", overrides={"width": 320, "height": 200})
     ImageOutput.objects.filter(prompt_text="A lighthouse in a storm").update(review_status=ReviewStatus.APPROVED)
     log_in(page)
+    page.goto("/images/")
     grid = page.locator("#gallery-grid > li.thumb")
     expect(grid).to_have_count(3)
     expect(grid.first.locator("img")).to_have_attribute("loading", "lazy")
@@ -115,7 +118,8 @@ def test_filter_the_gallery(page):
     expect(page.locator("#id_q")).to_have_value("lighthouse")
     screenshot(page, "gallery-filtered")
 
-    grid.first.locator("a.frame").click()
+    # The picture opens the lightbox; its caption (or the lightbox's Details) opens the image's page.
+    grid.first.locator(".caption a").click()
     expect(page.get_by_role("heading", name="Image #")).to_be_visible()
     page.get_by_text("Sidecar JSON").click()
     expect(page.locator("pre.sidecar")).to_contain_text('"generator": "blogimages"')
@@ -126,6 +130,7 @@ def test_infinite_scroll_loads_the_next_page(page):
     for i in range(30):
         generation.generate(prompt=f"Card number {i}", provider="cards", overrides={"width": 64, "height": 64})
     log_in(page)
+    page.goto("/images/")
     grid = page.locator("#gallery-grid > li.thumb")
     expect(grid).to_have_count(24)
     page.locator(".grid-sentinel").scroll_into_view_if_needed()

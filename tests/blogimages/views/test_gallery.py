@@ -38,7 +38,8 @@ def test_grid_shows_thumbnails_lazily_never_originals(editor_client):
     [output] = finished()
     html = editor_client.get(GALLERY).content.decode()
     assert f'src="{output.thumbnail.url}" loading="lazy" decoding="async" width="384" height="216"' in html
-    assert output.file.url not in html
+    # The original is fetched only when the lightbox opens it (data-full), never by the grid.
+    assert f'src="{output.file.url}"' not in html and f'data-full="{output.file.url}"' in html
 
 
 def test_newest_first(editor_client):
@@ -121,13 +122,18 @@ def test_filter_fragment_is_the_results_block(editor_client):
 def test_queries_per_page_do_not_grow_with_the_page_size(editor_client, per_page, django_assert_max_num_queries):
     posts = [PostFactory() for _ in range(3)]
     user = UserFactory()
+    originals = []
     for i in range(100):
-        finished(post=posts[i % 3], created_by=user, provider="cards" if i % 2 else "test")
+        originals += finished(post=posts[i % 3], created_by=user, provider="cards" if i % 2 else "test")
+    for original in originals[::3]:  # stacked copies: one query for every stack on the page
+        finished(2, derived_from=original, derivation="watermark", created_by=user)
     editor_client.get(GALLERY)  # warm the session
-    with django_assert_max_num_queries(8):
+    # session, user, count, page, the user's permissions (2), stacks, filter choices (3), presets
+    with django_assert_max_num_queries(11):
         response = editor_client.get(GALLERY, {"per_page": per_page})
     assert len(response.context["outputs"]) == per_page
-    with django_assert_max_num_queries(4):
+    assert any(o.stack for o in response.context["outputs"])
+    with django_assert_max_num_queries(7):
         editor_client.get(GALLERY, {"per_page": per_page, "page": 1}, **hx("gallery-next-1"))
 
 

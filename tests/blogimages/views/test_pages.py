@@ -81,7 +81,7 @@ def test_login_page_renders_and_logs_in(client, editor):
     response = client.get("/accounts/login/")
     assert response.status_code == 200 and b'name="username"' in response.content
     response = client.post("/accounts/login/", {"username": "editor", "password": "pw-for-tests-only"})
-    assert response.status_code == 302 and response["Location"] == "/images/"
+    assert response.status_code == 302 and response["Location"] == "/"  # the landing page (was the gallery)
     response = client.post("/accounts/login/", {"username": "editor", "password": "wrong"})
     assert b"didn't match" in response.content
 
