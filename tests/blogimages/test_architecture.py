@@ -48,14 +48,18 @@ MODELS = (
 #: The only writers (and the selectors that read for pages and APIs).
 SERVICES = (
     "blogimages.access",
+    "blogimages.archive",
     "blogimages.automation",
     "blogimages.batches",
+    "blogimages.bulk",
     "blogimages.budgets",
     "blogimages.comfy_workflows",
     "blogimages.concurrency",
     "blogimages.derive",
     "blogimages.generation",
     "blogimages.integration",
+    "blogimages.llm_calls",
+    "blogimages.messages",
     "blogimages.presets",
     "blogimages.publishing",
     "blogimages.queueing",
