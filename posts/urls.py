@@ -13,6 +13,7 @@ urlpatterns = [
     path("<slug:slug>/develop/publish/", views.publish, name="publish"),
     path("<slug:slug>/develop/batches/<int:batch_id>/", views.batch_progress, name="batch_progress"),
     path("<slug:slug>/develop/batches/<int:batch_id>/retry/", views.batch_retry, name="batch_retry"),
+    path("<slug:slug>/develop/<slug:slot>/chat/", views.slot_chat, name="slot_chat"),
     path("<slug:slug>/develop/sections/<slug:key>/", views.section_candidates, name="section_candidates"),
     path("<slug:slug>/develop/sections/<slug:key>/prompt/", views.section_prompt_save, name="section_prompt"),
     path("<slug:slug>/develop/sections/<slug:key>/import/", views.section_prompt_import, name="section_import"),

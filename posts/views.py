@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import batches, publishing, renditions, review
+from blogimages import batches, chat, publishing, renditions, review
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter, slot_size
@@ -449,3 +449,15 @@ def section_approve(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     except (ValueError, PermissionDenied) as exc:
         return _section_response(request, post, key, error=str(exc))
     return _section_response(request, post, key, notice=f"Image #{output.pk} approved and chosen.")
+
+
+@login_required
+@require_GET
+def slot_chat(request: HttpRequest, slug: str, slot: str) -> HttpResponse:
+    """"Refine in chat": the user's thread for this slot, started from its current prompt."""
+    post = get_object_or_404(Post, slug=slug)
+    try:
+        thread = chat.thread_for_slot(user=request.user, post=post, slot_key=slot)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    return redirect("blogimages:chat_thread", pk=thread.pk)

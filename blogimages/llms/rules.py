@@ -51,7 +51,8 @@ FILLER = re.compile(r"^(please |can you |could you |now |ok(ay)? |and |also |the
 MAKE = re.compile(r"^(make (it|the image|the picture|this)|make|turn it|turn|it should be|should be|"
                   r"let it be|be|go)\s+")
 SEED_STEP = 6364136223846793005
-SEED_MOD = 2**63
+# Every provider takes 32-bit seeds (cards, A1111, ComfyUI); some take more, none fewer.
+SEED_MOD = 2**32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,9 +139,11 @@ def clauses(message: str) -> list[str]:
 
 
 def interpret(message: str, state: PromptState, *, presets: Mapping[str, str] | None = None,
-              images: Sequence[PromptState] = ()) -> Refinement:
+              images: Sequence[PromptState] = (), first_turn: bool = False) -> Refinement:
     """`message` applied to `state`. `presets` maps library names to their style; `images` are
-    the thread's earlier images' states, numbered from 1, for "like #N but ..."."""
+    the thread's earlier images' states, numbered from 1, for "like #N but ...". On the
+    `first_turn` of a thread that starts from a slot's prompt, a message that changes nothing
+    it understands is what to draw: it replaces the description (style and size stay)."""
     presets = {k.lower(): v for k, v in (presets or {}).items()}
     understood: list[str] = []
     unparsed: list[str] = []
@@ -160,6 +163,9 @@ def interpret(message: str, state: PromptState, *, presets: Mapping[str, str] | 
         cleaned = text.strip().rstrip(".")
         return Refinement(state=replace(state, description=cleaned), understood=("new description",),
                           based_on=based_on)
+    if first_turn and not like and all(_apply(c, state, presets)[1] is None for c in clauses(text)):
+        return Refinement(state=replace(state, description=text.strip().rstrip("."), additions=()),
+                          understood=("new description (replaces the slot's prompt)",))
     for clause in clauses(text):
         state, note = _apply(clause, state, presets)
         if note is None:

@@ -52,6 +52,7 @@ SERVICES = (
     "blogimages.automation",
     "blogimages.batches",
     "blogimages.bulk",
+    "blogimages.chat",
     "blogimages.budgets",
     "blogimages.comfy_workflows",
     "blogimages.concurrency",

@@ -118,3 +118,11 @@ def test_a_later_light_replaces_the_earlier_one():
 
 def test_the_same_message_gives_the_same_result():
     assert interpret("another one, wider", BASE) == interpret("another one, wider", BASE)
+
+
+def test_a_first_turn_that_only_describes_replaces_the_slots_description():
+    slot = PromptState(description="Harbour: the old harbour at night", style="watercolour", width=1536, height=864)
+    result = interpret("a red lighthouse at dusk", slot, first_turn=True)
+    assert (result.state.description, result.state.style, result.state.width) == (
+        "a red lighthouse at dusk", "watercolour", 1536)
+    assert interpret("wider", slot, first_turn=True).state.description == slot.description
