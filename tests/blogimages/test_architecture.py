@@ -57,6 +57,7 @@ SERVICES = (
     "blogimages.comfy_workflows",
     "blogimages.concurrency",
     "blogimages.derive",
+    "blogimages.describe",
     "blogimages.generation",
     "blogimages.integration",
     "blogimages.llm_calls",
