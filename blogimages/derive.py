@@ -34,7 +34,6 @@ from . import generation, storage
 from .access import UPLOAD_PROVIDER, can_derive, record
 from .budgets import check_budget
 from .conf import blogimages_settings
-from .exceptions import BlogImagesError
 from .imaging import convert, provenance, resize, watermark
 from .integration import get_post_adapter
 from .models import (

@@ -36,6 +36,7 @@ from .access import (  # noqa: F401 - who may act is part of review's API for th
 )
 from .conf import blogimages_settings
 from .exceptions import InvalidImage
+from .imaging import provenance
 from .integration import get_post_adapter
 from .models import (
     ImageOutput,
@@ -243,6 +244,8 @@ def replace_with_upload(output: ImageOutput, upload, *, user, note: str = "") ->
         if isinstance(exc.__cause__, UnidentifiedImageError):
             raise InvalidImage("The file is not an image: upload a PNG, JPEG or WebP.") from exc
         raise
+    # GPS, camera serials, owner names: an upload keeps its pixels and orientation, nothing personal.
+    data = provenance.strip_personal_metadata(data)
     name = str(getattr(upload, "name", "") or "")[:200]
     adapter = get_post_adapter()
     section = ""

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "corsheaders",
+    "csp",
     "blogimages",
     "posts",
 ]
@@ -71,10 +73,37 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts only from this site or carrying the page's
+# nonce (`<script nonce="{{ request.csp_nonce }}">`), no plugins, no framing. Styles may be
+# inline (htmx adds its indicator style; pages use style attributes). Images may also come from
+# the media store (S3 or its custom domain) and DJANGO_CSP_IMG_SRC.
+_media_origins = env.list("DJANGO_CSP_IMG_SRC", default=[])
+if env.str("AWS_S3_CUSTOM_DOMAIN", default=""):
+    _media_origins.append("https://" + env.str("AWS_S3_CUSTOM_DOMAIN"))
+elif env.str("AWS_S3_ENDPOINT_URL", default=""):
+    _media_origins.append(env.str("AWS_S3_ENDPOINT_URL").rstrip("/"))
+elif env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    _media_origins.append("https://*.amazonaws.com")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:", *_media_origins],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # CORS, off unless DJANGO_CORS_ALLOWED_ORIGINS names origins (e.g. "https://app.example.com"):
 # then a page there may call /v1 and /api with a bearer token. Never with cookies: a token

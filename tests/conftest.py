@@ -33,6 +33,16 @@ def _media_root(settings, tmp_path):
     storages._storages = {}
 
 
+@pytest.fixture(autouse=True)
+def _own_rate_limit_counters(settings):
+    """Each test counts requests under its own keys: user ids repeat across tests, and the
+    cache (Redis in CI) outlives them, so shared counters would leak one test's requests
+    into the next one's limits."""
+    import uuid
+
+    settings.BLOGIMAGES_RATE_LIMIT_KEY_PREFIX = f"test-rl-{uuid.uuid4().hex}"
+
+
 @pytest.fixture
 def recorder(settings):
     """Make the recording provider the default ("test") beside the real cards provider."""

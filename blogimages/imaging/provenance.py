@@ -375,6 +375,100 @@ def _webp_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, 
     return b"RIFF" + struct.pack("<I", len(content)) + content
 
 
+def strip_personal_metadata(data: bytes) -> bytes:
+    """An uploaded file without what may identify a person or a place — EXIF (GPS, camera
+    serial, owner, dates) reduced to its orientation tag, XMP, IPTC, comments and PNG text —
+    with the pixels, the colour profile and the container untouched (no re-encoding)."""
+    fmt = format_name(open_image(data, decode=False))
+    try:
+        if fmt == "png":
+            return _png_strip(data)
+        if fmt == "jpeg":
+            return _jpeg_strip(data)
+        if fmt == "webp":
+            return _webp_strip(data)
+    except (IndexError, struct.error) as exc:
+        raise InvalidImage(f"Malformed {fmt.upper()} container: {exc}") from exc
+    raise InvalidImage(f"Unsupported image format {fmt or 'unknown'}; PNG, JPEG or WebP expected.")
+
+
+def _png_strip(data: bytes) -> bytes:
+    out, pos = [data[:8]], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos : pos + 12 + length]
+        if len(chunk) != 12 + length:
+            raise InvalidImage("Malformed PNG: a chunk runs past the end of the file.")
+        pos += 12 + length
+        if kind in (b"tEXt", b"zTXt", b"iTXt", b"tIME"):
+            continue
+        if kind == b"eXIf":
+            minimal = _minimal_exif(b"Exif\x00\x00" + chunk[8:-4])
+            if minimal is None:
+                continue
+            chunk = _png_chunk(b"eXIf", minimal[6:])
+        out.append(chunk)
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def _jpeg_strip(data: bytes) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        raise InvalidImage("Malformed JPEG: no start-of-image marker.")
+    out, pos = [b"\xff\xd8"], 2
+    while True:
+        if data[pos] != 0xFF:
+            raise InvalidImage("Malformed JPEG: expected a marker.")
+        while data[pos + 1] == 0xFF:
+            pos += 1
+        marker = data[pos + 1]
+        if marker in (0xDA, 0xD9):
+            out.append(data[pos:])
+            return b"".join(out)
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            out.append(data[pos : pos + 2])
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        segment = data[pos : pos + 2 + length]
+        if length < 2 or len(segment) != 2 + length:
+            raise InvalidImage("Malformed JPEG: a segment runs past the end of the file.")
+        pos += 2 + length
+        payload = segment[4:]
+        if marker == 0xE1:  # EXIF or XMP
+            if not payload.startswith(b"Exif\x00\x00"):
+                continue
+            minimal = _minimal_exif(payload)
+            if minimal is None:
+                continue
+            segment = _jpeg_segment(0xE1, minimal)
+        elif marker in (0xED, 0xFE) or 0xE3 <= marker <= 0xEF and marker != 0xEE:
+            continue  # IPTC/Photoshop, comments, vendor segments (maker notes, previews); Adobe APP14 stays
+        out.append(segment)
+
+
+def _webp_strip(data: bytes) -> bytes:
+    chunks = webp_chunks(data)
+    if not chunks or chunks[0][0] != b"VP8X":
+        return data  # a simple WebP has no room for metadata
+    flags, rest = chunks[0][1][0], chunks[0][1][1:]
+    body: list[bytes] = []
+    flags &= ~0x0C
+    for kind, payload in chunks[1:]:
+        if kind == b"XMP ":
+            continue
+        if kind == b"EXIF":
+            minimal = _minimal_exif(payload if payload.startswith(b"Exif") else b"Exif\x00\x00" + payload)
+            if minimal is None:
+                continue
+            flags |= 0x08
+            payload = minimal[6:]
+        body.append(_riff_chunk(kind, payload))
+    content = b"WEBP" + _riff_chunk(b"VP8X", bytes((flags,)) + rest) + b"".join(body)
+    return b"RIFF" + struct.pack("<I", len(content)) + content
+
+
 def read_provenance(data: bytes) -> dict[str, Any]:
     """What an image says about its origin: prompt, provider, model, seed, digital_source_type...
 

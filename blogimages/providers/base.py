@@ -289,6 +289,8 @@ class BaseProvider:
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
         self.alias = alias
         self.options = dict(options or {})
+        # Read before a subclass hides them in its own copy (e.g. auth moved into a session).
+        self._secrets = secrets_in(self.options)
         #: Per-provider default settings, merged under a request's own values.
         self.defaults: dict[str, Any] = dict(self.options.get("defaults") or {})
         #: Most calls in flight to this provider at once (batch and API); None = no limit.
@@ -362,6 +364,10 @@ class BaseProvider:
         )
         return None if price is None else price * request.n
 
+    def redact(self, text: str) -> str:
+        """`text` without any of this provider's secrets (see `redact_secrets`)."""
+        return redact_secrets(text, self._secrets)
+
     def run(self, request: GenerationRequest) -> GenerationResult:
         """Validate, call `generate()`, time it and log the outcome (never the secrets)."""
         request = self.prepare(request)
@@ -371,6 +377,10 @@ class BaseProvider:
         except ProviderError as exc:
             if not exc.provider:
                 exc.provider = self.alias
+            # Whatever a host echoed back (a key in an error page...) is scrubbed here, once, before
+            # the error reaches a log, a row, a page, an API answer or the CLI.
+            exc.message, exc.response = self.redact(exc.message), self.redact(exc.response)
+            exc.args = (exc.message,)
             logger.warning(
                 "provider %s model %s failed after %d ms: %s",
                 self.alias, request.model, (time.monotonic() - started) * 1000, exc,
@@ -395,6 +405,54 @@ class BaseProvider:
             return replace(result, cost=cost, cost_basis="usage")
         estimate = self.estimate_cost(replace(request, n=len(result.images)))
         return replace(result, cost=estimate, cost_basis="estimate" if estimate is not None else "")
+
+
+#: Option names whose values are secrets, and the shortest run of a secret that is redacted.
+SECRET_OPTION_WORDS = ("key", "token", "password", "secret", "auth")
+MIN_SECRET_RUN = 8
+REDACTED = "[redacted]"
+
+
+def secrets_in(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secret values of a provider's options (api_key, auth "user:password", tokens...)."""
+    found = []
+    for name, value in options.items():
+        if isinstance(value, str) and any(word in name.lower() for word in SECRET_OPTION_WORDS):
+            found.append(value)
+            if ":" in value:  # "user:password": the password alone is the secret part
+                found.append(value.split(":", 1)[1])
+    return tuple(sorted({s for s in found if len(s) >= MIN_SECRET_RUN}, key=len, reverse=True))
+
+
+def redact_secrets(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """`text` with every run of MIN_SECRET_RUN or more characters of any secret replaced.
+
+    Not only whole secrets: a host may echo a key cut at some length, or split across lines,
+    and its remaining part is still a key. Runs shorter than MIN_SECRET_RUN are left alone so
+    ordinary words survive.
+    """
+    if not text or not secrets:
+        return text or ""
+    hidden = bytearray(len(text))
+    for secret in secrets:
+        for start in range(len(secret) - MIN_SECRET_RUN + 1):
+            piece = secret[start:start + MIN_SECRET_RUN]
+            at = text.find(piece)
+            while at != -1:
+                hidden[at:at + MIN_SECRET_RUN] = b"\x01" * MIN_SECRET_RUN
+                at = text.find(piece, at + 1)
+    if not any(hidden):
+        return text
+    out, index = [], 0
+    while index < len(text):
+        if hidden[index]:
+            while index < len(text) and hidden[index]:
+                index += 1
+            out.append(REDACTED)
+        else:
+            out.append(text[index])
+            index += 1
+    return "".join(out)
 
 
 def validation_problems(request: GenerationRequest, caps: Capabilities) -> list[str]:

@@ -65,8 +65,6 @@ MAX_SIZE = 4096
 # Inline request data is capped at 20 MB by the API; base64 grows bytes by a third.
 MAX_INLINE_BYTES = 14 * 1024 * 1024
 REFERENCE_MIME_TYPES = ("image/png", "image/jpeg", "image/webp")
-# Keys shorter than this are not redacted: replacing them would mangle ordinary words.
-MIN_REDACTABLE_SECRET = 8
 # How long the model listing is trusted, and how long a failed listing is remembered.
 LISTING_TTL = 300.0
 LISTING_ERROR_TTL = 30.0
@@ -601,11 +599,6 @@ class GeminiProvider(BaseProvider):
 
     # -- errors ------------------------------------------------------------------------------
 
-    def redact(self, text: str) -> str:
-        """`text` without our API key, in case a server or proxy echoes it back."""
-        if text and len(self.api_key) >= MIN_REDACTABLE_SECRET:
-            return text.replace(self.api_key, "[redacted]")
-        return text or ""
 
     def translate_status_error(self, exc: genai_errors.APIError) -> ProviderError:
         status = int(exc.code or 0)

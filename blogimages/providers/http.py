@@ -13,6 +13,7 @@ a log line or an exception; URLs shown to people go through `redact_url()`.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import re
 import time
@@ -171,12 +172,22 @@ def error_for_response(
     *,
     action: str,
     describe: Callable[[Any], str] = describe_error_payload,
+    redact: Callable[[str], str] = str,
 ) -> ProviderError:
-    """The exception that a non-2xx `response` means, carrying the server's own message."""
+    """The exception that a non-2xx `response` means, carrying the server's own message.
+
+    The body is redacted before anything shortens it (`describe` keeps one line of it): a
+    secret the server echoed must not survive as a tail past the cut.
+    """
     status = response.status_code
-    message = describe(response_payload(response)) or response.reason or "error"
+    body = redact(response.text)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = body
+    message = describe(payload) or response.reason or "error"
     text = f"{action} failed: {message}"
-    common = {"status_code": status, "response": response.text,
+    common = {"status_code": status, "response": body,
               "request_id": response.headers.get("X-Request-Id", "")}
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
@@ -280,7 +291,7 @@ class HttpProvider(BaseProvider):
         logger.debug("%s %s %s -> %d in %d ms", self.alias, method, path, response.status_code,
                      (time.monotonic() - started) * 1000)
         if not 200 <= response.status_code < 300:
-            raise error_for_response(response, action=action, describe=describe)
+            raise error_for_response(response, action=action, describe=describe, redact=self.redact)
         return response
 
     def call_json(self, method: str, path: str, **kwargs: Any) -> Any:

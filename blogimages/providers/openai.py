@@ -75,8 +75,6 @@ EDIT_MAX_BYTES = 50_000_000
 # How long GET /v1/models is trusted, and how long a failed listing is not asked again.
 MODEL_LIST_TTL_SECONDS = 3600.0
 MODEL_LIST_RETRY_SECONDS = 60.0
-# Keys that would only leak a fragment of a short key (or mangle messages) are not redacted.
-MIN_REDACTABLE_SECRET = 8
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -604,11 +602,6 @@ class OpenAIProvider(BaseProvider):
 
     # -- errors --------------------------------------------------------------------------
 
-    def redact(self, text: str) -> str:
-        """`text` without our API key, in case a host echoes it back."""
-        if text and len(self.api_key) >= MIN_REDACTABLE_SECRET:
-            return text.replace(self.api_key, "[redacted]")
-        return text or ""
 
     def translate_error(self, exc: openai.OpenAIError) -> ProviderError:
         if isinstance(exc, openai.APITimeoutError):
@@ -666,5 +659,6 @@ def provider_message(exc: openai.APIStatusError) -> str:
         if isinstance(message, str) and message:
             return message
     if isinstance(body, str) and body.strip():
-        return body.strip()[:500]
+        # Not cut here: redaction comes first (BaseProvider.run), then ProviderError trims it.
+        return body.strip()
     return exc.message

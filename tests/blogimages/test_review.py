@@ -315,6 +315,20 @@ def test_replace_with_an_upload_keeps_the_original(recorder, reviewer, post, _me
     assert provenance.read_provenance(file_bytes(new)) == {}
 
 
+def test_an_upload_loses_its_gps_and_personal_exif_but_keeps_its_orientation(recorder, reviewer):
+    from tests.blogimages.imaging.test_strip_metadata import image_with_metadata
+
+    photo = image_with_metadata("JPEG")
+    assert b"Jane Photographer" in photo
+    new = review.replace_with_upload(make_image(), SimpleUploadedFile("holiday.jpg", photo), user=reviewer)
+    stored = file_bytes(new)
+    assert b"Jane Photographer" not in stored and b"CAM-123456" not in stored
+    from PIL import Image
+
+    with Image.open(io.BytesIO(stored)) as im:
+        assert im.getexif().get(0x0112) == 6 and not im.getexif().get_ifd(0x8825)
+
+
 @pytest.mark.parametrize("fmt, mime", [("PNG", "image/png"), ("WEBP", "image/webp")])
 def test_png_and_webp_uploads_are_accepted(recorder, reviewer, fmt, mime):
     new = review.replace_with_upload(make_image(), png_bytes(20, 20, fmt=fmt), user=reviewer)
