@@ -27,10 +27,10 @@ from ..exceptions import (
     ProviderTimeout,
     ProviderUnreachable,
 )
+from ..providers.base import redact_secrets, secrets_in
 from ..providers.openai import (
     CONTENT_POLICY_CODES,
     DEFAULT_BASE_URL,
-    MIN_REDACTABLE_SECRET,
     QUOTA_CODES,
     display_url,
     provider_message,
@@ -215,9 +215,8 @@ class OpenAILLM(BaseLLM):
     # -- errors (the same split as the image providers) -------------------------------
 
     def redact(self, text: str) -> str:
-        if text and len(self.api_key) >= MIN_REDACTABLE_SECRET:
-            return text.replace(self.api_key, "[redacted]")
-        return text or ""
+        """`text` without our key, whole or in part, in case a host echoes it back."""
+        return redact_secrets(text, secrets_in(self.options))
 
     def translate_error(self, exc: openai.OpenAIError) -> ProviderError:
         if isinstance(exc, openai.APITimeoutError):

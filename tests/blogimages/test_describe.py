@@ -92,7 +92,7 @@ def test_an_answer_that_is_not_json_changes_nothing(section_image, vision):
 def test_without_a_vision_model_the_offline_suggestion_stays(section_image):
     # A cards image shows its own words: those are its offline alt text.
     assert describe(section_image).alt == generation.suggested_alt_text(section_image)
-    assert describe(section_image).alt.lower().startswith("a red lighthouse")
+    assert describe(section_image).source == "offline" and "red" in describe(section_image).alt.lower()
 
 
 def test_the_command_fills_every_image_of_a_post_missing_approved_alt(section_image, vision):
