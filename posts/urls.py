@@ -16,6 +16,8 @@ urlpatterns = [
     path("<slug:slug>/develop/<slug:slot>/chat/", views.slot_chat, name="slot_chat"),
     path("<slug:slug>/develop/sections/<slug:key>/", views.section_candidates, name="section_candidates"),
     path("<slug:slug>/develop/sections/<slug:key>/prompt/", views.section_prompt_save, name="section_prompt"),
+    path("<slug:slug>/develop/sections/<slug:key>/draft/", views.section_draft, name="section_draft"),
+    path("<slug:slug>/develop/sections/<slug:key>/improve/", views.section_improve, name="section_improve"),
     path("<slug:slug>/develop/sections/<slug:key>/import/", views.section_prompt_import, name="section_import"),
     path("<slug:slug>/develop/sections/<slug:key>/regenerate/", views.section_regenerate,
          name="section_regenerate"),

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import batches, chat, publishing, renditions, review
+from blogimages import assist, batches, chat, publishing, renditions, review
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter, slot_size
@@ -461,3 +461,41 @@ def slot_chat(request: HttpRequest, slug: str, slot: str) -> HttpResponse:
     except ValueError as exc:
         raise Http404(str(exc)) from exc
     return redirect("blogimages:chat_thread", pk=thread.pk)
+
+
+def _proposal_page(request: HttpRequest, post: Post, key: str, make) -> HttpResponse:
+    try:
+        slot = batches.find_slot(post, key)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    current = batches.section_prompt(post, slot)
+    shown = {name: request.POST.get(name, getattr(current, name)) for name in batches.PROMPT_PARTS}
+    error, proposal, changes = "", None, []
+    try:
+        proposal = make(post, key, shown)
+        changes = assist.differences(shown, proposal)
+    except (BlogImagesError, ValueError) as exc:
+        error = str(exc)
+    return render(request, "posts/proposal.html", {
+        "post": post, "slot": slot, "current": shown, "proposal": proposal, "changes": changes, "error": error,
+        "nav": "posts",
+    }, status=200 if proposal else 502)
+
+
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def section_draft(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """"Draft from the post": a proposal for the slot's prompt; nothing is saved until accepted."""
+    post = get_object_or_404(Post, slug=slug)
+    return _proposal_page(request, post, key,
+                          lambda post, key, shown: assist.draft_for_slot(post, key, user=request.user))
+
+
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def section_improve(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """"Improve": the prompt as written (saved or not) rewritten, as a proposal."""
+    post = get_object_or_404(Post, slug=slug)
+    return _proposal_page(request, post, key, lambda post, key, shown: assist.improve(shown, user=request.user))

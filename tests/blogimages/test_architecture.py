@@ -49,6 +49,7 @@ MODELS = (
 SERVICES = (
     "blogimages.access",
     "blogimages.archive",
+    "blogimages.assist",
     "blogimages.automation",
     "blogimages.batches",
     "blogimages.bulk",

@@ -56,3 +56,21 @@ def test_refine_a_section_image_in_chat_and_use_it(page):
     chosen = Section.objects.select_related("chosen_image").get(post__slug=DEMO, key="arrival").chosen_image
     assert chosen is not None and (chosen.width, chosen.height) == (1536, 864)
     assert chosen.negative_prompt == "people" or chosen.derived_from.negative_prompt == "people"
+
+
+def test_improve_shows_a_proposal_that_saves_only_when_accepted(page):
+    from blogimages.models import ImagePrompt
+
+    log_in(page)
+    page.goto(f"/posts/{DEMO}/develop/")
+    section = page.locator("article.develop-section", has_text="Arriving at dusk")
+    section.get_by_label("Prompt", exact=True).fill("a lighthouse at dusk, without people")
+    section.get_by_role("button", name="Improve").click()
+    expect(page.locator("h1")).to_contain_text("Proposed prompt for “Arriving at dusk”")
+    expect(page.locator("tr[data-part=negative_prompt] ins")).to_have_text("people")
+    assert not ImagePrompt.objects.filter(post__slug=DEMO, section_key="arrival", negative_prompt="people").exists()
+    screenshot(page, "assist-proposal", phone=False)
+    page.get_by_role("button", name="Accept and save").click()
+    page.wait_for_url(f"**/posts/{DEMO}/develop/**")
+    saved = ImagePrompt.objects.get(post__slug=DEMO, section_key="arrival")
+    assert (saved.description, saved.negative_prompt) == ("a lighthouse at dusk", "people")
