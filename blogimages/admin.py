@@ -824,3 +824,30 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in active:
             tokens.revoke_token(token, by=request.user)
         self.message_user(request, f"{len(active)} token(s) revoked.", messages.SUCCESS)
+
+
+from .models import ChatThread, LlmCall, StyleGuide  # noqa: E402  (kept beside their admins)
+
+
+@admin.register(StyleGuide)
+class StyleGuideAdmin(admin.ModelAdmin):
+    list_display = ("name", "enabled", "style_words", "palette", "mood", "updated_at")
+    filter_horizontal = ("reference_images",)
+    help_texts = {"slot_defaults": 'By slot kind or key: {"social": {"format": "bold and simple"}}.'}
+
+
+@admin.register(LlmCall)
+class LlmCallAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "alias", "model", "purpose", "user", "input_tokens", "output_tokens", "cost", "error")
+    list_filter = ("alias", "purpose")
+    readonly_fields = [f.name for f in LlmCall._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a record of what was spent, written by the app only
+
+
+@admin.register(ChatThread)
+class ChatThreadAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "user", "post", "slot_key", "updated_at")
+    search_fields = ("title", "messages__text")
+    raw_id_fields = ("user", "post")

@@ -180,7 +180,12 @@ def _generate_turn(thread: ChatThread, state: PromptState, user, *, reply: str, 
         message.outputs.set(outputs)
         seed = state.seed if state.seed is not None else outputs[0].seed
         state = replace(state, seed=seed)
-        message.prompt = {**prompt_record(state, outputs[0].provider), "state": _state_json(state)}
+        sent = outputs[0]
+        # What was sent, which includes the style guide's part for a post's image.
+        message.prompt = {**prompt_record(state, sent.provider), "text": sent.prompt_text,
+                          "negative_prompt": sent.negative_prompt,
+                          "style_guide": (sent.setting_snapshot or {}).get("style_guide") or {},
+                          "state": _state_json(state)}
         message.save(update_fields=["prompt"])
         thread.state = _state_json(state)
         thread.save()

@@ -627,3 +627,28 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.text[:60]}"
+
+
+class StyleGuide(models.Model):
+    """The blog's visual identity, applied to every generation for a post while enabled."""
+
+    name = models.CharField(max_length=120, default="Blog style guide")
+    enabled = models.BooleanField(default=True)
+    style_words = models.CharField(max_length=500, blank=True, help_text="e.g. flat illustration, soft grain")
+    palette = models.CharField(max_length=300, blank=True, help_text="e.g. teal, sand and coral")
+    mood = models.CharField(max_length=200, blank=True, help_text="e.g. calm, optimistic")
+    never_show = models.CharField(
+        max_length=500, blank=True,
+        help_text="Comma-separated: the negative prompt where the provider takes one, else “avoid …” words.",
+    )
+    reference_images = models.ManyToManyField(ImageOutput, blank=True, related_name="+",
+                                              help_text="Used by providers that take reference images.")
+    # {"featured": {"style": "...", "format": "..."}, "section": {...}} by slot kind or key.
+    slot_defaults = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-enabled", "-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name

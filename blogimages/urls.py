@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import chat, compare, gallery, media, prompts, publishing, tester, tokens
+from .views import chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -23,6 +23,7 @@ urlpatterns = [
     path("chat/<int:pk>/rename/", chat.chat_rename, name="chat_rename"),
     path("chat/<int:pk>/delete/", chat.chat_delete, name="chat_delete"),
     path("chat/<int:pk>/use/<int:output_id>/", chat.chat_use, name="chat_use"),
+    path("style-guide/", style_guide.style_guide_edit, name="style_guide"),
     path("test/", tester.tester, name="tester"),
     path("compare/", compare.compare, name="compare"),
     path("prompts/", prompts.example_list, name="prompt_list"),

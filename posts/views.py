@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import assist, batches, chat, publishing, renditions, review
+from blogimages import assist, batches, chat, publishing, renditions, review, style_guide
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter, slot_size
@@ -210,11 +210,12 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
     setting = _setting_from(data) if "setting" in data else _remembered_setting(post)
     # By default only the slots without an approved image; "regenerate all" makes every slot anew.
     only_missing = data.get("regenerate_all") != "on"
+    use_style_guide = data.get("skip_style_guide") != "on"
     plan, error = None, ""
     if request.method == "POST":
         try:
             started = batches.start_post_batch(post=post, setting=setting, user=request.user,
-                                               only_missing=only_missing)
+                                               only_missing=only_missing, use_style_guide=use_style_guide)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
         else:
@@ -226,11 +227,13 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
             return _progress_response(request, post, batch, skipped=started.skipped, created=started.created)
     if not error:
         try:
-            plan = batches.plan_post_batch(post=post, setting=setting, only_missing=only_missing)
+            plan = batches.plan_post_batch(post=post, setting=setting, only_missing=only_missing,
+                                           use_style_guide=use_style_guide)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
     context = {"post": post, "plan": plan, "error": error, "setting": setting, "regenerate_all": not only_missing,
-               "settings": ImageSetting.objects.all()}
+               "settings": ImageSetting.objects.all(), "style_guide": style_guide.active_guide(),
+               "skip_style_guide": not use_style_guide}
     if is_fragment(request):
         return render(request, "posts/develop.html#plan", context)
     return render(request, "posts/develop.html", {**_develop_context(request, post), **context, "show_plan": True})

@@ -73,6 +73,7 @@ SERVICES = (
     "blogimages.signed_media",
     "blogimages.slots",
     "blogimages.storage",
+    "blogimages.style_guide",
     "blogimages.tokens",
 )
 #: What translates between the outside world and the services.
