@@ -8,8 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blogimages', '0004_publish_alt_text_renditions'),
-        ('blogimages', '0005_models_retired_models'),
+        ('blogimages', '0006_merge_models_publish'),
         ('posts', '0002_publish_featured_social'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,38 +1,26 @@
-"""The review desk: every blogimages model in the Django admin.
-
-The ImageOutput pages are where an editor reviews: a list with thumbnails and filters,
-bulk actions, and a change page with a large preview, the review trail, the derived
-images and buttons for every review action. Everything generated is read-only; review
-state changes only through the actions, which call the services in `review.py` and
-`derive.py` (so the admin, the author pages and the API behave the same).
-"""
+"""The review desk: ImageOutput's list with thumbnails, filters and bulk actions, and its change
+page with a large preview, the review trail, derived images and a button for every review action.
+Everything generated is read-only; state changes only through the services in `review.py` and
+`derive.py`, so the admin, the author pages and the APIs behave the same."""
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from . import derive, review, tokens
-from .exceptions import BlogImagesError
-from .forms_admin import (
-    ApiTokenCreateForm,
+from .. import derive, review
+from ..forms_admin import (
     AssignForm,
-    ComfyWorkflowForm,
     ConvertForm,
-    ImageSettingForm,
     PromptEditForm,
     RejectForm,
     ResizeForm,
@@ -40,41 +28,14 @@ from .forms_admin import (
     UpscaleForm,
     VariationsForm,
     WatermarkForm,
-    WatermarkPresetForm,
 )
-from .imaging import watermark
-from .integration import get_post_adapter
-from .models import (
-    ApiToken,
-    ComfyWorkflow,
-    GenerationBatch,
+from ..integration import get_post_adapter
+from ..models import (
     ImageOutput,
-    ImagePrompt,
-    ImagePromptExample,
-    ImageSetting,
     OutputStatus,
     ReviewEvent,
-    WatermarkPreset,
 )
-
-# Errors a review action reports to the editor as a message (bad input, provider problems,
-# a file missing from storage).
-ACTION_ERRORS = (ValueError, BlogImagesError, LookupError, OSError)
-
-
-def _image_admin_url(pk: int) -> str:
-    return reverse("admin:blogimages_imageoutput_change", args=[pk])
-
-
-def _pretty_json(value: Any) -> str:
-    if not value:
-        return "—"
-    return format_html('<pre class="bi-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str))
-
-
-# --------------------------------------------------------------------------------------
-# ImageOutput
-# --------------------------------------------------------------------------------------
+from .common import ACTION_ERRORS, _image_admin_url, _pretty_json
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -587,267 +548,3 @@ def _event_links(event: ReviewEvent) -> list[tuple[str, str | None, str]]:
         if value not in (None, ""):
             links.append((key.replace("_", " "), None, str(value)))
     return links
-
-
-# --------------------------------------------------------------------------------------
-# The other models
-# --------------------------------------------------------------------------------------
-
-
-@admin.register(ReviewEvent)
-class ReviewEventAdmin(admin.ModelAdmin):
-    """The review trail: read-only, written by the review services only."""
-
-    list_display = ("created_at", "image_link", "action", "actor", "note_excerpt")
-    list_filter = ("action", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("note",)
-    list_select_related = ("output", "actor")
-    date_hierarchy = "created_at"
-    readonly_fields = ("output", "actor", "action", "note", "data_pretty", "created_at")
-    fields = readonly_fields
-
-    @admin.display(description="Image", ordering="output")
-    def image_link(self, obj: ReviewEvent) -> str:
-        return format_html('<a href="{}">#{}</a>', _image_admin_url(obj.output_id), obj.output_id)
-
-    @admin.display(description="Note")
-    def note_excerpt(self, obj: ReviewEvent) -> str:
-        return Truncator(obj.note).chars(80)
-
-    @admin.display(description="Data")
-    def data_pretty(self, obj: ReviewEvent) -> str:
-        return _pretty_json(obj.data)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(ImageSetting)
-class ImageSettingAdmin(admin.ModelAdmin):
-    form = ImageSettingForm
-    list_display = ("name", "provider", "model", "size", "steps", "guidance_scale", "seed", "quality", "style",
-                    "updated_at")
-    list_filter = ("provider",)
-    search_fields = ("name", "model", "notes")
-    readonly_fields = ("created_at", "updated_at")
-    fieldsets = [
-        (None, {"fields": ("name", "provider", "model", ("width", "height"))}),
-        ("Parameters", {"fields": ("steps", "guidance_scale", "seed", "quality", "style", "sampler",
-                                   "extra_settings")}),
-        (None, {"fields": ("notes", "created_at", "updated_at")}),
-    ]
-
-    @admin.display(description="Size")
-    def size(self, obj: ImageSetting) -> str:
-        return f"{obj.width}×{obj.height}"
-
-
-@admin.register(ImagePrompt)
-class ImagePromptAdmin(admin.ModelAdmin):
-    list_display = ("short_text", "source", "post", "section_key", "example", "author", "updated_at")
-    list_filter = ("source", ("post", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("description", "style", "format")
-    list_select_related = ("post", "example", "author")
-    raw_id_fields = ("source_post", "post", "example", "author")
-    readonly_fields = ("composed", "created_at", "updated_at")
-    fieldsets = [
-        (None, {"fields": ("description", "style", "format", "negative_prompt", "composed")}),
-        ("Where it came from", {"fields": ("source", "source_post", "source_field", "post", "section_key", "example",
-                                           "author", "created_at", "updated_at")}),
-    ]
-
-    @admin.display(description="Prompt")
-    def short_text(self, obj: ImagePrompt) -> str:
-        return Truncator(obj.text()).chars(90)
-
-    @admin.display(description="Text sent to the provider")
-    def composed(self, obj: ImagePrompt) -> str:
-        return obj.text() if obj.pk else "—"
-
-
-@admin.register(ImagePromptExample)
-class ImagePromptExampleAdmin(admin.ModelAdmin):
-    list_display = ("name", "setting", "tags", "rating", "updated_at")
-    list_filter = ("rating", "setting")
-    search_fields = ("name", "description", "style", "tags", "notes")
-    list_select_related = ("setting",)
-    raw_id_fields = ("author",)
-    readonly_fields = ("created_at", "updated_at")
-
-
-@admin.register(GenerationBatch)
-class GenerationBatchAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "post", "status", "progress", "cost_estimate", "created_by", "created_at")
-    list_filter = ("status", ("post", admin.RelatedOnlyFieldListFilter))
-    list_select_related = ("post", "created_by", "setting")
-    date_hierarchy = "created_at"
-    readonly_fields = ("post", "setting", "created_by", "status", "total", "succeeded_count", "failed_count",
-                       "cost_estimate", "created_at", "started_at", "finished_at", "images")
-    fields = readonly_fields
-    actions = ["retry_failed"]
-
-    @admin.display(description="Done")
-    def progress(self, obj: GenerationBatch) -> str:
-        failed = f", {obj.failed_count} failed" if obj.failed_count else ""
-        return f"{obj.done_count} of {obj.total}{failed}"
-
-    @admin.display(description="Images")
-    def images(self, obj: GenerationBatch) -> str:
-        url = reverse("admin:blogimages_imageoutput_changelist") + f"?batch__id__exact={obj.pk}"
-        return format_html('<a href="{}">{} image(s) of this batch</a>', url, obj.outputs.count())
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    @admin.action(description="Retry the failed images of the selected batches", permissions=["change"])
-    def retry_failed(self, request, queryset):
-        from .batches import retry_failed
-
-        total = sum(retry_failed(batch) for batch in queryset)
-        self.message_user(request, f"{total} failed image(s) queued again.", messages.SUCCESS)
-
-
-SAMPLE_SIZE = (480, 270)
-
-
-def _sample_background(dark: bool) -> bytes:
-    """A gradient with some texture, dark or light, to preview watermarks on."""
-    from PIL import Image, ImageDraw
-
-    width, height = SAMPLE_SIZE
-    image = Image.new("RGB", SAMPLE_SIZE)
-    draw = ImageDraw.Draw(image)
-    top, bottom = ((28, 34, 52), (6, 8, 14)) if dark else ((250, 244, 230), (214, 226, 238))
-    for y in range(height):
-        t = y / (height - 1)
-        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
-    accent = (70, 90, 140) if dark else (236, 200, 170)
-    draw.ellipse((width * 0.55, height * 0.1, width * 1.05, height * 1.1), fill=accent)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-@admin.register(WatermarkPreset)
-class WatermarkPresetAdmin(admin.ModelAdmin):
-    form = WatermarkPresetForm
-    list_display = ("name", "describe", "is_default", "updated_at")
-    readonly_fields = ("preview",)
-    fieldsets = [
-        (None, {"fields": ("name", "make_default")}),
-        ("Mark", {"fields": ("text", "logo", "font", "color")}),
-        ("Placement", {"fields": ("position", "opacity", "scale", "margin")}),
-        ("Preview", {"fields": ("preview",)}),
-    ]
-
-    @admin.display(description="Watermark")
-    def describe(self, obj: WatermarkPreset) -> str:
-        spec = obj.spec or {}
-        what = f"“{spec.get('text')}”" if spec.get("text") else "logo" if obj.logo else "—"
-        return f"{what}, {spec.get('position', 'bottom-right')}, opacity {spec.get('opacity', 0.5)}"
-
-    @admin.display(description="On a dark and a light image")
-    def preview(self, obj: WatermarkPreset) -> str:
-        if not obj.pk:
-            return "Save the preset to see it on sample images."
-        try:
-            spec = derive.preset_spec(obj)
-            samples = [watermark.watermark(_sample_background(dark), spec) for dark in (True, False)]
-        except (ValueError, OSError) as exc:
-            return f"Cannot preview: {exc}"
-        return format_html_join(
-            " ", '<img src="data:image/png;base64,{}" width="{}" alt="preview" class="bi-sample">',
-            ((base64.b64encode(data).decode("ascii"), SAMPLE_SIZE[0]) for data in samples),
-        )
-
-    def save_model(self, request, obj, form, change) -> None:
-        with transaction.atomic():
-            if obj.is_default:
-                WatermarkPreset.objects.exclude(pk=obj.pk).filter(is_default=True).update(is_default=False)
-            super().save_model(request, obj, form, change)
-
-
-@admin.register(ComfyWorkflow)
-class ComfyWorkflowAdmin(admin.ModelAdmin):
-    form = ComfyWorkflowForm
-    list_display = ("name", "description", "nodes", "updated_at")
-    search_fields = ("name", "description")
-
-    @admin.display(description="Nodes")
-    def nodes(self, obj: ComfyWorkflow) -> int:
-        return len(obj.workflow) if isinstance(obj.workflow, dict) else 0
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are listed and revoked here; only a hash is stored. Creating one shows the
-    raw token once, on the page that answers the form (never stored, never in a message)."""
-
-    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "expires_at", "revoked_at", "active")
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter))
-    search_fields = ("name", "prefix", "user__username")
-    list_select_related = ("user",)
-    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
-    exclude = ("token_hash",)
-    actions = ["revoke_selected"]
-
-    @admin.display(description="Active", boolean=True)
-    def active(self, obj: ApiToken) -> bool:
-        return obj.is_active
-
-    def add_view(self, request, form_url="", extra_context=None):
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = ApiTokenCreateForm(request.POST or None, requested_by=request.user)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
-                   "title": "Create an API token", "media": self.media + form.media}
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            token, raw = tokens.issue_token(user=data["user"], by=request.user, name=data["name"],
-                                            expires_at=data["expires_at"])
-            self.log_addition(request, token, [{"added": {}}])
-            context.update(title="API token created", token=token, raw_token=raw)
-            response = TemplateResponse(request, "admin/blogimages/apitoken/created.html", context)
-            response["Cache-Control"] = "no-store"
-            return response
-        return TemplateResponse(request, "admin/blogimages/apitoken/create.html", context)
-
-    @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke_selected(self, request, queryset):
-        active = list(queryset.filter(revoked_at__isnull=True))
-        for token in active:
-            tokens.revoke_token(token, by=request.user)
-        self.message_user(request, f"{len(active)} token(s) revoked.", messages.SUCCESS)
-
-
-from .models import ChatThread, LlmCall, StyleGuide  # noqa: E402  (kept beside their admins)
-
-
-@admin.register(StyleGuide)
-class StyleGuideAdmin(admin.ModelAdmin):
-    list_display = ("name", "enabled", "style_words", "palette", "mood", "updated_at")
-    filter_horizontal = ("reference_images",)
-    help_texts = {"slot_defaults": 'By slot kind or key: {"social": {"format": "bold and simple"}}.'}
-
-
-@admin.register(LlmCall)
-class LlmCallAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "alias", "model", "purpose", "user", "input_tokens", "output_tokens", "cost", "error")
-    list_filter = ("alias", "purpose")
-    readonly_fields = [f.name for f in LlmCall._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # a record of what was spent, written by the app only
-
-
-@admin.register(ChatThread)
-class ChatThreadAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "user", "post", "slot_key", "updated_at")
-    search_fields = ("title", "messages__text")
-    raw_id_fields = ("user", "post")
