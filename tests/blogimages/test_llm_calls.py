@@ -14,7 +14,8 @@ from blogimages.models import CostBasis, LlmCall
 from tests.blogimages.llms.chat_server import answer, completion, error_body
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# Spend is counted in today's window: the call and the check must see the same day.
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture
