@@ -36,7 +36,7 @@ from .imaging import fit, provenance
 from .integration import get_post_adapter
 from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers.base import MAX_SEED
+from .providers.base import MAX_SEED, Capabilities
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
@@ -130,20 +130,26 @@ def _fit_size(backend: BaseProvider, request: GenerationRequest) -> tuple[Genera
     if request.width < 1 or request.height < 1:
         return request, None
     model = request.model or backend.defaults.get("model", "")
-    caps = backend.capabilities(model)
-    if caps.allows_size(request.width, request.height):
+    made = generated_size(backend.capabilities(model), request.width, request.height)
+    if made is None or made == (request.width, request.height):
         return request, None
-    if not caps.sizes and min(request.width, request.height) < caps.min_size:
-        return request, None  # below the provider's smallest side: refused, not blown up
-    width, height = caps.nearest_size(request.width, request.height)
-    if not caps.allows_size(width, height):
-        return request, None  # nothing it can make: validation names the allowed sizes
-    left, _top, right, _bottom = fit.cover_box((width, height), (request.width, request.height))
-    if request.width / (right - left) > MAX_FIT_UPSCALE:
-        # Far beyond what the provider makes: a blown-up image is no answer; validation
-        # names the sizes it can make.
-        return request, None
-    return replace(request, width=width, height=height), (request.width, request.height)
+    return replace(request, width=made[0], height=made[1]), (request.width, request.height)
+
+
+def generated_size(caps: Capabilities, width: int, height: int) -> tuple[int, int] | None:
+    """The size a provider is asked for so that width × height can be stored exactly (itself
+    when the provider makes it), or None when no size it makes can honestly be fitted."""
+    if caps.allows_size(width, height):
+        return width, height
+    if not caps.sizes and min(width, height) < caps.min_size:
+        return None  # below the provider's smallest side: refused, not blown up
+    made = caps.nearest_size(width, height)
+    if not caps.allows_size(*made):
+        return None  # nothing it can make: validation names the allowed sizes
+    left, _top, right, _bottom = fit.cover_box(made, (width, height))
+    if width / (right - left) > MAX_FIT_UPSCALE:
+        return None  # far beyond what the provider makes: a blown-up image is no answer
+    return made
 
 
 def plan_for_prompt(

@@ -2,8 +2,9 @@
 
 The slot says what it wants (BLOGIMAGES_SLOT_SIZES, then the slot's own size, then its
 kind's default); a shape word in the prompt's Format ("wide", "square", "tall"...) changes
-the aspect when no setting gave an explicit size; the provider's capabilities say what it
-can make, and the nearest size it can make with that aspect is asked for. Pure: no database.
+the aspect when no setting gave an explicit size. That exact size is asked for: generation
+makes the nearest size the provider can and crops it; only a size no provider size can be
+fitted to falls back to the nearest one the provider makes. No database.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .generation import generated_size
 from .integration import SlotInfo, slot_size
 from .providers.base import Capabilities
 
@@ -76,8 +78,10 @@ def size_for_slot(slot: SlotInfo, *, format_text: str = "", caps: Capabilities |
     else:
         width, height = slot_size(slot)
         reason = "slot"
-    if caps is not None:
+    if caps is not None and generated_size(caps, width, height) is None:
+        # Not even generated near it and cropped: take the nearest size the provider makes.
         made = nearest_allowed(caps, width, height)
         if made != (width, height):
             return SlotSize(width=made[0], height=made[1], reason=reason, word=word or "", target=(width, height))
+    # Exactly the slot's size: generation makes the nearest size the provider can and crops it.
     return SlotSize(width=width, height=height, reason=reason, word=word or "")

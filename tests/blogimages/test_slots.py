@@ -62,5 +62,41 @@ def test_nearest_allowed_size_keeps_the_aspect():
     ranged = Capabilities(min_size=64, max_size=1024, size_multiple=64)
     width, height = slots.nearest_allowed(ranged, 1536, 864)
     assert width == 1024 and height % 64 == 0 and abs(width / height - 16 / 9) < 0.1
+    # A provider with a few fixed sizes makes 1536x1024, which generation crops to the slot's 1536x864.
     chosen = slots.size_for_slot(SlotInfo(key="featured", label="F", kind="featured"), caps=fixed)
-    assert (chosen.width, chosen.height, chosen.target) == (1536, 1024, (1536, 864))
+    assert (chosen.width, chosen.height, chosen.target) == (1536, 864, None)
+    # Only a size nothing can be fitted to falls back to the nearest size the provider makes.
+    tiny = Capabilities(sizes=((256, 256),))
+    chosen = slots.size_for_slot(SlotInfo(key="featured", label="F", kind="featured"), caps=tiny)
+    assert (chosen.width, chosen.height, chosen.target) == (256, 256, (1536, 864))
+
+
+@pytest.mark.django_db
+def test_slot_images_are_stored_at_exactly_the_slots_size_on_a_fixed_size_provider(settings):
+    from blogimages import generation
+    from blogimages.models import ImagePrompt
+
+    settings.BLOGIMAGES_PROVIDERS = {"fixed": {"BACKEND": "tests.blogimages.test_slots.FixedSizes", "OPTIONS": {}}}
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "fixed"
+    social = slots.size_for_slot(SlotInfo(key="social", label="S", kind="social"),
+                                 caps=FixedSizes(alias="fixed").capabilities())
+    [output] = generation.generate(prompt=ImagePrompt(description="A card"),
+                                   overrides={"width": social.width, "height": social.height})
+    assert output.status == "succeeded", output.error
+    assert (output.width, output.height) == (1200, 630)
+    snapshot = output.setting_snapshot
+    assert (snapshot["width"], snapshot["height"]) == (1536, 1024)  # what the provider made
+    assert (snapshot["requested_width"], snapshot["requested_height"]) == (1200, 630)
+
+
+from blogimages.providers.testing import RecordingProvider  # noqa: E402
+
+
+class FixedSizes(RecordingProvider):
+    """A provider that makes only the three GPT-image sizes."""
+
+    def capabilities(self, model: str = ""):
+        from dataclasses import replace
+
+        return replace(super().capabilities(model), sizes=((1024, 1024), (1536, 1024), (1024, 1536)),
+                       min_size=1024, max_size=1536)

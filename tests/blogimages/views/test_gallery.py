@@ -218,3 +218,10 @@ def test_filter_choices_are_distinct_in_the_database(django_assert_num_queries):
     with django_assert_num_queries(2) as captured:
         assert filter_choices() == {"providers": ["cards", "test"], "models": ["cards"]}
     assert all("created_at" not in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_tile_offers_use_in_post_to_editors_but_not_for_a_rejected_image(editor_client):
+    ok, rejected = finished(2)
+    ImageOutput.objects.filter(pk=rejected.pk).update(review_status="rejected")
+    html = editor_client.get(GALLERY).content.decode()
+    assert f'href="/images/{ok.pk}/use/"' in html and f'href="/images/{rejected.pk}/use/"' not in html
