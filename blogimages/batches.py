@@ -215,7 +215,7 @@ class BatchPlan:
 def plan_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
-    only_missing: bool = False,
+    only_missing: bool = False, use_style_guide: bool = True,
 ) -> BatchPlan:
     """What a batch would do and cost; validates every slot's request; stores nothing.
 
@@ -237,7 +237,8 @@ def plan_post_batch(
         if size.reason != "setting":
             slot_overrides.update(width=size.width, height=size.height)
         plan = generation.plan_for_prompt(prompt, setting=setting, provider=provider, overrides=slot_overrides,
-                                          n=n_per_section)
+                                          n=n_per_section, post=post, slot_key=section.key, slot_kind=section.kind,
+                                          use_style_guide=use_style_guide)
         plans.append(SectionPlan(section=section, prompt=prompt, plan=plan, size=size))
     if not plans:
         raise ValueError("The post has no image slots to illustrate.")
@@ -255,7 +256,7 @@ class BatchStart:
 def start_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
-    user=None, api_token=None, only_missing: bool = False,
+    user=None, api_token=None, only_missing: bool = False, use_style_guide: bool = True,
 ) -> BatchStart:
     """Create a GenerationBatch and one queued ImageOutput per image; queue the tasks on commit.
 
@@ -271,7 +272,7 @@ def start_post_batch(
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
                                n_per_section=n_per_section, example=example, overrides=overrides,
-                               only_missing=only_missing)
+                               only_missing=only_missing, use_style_guide=use_style_guide)
         check_budget(user=user, cost=plan.cost_estimate)
         busy = set(
             ImageOutput.objects.filter(

@@ -2,7 +2,7 @@
 
 Limits are USD per day and per month, per user and for the whole site
 (`BLOGIMAGES_BUDGETS`). Spend is the estimated cost of the images made in the period
-(failed ones cost nothing), so the check needs no bookkeeping of its own.
+(failed ones cost nothing) plus the priced LLM calls (`LlmCall`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
-from .models import ImageOutput, OutputStatus
+from .models import ImageOutput, LlmCall, OutputStatus
 
 
 class BudgetExceeded(BlogImagesError):
@@ -67,10 +67,15 @@ def charged(images):
 
 
 def spent(*, user=None, period: str) -> Decimal:
-    images = charged(ImageOutput.objects.filter(created_at__gte=period_start(period)))
+    """Images made plus LLM calls priced in the period."""
+    start = period_start(period)
+    images = charged(ImageOutput.objects.filter(created_at__gte=start))
+    calls = LlmCall.objects.filter(created_at__gte=start, cost__isnull=False)
     if user is not None:
         images = images.filter(created_by=user)
-    return images.aggregate(total=Sum(SPEND))["total"] or Decimal("0")
+        calls = calls.filter(user=user)
+    total = images.aggregate(total=Sum(SPEND))["total"] or Decimal("0")
+    return total + (calls.aggregate(total=Sum("cost"))["total"] or Decimal("0"))
 
 
 def budgets_for(user) -> list[Budget]:

@@ -15,6 +15,9 @@ DEFAULTS: dict[str, Any] = {
     # Providers: {"alias": {"BACKEND": "dotted.path", "OPTIONS": {...}}}, like CACHES.
     "PROVIDERS": {"cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}}},
     "DEFAULT_PROVIDER": "cards",
+    # Text/vision models (llms/), configured the same way; `rules` is offline and deterministic.
+    "LLMS": {"rules": {"BACKEND": "blogimages.llms.rules.RulesLLM", "OPTIONS": {}}},
+    "DEFAULT_LLM": "rules",
     # The storage alias in STORAGES that holds generated files.
     "STORAGE": "default",
     # Top folder of everything this app writes in that storage.

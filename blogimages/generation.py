@@ -30,14 +30,13 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, comfy_workflows, storage
+from . import alttext, comfy_workflows, storage, style_guide
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
-from .imaging import provenance
+from .imaging import fit, provenance
 from .integration import get_post_adapter
-from .imaging import fit
 from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED, Capabilities
@@ -64,6 +63,8 @@ class Plan:
     # The size asked for, when the provider cannot make it exactly: the request carries the
     # nearest size it can make, and every image is cropped/resized to this one when stored.
     target: tuple[int, int] | None = None
+    # The style guide's part of the prompt (style_guide.apply), kept with each image.
+    style_guide: dict[str, Any] | None = None
 
     @property
     def cost_per_image(self) -> Decimal | None:
@@ -156,8 +157,21 @@ def generated_size(caps: Capabilities, width: int, height: int) -> tuple[int, in
 
 def plan_for_prompt(
     prompt: ImagePrompt, *, setting: ImageSetting | None = None, provider: str | None = None,
-    overrides: dict[str, Any] | None = None, n: int = 1,
+    overrides: dict[str, Any] | None = None, n: int = 1, post=None, slot_key: str = "", slot_kind: str = "",
+    use_style_guide: bool = True,
 ) -> Plan:
+    """The request for `prompt`. For a post's image the enabled style guide joins the prompt
+    (unless `use_style_guide` is off for this run); the saved prompt itself is not changed."""
+    if post is not None and use_style_guide:
+        guide = style_guide.active_guide()
+        if guide is not None:
+            alias = provider or (setting.provider if setting else None)
+            takes_negative = get_provider(alias).capabilities(
+                (overrides or {}).get("model") or (setting.model if setting else "") or "").supports_negative_prompt
+            guided = style_guide.apply(prompt, guide=guide, slot_key=slot_key, slot_kind=slot_kind,
+                                       takes_negative=takes_negative)
+            plan = plan_for_prompt(guided.prompt, setting=setting, provider=provider, overrides=overrides, n=n)
+            return replace(plan, style_guide=guided.marks)
     return build_request(
         prompt_text=prompt.text(),
         setting=setting,
@@ -218,7 +232,8 @@ def queue_outputs(
                 prompt_text=request.prompt,
                 negative_prompt=request.negative_prompt,
                 setting=setting,
-                setting_snapshot={"provider": plan.provider.alias, **snapshot(single, plan.target)},
+                setting_snapshot={"provider": plan.provider.alias, **snapshot(single, plan.target),
+                                  **({"style_guide": plan.style_guide} if plan.style_guide else {})},
                 provider=plan.provider.alias,
                 model=request.model,
                 seed=single.seed,
@@ -368,13 +383,15 @@ def generate(
     batch=None,
     user=None,
     api_token=None,
+    use_style_guide: bool = True,
 ) -> list[ImageOutput]:
     """Generate `n` images inline and return their ImageOutputs (succeeded or failed).
 
     Raises before storing anything when the request is invalid or over a budget.
     """
     plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides, n=n,
-                                    post=post, section_key=section_key, batch=batch, user=user, api_token=api_token)
+                                    post=post, section_key=section_key, batch=batch, user=user, api_token=api_token,
+                                    use_style_guide=use_style_guide)
     execute(outputs, plan=plan)
     return outputs
 
@@ -390,6 +407,7 @@ def submit(
     section_key: str = "",
     user=None,
     api_token=None,
+    use_style_guide: bool = True,
 ) -> list[ImageOutput]:
     """Like generate(), but the images are made by background tasks (one per image).
 
@@ -398,7 +416,8 @@ def submit(
     """
     with transaction.atomic():
         _plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
-                                         n=n, post=post, section_key=section_key, user=user, api_token=api_token)
+                                         n=n, post=post, section_key=section_key, user=user, api_token=api_token,
+                                         use_style_guide=use_style_guide)
         ids = [o.pk for o in outputs]
         transaction.on_commit(lambda: enqueue_outputs(ids))
     for output in outputs:
@@ -407,11 +426,12 @@ def submit(
 
 
 def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, n, user, api_token,
-                    post=None, section_key="", batch=None) -> tuple[Plan, list[ImageOutput]]:
+                    post=None, section_key="", batch=None, use_style_guide=True) -> tuple[Plan, list[ImageOutput]]:
     """Validate, check the budget, save the prompt and queue one ImageOutput per image."""
     if isinstance(prompt, str):
         prompt = ImagePrompt(description=prompt)
-    plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n)
+    plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n, post=post,
+                           slot_key=section_key, use_style_guide=use_style_guide)
     check_budget(user=user, cost=plan.cost_estimate)
     if prompt.pk is None:
         if getattr(user, "is_authenticated", False) and prompt.author_id is None:

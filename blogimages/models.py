@@ -561,3 +561,100 @@ class ApiToken(models.Model):
 
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class LlmCall(models.Model):
+    """One call to a text/vision model: its tokens and price, counted against the budgets."""
+
+    alias = models.CharField(max_length=50)
+    model = models.CharField(max_length=200, blank=True)
+    purpose = models.CharField(max_length=30, blank=True, help_text="chat, draft, improve, describe...")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=COST_PLACES, null=True, blank=True)
+    cost_basis = models.CharField(max_length=10, choices=CostBasis.choices, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.alias} {self.purpose} ({self.input_tokens}+{self.output_tokens} tokens)"
+
+
+class ChatThread(models.Model):
+    """A conversation about one image idea, owned by a user, optionally bound to a post slot."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blogimages_chats")
+    title = models.CharField(max_length=200, blank=True)
+    post = models.ForeignKey(
+        settings.BLOGIMAGES_POST_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    slot_key = models.CharField(max_length=100, blank=True)
+    llm = models.CharField(max_length=50, blank=True, help_text="The LLM alias; empty = the default.")
+    provider = models.CharField(max_length=50, blank=True, help_text="The image provider; empty = the default.")
+    # The prompt and parameters the next turn refines (llms.rules.PromptState as JSON).
+    state = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(post__isnull=False) | Q(slot_key=""), name="chatthread_slot_needs_post"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Chat #{self.pk}"
+
+
+class ChatMessage(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "You"
+        ASSISTANT = "assistant", "Assistant"
+
+    thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    text = models.TextField(blank=True)
+    # For a turn that generated: the exact prompt parts and parameters sent, and what the
+    # interpreter or the model understood, so nothing about the turn is hidden.
+    prompt = models.JSONField(default=dict, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    llm_call = models.ForeignKey(LlmCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outputs = models.ManyToManyField(ImageOutput, blank=True, related_name="chat_messages")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.text[:60]}"
+
+
+class StyleGuide(models.Model):
+    """The blog's visual identity, applied to every generation for a post while enabled."""
+
+    name = models.CharField(max_length=120, default="Blog style guide")
+    enabled = models.BooleanField(default=True)
+    style_words = models.CharField(max_length=500, blank=True, help_text="e.g. flat illustration, soft grain")
+    palette = models.CharField(max_length=300, blank=True, help_text="e.g. teal, sand and coral")
+    mood = models.CharField(max_length=200, blank=True, help_text="e.g. calm, optimistic")
+    never_show = models.CharField(
+        max_length=500, blank=True,
+        help_text="Comma-separated: the negative prompt where the provider takes one, else “avoid …” words.",
+    )
+    reference_images = models.ManyToManyField(ImageOutput, blank=True, related_name="+",
+                                              help_text="Used by providers that take reference images.")
+    # {"featured": {"style": "...", "format": "..."}, "section": {...}} by slot kind or key.
+    slot_defaults = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-enabled", "-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name

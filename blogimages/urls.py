@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import compare, gallery, media, prompts, publishing, tester, tokens
+from .views import chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -17,6 +17,13 @@ urlpatterns = [
     path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),
     path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
+    path("chat/", chat.chat_list, name="chat_list"),
+    path("chat/<int:pk>/", chat.chat_thread, name="chat_thread"),
+    path("chat/<int:pk>/messages/", chat.chat_messages, name="chat_messages"),
+    path("chat/<int:pk>/rename/", chat.chat_rename, name="chat_rename"),
+    path("chat/<int:pk>/delete/", chat.chat_delete, name="chat_delete"),
+    path("chat/<int:pk>/use/<int:output_id>/", chat.chat_use, name="chat_use"),
+    path("style-guide/", style_guide.style_guide_edit, name="style_guide"),
     path("test/", tester.tester, name="tester"),
     path("compare/", compare.compare, name="compare"),
     path("prompts/", prompts.example_list, name="prompt_list"),

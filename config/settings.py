@@ -298,6 +298,36 @@ def _providers_from_env() -> dict:
 
 
 BLOGIMAGES_PROVIDERS = _providers_from_env()
+
+
+def _llms_from_env() -> dict:
+    """`rules` always; `openai` with a key and a model; `openai_compatible` with a base URL."""
+    llms: dict = {"rules": {"BACKEND": "blogimages.llms.rules.RulesLLM", "OPTIONS": {}}}
+    if env.str("OPENAI_API_KEY", default="") and env.str("OPENAI_LLM_MODEL", default=""):
+        llms["openai"] = {
+            "BACKEND": "blogimages.llms.openai.OpenAILLM",
+            "OPTIONS": {
+                "api_key": env.str("OPENAI_API_KEY"),
+                "base_url": env.str("OPENAI_BASE_URL", default="") or None,
+                "model": env.str("OPENAI_LLM_MODEL"),
+                "vision_model": env.str("OPENAI_LLM_VISION_MODEL", default=""),
+            },
+        }
+    if env.str("LLM_BASE_URL", default=""):
+        llms["openai_compatible"] = {
+            "BACKEND": "blogimages.llms.openai_compatible.OpenAICompatibleLLM",
+            "OPTIONS": {
+                "base_url": env.str("LLM_BASE_URL"),
+                "api_key": env.str("LLM_API_KEY", default=""),
+                "model": env.str("LLM_MODEL", default=""),
+                "vision_model": env.str("LLM_VISION_MODEL", default=""),
+            },
+        }
+    return llms
+
+
+BLOGIMAGES_LLMS = _llms_from_env()
+BLOGIMAGES_DEFAULT_LLM = env.str("BLOGIMAGES_DEFAULT_LLM", default="rules")
 BLOGIMAGES_DEFAULT_PROVIDER = env.str("BLOGIMAGES_DEFAULT_PROVIDER", default="cards")
 BLOGIMAGES_BUDGETS = {
     scope: env.str(f"BLOGIMAGES_BUDGET_{scope.upper()}", default="") or None

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import batches, publishing, renditions, review
+from blogimages import assist, batches, chat, publishing, renditions, review, style_guide
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter, slot_size
@@ -210,11 +210,12 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
     setting = _setting_from(data) if "setting" in data else _remembered_setting(post)
     # By default only the slots without an approved image; "regenerate all" makes every slot anew.
     only_missing = data.get("regenerate_all") != "on"
+    use_style_guide = data.get("skip_style_guide") != "on"
     plan, error = None, ""
     if request.method == "POST":
         try:
             started = batches.start_post_batch(post=post, setting=setting, user=request.user,
-                                               only_missing=only_missing)
+                                               only_missing=only_missing, use_style_guide=use_style_guide)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
         else:
@@ -226,11 +227,13 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
             return _progress_response(request, post, batch, skipped=started.skipped, created=started.created)
     if not error:
         try:
-            plan = batches.plan_post_batch(post=post, setting=setting, only_missing=only_missing)
+            plan = batches.plan_post_batch(post=post, setting=setting, only_missing=only_missing,
+                                           use_style_guide=use_style_guide)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
     context = {"post": post, "plan": plan, "error": error, "setting": setting, "regenerate_all": not only_missing,
-               "settings": ImageSetting.objects.all()}
+               "settings": ImageSetting.objects.all(), "style_guide": style_guide.active_guide(),
+               "skip_style_guide": not use_style_guide}
     if is_fragment(request):
         return render(request, "posts/develop.html#plan", context)
     return render(request, "posts/develop.html", {**_develop_context(request, post), **context, "show_plan": True})
@@ -449,3 +452,53 @@ def section_approve(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     except (ValueError, PermissionDenied) as exc:
         return _section_response(request, post, key, error=str(exc))
     return _section_response(request, post, key, notice=f"Image #{output.pk} approved and chosen.")
+
+
+@login_required
+@require_GET
+def slot_chat(request: HttpRequest, slug: str, slot: str) -> HttpResponse:
+    """"Refine in chat": the user's thread for this slot, started from its current prompt."""
+    post = get_object_or_404(Post, slug=slug)
+    try:
+        thread = chat.thread_for_slot(user=request.user, post=post, slot_key=slot)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    return redirect("blogimages:chat_thread", pk=thread.pk)
+
+
+def _proposal_page(request: HttpRequest, post: Post, key: str, make) -> HttpResponse:
+    try:
+        slot = batches.find_slot(post, key)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    current = batches.section_prompt(post, slot)
+    shown = {name: request.POST.get(name, getattr(current, name)) for name in batches.PROMPT_PARTS}
+    error, proposal, changes = "", None, []
+    try:
+        proposal = make(post, key, shown)
+        changes = assist.differences(shown, proposal)
+    except (BlogImagesError, ValueError) as exc:
+        error = str(exc)
+    return render(request, "posts/proposal.html", {
+        "post": post, "slot": slot, "current": shown, "proposal": proposal, "changes": changes, "error": error,
+        "nav": "posts",
+    }, status=200 if proposal else 502)
+
+
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def section_draft(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """"Draft from the post": a proposal for the slot's prompt; nothing is saved until accepted."""
+    post = get_object_or_404(Post, slug=slug)
+    return _proposal_page(request, post, key,
+                          lambda post, key, shown: assist.draft_for_slot(post, key, user=request.user))
+
+
+@login_required
+@permission_required(REVIEW_PERMISSION, raise_exception=True)
+@require_POST
+def section_improve(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """"Improve": the prompt as written (saved or not) rewritten, as a proposal."""
+    post = get_object_or_404(Post, slug=slug)
+    return _proposal_page(request, post, key, lambda post, key, shown: assist.improve(shown, user=request.user))

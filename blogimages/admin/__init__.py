@@ -5,6 +5,7 @@ Importing the package registers them all (Django's admin autodiscovery imports
 """
 
 from .batches import GenerationBatchAdmin
+from .chat import ChatThreadAdmin, LlmCallAdmin, StyleGuideAdmin
 from .events import ReviewEventAdmin
 from .images import ImageOutputAdmin, KindFilter
 from .presets import (
@@ -17,6 +18,6 @@ from .presets import (
 from .tokens import ApiTokenAdmin
 
 __all__ = [
-    "ApiTokenAdmin", "ComfyWorkflowAdmin", "GenerationBatchAdmin", "ImageOutputAdmin", "ImagePromptAdmin",
+    "ApiTokenAdmin", "ChatThreadAdmin", "ComfyWorkflowAdmin", "LlmCallAdmin", "StyleGuideAdmin", "GenerationBatchAdmin", "ImageOutputAdmin", "ImagePromptAdmin",
     "ImagePromptExampleAdmin", "ImageSettingAdmin", "KindFilter", "ReviewEventAdmin", "WatermarkPresetAdmin",
 ]

@@ -49,15 +49,19 @@ MODELS = (
 SERVICES = (
     "blogimages.access",
     "blogimages.archive",
+    "blogimages.assist",
     "blogimages.automation",
     "blogimages.batches",
-    "blogimages.budgets",
     "blogimages.bulk",
+    "blogimages.chat",
+    "blogimages.budgets",
     "blogimages.comfy_workflows",
     "blogimages.concurrency",
     "blogimages.derive",
+    "blogimages.describe",
     "blogimages.generation",
     "blogimages.integration",
+    "blogimages.llm_calls",
     "blogimages.messages",
     "blogimages.presets",
     "blogimages.publishing",
@@ -70,6 +74,7 @@ SERVICES = (
     "blogimages.signed_media",
     "blogimages.slots",
     "blogimages.storage",
+    "blogimages.style_guide",
     "blogimages.tokens",
 )
 #: What translates between the outside world and the services.

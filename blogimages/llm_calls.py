@@ -1,0 +1,47 @@
+"""The one way a service calls an LLM: budget first, then the call, then its usage recorded.
+
+Every call leaves an LlmCall row (failed ones too, with the reason), priced from the usage
+the model reported, so LLM spend counts against the same budgets as images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from .budgets import check_budget
+from .exceptions import BlogImagesError
+from .llms import BaseLLM, Completion, CompletionRequest, get_llm
+from .models import COST_PLACES, CostBasis, LlmCall
+
+QUANTUM = Decimal(1).scaleb(-COST_PLACES)
+
+
+def llm_complete(
+    request: CompletionRequest, *, alias: str | None = None, user=None, purpose: str = "",
+    on_text: Callable[[str], None] | None = None,
+) -> tuple[Completion, LlmCall]:
+    """Answer `request` with the LLM `alias` (default one), refusing a call over budget."""
+    backend: BaseLLM = get_llm(alias)
+    owner = user if getattr(user, "is_authenticated", False) else None
+    check_budget(user=owner, cost=backend.estimate_cost(request))
+    model = backend.model_for(request)
+    try:
+        completion = backend.complete(request, on_text=on_text)
+    except BlogImagesError as exc:
+        LlmCall.objects.create(alias=backend.alias, model=model, purpose=purpose, user=owner, error=str(exc)[:2000],
+                               request_id=getattr(exc, "request_id", "") or "")
+        raise
+    usage = completion.usage
+    cost = backend.cost_from_usage(completion.model or model, usage)
+    basis = CostBasis.USAGE
+    if usage is None:
+        # The host reported nothing: count the estimate rather than nothing.
+        cost, basis = backend.estimate_cost(request), CostBasis.ESTIMATE
+    call = LlmCall.objects.create(
+        alias=backend.alias, model=completion.model or model, purpose=purpose, user=owner,
+        input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
+        cost=cost.quantize(QUANTUM) if cost is not None else None, cost_basis=basis if cost is not None else "",
+        request_id=completion.request_id,
+    )
+    return completion, call
