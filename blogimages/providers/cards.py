@@ -142,8 +142,9 @@ def render_card(*, width: int, height: int, seed: int, text: str, style: str = "
     image, block = draw((width, height), chosen, rng, text, label)
     metadata = {"palette": chosen.name, "layout": layout, "renderer": "cards/1",
                 "text_lines": len(block.lines) if block else 0,
-                # The words actually drawn (after wrapping and any ellipsis): the alt text of a card.
-                "text": " ".join(block.lines) if block else "",
+                # The words drawn, the alt text of a card: the text itself when all of it fits
+                # (joining the wrapped lines would split a word cut across two), else the lines.
+                "text": (text if not block.truncated else " ".join(block.lines)) if block else "",
                 "font_size": block.size if block else 0, "truncated": bool(block and block.truncated)}
     return image, metadata
 

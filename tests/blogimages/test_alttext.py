@@ -19,3 +19,12 @@ def test_cards_images_are_described_by_their_visible_text():
 
 def test_placeholders_never_reach_the_alt_text():
     assert alttext.suggest(description="{heading}: a quiet beach") == "A quiet beach"
+
+
+def test_a_card_whose_word_is_cut_across_lines_keeps_the_word_in_its_alt_text():
+    from blogimages.providers.base import GenerationRequest
+    from blogimages.providers.cards import CardsProvider
+
+    result = CardsProvider(alias="cards").generate(
+        GenerationRequest(prompt="a red lighthouse at dusk", width=256, height=256, seed=1))
+    assert result.images[0].metadata["text"] == "a red lighthouse at dusk"
