@@ -382,6 +382,9 @@ def test_only_the_creator_or_staff_with_delete_permission_delete(recorder, clien
     from blogimages import review
 
     review.approve(theirs, user=other)  # it has a review trail: deleted with it
+    # Approved: deleting it is a review decision (test_deletion_rights.py).
+    assert client.post(delete(theirs), {"post": "yes"}).status_code == 403
+    client.force_login(make_user(perms=("view_imageoutput", "change_imageoutput", "delete_imageoutput")))
     assert client.post(delete(theirs), {"post": "yes"}).status_code == 302
     assert not ImageOutput.objects.exists() and not ReviewEvent.objects.exists()
 
