@@ -1,9 +1,10 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.generic import RedirectView
+
+from blogimages.views import media
 
 from . import views
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("posts/", include("posts.urls")),
     path("", include("blogimages.api.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.MEDIA_URL.startswith("/"):
+    # Published renditions for everyone (and, in development without private media, every file).
+    urlpatterns.append(path(settings.MEDIA_URL.lstrip("/") + "<path:name>", media.public, name="media"))
