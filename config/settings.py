@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from gunicorn itself, compressed and cached for good (whitenoise's place).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,7 +179,10 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
     # Local files whose .url is a signed link when BLOGIMAGES_PRIVATE_MEDIA is on.
     "default": {"BACKEND": "blogimages.media_storage.MediaStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Production (DEBUG off): `collectstatic` writes hashed, gzip/brotli-compressed copies that
+    # whitenoise serves with far-future cache headers. Development serves the source folders.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     STORAGES["default"] = {

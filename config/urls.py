@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static as static_url
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from blogimages.views import media
@@ -12,7 +13,8 @@ urlpatterns = [
     # The landing page after login: posts and the images they still need.
     path("", views.home, name="home"),
     # Pages without their own icon link (the admin, the API docs) make browsers ask for this.
-    path("favicon.ico", RedirectView.as_view(url=static_url("blogimages/favicon.svg"), permanent=True)),
+    # Lazy: the manifest of collected static files may not exist yet when the URLs load (collectstatic).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static_url, str)("blogimages/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("blogimages.urls")),
