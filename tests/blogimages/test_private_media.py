@@ -154,3 +154,13 @@ def test_development_without_private_media_serves_the_media_folder(client, draft
     _post, _editor, image = draft
     assert image.file.url == media_path(image.file.name)
     assert client.get(image.file.url).status_code == 200
+
+
+def test_the_deploy_check_warns_when_the_storage_would_not_keep_media_private(settings):
+    from blogimages.checks import check_private_media
+
+    assert check_private_media() == []
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    assert [m.id for m in check_private_media()] == ["blogimages.W011"]
+    settings.BLOGIMAGES_PRIVATE_MEDIA = False
+    assert check_private_media() == []
