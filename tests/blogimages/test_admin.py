@@ -61,6 +61,8 @@ def post():
 # -- the list -------------------------------------------------------------------------------
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 def test_the_list_shows_thumbnails_and_filters(recorder, staff_client, post):
     lighthouse = make_image(post=post, section_key="arrival", description="A lighthouse")
     boat = make_image(description="A fishing boat")
@@ -103,6 +105,8 @@ def test_the_list_needs_a_constant_number_of_queries(recorder, staff_client, pos
 # -- the change page ------------------------------------------------------------------------
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 def test_the_change_page_shows_a_large_preview_trail_and_relatives(recorder, staff_client, editor, post):
     from blogimages import derive, review
 

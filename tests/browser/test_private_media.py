@@ -1,4 +1,4 @@
-"""With DEBUG off and private media on, on the site's own URLs (no test-only media route):
+"""With DEBUG off and private media on, on the site's own URLs:
 the author pages, the admin and the published post page show their images (naturalWidth > 0);
 the author pages' images are signed links, the public page's plain rendition URLs."""
 
@@ -46,7 +46,6 @@ def _all_images_load(page) -> list[str]:
 
 
 def test_pages_show_their_images_with_debug_off_and_private_media(page, site, settings):
-    settings.ROOT_URLCONF = "config.urls"  # the site's own URLs: /media/ serves published renditions only
     assert not django_settings.DEBUG and settings.BLOGIMAGES_PRIVATE_MEDIA
     post, image = _illustrate_and_publish()
 
