@@ -5,12 +5,14 @@ Everything generated is read-only; state changes only through the services in `r
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -198,9 +200,20 @@ class ImageOutputAdmin(admin.ModelAdmin):
         except _NotDeleted:
             return redirect(reverse("admin:blogimages_imageoutput_change", args=[object_id]))
 
+    def log_deletions(self, request, queryset) -> None:
+        # The delete action logs the whole selection before delete_queryset runs; the service may
+        # refuse some of it, so that action's entries are written there, for what was deleted.
+        if isinstance(queryset, QuerySet):
+            return
+        super().log_deletions(request, queryset)
+
     def delete_queryset(self, request, queryset) -> None:
         # The bulk action goes through the same service per image: one refusal stops no other.
-        result = bulk.apply("delete", list(queryset.select_related("derived_from", "post")), user=request.user)
+        selected = list(queryset.select_related("derived_from", "post"))
+        before = {obj.pk: copy.copy(obj) for obj in selected}  # a deleted row forgets its pk
+        result = bulk.apply("delete", selected, user=request.user)
+        if result.done:
+            super().log_deletions(request, [before[pk] for pk in result.done])
         level = messages.ERROR if result.all_refused else messages.WARNING if result.refused else messages.SUCCESS
         self.message_user(request, result.summary(), level)
         request._blogimages_bulk_deleted = True

@@ -145,10 +145,14 @@ def test_admin_delete_and_bulk_delete_action(scene):
     assert f"Not deleted: image #{chosen.pk}" in text and "Successfully deleted" not in text
     assert still_there(post, chosen)
 
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()  # nothing deleted, nothing logged as deleted
     successor = make_image(post=post, section_key="arrival", user=author)
     review.approve(successor, user=editor)
     page = logged_in(editor).post(changelist, action, follow=True)
     assert f"now shows image #{successor.pk}" in page.content.decode() and shown(post) == successor.pk
+    assert list(LogEntry.objects.filter(action_flag=DELETION).values_list("object_id", flat=True)) == [str(chosen.pk)]
 
 
 def test_json_api_delete(scene):
