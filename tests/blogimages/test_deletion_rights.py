@@ -159,7 +159,8 @@ def test_json_api_delete(scene):
     post, author, editor, chosen = scene
 
     def delete(user, image):
-        return Client().delete(f"/api/images/{image.pk}", headers={"Authorization": f"Bearer {tokens.create_token(user)[1]}"})
+        bearer = {"Authorization": f"Bearer {tokens.create_token(user)[1]}"}
+        return Client().delete(f"/api/images/{image.pk}", headers=bearer)
 
     answer = delete(author, chosen)
     assert answer.status_code == 403 and "review" in answer.json()["detail"]

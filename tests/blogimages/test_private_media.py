@@ -57,7 +57,8 @@ def test_anonymous_fetches_of_unpublished_files_are_refused(client, draft):
     post, _editor, image = draft
     renditions.prepare_renditions([image])
     stem = image.file.name.rsplit(".", 1)[0]
-    names = [image.file.name, image.thumbnail.name, sidecar_name(stem), *Rendition.objects.values_list("file", flat=True)]
+    names = [image.file.name, image.thumbnail.name, sidecar_name(stem),
+             *Rendition.objects.values_list("file", flat=True)]
     assert len(names) > 3
     for name in names:
         assert image.file.storage.exists(name), name

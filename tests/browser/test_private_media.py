@@ -10,7 +10,8 @@ from .conftest import log_in, screenshot
 DEMO = "a-weekend-on-the-coast"
 
 # The lightboxes' <img> waits empty ("data:,") until one opens: not an image of the page.
-IMAGES = "[...document.images].filter(img => (img.getAttribute('src') || img.getAttribute('srcset') || 'data:').indexOf('data:') !== 0)"
+IMAGES = ("[...document.images]"
+          ".filter(img => (img.getAttribute('src') || img.getAttribute('srcset') || 'data:').indexOf('data:') !== 0)")
 ALL_LOADED = f"() => {IMAGES}.every(img => img.complete)"
 BROKEN = f"() => {IMAGES}.filter(img => !(img.naturalWidth > 0)).map(img => img.currentSrc || img.src)"
 SOURCES = f"() => {IMAGES}.map(img => img.currentSrc || img.src)"
