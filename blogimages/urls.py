@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import alt_text, chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
+from .views import alt_text, assist, chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),
     path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
+    path("assist/", assist.assist_proposal, name="assist"),
     path("alt-text/", alt_text.alt_text_missing, name="alt_text_missing"),
     path("alt-text/<int:pk>/suggest/", alt_text.alt_text_suggest, name="alt_text_suggest"),
     path("chat/", chat.chat_list, name="chat_list"),

@@ -14,7 +14,7 @@ from ..exceptions import BlogImagesError
 from ..integration import get_post_adapter
 from ..llms import get_llm
 from ..models import ImageOutput
-from .common import REVIEW_PERMISSION
+from .common import REVIEW_PERMISSION, with_thumb_sizes
 
 PER_PAGE = 24
 
@@ -40,7 +40,7 @@ def alt_text_missing(request: HttpRequest) -> HttpResponse:
     page = Paginator(images.select_related("post"), PER_PAGE).get_page(request.GET.get("page"))
     llm = get_llm()
     return render(request, "blogimages/alt_text.html", {
-        "page": page, "slug": slug, "post": post or None, "unknown_post": post is False, "nav": "gallery",
+        "page": page, "images": with_thumb_sizes(page.object_list), "slug": slug, "post": post or None, "unknown_post": post is False, "nav": "gallery",
         "vision": llm.capabilities(llm.vision_model).vision, "llm": llm,
         "next": request.get_full_path(),
     })
