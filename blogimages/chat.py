@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from django.db import transaction
@@ -57,6 +57,13 @@ GENERATE_TOOL = Tool(
 SYSTEM = ("You help a blog author make one image by conversation. When the user asks for an image or a change "
           "to it, call generate_image with the full prompt. When they ask a question, answer briefly without "
           "generating. The current prompt and size are: {state}")
+
+
+@dataclass(frozen=True)
+class Working:
+    """What the answer is busy with now (yielded between text pieces), for the page to show."""
+
+    note: str
 
 
 def state_of(thread: ChatThread) -> PromptState:
@@ -184,8 +191,9 @@ def answer(message: ChatMessage, *, user) -> ChatMessage:
     return message
 
 
-def answer_stream(message: ChatMessage, *, user, stream: bool = True) -> Iterator[str]:
-    """Answer a pending assistant message, yielding the LLM's text as it is written.
+def answer_stream(message: ChatMessage, *, user, stream: bool = True) -> Iterator[str | Working]:
+    """Answer a pending assistant message, yielding the LLM's text as it is written
+    (and a `Working` note when it goes on to make the image).
 
     Only the caller that claims the message (pending -> answering) answers it; any other
     gets nothing and the message is left to its claimant. Every outcome, failures too,
@@ -278,7 +286,7 @@ def _history(thread: ChatThread) -> list[Message]:
     return history
 
 
-def _llm_turn(message: ChatMessage, alias: str, state: PromptState, user, *, stream: bool) -> Iterator[str]:
+def _llm_turn(message: ChatMessage, alias: str, state: PromptState, user, *, stream: bool) -> Iterator[str | Working]:
     thread = message.thread
     shown = prompt_record(state, thread.provider or "")
     system = SYSTEM.format(state=json.dumps({k: shown[k] for k in (
@@ -307,6 +315,7 @@ def _llm_turn(message: ChatMessage, alias: str, state: PromptState, user, *, str
     if args.get("new_seed"):
         new = replace(new, seed=None)
     notes = [f"{alias} called generate_image({json.dumps(args, sort_keys=True)})"]
+    yield Working(f"Making the image ({new.width}×{new.height})…")
     _generate_turn(message, new, user, reply=completion.text or "Here it is.", notes=notes, llm_call=call)
 
 

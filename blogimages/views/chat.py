@@ -105,7 +105,8 @@ def _event(name: str, data: dict) -> str:
 @login_required
 @require_GET
 def chat_stream(request: HttpRequest, pk: int, message_id: int) -> StreamingHttpResponse:
-    """Server-sent events of one answer: `text` pieces as the model writes them, then `done`
+    """Server-sent events of one answer: `text` pieces as the model writes them, `status` when it
+    goes on to make the image, then `done`
     with the finished message's HTML, or `wait` when another request is answering it (poll)."""
     thread = _thread(request, pk)
     message = _assistant_message(thread, message_id)
@@ -114,7 +115,10 @@ def chat_stream(request: HttpRequest, pk: int, message_id: int) -> StreamingHttp
         # A first byte at once: the browser knows the stream is open before the model answers.
         yield ": answering\n\n"
         for piece in chat.answer_stream(message, user=request.user):
-            yield _event("text", {"text": piece})
+            if isinstance(piece, chat.Working):
+                yield _event("status", {"text": piece.note})
+            else:
+                yield _event("text", {"text": piece})
         message.refresh_from_db()
         if not message.is_answered:
             yield _event("wait", {})

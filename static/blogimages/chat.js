@@ -34,6 +34,10 @@
     source.addEventListener("text", function (event) {
       out.textContent += JSON.parse(event.data).text;
     });
+    source.addEventListener("status", function (event) {
+      var waiting = article.querySelector(".chat-waiting [data-working]");
+      if (waiting) { waiting.textContent = JSON.parse(event.data).text; }
+    });
     source.addEventListener("done", function (event) {
       source.close();
       replaceWith(article, JSON.parse(event.data).html);

@@ -75,8 +75,10 @@ def test_the_answer_streams_in_and_ends_with_the_finished_message(editor_client,
     with django_capture_on_commit_callbacks(execute=True):
         got = events(editor_client.get(stream_url))
     assert [e for e in got if e[0] == "text"] == [("text", {"text": "Drawing "}), ("text", {"text": "it now."})]
+    # Between the words and the image: what it is doing now.
+    assert got[2] == ("status", {"text": "Making the image (1536×864)…"})
     name, data = got[-1]
-    assert name == "done" and len(got) == 3
+    assert name == "done" and len(got) == 4
     assert 'data-status="done"' in data["html"] and "1536×864" in data["html"] and "Drawing it now." in data["html"]
     pending.refresh_from_db()
     assert pending.status == ChatMessage.Status.DONE and pending.text == "Drawing it now."
