@@ -65,13 +65,15 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such post.")
     sections = list(post.sections.select_related("chosen_image"))
     shown = [post.featured_image, *(s.chosen_image for s in sections)]
-    renditions.prepare_renditions(shown)
+    # A published page's renditions are public and cacheable; a preview's stay behind signed links.
+    renditions.prepare_renditions(shown, public=not preview)
     social = post.social_image or post.featured_image
     og_image = renditions.fill(social, renditions.SOCIAL_SIZE) if social else None
     return render(request, "posts/post_detail.html", {
         "post": post, "sections": sections, "preview": preview, "social": social, "og_image": og_image,
         "canonical": request.build_absolute_uri(post.get_absolute_url()),
-        "og_image_url": request.build_absolute_uri(og_image.url) if og_image else "",
+        "og_image_url": request.build_absolute_uri(renditions.url_of(og_image, public=not preview))
+        if og_image else "",
         "og_alt": alt_for(social) if social else "",
     })
 
