@@ -54,12 +54,18 @@ RESPONSE_FORMATS = ("url", "b64_json")
 KNOWN_FIELDS = frozenset({
     "prompt", "model", "n", "size", "quality", "style", "response_format", "user", "safety_identifier",
     "negative_prompt", "seed", "steps", "output_format",
+    "background", "moderation", "output_compression", "input_fidelity", "partial_images", "stream",
 })
 # Model names for which OpenAI answered with a URL unless asked otherwise.
 URL_DEFAULT_MODELS = re.compile(r"^(?:[\w.-]+/)?dall-e-[23]$")
-# OpenAI fields for GPT image models that this server does not implement. A value that
-# asks for nothing (null, false, "auto") is accepted and ignored.
-UNSUPPORTED_FIELDS = frozenset({"background", "moderation", "output_compression", "partial_images", "stream"})
+# OpenAI's values for the GPT image options (openai-python types/image_generate_params.py,
+# image_edit_params.py); a value outside them is a 400 whatever the model.
+BACKGROUNDS = ("transparent", "opaque", "auto")
+MODERATIONS = ("low", "auto")
+INPUT_FIDELITIES = ("high", "low")
+MAX_PARTIAL_IMAGES = 3
+# The response header that lists the parameters accepted but not used for this provider.
+IGNORED_HEADER = "x-blogimages-ignored-parameters"
 
 
 class OpenAIError(Exception):
@@ -239,14 +245,37 @@ class ImagesRequest:
     seed: int | None
     steps: int | None
     output_format: str
+    # OpenAI's GPT image options (None = not sent); see gpt_image_options().
+    background: str | None = None
+    moderation: str | None = None
+    output_compression: int | None = None
+    input_fidelity: str | None = None
+    partial_images: int | None = None
+    stream: bool = False
+
+
+def gpt_image_options(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`background`, `moderation`, `output_compression`, `input_fidelity`, `partial_images` and
+    `stream`, type-checked against OpenAI's own values (shared by generations and edits)."""
+    options: dict[str, Any] = {}
+    for name, allowed in (("background", BACKGROUNDS), ("moderation", MODERATIONS),
+                          ("input_fidelity", INPUT_FIDELITIES)):
+        value = _string(data, name)
+        if value is not None:
+            _choice(name, value, allowed)
+            options[name] = value
+    options["output_compression"] = _integer(data, "output_compression", minimum=0, maximum=100)
+    options["partial_images"] = _integer(data, "partial_images", minimum=0, maximum=MAX_PARTIAL_IMAGES)
+    stream = data.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _invalid("stream", f"Invalid type for 'stream': expected a boolean, but got {_json_type(stream)} "
+                                 "instead.", "invalid_type")
+    options["stream"] = bool(stream)
+    return options
 
 
 def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
     for name in data:
-        if name in UNSUPPORTED_FIELDS:
-            if data[name] in (None, False, "auto"):
-                continue
-            raise _invalid(name, f"'{name}' is not supported by this server.", "unsupported_parameter")
         if name not in KNOWN_FIELDS:
             raise _invalid(name, f"Unrecognized request argument supplied: {name}", "unknown_parameter")
 
@@ -287,6 +316,7 @@ def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
         seed=_integer(data, "seed", minimum=0, maximum=MAX_SEED),
         steps=_integer(data, "steps", minimum=1, maximum=10_000),
         output_format=_string(data, "output_format") or "",
+        **gpt_image_options(data),
     )
 
 
@@ -403,9 +433,17 @@ def _model_object(model_id: str, owner: str) -> dict[str, Any]:
 # -- from an OpenAI request to generation.generate ------------------------------------------
 
 
-def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePrompt, dict[str, Any]]:
+def generation_arguments(req: ImagesRequest, target: Target,
+                         ignored: list[str] | None = None) -> tuple[ImagePrompt, dict[str, Any]]:
     """The prompt and overrides for `generation.generate`, checked against the model's
-    capabilities so every refusal names the field (`param`) at fault."""
+    capabilities so every refusal names the field (`param`) at fault.
+
+    A value that means nothing to the model (a quality level on a model without qualities,
+    an opaque background on a renderer that only paints opaque images) is accepted and its
+    name appended to `ignored`, for the response to say so; only what the model cannot
+    honour (a transparent background it cannot make) is refused.
+    """
+    ignored = [] if ignored is None else ignored
     caps = target.caps
     if len(req.prompt) > caps.max_prompt_length:
         raise _prompt_too_long(len(req.prompt), caps.max_prompt_length)
@@ -413,6 +451,8 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
         raise _invalid("n", f"Invalid 'n': {target.alias} model {target.model or caps.default_model or 'default'} "
                             f"makes at most {caps.max_n} image(s) per request.", "integer_above_max_value")
     overrides: dict[str, Any] = {"model": target.model}
+    if req.user:
+        overrides["user"] = req.user  # the end user, for the provider's abuse monitoring
     if req.size is not None:
         if not caps.allows_size(*req.size):
             raise _invalid("size", f"Invalid 'size': {req.size[0]}x{req.size[1]} is not supported by "
@@ -421,10 +461,10 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
     # "auto" is every model's default quality; "standard" is the default of a model without choices.
     if req.quality and req.quality != "auto" and not (req.quality == "standard" and not caps.qualities):
         if not caps.qualities:
-            raise _invalid("quality", f"Invalid 'quality': {target.alias} has no quality setting; leave it out "
-                                      "or send 'auto'.")
-        _choice("quality", req.quality, caps.qualities)
-        overrides["quality"] = req.quality
+            ignored.append("quality")
+        else:
+            _choice("quality", req.quality, caps.qualities)
+            overrides["quality"] = req.quality
     prompt_style = ""
     if req.style:
         if req.style in caps.styles:
@@ -453,8 +493,49 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
         fmt = "jpeg" if req.output_format == "jpg" else req.output_format
         _choice("output_format", fmt, caps.output_formats)
         overrides["output_format"] = fmt
+    extra = gpt_image_extra(req, target, overrides.get("output_format") or "", ignored)
+    if extra:
+        overrides["extra"] = extra
     prompt = ImagePrompt(description=req.prompt, style=prompt_style, negative_prompt=req.negative_prompt)
     return prompt, overrides
+
+
+def gpt_image_extra(req: ImagesRequest, target: Target, output_format: str, ignored: list[str]) -> dict[str, Any]:
+    """The GPT image options `target` takes, for the provider's `request.extra`; the names of
+    the others are appended to `ignored`."""
+    caps = target.caps
+    extra: dict[str, Any] = {}
+    label = f"{target.alias} model {target.model or caps.default_model or 'default'}"
+    if req.background is not None:
+        if req.background in caps.backgrounds and "background" in caps.extra_params:
+            if req.background == "transparent" and (output_format or "png") not in ("png", "webp"):
+                raise _invalid("background", "Invalid 'background': a transparent background needs "
+                                             "output_format 'png' or 'webp'.", "unsupported_value")
+            extra["background"] = req.background
+        elif req.background == "transparent":
+            raise _invalid("background", f"Invalid 'background': {label} cannot make a transparent background; "
+                                         "leave it out or send 'opaque' or 'auto'.", "unsupported_value")
+        else:
+            ignored.append("background")  # opaque or auto: what this renderer makes anyway
+    if req.moderation is not None:
+        if req.moderation in caps.moderations and "moderation" in caps.extra_params:
+            extra["moderation"] = req.moderation
+        else:
+            ignored.append("moderation")
+    if req.output_compression is not None:
+        # OpenAI applies compression only to jpeg and webp; png is lossless whatever is asked.
+        if "output_compression" in caps.extra_params and output_format in ("jpeg", "webp"):
+            extra["output_compression"] = req.output_compression
+        else:
+            ignored.append("output_compression")
+    if req.input_fidelity is not None:
+        ignored.append("input_fidelity")  # about input images: a generation has none
+    if req.partial_images is not None:
+        if not (req.stream and caps.max_partial_images):
+            # Without streaming there is nothing to send partial images in; a provider that
+            # makes none streams only its final image.
+            ignored.append("partial_images")
+    return extra
 
 
 def seconds_until_budget_reset(scope: str) -> int:
@@ -486,6 +567,16 @@ def _image_data(request: HttpRequest, output: ImageOutput, response_format: str)
     else:
         item["url"] = signed_media.url_for(output.file.name, request=request)
     return item
+
+
+def background_made(output: ImageOutput, overrides: Mapping[str, Any]) -> str:
+    """What OpenAI's `background` says: the provider's own word, else what was sent; a backend
+    without a choice paints opaque images."""
+    said = (output.provider_metadata or {}).get("background")
+    if said in ("transparent", "opaque"):
+        return said
+    sent = (overrides.get("extra") or {}).get("background")
+    return "transparent" if sent == "transparent" else "opaque"
 
 
 def _usage(outputs: list[ImageOutput]) -> dict[str, Any]:
@@ -536,7 +627,10 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         headers.update(_limit(token))
         req = parse_images_request(read_json(request))
         target = resolve_model(req.model)
-        prompt, overrides = generation_arguments(req, target)
+        ignored: list[str] = []
+        prompt, overrides = generation_arguments(req, target, ignored)
+        if ignored:
+            headers[IGNORED_HEADER] = ", ".join(ignored)
         try:
             outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
                                           user=token.user, api_token=token)
@@ -564,6 +658,7 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             "size": f"{succeeded[0].width}x{succeeded[0].height}",
             "output_format": (succeeded[0].mime_type or "image/png").split("/")[-1],
             "quality": overrides.get("quality") or "auto",
+            "background": background_made(succeeded[0], overrides),
             # One call's usage is stored once (on its first image, which may have failed).
             "usage": _usage(outputs),
             # Not OpenAI's (the SDKs keep unknown keys): how the request was served.

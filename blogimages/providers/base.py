@@ -164,6 +164,14 @@ class Capabilities:
     styles: tuple[str, ...] = ()
     samplers: tuple[str, ...] = ()
     output_formats: tuple[str, ...] = ("png",)
+    # OpenAI's GPT-image options, for backends that take them (sent under `request.extra`):
+    # background values (empty = the backend paints opaque images and takes no choice),
+    # moderation levels, the extra parameter names it accepts, and how many partial images
+    # it can stream before the final one (0 = none; see BaseProvider.run's on_partial).
+    backgrounds: tuple[str, ...] = ()
+    moderations: tuple[str, ...] = ()
+    extra_params: tuple[str, ...] = ()
+    max_partial_images: int = 0
     # Price per image in USD: keys "quality:WxH", "quality:*", "*:WxH" or "*".
     prices: Mapping[str, Decimal] = field(default_factory=dict)
     # Token pricing (USD per 1M tokens: text_input, image_input, image_output, text_output)

@@ -183,9 +183,13 @@ class OpenAIProvider(BaseProvider):
     def capabilities(self, model: str = "") -> Capabilities:
         default = self.default_model_name()
         model = model or default
-        caps = self.model_info(model).capabilities
+        info = self.model_info(model)
+        caps = info.capabilities
         return replace(caps, models=self.model_names(), default_model=default,
-                       prices=self._prices_for(model, caps.prices))
+                       prices=self._prices_for(model, caps.prices), backgrounds=info.backgrounds,
+                       moderations=info.moderation, extra_params=info.extra_params,
+                       # The GPT image models stream up to 3 partial images (image_generate_params.py).
+                       max_partial_images=3 if info.gpt_image else 0)
 
     def _prices_for(self, model: str, builtin: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """The built-in table overlaid with OPTIONS["prices"][model] (and its "*" entry)."""

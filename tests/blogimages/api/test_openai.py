@@ -294,9 +294,15 @@ BAD_BODIES = [
     ({"prompt": "x", "seed": "1"}, 400, "seed", "invalid_type"),
     ({"prompt": "x", "steps": 0}, 400, "steps", "integer_below_min_value"),
     ({"prompt": "x", "model": "cards", "steps": 20}, 400, "steps", "unsupported_parameter"),
-    ({"prompt": "x", "model": "cards", "quality": "hd"}, 400, "quality", "invalid_value"),
     ({"prompt": "x", "user": 12}, 400, "user", "invalid_type"),
-    ({"prompt": "x", "stream": True}, 400, "stream", "unsupported_parameter"),
+    ({"prompt": "x", "stream": "yes"}, 400, "stream", "invalid_type"),
+    ({"prompt": "x", "background": "purple"}, 400, "background", "invalid_value"),
+    ({"prompt": "x", "model": "cards", "background": "transparent"}, 400, "background", "unsupported_value"),
+    ({"prompt": "x", "moderation": "high"}, 400, "moderation", "invalid_value"),
+    ({"prompt": "x", "output_compression": 101}, 400, "output_compression", "integer_above_max_value"),
+    ({"prompt": "x", "output_compression": "90"}, 400, "output_compression", "invalid_type"),
+    ({"prompt": "x", "input_fidelity": "max"}, 400, "input_fidelity", "invalid_value"),
+    ({"prompt": "x", "partial_images": 4}, 400, "partial_images", "integer_above_max_value"),
     ({"prompt": "x", "temperature": 1}, 400, "temperature", "unknown_parameter"),
 ]
 

@@ -163,6 +163,16 @@ class OpenAIStandIn:
         background = params.get("background", "auto")
         if background == "transparent" and output_format not in ("png", "webp"):
             return self.error(400, "Transparent background requires png or webp output.", param="background")
+        if background not in ("transparent", "opaque", "auto"):
+            return self.error(400, f"Invalid value: '{background}'.", param="background", code="invalid_value")
+        if params.get("moderation", "auto") not in ("low", "auto"):
+            return self.error(400, f"Invalid value: '{params['moderation']}'.", param="moderation", code="invalid_value")
+        if "output_compression" in params and output_format == "png":
+            return self.error(400, "output_compression is only supported for jpeg and webp.",
+                              param="output_compression", code="invalid_value")
+        if "input_fidelity" in params and not input_images:
+            return self.error(400, "Unknown parameter: 'input_fidelity'.", param="input_fidelity",
+                              code="unknown_parameter")
         width, height = (1024, 1024) if size == "auto" else (int(side) for side in size.split("x"))
         png = self.png(width, height)
         body: dict[str, Any] = {
