@@ -30,8 +30,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, comfy_workflows, storage, style_guide
-from .budgets import check_budget
+from . import alttext, budgets, comfy_workflows, ratelimit, storage, style_guide
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
@@ -432,13 +431,18 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
         prompt = ImagePrompt(description=prompt)
     plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n, post=post,
                            slot_key=section_key, use_style_guide=use_style_guide)
-    check_budget(user=user, cost=plan.cost_estimate)
-    if prompt.pk is None:
-        if getattr(user, "is_authenticated", False) and prompt.author_id is None:
-            prompt.author = user
-        prompt.save()
-    outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                            batch=batch, user=user, api_token=api_token)
+    # Every face that makes images comes through here, so every one counts against the
+    # per-user (and per-token) limits; a request refused as invalid above counts nothing.
+    ratelimit.hit(user=user, token=api_token)
+    with transaction.atomic():
+        # The queued rows are the budget reservation (see budgets.reserve).
+        budgets.reserve(user=user, cost=plan.cost_estimate)
+        if prompt.pk is None:
+            if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+                prompt.author = user
+            prompt.save()
+        outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
+                                batch=batch, user=user, api_token=api_token)
     return plan, outputs
 
 

@@ -114,19 +114,16 @@ def authenticate(request: HttpRequest) -> ApiToken:
     return token
 
 
-def _limit(token: ApiToken) -> dict[str, str]:
-    try:
-        statuses = ratelimit.hit(user=token.user, token=token)
-    except ratelimit.RateLimited as exc:
-        headers = {"Retry-After": str(exc.retry_after)}
-        if exc.retry_after > 60:
-            # The SDK would retry within seconds: tell it not to bother.
-            headers["x-should-retry"] = "false"
-        raise OpenAIError(429, str(exc), type="requests", code="rate_limit_exceeded", headers=headers) from exc
-    except ratelimit.RateLimitUnavailable as exc:
-        raise OpenAIError(503, str(exc), type="server_error", code="service_unavailable",
-                          headers={"Retry-After": str(exc.retry_after)}) from exc
-    return ratelimit.headers_for(statuses)
+def rate_limit_error(exc: ratelimit.RateLimited | ratelimit.RateLimitUnavailable) -> OpenAIError:
+    """A refusal of the rate limits (counted by generation) in OpenAI's words and headers."""
+    if isinstance(exc, ratelimit.RateLimitUnavailable):
+        return OpenAIError(503, str(exc), type="server_error", code="service_unavailable",
+                           headers={"Retry-After": str(exc.retry_after)})
+    headers = exc.headers()
+    if exc.retry_after > 60:
+        # The SDK would retry within seconds: tell it not to bother.
+        headers["x-should-retry"] = "false"
+    return OpenAIError(429, str(exc), type="requests", code="rate_limit_exceeded", headers=headers)
 
 
 # -- request parsing -----------------------------------------------------------------------
@@ -624,7 +621,6 @@ def images_generations(request: HttpRequest) -> JsonResponse:
     started = time.monotonic()
     try:
         token = authenticate(request)
-        headers.update(_limit(token))
         req = parse_images_request(read_json(request))
         target = resolve_model(req.model)
         ignored: list[str] = []
@@ -634,6 +630,8 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         try:
             outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
                                           user=token.user, api_token=token)
+        except (ratelimit.RateLimited, ratelimit.RateLimitUnavailable) as exc:
+            raise rate_limit_error(exc) from exc
         except BudgetExceeded as exc:
             raise _budget_error(exc) from exc
         except ModelRetired as exc:
@@ -648,6 +646,7 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         except BlogImagesError as exc:
             logger.error("v1 generation failed: %s", exc)
             raise OpenAIError(500, f"The server could not generate the image: {exc}", type="server_error") from exc
+        headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
         succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
         failed = [o for o in outputs if o.status != OutputStatus.SUCCEEDED]
         if not succeeded:
