@@ -394,6 +394,7 @@ BLOGIMAGES_RATE_LIMITS = {
 # Where the limits are counted (a `limits` storage URI); empty = Redis from REDIS_URL, else
 # memory:// (per process: `manage.py check` warns when several processes may serve).
 BLOGIMAGES_RATE_LIMIT_STORAGE_URI = env.str("BLOGIMAGES_RATE_LIMIT_STORAGE_URI", default="")
+BLOGIMAGES_RATE_LIMIT_KEY_PREFIX = env.str("BLOGIMAGES_RATE_LIMIT_KEY_PREFIX", default="blogimages:ratelimit")
 BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR = env.str("BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR", default="deny")
 BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
 BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = env.str("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT", default="b64_json")

@@ -8,8 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
 import pytest
 import requests
+
+from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,12 +25,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn(tmp_path):
+@contextmanager
+def running_gunicorn(tmp_path, **extra_env):
+    """The site under gunicorn with 2 workers, DEBUG off; yields (base URL, API token, process).
+
+    Each request's worker pid is in the access log on the process's stdout (`pid status`)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "BLOGIMAGES_"))}
     env.update(DJANGO_SECRET_KEY="production-like-" + "k" * 40, DJANGO_SETTINGS_MODULE="config.settings",
                DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}", MEDIA_ROOT=str(tmp_path / "media"),
-               REDIS_URL="", DJANGO_ALLOWED_HOSTS="127.0.0.1")
+               REDIS_URL="", DJANGO_ALLOWED_HOSTS="127.0.0.1", **extra_env)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
     subprocess.run([*manage, "shell", "-c", "from django.contrib.auth.models import User; "
@@ -34,7 +42,8 @@ def gunicorn(tmp_path):
                            capture_output=True, text=True).stdout.strip()
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
-                             "--timeout", "60"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--timeout", "60", "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -45,10 +54,16 @@ def gunicorn(tmp_path):
                 if proc.poll() is not None:
                     pytest.fail(f"gunicorn exited: {proc.stdout.read().decode(errors='replace')}")
                 time.sleep(0.1)
-        yield base, token
+        yield base, token, proc
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    with running_gunicorn(tmp_path) as (base, token, _proc):
+        yield base, token
 
 
 def test_v1_url_answers_download_under_gunicorn_with_debug_off(gunicorn):
@@ -82,3 +97,37 @@ def test_the_python_requests_example_gets_base64_by_default(gunicorn, tmp_path):
     assert (tmp_path / "lake_0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert isinstance(data["created"], int)
     assert json.loads(json.dumps(data["usage"]))["total_tokens"] == 0
+
+
+def test_the_rate_limit_holds_across_two_workers_with_redis(tmp_path):
+    """50 requests from 8 threads, spread over 2 gunicorn workers, one user: exactly the
+    configured 20 a minute get through, the rest are 429s with Retry-After and the limits."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        require_service("Redis", "REDIS_URL is not set")
+    prefix = f"test-rl-gunicorn-{time.time_ns()}"  # the counters outlive the run in Redis
+    with running_gunicorn(tmp_path, BLOGIMAGES_RATE_LIMIT_STORAGE_URI=url, BLOGIMAGES_RATE_LIMIT_KEY_PREFIX=prefix,
+                          BLOGIMAGES_RATE_LIMIT_USER_PER_MINUTE="20",
+                          BLOGIMAGES_RATE_LIMIT_TOKEN_PER_MINUTE="none") as (base, token, proc):
+        def one(_index):
+            return requests.post(base + "/v1/images/generations", headers={"Authorization": f"Bearer {token}"},
+                                 json={"prompt": "A lake at dawn", "model": "cards", "size": "64x64"}, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(one, range(50)))
+        proc.terminate()
+        log = proc.communicate(timeout=15)[0].decode(errors="replace")
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 20 + [429] * 30, statuses
+    for response in responses:
+        assert response.headers["x-ratelimit-limit-requests"] == "20"
+        if response.status_code == 429:
+            error = response.json()["error"]
+            assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+            assert response.headers["x-ratelimit-remaining-requests"] == "0"
+            assert response.headers["x-ratelimit-reset-requests"] == response.headers["Retry-After"] + "s"
+    # Both workers answered generations, so the limit was shared, not counted per process.
+    served = {line.split()[1] for line in log.splitlines() if line.startswith("access ")
+              and line.split()[2] in ("200", "429")}
+    assert len(served) == 2, log[-2000:]

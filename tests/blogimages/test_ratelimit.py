@@ -152,3 +152,25 @@ def test_the_storage_follows_redis_url(settings):
     assert ratelimit.storage_uri() == "redis://127.0.0.1:6379/2" and ratelimit.is_shared()
     settings.REDIS_URL = ""
     assert ratelimit.storage_uri() == "memory://" and not ratelimit.is_shared()
+
+
+def test_check_warns_when_counts_are_per_process_and_several_processes_may_serve(settings, monkeypatch):
+    from blogimages.checks import check_shared_counters
+
+    settings.REDIS_URL, settings.CELERY_TASK_ALWAYS_EAGER = "", True
+    settings.BLOGIMAGES_RATE_LIMIT_STORAGE_URI = "memory://"
+    settings.BLOGIMAGES_PROVIDERS = {"cards": {"BACKEND": "blogimages.providers.cards.CardsProvider",
+                                               "OPTIONS": {"max_concurrency": 2}}}
+    monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+    assert check_shared_counters() == []  # one process: its own counts are everyone's
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    messages = check_shared_counters()
+    assert [m.id for m in messages] == ["blogimages.W020", "blogimages.W021"]
+    assert "memory://" in messages[0].msg and "REDIS_URL" in messages[0].hint
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers 3 --timeout 60")
+    assert len(check_shared_counters()) == 2
+    settings.REDIS_URL = "redis://127.0.0.1:6379/2"
+    settings.BLOGIMAGES_RATE_LIMIT_STORAGE_URI = ""
+    assert check_shared_counters() == []  # Redis shares both
