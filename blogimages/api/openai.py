@@ -19,18 +19,22 @@ provider offers (`gpt-image-2`). `GET /v1/models` lists the ids.
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import logging
 import math
+import queue
 import re
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import generation, ratelimit, signed_media, tokens
@@ -602,6 +606,135 @@ def _with_headers(response: JsonResponse, headers: Mapping[str, str]) -> JsonRes
     return response
 
 
+def generation_error(exc: BlogImagesError, model: str) -> OpenAIError:
+    """What a refusal raised by `generation` (before any image was made) is in OpenAI's words."""
+    if isinstance(exc, (ratelimit.RateLimited, ratelimit.RateLimitUnavailable)):
+        return rate_limit_error(exc)
+    if isinstance(exc, BudgetExceeded):
+        return _budget_error(exc)
+    if isinstance(exc, ModelRetired):
+        return _retired_model_error(model, exc)
+    if isinstance(exc, UnsupportedFeature):
+        return OpenAIError(400, str(exc))
+    if isinstance(exc, ProviderError):
+        # Raised before any image was claimed, e.g. every concurrency slot stayed busy.
+        retry = {"Retry-After": str(math.ceil(getattr(exc, "retry_after", None) or 1))} if exc.retryable else {}
+        return OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
+                           type="server_error", code="provider_unavailable", headers=retry)
+    logger.error("v1 generation failed: %s", exc)
+    return OpenAIError(500, f"The server could not generate the image: {exc}", type="server_error")
+
+
+# -- streaming (stream=true) -------------------------------------------------------------------
+
+
+def _sse(event: str, data: Mapping[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, prompt: ImagePrompt,
+                    overrides: dict[str, Any], token: ApiToken, headers: dict[str, str]) -> HttpResponse:
+    """`text/event-stream` with OpenAI's events: `image_generation.partial_image` for each
+    preview the provider streams, then `image_generation.completed` for each stored image
+    (the last one with the call's usage); `error` if the provider failed after the stream began.
+
+    The generation runs in a thread of its own and hands its events over a queue. Nothing is
+    sent before its first event, so a refusal (rate limit, budget, a model that cannot take
+    the request) is still an ordinary JSON error with its status code.
+    """
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            outputs = generation.generate(
+                prompt=prompt, provider=target.alias, overrides=overrides, n=req.n, user=token.user, api_token=token,
+                on_partial=lambda image: events.put(("partial", image)), partial_images=req.partial_images or 0)
+            events.put(("done", outputs))
+        except BaseException as exc:  # handed over whole: the view decides what the client sees
+            events.put(("error", exc))
+        finally:
+            # This thread's own database connections and provider instances (both registries
+            # hold one per thread): nobody else would close them.
+            connections.close_all()
+            for provider in providers.all(initialized_only=True):
+                provider.close()
+
+    # In a copy of this request's context: the same provider instances (their HTTP pools live
+    # in a context-local registry) and the request id in the log lines.
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name="v1-stream", daemon=True).start()
+    first = events.get()
+    if first[0] == "error":
+        exc = first[1]
+        if isinstance(exc, BlogImagesError):
+            raise generation_error(exc, req.model) from exc
+        raise exc
+    if first[0] == "done" and not any(o.status == OutputStatus.SUCCEEDED for o in first[1]):
+        raise _failure_error(first[1])
+    headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
+    quality = overrides.get("quality") or "auto"
+    sent_background = (overrides.get("extra") or {}).get("background") or "auto"
+
+    def stream() -> Iterator[bytes]:
+        kind, value = first
+        while True:
+            if kind == "partial":
+                meta = value.metadata
+                yield _sse("image_generation.partial_image", {
+                    "type": "image_generation.partial_image",
+                    "b64_json": base64.b64encode(value.data).decode("ascii"),
+                    "partial_image_index": value.index,
+                    "created_at": int(time.time()),
+                    "size": meta.get("size") or f"{overrides.get('width') or target.caps.default_size[0]}x"
+                                                  f"{overrides.get('height') or target.caps.default_size[1]}",
+                    "quality": meta.get("quality") or quality,
+                    "background": meta.get("background") or sent_background,
+                    "output_format": meta.get("output_format") or value.mime_type.split("/")[-1],
+                })
+            elif kind == "done":
+                yield from _completed_events(value, quality)
+                return
+            else:
+                logger.error("v1 stream failed after it began: %s", value)
+                error = (generation_error(value, req.model) if isinstance(value, BlogImagesError)
+                         else OpenAIError(500, "The server had an error while streaming.", type="server_error"))
+                yield _sse("error", {"type": "error", "error": {"message": error.message, "type": error.type,
+                                                                "param": error.param, "code": error.code}})
+                return
+            kind, value = events.get()
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx must pass each event on as it comes
+    return response
+
+
+def _completed_events(outputs: list[ImageOutput], quality: str) -> Iterator[bytes]:
+    succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
+    if not succeeded:
+        error = _failure_error(outputs)
+        yield _sse("error", {"type": "error", "error": {"message": error.message, "type": error.type,
+                                                        "param": error.param, "code": error.code}})
+        return
+    usage = _usage(outputs)
+    zero = {"input_tokens": 0, "input_tokens_details": {"image_tokens": 0, "text_tokens": 0}, "output_tokens": 0,
+            "total_tokens": 0}
+    for position, output in enumerate(succeeded):
+        with output.file.open("rb") as fh:
+            data = base64.b64encode(fh.read()).decode("ascii")
+        yield _sse("image_generation.completed", {
+            "type": "image_generation.completed",
+            "b64_json": data,
+            "created_at": int(time.time()),
+            "size": f"{output.width}x{output.height}",
+            "quality": quality,
+            "background": background_made(output, output.setting_snapshot or {}),
+            "output_format": (output.mime_type or "image/png").split("/")[-1],
+            # The call's usage once, on its last image, so a client that adds them up is right.
+            "usage": usage if position == len(succeeded) - 1 else zero,
+            "metadata": {"provider": output.provider, "model": output.model, "id": output.pk},
+        })
+
+
 # -- views -----------------------------------------------------------------------------------
 
 
@@ -627,25 +760,13 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         prompt, overrides = generation_arguments(req, target, ignored)
         if ignored:
             headers[IGNORED_HEADER] = ", ".join(ignored)
+        if req.stream:
+            return _with_headers(stream_response(request, req, target, prompt, overrides, token, headers), headers)
         try:
             outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
                                           user=token.user, api_token=token)
-        except (ratelimit.RateLimited, ratelimit.RateLimitUnavailable) as exc:
-            raise rate_limit_error(exc) from exc
-        except BudgetExceeded as exc:
-            raise _budget_error(exc) from exc
-        except ModelRetired as exc:
-            raise _retired_model_error(req.model, exc) from exc
-        except UnsupportedFeature as exc:
-            raise OpenAIError(400, str(exc)) from exc
-        except ProviderError as exc:
-            # Raised before any image was claimed, e.g. every concurrency slot stayed busy.
-            retry = {"Retry-After": str(math.ceil(getattr(exc, "retry_after", None) or 1))} if exc.retryable else {}
-            raise OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
-                              type="server_error", code="provider_unavailable", headers=retry) from exc
         except BlogImagesError as exc:
-            logger.error("v1 generation failed: %s", exc)
-            raise OpenAIError(500, f"The server could not generate the image: {exc}", type="server_error") from exc
+            raise generation_error(exc, req.model) from exc
         headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
         succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
         failed = [o for o in outputs if o.status != OutputStatus.SUCCEEDED]

@@ -135,7 +135,7 @@ def test_sdk_raises_the_right_exceptions(live_server, token, settings, recorder)
     assert caught.value.response.headers["x-should-retry"] == "false"
     assert not ImageOutput.objects.exists()
 
-    # Every authenticated request counts, refused ones too: start the limit on a new token.
+    # Start the limit on a new token (requests refused as invalid above counted nothing).
     settings.BLOGIMAGES_BUDGETS, settings.BLOGIMAGES_RATE_LIMITS = {}, {"token_per_minute": 1}
     client = sdk(live_server, tokens.create_token(token[0].user)[1])
     client.images.generate(model="test", prompt="x", size="64x64")
