@@ -113,8 +113,8 @@ CONTENT_SECURITY_POLICY = {
 CORS_ALLOWED_ORIGINS = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(v1|api)/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "x-ratelimit-limit-requests",
-                       "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
+CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "x-blogimages-ignored-parameters",
+                       "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

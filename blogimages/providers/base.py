@@ -401,12 +401,11 @@ class BaseProvider:
         wanted and the model makes them), time it and log the outcome (never the secrets)."""
         request = self.prepare(request)
         started = time.monotonic()
-        streaming = on_partial is not None and partial_images > 0 and self.capabilities(request.model).max_partial_images
+        most = self.capabilities(request.model).max_partial_images if on_partial is not None else 0
         try:
-            if streaming:
-                result = self.generate_streaming(
-                    request, partial_images=min(partial_images, self.capabilities(request.model).max_partial_images),
-                    on_partial=on_partial)
+            if most and partial_images > 0:
+                result = self.generate_streaming(request, partial_images=min(partial_images, most),
+                                                 on_partial=on_partial)
             else:
                 result = self.generate(request)
         except ProviderError as exc:

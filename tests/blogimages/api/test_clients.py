@@ -39,7 +39,8 @@ for await (const event of await client.images.generate({ model: "cards", prompt:
 console.log(JSON.stringify({
   b64: b64.data[0].b64_json, b64_url: b64.data[0].url ?? null, size: b64.size,
   url: url.data[0].url, url_b64: url.data[0].b64_json ?? null,
-  fetched: { status: fetched.status, type: fetched.headers.get("content-type"), head: body.subarray(0, 8).toString("hex") },
+  fetched: { status: fetched.status, type: fetched.headers.get("content-type"),
+             head: body.subarray(0, 8).toString("hex") },
   stream: types,
 }));
 """

@@ -168,7 +168,8 @@ class OpenAIStandIn:
         if background not in ("transparent", "opaque", "auto"):
             return self.error(400, f"Invalid value: '{background}'.", param="background", code="invalid_value")
         if params.get("moderation", "auto") not in ("low", "auto"):
-            return self.error(400, f"Invalid value: '{params['moderation']}'.", param="moderation", code="invalid_value")
+            return self.error(400, f"Invalid value: '{params['moderation']}'.", param="moderation",
+                              code="invalid_value")
         if "output_compression" in params and output_format == "png":
             return self.error(400, "output_compression is only supported for jpeg and webp.",
                               param="output_compression", code="invalid_value")
