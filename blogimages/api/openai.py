@@ -570,6 +570,12 @@ def _image_data(request: HttpRequest, output: ImageOutput, response_format: str)
     return item
 
 
+def quality_made(output: ImageOutput, overrides: Mapping[str, Any]) -> str:
+    """What OpenAI's `quality` says: the level the provider chose (for "auto"), else what was sent."""
+    said = (output.provider_metadata or {}).get("quality")
+    return said if isinstance(said, str) and said else (overrides.get("quality") or "auto")
+
+
 def background_made(output: ImageOutput, overrides: Mapping[str, Any]) -> str:
     """What OpenAI's `background` says: the provider's own word, else what was sent; a backend
     without a choice paints opaque images."""
@@ -726,7 +732,7 @@ def _completed_events(outputs: list[ImageOutput], quality: str) -> Iterator[byte
             "b64_json": data,
             "created_at": int(time.time()),
             "size": f"{output.width}x{output.height}",
-            "quality": quality,
+            "quality": quality_made(output, output.setting_snapshot or {}) if quality == "auto" else quality,
             "background": background_made(output, output.setting_snapshot or {}),
             "output_format": (output.mime_type or "image/png").split("/")[-1],
             # The call's usage once, on its last image, so a client that adds them up is right.
@@ -777,7 +783,7 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             "data": [_image_data(request, output, req.response_format) for output in succeeded],
             "size": f"{succeeded[0].width}x{succeeded[0].height}",
             "output_format": (succeeded[0].mime_type or "image/png").split("/")[-1],
-            "quality": overrides.get("quality") or "auto",
+            "quality": quality_made(succeeded[0], overrides),
             "background": background_made(succeeded[0], overrides),
             # One call's usage is stored once (on its first image, which may have failed).
             "usage": _usage(outputs),
