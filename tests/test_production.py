@@ -1,7 +1,9 @@
-"""The site as production runs it: gunicorn, DEBUG off, a real secret key, no /media/ route."""
+"""The site as production runs it: gunicorn with config/gunicorn.conf.py, DEBUG off, a real
+secret key, collected static files served by whitenoise, private media."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,24 +28,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_gunicorn(tmp_path, **extra_env):
-    """The site under gunicorn with 2 workers, DEBUG off; yields (base URL, API token, process).
-
-    Each request's worker pid is in the access log on the process's stdout (`pid status`)."""
+def running_gunicorn(tmp_path, extra_args=(), **extra_env):
+    """The site under gunicorn (config/gunicorn.conf.py, 2 workers), DEBUG off; yields
+    (base URL, API token, log file). `extra_args` go on gunicorn's command line."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "BLOGIMAGES_"))}
     env.update(DJANGO_SECRET_KEY="production-like-" + "k" * 40, DJANGO_SETTINGS_MODULE="config.settings",
                DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}", MEDIA_ROOT=str(tmp_path / "media"),
-               REDIS_URL="", DJANGO_ALLOWED_HOSTS="127.0.0.1", **extra_env)
+               REDIS_URL="", DJANGO_ALLOWED_HOSTS="127.0.0.1", STATIC_ROOT=str(tmp_path / "static"), **extra_env)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], cwd=ROOT, env=env, check=True,
+                   timeout=300)
     subprocess.run([*manage, "shell", "-c", "from django.contrib.auth.models import User; "
                     "User.objects.create_user('scripter')"], cwd=ROOT, env=env, check=True, timeout=60)
     token = subprocess.run([*manage, "create_api_token", "scripter"], cwd=ROOT, env=env, check=True, timeout=60,
                            capture_output=True, text=True).stdout.strip()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
-                             "--timeout", "60", "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_TIMEOUT="60")
+    log = tmp_path / "gunicorn.log"
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *extra_args,
+                             "config.wsgi"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -52,22 +56,23 @@ def running_gunicorn(tmp_path, **extra_env):
                 break
             except requests.RequestException:
                 if proc.poll() is not None:
-                    pytest.fail(f"gunicorn exited: {proc.stdout.read().decode(errors='replace')}")
+                    pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')}")
                 time.sleep(0.1)
-        yield base, token, proc
+        yield base, token, log
     finally:
         proc.terminate()
         proc.wait(15)
 
 
-@pytest.fixture
-def gunicorn(tmp_path):
-    with running_gunicorn(tmp_path) as (base, token, _proc):
-        yield base, token
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    # One server for the module: collectstatic (hashing and compressing every file) takes seconds.
+    with running_gunicorn(tmp_path_factory.mktemp("production")) as server:
+        yield server
 
 
 def test_v1_url_answers_download_under_gunicorn_with_debug_off(gunicorn):
-    base, token = gunicorn
+    base, token, _log = gunicorn
     response = requests.post(base + "/v1/images/generations", timeout=60, headers={"Authorization": f"Bearer {token}"},
                              json={"prompt": "A lake at dawn", "model": "cards", "size": "512x512",
                                    "response_format": "url"})
@@ -83,9 +88,26 @@ def test_v1_url_answers_download_under_gunicorn_with_debug_off(gunicorn):
     assert requests.get(base + "/media/", timeout=10).status_code == 404
 
 
+def test_static_files_come_hashed_and_compressed_from_whitenoise_and_access_lines_name_the_request(gunicorn):
+    base, _token, log = gunicorn
+    page = requests.get(base + "/accounts/login/", timeout=10)
+    assert page.status_code == 200
+    css = re.search(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', page.text)
+    assert css, "the login page links a hashed stylesheet (manifest storage)"
+    static = requests.get(base + css.group(1), timeout=10, headers={"Accept-Encoding": "gzip"})
+    assert static.status_code == 200 and static.headers["Content-Encoding"] == "gzip"
+    assert "max-age=315360000" in static.headers["Cache-Control"] and "immutable" in static.headers["Cache-Control"]
+    request_id = page.headers["X-Request-ID"]
+    for _ in range(50):  # the access line is written once the response is sent
+        if f"request_id={request_id}" in log.read_text(errors="replace"):
+            break
+        time.sleep(0.1)
+    assert f'"GET /accounts/login/ HTTP/1.1" 200' in log.read_text() and f"request_id={request_id}" in log.read_text()
+
+
 def test_the_python_requests_example_gets_base64_by_default(gunicorn, tmp_path):
     """The issue's `requests` example, with only a token added."""
-    base, token = gunicorn
+    base, token, _log = gunicorn
     response = requests.post(base + "/v1/images/generations", headers={"Authorization": f"Bearer {token}"},
                              json={"prompt": "A lake at dawn", "model": "cards", "size": "512x512"}, timeout=60)
     data = response.json()
@@ -106,17 +128,17 @@ def test_the_rate_limit_holds_across_two_workers_with_redis(tmp_path):
     if not url:
         require_service("Redis", "REDIS_URL is not set")
     prefix = f"test-rl-gunicorn-{time.time_ns()}"  # the counters outlive the run in Redis
-    with running_gunicorn(tmp_path, BLOGIMAGES_RATE_LIMIT_STORAGE_URI=url, BLOGIMAGES_RATE_LIMIT_KEY_PREFIX=prefix,
+    # Each access line names the worker's pid, to show both workers answered.
+    with running_gunicorn(tmp_path, ["--access-logformat", "access %(p)s %(s)s"],
+                          BLOGIMAGES_RATE_LIMIT_STORAGE_URI=url, BLOGIMAGES_RATE_LIMIT_KEY_PREFIX=prefix,
                           BLOGIMAGES_RATE_LIMIT_USER_PER_MINUTE="20",
-                          BLOGIMAGES_RATE_LIMIT_TOKEN_PER_MINUTE="none") as (base, token, proc):
+                          BLOGIMAGES_RATE_LIMIT_TOKEN_PER_MINUTE="none") as (base, token, log):
         def one(_index):
             return requests.post(base + "/v1/images/generations", headers={"Authorization": f"Bearer {token}"},
                                  json={"prompt": "A lake at dawn", "model": "cards", "size": "64x64"}, timeout=60)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             responses = list(pool.map(one, range(50)))
-        proc.terminate()
-        log = proc.communicate(timeout=15)[0].decode(errors="replace")
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 20 + [429] * 30, statuses
     for response in responses:
@@ -128,6 +150,6 @@ def test_the_rate_limit_holds_across_two_workers_with_redis(tmp_path):
             assert response.headers["x-ratelimit-remaining-requests"] == "0"
             assert response.headers["x-ratelimit-reset-requests"] == response.headers["Retry-After"] + "s"
     # Both workers answered generations, so the limit was shared, not counted per process.
-    served = {line.split()[1] for line in log.splitlines() if line.startswith("access ")
-              and line.split()[2] in ("200", "429")}
-    assert len(served) == 2, log[-2000:]
+    lines = [line.split() for line in log.read_text(errors="replace").splitlines() if line.startswith("access ")]
+    served = {parts[1] for parts in lines if parts[2] in ("200", "429")}
+    assert len(served) == 2, lines
