@@ -63,6 +63,7 @@ SERVICES = (
     "blogimages.integration",
     "blogimages.llm_calls",
     "blogimages.messages",
+    "blogimages.paging",
     "blogimages.presets",
     "blogimages.publishing",
     "blogimages.queueing",
