@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,8 +85,18 @@ def _ordering(queryset: QuerySet) -> list[tuple[str, bool]]:
     return out
 
 
+class _CursorEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder cuts datetimes to milliseconds; a cursor needs every microsecond
+    (rows made within one millisecond would otherwise be skipped or repeated)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, dt.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
 def encode_cursor(direction: str, values: list[Any]) -> str:
-    raw = json.dumps([direction, values], cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    raw = json.dumps([direction, values], cls=_CursorEncoder, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -135,6 +146,21 @@ def _values_of(item: Any, ordering: list[tuple[str, bool]]) -> list[Any]:
     return [getattr(item, name) for name, _desc in ordering]
 
 
+def ordering_of(queryset: QuerySet) -> list[tuple[str, bool]]:
+    """The queryset's ordering as keyset pages read it (for cursor_after/cursor_before)."""
+    return _ordering(queryset)
+
+
+def cursor_after(item: Any, ordering: list[tuple[str, bool]]) -> str:
+    """The cursor of the page that follows `item` (for a list read some other way, e.g. by offset)."""
+    return encode_cursor(OLDER, _values_of(item, ordering))
+
+
+def cursor_before(item: Any, ordering: list[tuple[str, bool]]) -> str:
+    """The cursor of the page that ends just before `item`."""
+    return encode_cursor(NEWER, _values_of(item, ordering))
+
+
 def keyset_page(queryset: QuerySet, *, cursor: str | None, size: int) -> CursorPage:
     """The `size` rows after (or, for a `newer` cursor, before) the cursor's row.
 
@@ -166,7 +192,8 @@ def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bo
 
 
 def numbered_page(queryset: QuerySet, number: Any, *, per_page: int, count: bool = True) -> NumberedPage:
-    """Page `number` (1-based; anything unusable is page 1): ids first, then the rows.
+    """Page `number` (1-based; anything unusable is page 1): ids first, then the rows
+    (page 1 reads its rows directly: there is no offset to skip).
 
     A page past the end is the last page when the count is exact, else an empty page."""
     try:
@@ -177,6 +204,11 @@ def numbered_page(queryset: QuerySet, number: Any, *, per_page: int, count: bool
     if exact and count:
         number = min(number, max(1, -(-total // per_page)))
     start = (number - 1) * per_page
+    if start == 0:
+        # Nothing to skip: the rows themselves, in one query.
+        items = list(queryset[:per_page + 1])
+        return NumberedPage(items=items[:per_page], number=number, per_page=per_page,
+                            has_next=len(items) > per_page, count=total, count_is_exact=exact)
     ids = list(queryset.values_list("pk", flat=True)[start:start + per_page + 1])
     has_next = len(ids) > per_page
     ids = ids[:per_page]

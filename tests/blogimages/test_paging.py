@@ -87,3 +87,15 @@ def test_count_stops_at_the_limit(rows):
     assert paging.bounded_count(newest_first(), limit=11) == (11, True)
     page = paging.numbered_page(newest_first(), 1, per_page=4)
     assert page.count_is_exact
+
+
+def test_rows_a_microsecond_apart_are_neither_skipped_nor_repeated():
+    base = timezone.make_aware(dt.datetime(2026, 3, 1, 12, 0, 0, 123456))
+    made = [ImageOutputFactory() for _ in range(6)]
+    for i, row in enumerate(made):
+        ImageOutput.objects.filter(pk=row.pk).update(created_at=base + dt.timedelta(microseconds=i))
+    first = paging.keyset_page(newest_first(), cursor=None, size=2)
+    second = paging.keyset_page(newest_first(), cursor=first.older, size=2)
+    back = paging.keyset_page(newest_first(), cursor=second.newer, size=2)
+    assert [o.pk for o in back.items] == [o.pk for o in first.items]
+    assert [o.pk for o in first.items + second.items] == [o.pk for o in made[::-1][:4]]
