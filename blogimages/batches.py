@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, reconcile, slots
+from . import generation, reconcile, slots, style_guide
 from .access import can_review
 from .budgets import check_budget
 from .conf import blogimages_settings
@@ -62,9 +62,14 @@ def default_example() -> ImagePromptExample | None:
     return ImagePromptExample.objects.filter(name=name).first() if name else None
 
 
-def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
-    """A new (unsaved) prompt for the section from a library example or the default template."""
-    example = example or default_example()
+_UNSET: Any = object()
+
+
+def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None,
+                         default: ImagePromptExample | None = _UNSET) -> ImagePrompt:
+    """A new (unsaved) prompt for the section from a library example or the default template
+    (`default`: the default example when the caller already read it)."""
+    example = example or (default_example() if default is _UNSET else default)
     context = section_context(post, section)
     if example is not None:
         prompt = example.build_prompt(context)
@@ -82,19 +87,33 @@ def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample
 PROMPT_PARTS = ("description", "style", "format", "negative_prompt")
 
 
-def section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
+def saved_section_prompts(post, keys: list[str]) -> dict[str, ImagePrompt]:
+    """Each section's saved prompt (the newest, as section_prompt reads it), in one query."""
+    found: dict[str, ImagePrompt] = {}
+    for prompt in ImagePrompt.objects.filter(post=post, section_key__in=keys).select_related("example"):
+        found.setdefault(prompt.section_key, prompt)  # ordered newest first
+    return found
+
+
+def section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None,
+                   saved: ImagePrompt | None = _UNSET, default: ImagePromptExample | None = _UNSET) -> ImagePrompt:
     """The section's prompt: the author's own words win; a prompt that came from a template
-    is rebuilt from the section's current text (unsaved changes; the caller saves)."""
-    saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
+    is rebuilt from the section's current text (unsaved changes; the caller saves).
+
+    `saved` and `default` are for callers that read every section's prompt at once
+    (saved_section_prompts) and the default example once."""
+    if saved is _UNSET:
+        saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
     if saved is not None and saved.source != PromptSource.TEMPLATE:
         if example is None:
             return saved
         # An example asked for this run never replaces what an author or editor wrote: the run
         # uses a prompt of its own, not bound to the section, and the section keeps its words.
-        fresh = build_section_prompt(post, section, example=example)
+        fresh = build_section_prompt(post, section, example=example, default=default)
         fresh.post, fresh.section_key = None, ""
         return fresh
-    fresh = build_section_prompt(post, section, example=example or (saved.example if saved else None))
+    fresh = build_section_prompt(post, section, example=example or (saved.example if saved else None),
+                                 default=default)
     if saved is None:
         return fresh
     for name in (*PROMPT_PARTS, "example"):
@@ -230,15 +249,21 @@ def plan_post_batch(
         if not sections:
             raise ValueError("Every slot already has an approved image; choose “regenerate all” to make new ones.")
     plans = []
-    for section in select_slots(post, sections):
-        prompt = section_prompt(post, section, example=example)
+    chosen = select_slots(post, sections)
+    # Read once for every section, not once per section: saved prompts, the default
+    # example, the style guide.
+    saved = saved_section_prompts(post, [section.key for section in chosen])
+    default = default_example() if example is None else None
+    guide = style_guide.active_guide() if use_style_guide else None
+    for section in chosen:
+        prompt = section_prompt(post, section, example=example, saved=saved.get(section.key), default=default)
         size = slot_size_for(section, prompt, setting=setting, provider=provider, overrides=overrides)
         slot_overrides = dict(overrides or {})
         if size.reason != "setting":
             slot_overrides.update(width=size.width, height=size.height)
         plan = generation.plan_for_prompt(prompt, setting=setting, provider=provider, overrides=slot_overrides,
                                           n=n_per_section, post=post, slot_key=section.key, slot_kind=section.kind,
-                                          use_style_guide=use_style_guide)
+                                          use_style_guide=use_style_guide, guide=guide)
         plans.append(SectionPlan(section=section, prompt=prompt, plan=plan, size=size))
     if not plans:
         raise ValueError("The post has no image slots to illustrate.")
@@ -295,23 +320,20 @@ def start_post_batch(
             post=post, setting=plan.setting, created_by=user if getattr(user, "is_authenticated", False) else None,
             status=BatchStatus.QUEUED,
         )
-        ids: list[int] = []
         cost = Decimal("0")
         cost_known = True
+        _save_prompts([item.prompt for item in todo], user=user)
+        pending = []
         for item in todo:
-            prompt = item.prompt
-            if prompt.pk is None and getattr(user, "is_authenticated", False):
-                prompt.author = user
-            if prompt.pk is None or prompt.source == PromptSource.TEMPLATE:
-                prompt.save()
-            outputs = generation.queue_outputs(item.plan, prompt=prompt, setting=plan.setting, post=post,
-                                               section_key=item.section.key, batch=batch, user=user,
-                                               api_token=api_token)
-            ids += [o.pk for o in outputs]
+            pending += generation.build_outputs(item.plan, prompt=item.prompt, setting=plan.setting, post=post,
+                                                section_key=item.section.key, batch=batch, user=user,
+                                                api_token=api_token)
             if item.plan.cost_estimate is None:
                 cost_known = False
             else:
                 cost += item.plan.cost_estimate
+        # Every image row in one INSERT: the tasks can start as soon as this commits.
+        ids = [o.pk for o in ImageOutput.objects.bulk_create(pending)]
         batch.total = len(ids)
         batch.cost_estimate = cost if cost_known else None
         if not ids:
@@ -319,6 +341,29 @@ def start_post_batch(
         batch.save(update_fields=["total", "cost_estimate", "status", "finished_at"])
         transaction.on_commit(lambda: enqueue_outputs(ids))
     return BatchStart(batch=batch, created=True, skipped=sorted(busy))
+
+
+def _save_prompts(prompts: list[ImagePrompt], *, user) -> None:
+    """Save the batch's prompts in two statements at most: new ones inserted together,
+    template-built ones rewritten together (an author's own prompt is never touched)."""
+    new, rebuilt, seen = [], [], set()
+    for prompt in prompts:
+        if id(prompt) in seen:
+            continue
+        seen.add(id(prompt))
+        if prompt.pk is None:
+            if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+                prompt.author = user
+            new.append(prompt)
+        elif prompt.source == PromptSource.TEMPLATE:
+            rebuilt.append(prompt)
+    if new:
+        ImagePrompt.objects.bulk_create(new)
+    if rebuilt:
+        now = timezone.now()
+        for prompt in rebuilt:
+            prompt.updated_at = now
+        ImagePrompt.objects.bulk_update(rebuilt, [*PROMPT_PARTS, "example", "source", "updated_at"])
 
 
 def _revive_quietly(post) -> None:

@@ -156,15 +156,20 @@ def generated_size(caps: Capabilities, width: int, height: int) -> tuple[int, in
     return made
 
 
+# plan_for_prompt's default: read the enabled style guide (a caller passes the one it read, or None).
+READ_GUIDE: Any = object()
+
+
 def plan_for_prompt(
     prompt: ImagePrompt, *, setting: ImageSetting | None = None, provider: str | None = None,
     overrides: dict[str, Any] | None = None, n: int = 1, post=None, slot_key: str = "", slot_kind: str = "",
-    use_style_guide: bool = True,
+    use_style_guide: bool = True, guide: Any = READ_GUIDE,
 ) -> Plan:
     """The request for `prompt`. For a post's image the enabled style guide joins the prompt
-    (unless `use_style_guide` is off for this run); the saved prompt itself is not changed."""
+    (unless `use_style_guide` is off for this run); the saved prompt itself is not changed.
+    `guide`: the style guide when the caller already read it (a batch reads it once)."""
     if post is not None and use_style_guide:
-        guide = style_guide.active_guide()
+        guide = style_guide.active_guide() if guide is READ_GUIDE else guide
         if guide is not None:
             alias = provider or (setting.provider if setting else None)
             takes_negative = get_provider(alias).capabilities(
@@ -221,6 +226,23 @@ def queue_outputs(
     api_token=None,
 ) -> list[ImageOutput]:
     """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
+    return ImageOutput.objects.bulk_create(build_outputs(
+        plan, prompt=prompt, setting=setting, post=post, section_key=section_key, batch=batch, user=user,
+        api_token=api_token))
+
+
+def build_outputs(
+    plan: Plan,
+    *,
+    prompt: ImagePrompt | None,
+    setting: ImageSetting | None = None,
+    post=None,
+    section_key: str = "",
+    batch=None,
+    user=None,
+    api_token=None,
+) -> list[ImageOutput]:
+    """queue_outputs' rows, unsaved (a batch inserts every section's rows at once)."""
     now = timezone.now()
     request = plan.request
     cost = plan.cost_per_image
@@ -248,7 +270,7 @@ def queue_outputs(
                 queued_at=now,
             )
         )
-    return ImageOutput.objects.bulk_create(outputs)
+    return outputs
 
 
 def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:

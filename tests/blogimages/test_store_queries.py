@@ -37,3 +37,21 @@ def test_a_batch_image_costs_at_most_four_queries_too(recorder):
     assert len(statements) <= 4, "\n".join(statements)
     batch = GenerationBatch.objects.get(pk=outputs[0].batch_id)
     assert batch.status == BatchStatus.SUCCEEDED and batch.succeeded_count == 1 and batch.finished_at
+
+
+@pytest.mark.django_db  # in a test transaction: the tasks queued on commit do not run inside the count
+def test_starting_a_batch_costs_the_same_queries_for_3_or_30_sections(recorder):
+    from posts.models import Section
+
+    counts = []
+    for sections in (3, 30):
+        post = PostFactory()
+        Section.objects.bulk_create(Section(post=post, order=i, key=f"s{i}", heading=f"Section {i}")
+                                    for i in range(sections))
+        with CaptureQueriesContext(connection) as queries:
+            started = batches.start_post_batch(post=post, provider="test")
+        counts.append(len([q for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]))
+        assert started.batch.total == ImageOutput.objects.filter(batch=started.batch).count() >= sections
+    # Not one more per section (27 more sections): only SQLite's 999-variable limit may split
+    # the one INSERT of every image row in two.
+    assert counts[0] <= 10 and counts[1] - counts[0] <= (1 if connection.vendor == "sqlite" else 0), counts
