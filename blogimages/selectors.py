@@ -117,13 +117,18 @@ def gallery_images(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]
     images = image_list(filters)
     if filters.flat:
         return images
-    # A correlated lookup of the one original by its primary key, only for copies (the OR
-    # skips it for originals): a page reads its own rows, never a hash of every id shown.
-    original_shown = Exists(image_list(filters).order_by().filter(pk=OuterRef("derived_from_id")))
     copies = (ImageOutput.objects.filter(derived_from=OuterRef("pk")).order_by().values("derived_from")
               .annotate(n=Count("pk")).values("n"))
-    return images.filter(Q(derived_from__isnull=True) | ~original_shown).annotate(
-        stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
+    if not {name for name in filters.as_params() if name != "flat"}:
+        # Unfiltered, every original is shown (a deleted one leaves derived_from NULL): the
+        # tiles are exactly the originals, read from the (created_at, id) index alone.
+        tiles = images.filter(derived_from__isnull=True)
+    else:
+        # A correlated lookup of the one original by its primary key, only for copies (the OR
+        # skips it for originals): a page reads its own rows, not every id that matches.
+        original_shown = Exists(image_list(filters).order_by().filter(pk=OuterRef("derived_from_id")))
+        tiles = images.filter(Q(derived_from__isnull=True) | ~original_shown)
+    return tiles.annotate(stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
 
 
 def stack_of(originals, *, limit: int = 24) -> None:

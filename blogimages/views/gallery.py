@@ -29,6 +29,8 @@ logger = logging.getLogger("blogimages.views")
 PER_PAGE = 24
 MAX_PER_PAGE = 100
 MAX_SELECTION = 500  # images one bulk action or zip may name
+# Counted exactly up to here (a bounded index scan); above it the database's estimate.
+GALLERY_COUNT_LIMIT = 1000
 
 
 def per_page_from(params) -> int:
@@ -46,7 +48,7 @@ def gallery_context(request: HttpRequest, params) -> dict:
     per_page = per_page_from(params)
     images = gallery_images(filters)
     number = int(params["page"]) if (params.get("page") or "").isdigit() and int(params["page"]) > 0 else 1
-    count, count_exact = paging.bounded_count(images)
+    count, count_exact = paging.estimated_count(images, limit=GALLERY_COUNT_LIMIT)
     cursor = (params.get("cursor") or "").strip()
     if cursor:
         try:
@@ -94,7 +96,7 @@ def gallery_context(request: HttpRequest, params) -> dict:
 @dataclass(frozen=True, kw_only=True)
 class GalleryPage:
     """What the template says about the page: its number, and the count (exact up to
-    paging.COUNT_LIMIT, "10,000+" above: no COUNT(*) of a huge table per render)."""
+    GALLERY_COUNT_LIMIT, the planner's estimate above: no COUNT(*) of a huge table per render)."""
 
     number: int
     per_page: int
