@@ -83,6 +83,7 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
         settings.BLOGIMAGES_PROVIDERS = config
         settings.BLOGIMAGES_DEFAULT_PROVIDER = "fake"
         providers.reset()
+        providers["fake"]  # a warm web process: the backend module is imported before the first request
         app.conf.task_always_eager = False
         print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image")
         print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13}")
