@@ -137,6 +137,18 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Persistent connections: a request or a task reuses its thread's connection for up to
+# CONN_MAX_AGE seconds instead of opening one each time (a PostgreSQL connect costs more
+# than a whole keyset page), and Django checks it is alive before reusing it. The URL may
+# say otherwise: DATABASE_URL=postgres://...?conn_max_age=0&conn_health_checks=False.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 600)
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+    # django-environ keeps a lowercase "false"/"none" as a (truthy) string.
+    if isinstance(DATABASES["default"][_name], str):
+        _value = DATABASES["default"][_name].strip().lower()
+        DATABASES["default"][_name] = {"true": True, "false": False, "none": None}.get(
+            _value, int(_value) if _value.isdigit() else _value)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers take the lock when their transaction starts: no "database is locked" upgrades
     # midway, and check-then-insert sections (batch start) are serialized.

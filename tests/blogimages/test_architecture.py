@@ -64,6 +64,7 @@ SERVICES = (
     "blogimages.llm_calls",
     "blogimages.media_storage",
     "blogimages.messages",
+    "blogimages.paging",
     "blogimages.presets",
     "blogimages.publishing",
     "blogimages.queueing",
