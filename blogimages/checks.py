@@ -1,6 +1,6 @@
 """System checks: bad provider configuration shows up in `manage.py check`, not at 2 a.m."""
 
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Info, Warning, register
 
 from .conf import blogimages_settings
 from .exceptions import InvalidProviderError
@@ -70,3 +70,17 @@ def check_model_lifecycles(app_configs=None, **kwargs):
                 id="blogimages.W003",
             ))
     return messages
+
+
+@register()
+def check_content_credentials(app_configs=None, **kwargs):
+    """One line when nothing is signed; an error when the configured signer cannot sign."""
+    from . import content_credentials
+
+    if not content_credentials.is_configured():
+        return [Info(
+            "C2PA Content Credentials are off: stored images carry XMP/IPTC provenance but no signed manifest.",
+            hint="Set BLOGIMAGES_C2PA_CERT and BLOGIMAGES_C2PA_KEY (PEM files) or BLOGIMAGES_C2PA_SIGNER.",
+            id="blogimages.I001",
+        )]
+    return [Error(f"C2PA signing: {problem}", id="blogimages.E010") for problem in content_credentials.problems()]

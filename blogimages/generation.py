@@ -30,7 +30,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, comfy_workflows, storage, style_guide
+from . import alttext, comfy_workflows, content_credentials, storage, style_guide
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
@@ -468,6 +468,8 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
     data = provenance.embed_provenance(raw, provenance_info(output, image, result))
+    # Signed last: the C2PA signature binds the finished bytes (the provider's own manifest, if any, kept as parent).
+    data, output.credentials = content_credentials.sign_original(output, data, received=image.data)
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
@@ -513,7 +515,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 STORED_FIELDS = [
     "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
-    "alt_text",
+    "alt_text", "credentials",
 ]
 
 
@@ -588,6 +590,7 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "started_at": output.started_at,
         "finished_at": output.finished_at,
         "provider_ms": output.provider_ms,
+        "credentials": output.credentials or None,
         "generator": "blogimages",
     }
 
@@ -628,6 +631,7 @@ def adopt_from_sidecar(output: ImageOutput) -> bool:
         if data.get(name) is not None:
             setattr(output, name, data[name])
     output.provider_metadata = data.get("provider_metadata") or {}
+    output.credentials = data.get("credentials") or {}
     output.cost = Decimal(str(data["cost_usd"])) if data.get("cost_usd") is not None else None
     output.cost_basis = data.get("cost_basis") or ""
     output.finished_at = parse_datetime(data["finished_at"]) if data.get("finished_at") else timezone.now()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from . import derive, storage
+from . import content_credentials, derive, storage
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
 from .imaging.renditions import RenditionSpec, format_of, parse_spec, render, scaled_height, srcset_widths
@@ -91,6 +91,7 @@ def prepare_renditions(images: Iterable[ImageOutput | None], *,
 def _make(image: ImageOutput, spec: RenditionSpec, original: bytes) -> Rendition:
     data = render(original, spec, focal=(image.focal_x, image.focal_y),
                   quality=blogimages_settings.RENDITION_QUALITY if spec.format != "png" else None)
+    data = content_credentials.sign_rendition(image, data, original=original, spec=spec.name)
     height = spec.height or scaled_height(spec.width, (image.width, image.height))
     name = storage.get_storage().save(rendition_name(image, spec), ContentFile(data))
     return Rendition(image=image, spec=spec.name, file=name, width=spec.width, height=height,

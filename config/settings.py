@@ -398,6 +398,13 @@ BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")
 BLOGIMAGES_SIGNED_URL_SECONDS = env.int("BLOGIMAGES_SIGNED_URL_SECONDS", default=3600)
 BLOGIMAGES_MEDIA_ACCEL_REDIRECT = env.str("BLOGIMAGES_MEDIA_ACCEL_REDIRECT", default="")
 BLOGIMAGES_MEDIA_SENDFILE = env.bool("BLOGIMAGES_MEDIA_SENDFILE", default=False)
+# C2PA Content Credentials: paths to PEM files (never the keys themselves), or a signer callback.
+BLOGIMAGES_C2PA_CERT = env.str("BLOGIMAGES_C2PA_CERT", default="")
+BLOGIMAGES_C2PA_KEY = env.str("BLOGIMAGES_C2PA_KEY", default="")
+BLOGIMAGES_C2PA_SIGNER = env.str("BLOGIMAGES_C2PA_SIGNER", default="")
+BLOGIMAGES_C2PA_ALG = env.str("BLOGIMAGES_C2PA_ALG", default="es256")
+BLOGIMAGES_C2PA_TSA_URL = env.str("BLOGIMAGES_C2PA_TSA_URL", default="")
+BLOGIMAGES_C2PA_TRUST_ANCHORS = env.str("BLOGIMAGES_C2PA_TRUST_ANCHORS", default="")
 if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):
     raise ImproperlyConfigured("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT must be 'url' or 'b64_json'.")
 # ninja in INSTALLED_APPS: /api/docs serves its bundled Swagger UI (no CDN).
