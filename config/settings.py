@@ -294,6 +294,21 @@ def _providers_from_env() -> dict:
                 "max_concurrency": env.int("COMFYUI_MAX_CONCURRENCY", default=2),
             },
         }
+    if env.str("DIFFUSERS_MODEL_PATH", default=""):
+        providers["diffusers"] = {
+            # Optional extra: pip install -r requirements-diffusers.txt
+            "BACKEND": "blogimages.providers.local_diffusers.DiffusersProvider",
+            "OPTIONS": {
+                "model_path": env.str("DIFFUSERS_MODEL_PATH"),
+                "config_path": env.str("DIFFUSERS_CONFIG_PATH", default=""),
+                "device": env.str("DIFFUSERS_DEVICE", default="auto"),
+                "dtype": env.str("DIFFUSERS_DTYPE", default="auto"),
+                # Each worker holds its own pipeline; one call per device runs at a time (a
+                # host lock), so this global cap is off unless set.
+                "max_concurrency": env.int("DIFFUSERS_MAX_CONCURRENCY", default=0) or None,
+                "timeout": env.float("DIFFUSERS_TIMEOUT", default=600.0),
+            },
+        }
     return providers
 
 
