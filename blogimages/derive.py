@@ -85,6 +85,7 @@ def provenance_info(output: ImageOutput) -> dict[str, Any]:
         "model": output.model,
         "seed": output.seed,
         "image_id": str(output.uid),
+        "digital_source_type": content_credentials.source_type_of(output.provider),
     }
     for key in ("steps", "guidance_scale", "sampler", "quality", "style"):
         if snap.get(key) not in (None, ""):

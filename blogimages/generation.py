@@ -536,6 +536,8 @@ def provenance_info(output: ImageOutput, image: GeneratedImage, result: Generati
         "seed": image.seed if image.seed is not None else output.seed,
         "revised_prompt": image.revised_prompt,
         "image_id": str(output.uid),
+        # The same source type the C2PA manifest states (cards: algorithmicMedia).
+        "digital_source_type": content_credentials.source_type_of(output.provider),
     }
     for name in ("steps", "guidance_scale", "sampler", "quality", "style"):
         if params.get(name) not in (None, ""):

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from blogimages import content_credentials, derive, renditions
-from blogimages.checks import check_content_credentials
+from blogimages.checks import check_content_credentials, explicit_check
 from blogimages.imaging import credentials, provenance
 from blogimages.models import ImageOutput
 from tests.blogimages.c2pa_certs import make_pki
@@ -86,6 +86,8 @@ def test_generate_image_then_watermark_both_validate_and_the_copy_names_the_orig
     assert original.credentials["state"] == "trusted" and copy.credentials["state"] == "trusted"
     assert copy.credentials["edits"] == ["watermark"] and copy.credentials["generator"] == "cards cards"
     assert provenance.read_provenance(file_bytes(copy))["prompt"] == original.prompt_text
+    # The XMP layer states the same source type as the manifest.
+    assert provenance.read_provenance(file_bytes(original))["digital_source_type"] == IPTC + "algorithmicMedia"
 
     capsys.readouterr()
     call_command("verify_images")
@@ -187,10 +189,15 @@ def test_without_configuration_nothing_is_signed_and_check_says_so_once(settings
     with pytest.raises(c2pa.C2paError.ManifestNotFound):
         reader_for(file_bytes(image), None)
     assert image.credentials == {}
-    messages = check_content_credentials()
+    assert check_content_credentials() == []  # other commands (migrate, the CLI) keep quiet about it
+    with explicit_check():
+        messages = check_content_credentials()
     assert [m.id for m in messages] == ["blogimages.I001"]
     assert "no signed manifest" in messages[0].msg
     assert "BLOGIMAGES_C2PA_CERT" in messages[0].hint
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check", stdout=out, stderr=err)
+    assert (out.getvalue() + err.getvalue()).count("blogimages.I001") == 1
 
 
 def test_an_unreadable_key_is_a_check_error_and_images_are_stored_unsigned_with_the_reason(

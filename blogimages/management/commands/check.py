@@ -1,0 +1,12 @@
+"""Django's `check`, which also shows blogimages' notes for the person reading it (e.g. that
+nothing is signed with C2PA); other commands run the same checks without them."""
+
+from django.core.management.commands.check import Command as DjangoCheck
+
+from blogimages.checks import explicit_check
+
+
+class Command(DjangoCheck):
+    def handle(self, *args, **options):
+        with explicit_check():
+            return super().handle(*args, **options)
