@@ -160,7 +160,7 @@ def sign_original(output: ImageOutput, data: bytes, *, received: bytes | None = 
         if incoming.get("state") == c2pa_files.NONE:
             incoming = {}
     facts = {"provider": output.provider, "model": output.model, "image_id": str(output.uid)}
-    software = " ".join(p for p in (output.provider, output.model) if p)
+    software = output.provider if output.model in ("", output.provider) else f"{output.provider} {output.model}"
     source_type = source_type_of(output.provider)
     parent, parent_title, actions = None, "", []
     if output.derivation == "edit" and output.derived_from_id and output.derived_from.file:
