@@ -143,8 +143,9 @@ def _sign(data: bytes, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
     try:
         anchors = trust_anchors()
         signed = c2pa_files.sign(data, signer=get_signer(), generator=GENERATOR, trust_anchors=anchors, **kwargs)
-    except (c2pa_files.CredentialsError, OSError) as exc:
-        logger.error("C2PA signing failed, file stored without Content Credentials: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the native library raises, the image is kept
+        logger.error("C2PA signing failed, file stored without Content Credentials: %s", exc,
+                     exc_info=not isinstance(exc, c2pa_files.CredentialsError | OSError))
         return data, {"state": "unsigned", "error": str(exc), "checked_at": timezone.now().isoformat()}
     return signed, _record(c2pa_files.read(signed, trust_anchors=anchors))
 
@@ -164,7 +165,11 @@ def sign_original(output: ImageOutput, data: bytes, *, received: bytes | None = 
     source_type = source_type_of(output.provider)
     parent, parent_title, actions = None, "", []
     if output.derivation == "edit" and output.derived_from_id and output.derived_from.file:
-        parent, parent_title = _read_file(output.derived_from), str(output.derived_from.uid)
+        try:
+            parent, parent_title = _read_file(output.derived_from), str(output.derived_from.uid)
+        except OSError as exc:
+            return data, {"state": "unsigned", "error": f"the edited image's file cannot be read: {exc}",
+                          "checked_at": timezone.now().isoformat()}
         actions = [c2pa_files.edit_action("c2pa.edited", description=DERIVED_ACTIONS["edit"][1], software=software,
                                           parameters={**facts, "blogimages.derivation": "edit"},
                                           source_type=source_type)]
@@ -204,7 +209,12 @@ def sign_derived(original: ImageOutput, data: bytes, *, derivation: str, user=No
         return data, {}
     if derivation == "upload":
         return _sign(data, actions=_edit_actions(derivation, user=user), title="upload")
-    parent = _read_file(original) if original.status == OutputStatus.SUCCEEDED and original.file else None
+    try:
+        parent = _read_file(original) if original.status == OutputStatus.SUCCEEDED and original.file else None
+    except OSError as exc:
+        # Without its parent the copy would claim to be its own source: better unsigned, and said so.
+        return data, {"state": "unsigned", "error": f"the original's file cannot be read: {exc}",
+                      "checked_at": timezone.now().isoformat()}
     return _sign(data, actions=_edit_actions(derivation, user=user), parent=parent,
                  parent_title=str(original.uid), title=f"{original.uid} {derivation}")
 

@@ -277,3 +277,23 @@ def test_the_detail_page_and_the_admin_show_the_credentials(signing, settings, r
     settings.BLOGIMAGES_C2PA_CERT = settings.BLOGIMAGES_C2PA_KEY = ""
     bare = admin_client.get(f"/images/{make_image().pk}/").content.decode()
     assert 'data-state="none"' in bare and "No Content Credentials." in bare
+
+
+def test_an_edit_by_a_model_has_its_source_as_parent(signing, recorder):
+    from blogimages import generation
+
+    source = make_image()
+    plan = generation.build_request(prompt_text="the same, at night", provider="test",
+                                    overrides={"width": 64, "height": 48})
+    [edit] = generation.queue_outputs(plan, prompt=None)
+    ImageOutput.objects.filter(pk=edit.pk).update(derived_from=source, derivation="edit")
+    edit.refresh_from_db()
+    generation.execute([edit], plan=plan)
+    edit.refresh_from_db()
+    state, manifest, store = active(file_bytes(edit), signing.ca_pem)
+    assert state == "Trusted"
+    [parent] = [i for i in manifest["ingredients"] if i["relationship"] == "parentOf"]
+    _, source_manifest, _ = active(file_bytes(source), signing.ca_pem)
+    assert parent["active_manifest"] == source_manifest["label"]
+    edited = actions_of(manifest)[1]
+    assert edited["action"] == "c2pa.edited" and edited["digitalSourceType"] == IPTC + "trainedAlgorithmicMedia"
