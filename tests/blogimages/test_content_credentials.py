@@ -198,6 +198,9 @@ def test_without_configuration_nothing_is_signed_and_check_says_so_once(settings
     out, err = io.StringIO(), io.StringIO()
     call_command("check", stdout=out, stderr=err)
     assert (out.getvalue() + err.getvalue()).count("blogimages.I001") == 1
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check", "--deploy", stdout=out, stderr=err)
+    assert "blogimages.I001" not in out.getvalue() + err.getvalue()
 
 
 def test_an_unreadable_key_is_a_check_error_and_images_are_stored_unsigned_with_the_reason(
