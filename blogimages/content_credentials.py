@@ -221,8 +221,8 @@ def sign_derived(original: ImageOutput, data: bytes, *, derivation: str, user=No
 
 def sign_rendition(image: ImageOutput, data: bytes, *, original: bytes, spec: str) -> bytes:
     """A page's rendition of `image`: EDIT with the image's file as the parent."""
-    signed, record = _sign(data, actions=_edit_actions("rendition", details={"blogimages.spec": spec}),
-                           parent=original, parent_title=str(image.uid), title=f"{image.uid} {spec}")
+    signed, _record = _sign(data, actions=_edit_actions("rendition", details={"blogimages.spec": spec}),
+                            parent=original, parent_title=str(image.uid), title=f"{image.uid} {spec}")
     return signed
 
 

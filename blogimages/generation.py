@@ -466,7 +466,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
-    # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
+    # IPTC digital source type go inside it, without touching the pixels.
     data = provenance.embed_provenance(raw, provenance_info(output, image, result))
     # Signed last: the C2PA signature binds the finished bytes (the provider's own manifest, if any, kept as parent).
     data, output.credentials = content_credentials.sign_original(output, data, received=image.data)
