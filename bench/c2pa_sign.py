@@ -19,16 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from blogimages.imaging import credentials  # noqa: E402
-from blogimages.providers.base import GenerationRequest  # noqa: E402
-from tests.blogimages.c2pa_certs import make_pki  # noqa: E402
+from blogimages.imaging import credentials
+from blogimages.providers.base import GenerationRequest
+from tests.blogimages.c2pa_certs import make_pki
 
 
 def cards_png() -> bytes:
-    import django
     import os
+
+    import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     django.setup()

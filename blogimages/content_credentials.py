@@ -91,7 +91,7 @@ def get_signer():
 
 @lru_cache(maxsize=4)
 def _signer(key: tuple):
-    cert_path, key_path, tsa_url, callback_path, alg, _stamps = key
+    cert_path, _key_path, tsa_url, callback_path, alg, _stamps = key
     if not cert_path:
         raise c2pa_files.CredentialsError("BLOGIMAGES_C2PA_CERT (the PEM certificate chain) is required.")
     chain = _read_pem("C2PA_CERT")
@@ -143,7 +143,7 @@ def _sign(data: bytes, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
     try:
         anchors = trust_anchors()
         signed = c2pa_files.sign(data, signer=get_signer(), generator=GENERATOR, trust_anchors=anchors, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - whatever the native library raises, the image is kept
+    except Exception as exc:
         logger.error("C2PA signing failed, file stored without Content Credentials: %s", exc,
                      exc_info=not isinstance(exc, c2pa_files.CredentialsError | OSError))
         return data, {"state": "unsigned", "error": str(exc), "checked_at": timezone.now().isoformat()}

@@ -172,7 +172,7 @@ class DiffusersProvider(BaseProvider):
             max_n=self.max_n, max_prompt_length=2000,
             supports_negative_prompt=True, supports_seed=True, supports_steps=True, max_steps=150,
             supports_guidance=True, samplers=tuple(SCHEDULERS), output_formats=("png",),
-            prices={"*": Decimal("0")},
+            prices={"*": Decimal(0)},
         )
 
     def check(self) -> list[str]:

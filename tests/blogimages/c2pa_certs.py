@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-_USAGE = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
-              encipher_only=False, decipher_only=False, crl_sign=False)
+_USAGE = {"content_commitment": False, "key_encipherment": False, "data_encipherment": False,
+          "key_agreement": False, "encipher_only": False, "decipher_only": False, "crl_sign": False}
 
 
 @dataclass(frozen=True)

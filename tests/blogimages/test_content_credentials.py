@@ -293,7 +293,7 @@ def test_an_edit_by_a_model_has_its_source_as_parent(signing, recorder):
     edit.refresh_from_db()
     generation.execute([edit], plan=plan)
     edit.refresh_from_db()
-    state, manifest, store = active(file_bytes(edit), signing.ca_pem)
+    state, manifest, _store = active(file_bytes(edit), signing.ca_pem)
     assert state == "Trusted"
     [parent] = [i for i in manifest["ingredients"] if i["relationship"] == "parentOf"]
     _, source_manifest, _ = active(file_bytes(source), signing.ca_pem)

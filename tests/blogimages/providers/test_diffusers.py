@@ -15,13 +15,13 @@ from tests.conftest import IN_CI
 if not IN_CI:
     pytest.importorskip("diffusers", reason="the optional extra: pip install -r requirements-diffusers.txt")
 
-import torch  # noqa: E402  (CI installs the extra: a missing one fails here, never skips)
+# In CI the extra is installed (.ci/run): a missing one fails here, it is never skipped.
+import torch
 
-from blogimages.exceptions import UnsupportedFeature  # noqa: E402
-from blogimages.models import ImageOutput  # noqa: E402
-from blogimages.providers import GenerationRequest, get_provider  # noqa: E402
-from blogimages.providers import local_diffusers  # noqa: E402
-from tests.blogimages.providers.tiny_sd import save_tiny_pipeline  # noqa: E402
+from blogimages.exceptions import UnsupportedFeature
+from blogimages.models import ImageOutput
+from blogimages.providers import GenerationRequest, get_provider, local_diffusers
+from tests.blogimages.providers.tiny_sd import save_tiny_pipeline
 
 pytestmark = pytest.mark.django_db
 
