@@ -196,10 +196,11 @@ def test_without_configuration_nothing_is_signed_and_check_says_so_once(settings
     assert "no signed manifest" in messages[0].msg
     assert "BLOGIMAGES_C2PA_CERT" in messages[0].hint
     out, err = io.StringIO(), io.StringIO()
-    call_command("check", stdout=out, stderr=err)
+    call_command("check", "--fail-level", "CRITICAL", stdout=out, stderr=err)
     assert (out.getvalue() + err.getvalue()).count("blogimages.I001") == 1
     out, err = io.StringIO(), io.StringIO()
-    call_command("check", "--deploy", stdout=out, stderr=err)
+    # Other deploy findings depend on the process (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE): never fail on them here.
+    call_command("check", "--deploy", "--fail-level", "CRITICAL", stdout=out, stderr=err)
     assert "blogimages.I001" not in out.getvalue() + err.getvalue()
 
 
