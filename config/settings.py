@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from gunicorn itself, compressed and cached for good (whitenoise's place).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -175,8 +177,12 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 # Files go through Django's storage API, so S3 works by configuration alone.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Local files whose .url is a signed link when BLOGIMAGES_PRIVATE_MEDIA is on.
+    "default": {"BACKEND": "blogimages.media_storage.MediaStorage"},
+    # Production (DEBUG off): `collectstatic` writes hashed, gzip/brotli-compressed copies that
+    # whitenoise serves with far-future cache headers. Development serves the source folders.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     STORAGES["default"] = {
@@ -420,6 +426,8 @@ BLOGIMAGES_C2PA_SIGNER = env.str("BLOGIMAGES_C2PA_SIGNER", default="")
 BLOGIMAGES_C2PA_ALG = env.str("BLOGIMAGES_C2PA_ALG", default="es256")
 BLOGIMAGES_C2PA_TSA_URL = env.str("BLOGIMAGES_C2PA_TSA_URL", default="")
 BLOGIMAGES_C2PA_TRUST_ANCHORS = env.str("BLOGIMAGES_C2PA_TRUST_ANCHORS", default="")
+# On in production: files that are not published renditions get signed, expiring URLs.
+BLOGIMAGES_PRIVATE_MEDIA = env.bool("BLOGIMAGES_PRIVATE_MEDIA", default=not DEBUG)
 if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):
     raise ImproperlyConfigured("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT must be 'url' or 'b64_json'.")
 # ninja in INSTALLED_APPS: /api/docs serves its bundled Swagger UI (no CDN).
