@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, budgets, comfy_workflows, ratelimit, storage, style_guide
+from . import alttext, budgets, comfy_workflows, content_credentials, ratelimit, storage, style_guide
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
@@ -525,8 +525,10 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
-    # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
+    # IPTC digital source type go inside it, without touching the pixels.
     data = provenance.embed_provenance(raw, provenance_info(output, image, result))
+    # Signed last: the C2PA signature binds the finished bytes (the provider's own manifest, if any, kept as parent).
+    data, output.credentials = content_credentials.sign_original(output, data, received=image.data)
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
@@ -572,7 +574,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 STORED_FIELDS = [
     "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
-    "alt_text",
+    "alt_text", "credentials",
 ]
 
 
@@ -593,6 +595,8 @@ def provenance_info(output: ImageOutput, image: GeneratedImage, result: Generati
         "seed": image.seed if image.seed is not None else output.seed,
         "revised_prompt": image.revised_prompt,
         "image_id": str(output.uid),
+        # The same source type the C2PA manifest states (cards: algorithmicMedia).
+        "digital_source_type": content_credentials.source_type_of(output.provider),
     }
     for name in ("steps", "guidance_scale", "sampler", "quality", "style"):
         if params.get(name) not in (None, ""):
@@ -647,6 +651,7 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "started_at": output.started_at,
         "finished_at": output.finished_at,
         "provider_ms": output.provider_ms,
+        "credentials": output.credentials or None,
         "generator": "blogimages",
     }
 
@@ -687,6 +692,7 @@ def adopt_from_sidecar(output: ImageOutput) -> bool:
         if data.get(name) is not None:
             setattr(output, name, data[name])
     output.provider_metadata = data.get("provider_metadata") or {}
+    output.credentials = data.get("credentials") or {}
     output.cost = Decimal(str(data["cost_usd"])) if data.get("cost_usd") is not None else None
     output.cost_basis = data.get("cost_basis") or ""
     output.finished_at = parse_datetime(data["finished_at"]) if data.get("finished_at") else timezone.now()

@@ -319,6 +319,9 @@ class ImageOutput(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     bytes = models.PositiveBigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    # The file's C2PA Content Credentials as last checked: state (trusted, valid, invalid,
+    # unsigned, none), signer, generator, edits; the manifest a provider sent, under "received".
+    credentials = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=20, choices=OutputStatus.choices, default=OutputStatus.QUEUED)
     error = models.TextField(blank=True)

@@ -312,6 +312,21 @@ def _providers_from_env() -> dict:
                 "max_concurrency": env.int("COMFYUI_MAX_CONCURRENCY", default=2),
             },
         }
+    if env.str("DIFFUSERS_MODEL_PATH", default=""):
+        providers["diffusers"] = {
+            # Optional extra: pip install -r requirements-diffusers.txt
+            "BACKEND": "blogimages.providers.local_diffusers.DiffusersProvider",
+            "OPTIONS": {
+                "model_path": env.str("DIFFUSERS_MODEL_PATH"),
+                "config_path": env.str("DIFFUSERS_CONFIG_PATH", default=""),
+                "device": env.str("DIFFUSERS_DEVICE", default="auto"),
+                "dtype": env.str("DIFFUSERS_DTYPE", default="auto"),
+                # Each worker holds its own pipeline; one call per device runs at a time (a
+                # host lock), so this global cap is off unless set.
+                "max_concurrency": env.int("DIFFUSERS_MAX_CONCURRENCY", default=0) or None,
+                "timeout": env.float("DIFFUSERS_TIMEOUT", default=600.0),
+            },
+        }
     return providers
 
 
@@ -420,6 +435,13 @@ BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")
 BLOGIMAGES_SIGNED_URL_SECONDS = env.int("BLOGIMAGES_SIGNED_URL_SECONDS", default=3600)
 BLOGIMAGES_MEDIA_ACCEL_REDIRECT = env.str("BLOGIMAGES_MEDIA_ACCEL_REDIRECT", default="")
 BLOGIMAGES_MEDIA_SENDFILE = env.bool("BLOGIMAGES_MEDIA_SENDFILE", default=False)
+# C2PA Content Credentials: paths to PEM files (never the keys themselves), or a signer callback.
+BLOGIMAGES_C2PA_CERT = env.str("BLOGIMAGES_C2PA_CERT", default="")
+BLOGIMAGES_C2PA_KEY = env.str("BLOGIMAGES_C2PA_KEY", default="")
+BLOGIMAGES_C2PA_SIGNER = env.str("BLOGIMAGES_C2PA_SIGNER", default="")
+BLOGIMAGES_C2PA_ALG = env.str("BLOGIMAGES_C2PA_ALG", default="es256")
+BLOGIMAGES_C2PA_TSA_URL = env.str("BLOGIMAGES_C2PA_TSA_URL", default="")
+BLOGIMAGES_C2PA_TRUST_ANCHORS = env.str("BLOGIMAGES_C2PA_TRUST_ANCHORS", default="")
 # On in production: files that are not published renditions get signed, expiring URLs.
 BLOGIMAGES_PRIVATE_MEDIA = env.bool("BLOGIMAGES_PRIVATE_MEDIA", default=not DEBUG)
 if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .. import bulk, derive, review
+from .. import bulk, content_credentials, derive, review
 from ..paging import CheapPaginator
 from ..selectors import filter_choices
 from ..forms_admin import (
@@ -115,7 +115,8 @@ OUTPUT_FIELDSETS = [
     ("Generation", {"fields": ("provider", "model", "seed", "snapshot", "metadata", "attempts", "cost_estimate",
                                "cost", "cost_basis",
                                "batch", "api_token")}),
-    ("File", {"fields": ("file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "uid")}),
+    ("File", {"fields": ("file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "uid",
+                         "content_credentials")}),
     ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "provider_ms"),
                 "classes": ("collapse",)}),
 ]
@@ -194,13 +195,24 @@ class ImageOutputAdmin(admin.ModelAdmin):
         return format_html('{} of <a href="{}">image #{}</a>', obj.derivation or "Derived",
                            _image_admin_url(obj.derived_from_id), obj.derived_from_id)
 
+    @admin.display(description="Content Credentials (C2PA)")
+    def content_credentials(self, obj: ImageOutput) -> str:
+        record = obj.credentials or {}
+        line = format_html('<span class="bi-badge credentials-{}">{}</span> {}', record.get("state") or "none",
+                           record.get("state") or "none", content_credentials.describe(record))
+        received = record.get("received")
+        if received:
+            line = format_html("{}<br><small>As the provider sent it: {}</small>", line,
+                               content_credentials.describe(received))
+        return line
+
     @admin.display(description="Shown in sections")
     def chosen_for(self, obj: ImageOutput) -> str:
         keys = review.slots_showing(obj)
         return ", ".join(keys) if keys else "—"
 
     def get_readonly_fields(self, request, obj=None):
-        computed = ("snapshot", "metadata", "lineage", "chosen_for")
+        computed = ("snapshot", "metadata", "lineage", "chosen_for", "content_credentials")
         return [f.name for f in self.model._meta.fields if f.name not in ("id", *PUBLISHING_EDITABLE)] + list(computed)
 
     def has_add_permission(self, request) -> bool:

@@ -98,6 +98,9 @@ PALETTES_BY_NAME = {palette.name: palette for palette in PALETTES}
 
 class CardsProvider(BaseProvider):
     display_name = "Cards (offline)"
+    # Laid out by rules from the prompt's words, with no trained model: IPTC's algorithmicMedia
+    # ("created purely by an algorithm not based on any sampled training data").
+    digital_source_type = "algorithmicMedia"
 
     def capabilities(self, model: str = "") -> Capabilities:
         return Capabilities(

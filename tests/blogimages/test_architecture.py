@@ -57,6 +57,7 @@ SERVICES = (
     "blogimages.budgets",
     "blogimages.comfy_workflows",
     "blogimages.concurrency",
+    "blogimages.content_credentials",
     "blogimages.derive",
     "blogimages.describe",
     "blogimages.generation",
