@@ -100,6 +100,11 @@ DEFAULTS: dict[str, Any] = {
     # The gallery's "download as zip": most original bytes (and images) one archive holds.
     "ZIP_MAX_BYTES": 500 * 1024 * 1024,
     "ZIP_MAX_IMAGES": 500,
+    # Editing: after a masked edit, every pixel outside the mask is pasted back from the
+    # source (a GPT-image edit re-renders the whole picture); False keeps the provider's pixels.
+    "EDIT_PASTE_BACK": True,
+    # Most reference images one edit may carry beside its source (OpenAI takes 16 images in all).
+    "EDIT_MAX_REFERENCES": 15,
 }
 
 

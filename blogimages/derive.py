@@ -48,7 +48,7 @@ from .models import (
 from .providers import GenerationRequest, get_provider
 from .queueing import enqueue_outputs
 
-DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation")
+DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation", "edit")
 UPSCALE_FACTORS = (1.5, 2.0, 3.0, 4.0)
 DEFAULT_VARIATIONS = 3
 

@@ -59,6 +59,7 @@ SERVICES = (
     "blogimages.concurrency",
     "blogimages.derive",
     "blogimages.describe",
+    "blogimages.editing",
     "blogimages.generation",
     "blogimages.integration",
     "blogimages.llm_calls",
