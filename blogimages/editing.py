@@ -146,9 +146,12 @@ def plan_edit(
     if not caps.supports_edit:
         editors = ", ".join(editing_providers()) or "none"
         raise UnsupportedFeature(f"{backend.alias}: this provider cannot edit images; providers that can: {editors}.")
-    # The result has the source's size: the provider makes the nearest size it can, and
-    # the stored image is fitted back to the source's.
-    wanted = (checked.width, checked.height)
+    # The result has the source's size (unless a size is asked for): the provider makes the
+    # nearest size it can, and the stored image is fitted to the wanted one.
+    if params.get("width") and params.get("height"):
+        wanted = (int(params["width"]), int(params["height"]))
+    else:
+        wanted = (checked.width, checked.height)
     made = wanted if caps.allows_size(*wanted) else caps.nearest_size(*wanted)
     params["width"], params["height"] = made
     if source is not None and source.provider == backend.alias and source.seed is not None \
@@ -163,9 +166,7 @@ def plan_edit(
         params["extra"] = extra
     plan = generation.build_request(prompt_text=prompt, setting=setting, provider=backend.alias, overrides=params,
                                     parts=(prompt, "", ""), n=n)
-    if plan.target is None and made != wanted:
-        plan = replace(plan, target=wanted)
-    elif plan.target is not None and plan.target != wanted:
+    if made != wanted or (plan.target is not None and plan.target != wanted):
         plan = replace(plan, target=wanted)
     backend.validate_edit(EditRequest(request=plan.request, image=b"", mask=mask,
                                       references=tuple(data for _name, data in refs), strength=strength,
