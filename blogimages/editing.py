@@ -106,10 +106,7 @@ def plan_edit(
     if source is not None:
         if user is not None and not can_derive(user, source):
             raise PermissionDenied("Only reviewers and the image's creator may edit this image.")
-        if source.status != OutputStatus.SUCCEEDED or not source.file.name:
-            raise InvalidImage(f"Image #{source.pk} has no stored file to edit (it is {source.status}).")
-        with storage.get_storage().open(source.file.name, "rb") as handle:
-            image = handle.read()
+        image = _stored_bytes(source, f"Image #{source.pk}")
     checked = check_image(image)
     if mask is not None:
         mask = check_mask(mask, checked)
@@ -119,10 +116,7 @@ def plan_edit(
     refs: list[tuple[str, bytes]] = []
     for index, ref in enumerate(references, start=1):
         if isinstance(ref, ImageOutput):
-            if ref.status != OutputStatus.SUCCEEDED or not ref.file.name:
-                raise InvalidImage(f"Reference image #{ref.pk} has no stored file.")
-            with storage.get_storage().open(ref.file.name, "rb") as handle:
-                data = handle.read()
+            data = _stored_bytes(ref, f"Reference image #{ref.pk}")
             check_image(data, what=f"Reference image #{ref.pk}")
             refs.append((ref.file.name, data))
         else:
@@ -176,6 +170,16 @@ def plan_edit(
                    "source_uid": str(source.uid) if source is not None else ""}
     return EditPlan(plan=replace(plan, edit=edit_inputs), source=source, image=checked, mask=mask,
                     references=tuple(refs))
+
+
+def _stored_bytes(output: ImageOutput, what: str) -> bytes:
+    if output.status != OutputStatus.SUCCEEDED or not output.file.name:
+        raise InvalidImage(f"{what} has no stored file to edit (it is {output.status}).")
+    try:
+        with storage.get_storage().open(output.file.name, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InvalidImage(f"{what}: its file {output.file.name} cannot be read.") from exc
 
 
 def _source_provider(source: ImageOutput | None) -> str | None:
