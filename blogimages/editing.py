@@ -132,7 +132,7 @@ def plan_edit(
     if input_fidelity and input_fidelity not in INPUT_FIDELITIES:
         raise UnsupportedFeature(f"input_fidelity must be one of: {', '.join(INPUT_FIDELITIES)}.")
 
-    alias = provider or (setting.provider if setting else None) or _source_provider(source)
+    alias = provider or (setting.provider if setting else None) or source_provider(source)
     backend = get_provider(alias)
     params: dict[str, Any] = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
     model = params.get("model") or (setting.model if setting else "") or backend.defaults.get("model", "")
@@ -182,7 +182,7 @@ def _stored_bytes(output: ImageOutput, what: str) -> bytes:
         raise InvalidImage(f"{what}: its file {output.file.name} cannot be read.") from exc
 
 
-def _source_provider(source: ImageOutput | None) -> str | None:
+def source_provider(source: ImageOutput | None) -> str | None:
     """The source's own provider when it can edit (a card is edited by cards), else the default."""
     if source is None or source.provider == UPLOAD_PROVIDER:
         return None
