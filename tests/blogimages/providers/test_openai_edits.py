@@ -4,6 +4,7 @@ stand-in, and the app's edit path on top: paste-back of the unmasked pixels."""
 from __future__ import annotations
 
 import io
+import os
 
 import numpy
 import pytest
@@ -146,3 +147,15 @@ def test_a_refused_edit_leaves_a_failed_image_with_the_reason(settings, httpserv
     edited.refresh_from_db()
     assert edited.status == OutputStatus.FAILED and "Incorrect API key" in edited.error
     assert not edited.file.name and ImageOutput.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_edit_over_budget_is_refused_before_any_call_with_nothing_stored(settings, httpserver):
+    from blogimages.budgets import BudgetExceeded
+
+    standin = configure_app(settings, httpserver)
+    settings.BLOGIMAGES_BUDGETS = {"global_daily": "0.0001"}
+    with pytest.raises(BudgetExceeded):
+        editing.edit(image=source_png(), mask=mask_png(), prompt="a boat", provider="openai")
+    assert standin.calls == [] and ImageOutput.objects.count() == 0
+    assert not os.path.exists(os.path.join(settings.MEDIA_ROOT, "blogimages", "edits"))
