@@ -33,30 +33,9 @@ from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidImage, ModelRetired, ProviderError, UnsupportedFeature
 from ..imaging import provenance
 from ..models import OutputStatus
-from .openai import (
-    ABSOLUTE_MAX_PROMPT,
-    MAX_N,
-    RESPONSE_FORMATS,
-    SIZE_RE,
-    ImagesRequest,
-    OpenAIError,
-    _budget_error,
-    _check_text,
-    _choice,
-    _failure_error,
-    _image_data,
-    _invalid,
-    _limit,
-    _method_not_allowed,
-    _prompt_too_long,
-    _retired_model_error,
-    _usage,
-    _with_headers,
-    authenticate,
-    default_response_format,
-    generation_arguments,
-    resolve_model,
-)
+# Through the module, not its names: the helpers and OpenAIError are one set even if the
+# module is reloaded (a test recomputes its constants that way).
+from . import openai as v1
 
 logger = logging.getLogger("blogimages.api")
 
@@ -71,35 +50,35 @@ VARIATION_PROMPT = "Another version of this image."
 def _form(request: HttpRequest, allowed: frozenset[str]) -> tuple[Mapping[str, str], list[bytes], bytes | None]:
     """The multipart form's fields, its images (in order) and its mask; 400s in OpenAI's words."""
     if not request.content_type.startswith("multipart/form-data"):
-        raise OpenAIError(400, "Unsupported content type: send multipart/form-data with the image file(s).",
+        raise v1.OpenAIError(400, "Unsupported content type: send multipart/form-data with the image file(s).",
                           param="image", code="invalid_content_type")
     try:
         fields, files = request.POST, request.FILES
     except RequestDataTooBig:
-        raise OpenAIError(413, "The request body is too large.", code="request_too_large") from None
+        raise v1.OpenAIError(413, "The request body is too large.", code="request_too_large") from None
     data: dict[str, str] = {}
     for name in fields:
         if name not in allowed:
-            raise _invalid(name, f"Unrecognized request argument supplied: {name}", "unknown_parameter")
+            raise v1._invalid(name, f"Unrecognized request argument supplied: {name}", "unknown_parameter")
         value = fields.get(name)
-        _check_text(name, value)
+        v1._check_text(name, value)
         data[name] = value
     for name in files:
         if name not in ("image", "image[]", "mask"):
-            raise _invalid(name, f"Unrecognized file supplied: {name}", "unknown_parameter")
+            raise v1._invalid(name, f"Unrecognized file supplied: {name}", "unknown_parameter")
     if "stream" in data and data["stream"].lower() not in ("false", "0", ""):
-        raise _invalid("stream", "'stream' is not supported by this server.", "unsupported_parameter")
+        raise v1._invalid("stream", "'stream' is not supported by this server.", "unsupported_parameter")
     uploads = files.getlist("image") + files.getlist("image[]")
     if not uploads:
-        raise _invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")
+        raise v1._invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")
     if len(uploads) > MAX_IMAGES:
-        raise _invalid("image", f"Invalid 'image': at most {MAX_IMAGES} images may be provided, "
+        raise v1._invalid("image", f"Invalid 'image': at most {MAX_IMAGES} images may be provided, "
                                 f"got {len(uploads)}.", "array_above_max_length")
     limit = blogimages_settings.MAX_UPLOAD_BYTES
     images = []
     for upload in [*uploads, *files.getlist("mask")]:
         if upload.size > limit:
-            raise OpenAIError(413, f"Invalid file {upload.name!r}: {upload.size:,} bytes; at most {limit:,} are "
+            raise v1.OpenAIError(413, f"Invalid file {upload.name!r}: {upload.size:,} bytes; at most {limit:,} are "
                                    "accepted.", param="image", code="request_too_large")
         images.append(upload.read())
     mask = images.pop() if files.getlist("mask") else None
@@ -113,36 +92,36 @@ def _integer_field(data: Mapping[str, str], name: str, *, minimum: int, maximum:
     try:
         value = int(raw)
     except ValueError:
-        raise _invalid(name, f"Invalid type for '{name}': expected an integer, but got '{raw[:20]}' instead.",
+        raise v1._invalid(name, f"Invalid type for '{name}': expected an integer, but got '{raw[:20]}' instead.",
                        "invalid_type") from None
     if not minimum <= value <= maximum:
-        raise _invalid(name, f"Invalid '{name}': expected a value from {minimum} to {maximum}, got {value}.",
+        raise v1._invalid(name, f"Invalid '{name}': expected a value from {minimum} to {maximum}, got {value}.",
                        "integer_above_max_value" if value > maximum else "integer_below_min_value")
     return value
 
 
-def _images_request(data: Mapping[str, str], *, prompt: str) -> ImagesRequest:
+def _images_request(data: Mapping[str, str], *, prompt: str) -> v1.ImagesRequest:
     if not prompt.strip():
-        raise _invalid("prompt", "Invalid 'prompt': empty string. Expected a string with minimum length 1.",
+        raise v1._invalid("prompt", "Invalid 'prompt': empty string. Expected a string with minimum length 1.",
                        "empty_string")
-    if len(prompt) > ABSOLUTE_MAX_PROMPT:
-        raise _prompt_too_long(len(prompt), ABSOLUTE_MAX_PROMPT)
+    if len(prompt) > v1.ABSOLUTE_MAX_PROMPT:
+        raise v1._prompt_too_long(len(prompt), v1.ABSOLUTE_MAX_PROMPT)
     size_text = data.get("size") or ""
     size = None
     if size_text not in ("", "auto"):
-        match = SIZE_RE.match(size_text)
+        match = v1.SIZE_RE.match(size_text)
         if not match:
-            raise _invalid("size", f"Invalid 'size': '{size_text[:40]}'. Expected 'auto' or WIDTHxHEIGHT in "
+            raise v1._invalid("size", f"Invalid 'size': '{size_text[:40]}'. Expected 'auto' or WIDTHxHEIGHT in "
                                    "pixels, such as '1024x1024'.")
         size = (int(match.group(1)), int(match.group(2)))
     model = (data.get("model") or "").strip()
-    response_format = data.get("response_format") or default_response_format(model)
-    _choice("response_format", response_format, RESPONSE_FORMATS)
+    response_format = data.get("response_format") or v1.default_response_format(model)
+    v1._choice("response_format", response_format, v1.RESPONSE_FORMATS)
     user = data.get("safety_identifier") or data.get("user") or ""
     if len(user) > 256:
-        raise _invalid("user", "Invalid 'user': at most 256 characters.", "string_above_max_length")
-    return ImagesRequest(
-        prompt=prompt, model=model, n=_integer_field(data, "n", minimum=1, maximum=MAX_N) or 1, size=size,
+        raise v1._invalid("user", "Invalid 'user': at most 256 characters.", "string_above_max_length")
+    return v1.ImagesRequest(
+        prompt=prompt, model=model, n=_integer_field(data, "n", minimum=1, maximum=v1.MAX_N) or 1, size=size,
         quality=data.get("quality") or "", style="", response_format=response_format, user=user,
         negative_prompt="", seed=None, steps=None, output_format=data.get("output_format") or "",
     )
@@ -156,82 +135,82 @@ def _extras(data: Mapping[str, str], target) -> dict[str, Any]:
     background = data.get("background") or ""
     if background and background != "auto":
         if model_info is None or background not in (model_info.backgrounds or ()):
-            raise _invalid("background", f"Invalid 'background': {target.alias} does not take '{background}'.",
+            raise v1._invalid("background", f"Invalid 'background': {target.alias} does not take '{background}'.",
                            "unsupported_parameter")
         extra["background"] = background
     compression = _integer_field(data, "output_compression", minimum=0, maximum=100)
     if compression is not None:
         if model_info is None or "output_compression" not in (model_info.extra_params or ()):
-            raise _invalid("output_compression", f"Invalid 'output_compression': {target.alias} does not take it.",
+            raise v1._invalid("output_compression", f"Invalid 'output_compression': {target.alias} does not take it.",
                            "unsupported_parameter")
         extra["output_compression"] = compression
     return extra
 
 
-def _refused(exc: BlogImagesError) -> OpenAIError:
+def _refused(exc: BlogImagesError) -> v1.OpenAIError:
     message = str(exc)
     param = "mask" if message.startswith("The mask") else "image" if isinstance(exc, InvalidImage) else None
     code = "invalid_image" if isinstance(exc, InvalidImage) else None
-    return OpenAIError(400, message, param=param, code=code)
+    return v1.OpenAIError(400, message, param=param, code=code)
 
 
 def _answer(request: HttpRequest, *, kind: str, allowed: frozenset[str], variation: bool) -> JsonResponse:
     if request.method != "POST":
-        return _method_not_allowed(request, "POST")
+        return v1._method_not_allowed(request, "POST")
     request_id = getattr(request, "openai_request_id", None) or f"req_{uuid.uuid4().hex}"
     headers: dict[str, str] = {"x-request-id": request_id}
     started = time.monotonic()
     try:
-        token = authenticate(request)
-        headers.update(_limit(token))
+        token = v1.authenticate(request)
+        headers.update(v1._limit(token))
         data, images, mask = _form(request, allowed)
         if variation:
             if len(images) > 1 or mask is not None:
-                raise _invalid("image", "Invalid 'image': variations take exactly one image and no mask.")
+                raise v1._invalid("image", "Invalid 'image': variations take exactly one image and no mask.")
             prompt = str(provenance.read_provenance(images[0]).get("prompt") or "") or VARIATION_PROMPT \
                 if _is_image(images[0]) else VARIATION_PROMPT
         else:
             prompt = data.get("prompt")
             if prompt is None:
-                raise _invalid("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter")
+                raise v1._invalid("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter")
         req = _images_request(data, prompt=prompt)
-        target = resolve_model(req.model)
+        target = v1.resolve_model(req.model)
         if not target.caps.supports_edit:
-            raise _invalid("model", f"Invalid 'model': {target.alias} cannot edit images; models that can: "
+            raise v1._invalid("model", f"Invalid 'model': {target.alias} cannot edit images; models that can: "
                                     f"{', '.join(editing.editing_providers()) or 'none'}.", "unsupported_model")
-        _prompt, overrides = generation_arguments(req, target)
+        _prompt, overrides = v1.generation_arguments(req, target)
         extra = _extras(data, target)
         if extra:
             overrides["extra"] = extra
         fidelity = data.get("input_fidelity") or ""
         if fidelity:
-            _choice("input_fidelity", fidelity, editing.INPUT_FIDELITIES)
+            v1._choice("input_fidelity", fidelity, editing.INPUT_FIDELITIES)
         try:
             outputs = editing.edit(image=images[0], mask=mask, references=images[1:], prompt=req.prompt,
                                    input_fidelity=fidelity, provider=target.alias, overrides=overrides, n=req.n,
                                    user=token.user, api_token=token)
         except BudgetExceeded as exc:
-            raise _budget_error(exc) from exc
+            raise v1._budget_error(exc) from exc
         except ModelRetired as exc:
-            raise _retired_model_error(req.model, exc) from exc
+            raise v1._retired_model_error(req.model, exc) from exc
         except (InvalidImage, UnsupportedFeature) as exc:
             raise _refused(exc) from exc
         except ProviderError as exc:
             retry = {"Retry-After": str(math.ceil(getattr(exc, "retry_after", None) or 1))} if exc.retryable else {}
-            raise OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
+            raise v1.OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
                               type="server_error", code="provider_unavailable", headers=retry) from exc
         for output in outputs:
             output.refresh_from_db()
         succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
         if not succeeded:
-            raise _failure_error(outputs)
+            raise v1._failure_error(outputs)
         body = {
             "created": int(time.time()),
-            "data": [_image_data(request, output, req.response_format) for output in succeeded],
+            "data": [v1._image_data(request, output, req.response_format) for output in succeeded],
             "size": f"{succeeded[0].width}x{succeeded[0].height}",
             "output_format": (succeeded[0].mime_type or "image/png").split("/")[-1],
             "quality": overrides.get("quality") or "auto",
-            "usage": _usage(outputs),
+            "usage": v1._usage(outputs),
             "metadata": {"duration": int((time.monotonic() - started) * 1000), "provider": target.alias,
                          "model": succeeded[0].model},
             "blogimages": {"images": [
@@ -240,15 +219,15 @@ def _answer(request: HttpRequest, *, kind: str, allowed: frozenset[str], variati
                 for o in outputs
             ]},
         }
-    except OpenAIError as exc:
-        return _with_headers(exc.response(), headers)
+    except v1.OpenAIError as exc:
+        return v1._with_headers(exc.response(), headers)
     except Exception:
         logger.exception("v1 images/%s failed (%s)", kind, request_id)
-        error = OpenAIError(500, f"The server had an error while processing your request ({request_id}).",
+        error = v1.OpenAIError(500, f"The server had an error while processing your request ({request_id}).",
                             type="server_error")
-        return _with_headers(error.response(), headers)
+        return v1._with_headers(error.response(), headers)
     headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
-    return _with_headers(JsonResponse(body), headers)
+    return v1._with_headers(JsonResponse(body), headers)
 
 
 def _is_image(data: bytes) -> bool:
