@@ -57,6 +57,9 @@ class GenerationRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # An opaque end-user id some providers take for abuse monitoring.
     user: str = ""
+    # Images the result should follow (the style guide's references), for providers whose
+    # `reference_limit` is above 0. Bytes: attached just before the call, never snapshotted.
+    reference_images: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def size(self) -> str:
@@ -336,6 +339,10 @@ class BaseProvider:
     def edit_image(self, edit: EditRequest) -> GenerationResult:
         """Call the backend's edit. Only backends whose capabilities say `supports_edit`."""
         raise UnsupportedFeature(f"{self.alias}: this provider cannot edit images")
+
+    def reference_limit(self, model: str = "") -> int:
+        """How many `reference_images` a plain generation with `model` takes (0: none)."""
+        return 0
 
     def check(self) -> list[str]:
         """Problems with this provider's configuration, for `manage.py check`."""
