@@ -114,6 +114,11 @@ DEFAULTS: dict[str, Any] = {
     "C2PA_TSA_URL": "",
     # A PEM file of CA certificates whose signers read back as "trusted" (else: "valid").
     "C2PA_TRUST_ANCHORS": "",
+    # Editing: after a masked edit, every pixel outside the mask is pasted back from the
+    # source (a GPT-image edit re-renders the whole picture); False keeps the provider's pixels.
+    "EDIT_PASTE_BACK": True,
+    # Most reference images one edit may carry beside its source (OpenAI takes 16 images in all).
+    "EDIT_MAX_REFERENCES": 15,
 }
 
 

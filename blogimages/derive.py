@@ -34,6 +34,7 @@ from . import content_credentials, generation, storage
 from .access import UPLOAD_PROVIDER, can_derive, record
 from .budgets import check_budget
 from .conf import blogimages_settings
+from .exceptions import UnsupportedFeature
 from .imaging import convert, provenance, resize, watermark
 from .integration import get_post_adapter
 from .models import (
@@ -48,7 +49,7 @@ from .models import (
 from .providers import GenerationRequest, get_provider
 from .queueing import enqueue_outputs
 
-DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation")
+DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation", "edit")
 UPSCALE_FACTORS = (1.5, 2.0, 3.0, 4.0)
 DEFAULT_VARIATIONS = 3
 
@@ -328,11 +329,28 @@ def convert_output(output: ImageOutput, *, user=None, output_format: str, qualit
     )
 
 
-def upscale_output(output: ImageOutput, *, user=None, factor: float = 2.0) -> ImageOutput:
-    """An enlarged copy (`<stem>-x2.png`), Pillow's LANCZOS; a provider upscaler can come later."""
+def upscale_output(output: ImageOutput, *, user=None, factor: float = 2.0, provider: str | None = None,
+                   upscaler: str = "") -> ImageOutput:
+    """An enlarged copy (`<stem>-x2.png`): through `provider`'s own upscaler where it has one
+    (A1111's extras, `upscaler` one it lists), Pillow's LANCZOS otherwise."""
     _check_user(user, output)
-    data = resize.upscale(read_bytes(output), factor, max_side=blogimages_settings.UPSCALE_MAX_SIDE)
-    details = {"factor": factor, "method": "lanczos"}
+    data = read_bytes(output)
+    if provider:
+        backend = get_provider(provider)
+        method = getattr(backend, "upscale_image", None)
+        if not callable(method):
+            raise UnsupportedFeature(f"{backend.alias}: this provider has no upscaler; leave the provider out "
+                                     "for Lanczos.")
+        limit = blogimages_settings.UPSCALE_MAX_SIDE
+        width, height = output.width or 0, output.height or 0
+        if max(width, height) * factor > limit:
+            raise ValueError(f"Upscaling {width}x{height} by {factor:g} passes {limit} px a side.")
+        data = method(data, factor=factor, upscaler=upscaler)
+        details = {"factor": factor, "method": "provider", "provider": backend.alias,
+                   "upscaler": upscaler or "(first listed)"}
+    else:
+        data = resize.upscale(data, factor, max_side=blogimages_settings.UPSCALE_MAX_SIDE)
+        details = {"factor": factor, "method": "lanczos"}
     return store_derived(
         output, data, suffix=f"x{factor:g}", derivation="upscale", user=user,
         metadata={"operation": "upscale", **details},

@@ -35,10 +35,10 @@ from . import alttext, budgets, comfy_workflows, content_credentials, ratelimit,
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
-from .imaging import fit, provenance
+from .imaging import fit, masks, provenance
 from .integration import get_post_adapter
 from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
-from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
+from .providers import BaseProvider, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED, Capabilities, PartialCallback
 from .queueing import enqueue_outputs
 
@@ -65,6 +65,9 @@ class Plan:
     target: tuple[int, int] | None = None
     # The style guide's part of the prompt (style_guide.apply), kept with each image.
     style_guide: dict[str, Any] | None = None
+    # An edit's inputs (editing.py): stored names of the source, mask and references, the
+    # strength...; with it, execute() calls the provider's edit instead of generate.
+    edit: dict[str, Any] | None = None
 
     @property
     def cost_per_image(self) -> Decimal | None:
@@ -226,6 +229,8 @@ def queue_outputs(
     batch=None,
     user=None,
     api_token=None,
+    derived_from: ImageOutput | None = None,
+    derivation: str = "",
 ) -> list[ImageOutput]:
     """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
     return ImageOutput.objects.bulk_create(build_outputs(
@@ -258,13 +263,16 @@ def build_outputs(
                 negative_prompt=request.negative_prompt,
                 setting=setting,
                 setting_snapshot={"provider": plan.provider.alias, **snapshot(single, plan.target),
-                                  **({"style_guide": plan.style_guide} if plan.style_guide else {})},
+                                  **({"style_guide": plan.style_guide} if plan.style_guide else {}),
+                                  **({"edit": dict(plan.edit)} if plan.edit is not None else {})},
                 provider=plan.provider.alias,
                 model=request.model,
                 seed=single.seed,
                 post=post,
                 section_key=section_key if post is not None else "",
                 batch=batch,
+                derived_from=derived_from,
+                derivation=derivation,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 api_token=api_token,
                 cost_estimate=cost,
@@ -333,7 +341,7 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
     if plan is None:
         first = outputs[0]
         plan = Plan(provider=get_provider(first.provider), request=request_from_snapshot(first.setting_snapshot),
-                    target=target_from_snapshot(first.setting_snapshot))
+                    target=target_from_snapshot(first.setting_snapshot), edit=first.setting_snapshot.get("edit"))
 
     # The slot comes before the claim: a task that steps aside for a busy provider
     # leaves its image queued and untouched.
@@ -348,8 +356,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             request = replace(plan.request, n=len(outputs))
             try:
                 request = style_guide.attach_references(request, outputs[0].setting_snapshot)
-                result = plan.provider.run(comfy_workflows.attach(plan.provider, request), on_partial=on_partial,
-                                           partial_images=partial_images)
+                result = _call_provider(plan, comfy_workflows.attach(plan.provider, request),
+                                        on_partial=on_partial, partial_images=partial_images)
             except ProviderError as exc:
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
@@ -375,6 +383,50 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
 
     store_call(outputs, result, plan.provider.alias)
     return claimed
+
+
+def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
+                   partial_images: int = 0) -> GenerationResult:
+    if plan.edit is None:
+        return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images)
+    return _call_edit(plan, request)
+
+
+def _read_input(name: str) -> bytes:
+    try:
+        with storage.get_storage().open(name, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise BlogImagesError(f"An input of this edit is missing from storage ({name}).") from exc
+
+
+def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
+    """An edit (editing.py planned it): read its stored inputs, call the provider's edit and,
+    after a masked edit, paste every unmasked pixel back from the source."""
+    inputs = plan.edit or {}
+    if not inputs.get("source"):
+        raise BlogImagesError("This edit has no source image on record.")
+    source = _read_input(inputs["source"])
+    mask = _read_input(inputs["mask"]) if inputs.get("mask") else None
+    references = tuple(_read_input(name) for name in inputs.get("references") or ())
+    result = plan.provider.run_edit(EditRequest(
+        request=request, image=source, mask=mask, references=references, strength=inputs.get("strength"),
+        input_fidelity=inputs.get("input_fidelity") or ""))
+    if mask is None or not inputs.get("paste_back"):
+        return result
+    info = storage.inspect_image(source)
+    images = []
+    for item in result.images:
+        try:
+            made = storage.inspect_image(item.data)
+            fitted = item.data if (made.width, made.height) == (info.width, info.height) else \
+                fit.fit_exactly(item.data, width=info.width, height=info.height)
+            pasted = masks.paste_back(source, fitted, mask)
+        except (InvalidImage, OSError, ValueError):
+            images.append(item)  # store_image refuses it with the reason
+            continue
+        images.append(replace(item, data=pasted, mime_type="image/png", metadata={**item.metadata, "pasted_back": True}))
+    return replace(result, images=tuple(images))
 
 
 def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: str) -> None:

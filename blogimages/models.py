@@ -498,6 +498,7 @@ class ReviewAction(models.TextChoices):
     UPSCALE = "upscale", "Upscaled"
     PUBLISH = "publish", "Publish copy made"
     VARIATION = "variation", "Variations requested"
+    EDIT = "edit", "Edited"
     DELETE = "delete", "Deleted"
 
 

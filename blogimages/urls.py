@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import alt_text, assist, chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
+from .views import (
+    alt_text,
+    assist,
+    chat,
+    compare,
+    editor,
+    gallery,
+    media,
+    prompts,
+    publishing,
+    style_guide,
+    tester,
+    tokens,
+)
 
 app_name = "blogimages"
 
@@ -13,6 +26,7 @@ urlpatterns = [
     path("<int:pk>/download/", gallery.image_download, name="image_download"),
     path("<int:pk>/delete/", gallery.image_delete, name="image_delete"),
     path("<int:pk>/use/", publishing.image_use, name="image_use"),
+    path("<int:pk>/edit/", editor.image_edit, name="image_edit"),
     path("<int:pk>/alt/", publishing.image_alt, name="image_alt"),
     path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),

@@ -13,10 +13,12 @@ Views only translate: reads go through `selectors`, writes through `generation`,
 
 # No `from __future__ import annotations`: ninja and pydantic read these annotations at
 # import time, and PatchDict cannot rebuild schemas from string annotations.
+import base64
+import binascii
 import datetime as dt
 import math
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -29,7 +31,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
-from .. import batches, generation, paging, presets, ratelimit, review, signed_media, tokens
+from .. import batches, editing, generation, paging, presets, ratelimit, review, signed_media, tokens
 from ..budgets import BudgetExceeded
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, QueueUnavailable, UnsupportedFeature
@@ -743,6 +745,59 @@ def generate_images(request: HttpRequest, payload: GenerateIn):
                          negative_prompt=payload.negative_prompt)
     outputs = generation.generate(prompt=prompt, setting=setting, provider=alias, overrides=overrides, n=payload.n,
                                   user=caller(request), api_token=getattr(request, "api_token", None))
+    costs = [o.cost_estimate for o in outputs]
+    total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
+    return Status(201, {"images": [image_out(request, o) for o in outputs], "cost_estimate": _money(total)})
+
+
+class EditIn(Schema):
+    prompt: RequiredText(32_000) = Field(description="What to change.")
+    mask: str | None = Field(None, max_length=30_000_000,
+                             description="Base64 PNG (or data: URL) the image's size; transparent pixels mark "
+                                         "the area to change.")
+    references: list[PositiveId | Annotated[str, Field(max_length=30_000_000)]] = Field(
+        default_factory=list, max_length=16,
+        description="Reference images: ids of stored images or base64 PNG/JPEG/WebP (data: URLs too).")
+    strength: float | None = Field(None, ge=0, le=1, description="How far to move from the source (0-1).")
+    input_fidelity: Literal["", "high", "low"] = ""
+    provider: Text(50) | None = Field(None, description="A provider that can edit; default: the image's own.")
+    model: Text(200) | None = None
+    n: Count = 1
+
+
+def _decoded(value: str, what: str) -> bytes:
+    text = value.partition(",")[2] if value.startswith("data:") else value
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise HttpError(400, f"{what} is not valid base64.") from exc
+
+
+@images.post("/{int:image_id}/edit",
+             response={201: GenerateOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut, 502: ErrorOut,
+                       503: ErrorOut},
+             summary="Edit an image (img2img, inpainting with a mask, references)")
+def edit_image(request: HttpRequest, image_id: ImageId, payload: EditIn):
+    """The one edit path, as the editor page and /v1/images/edits: rate limit, budget, every input
+    checked before any provider call (nothing stored on refusal), derived images linked to the source."""
+    check_rate_limit(request)
+    source = _image_or_404(image_id)
+    references: list[Any] = []
+    for index, ref in enumerate(payload.references, start=1):
+        if isinstance(ref, int):
+            references.append(_image_or_404(ref))
+        else:
+            references.append(_decoded(ref, f"Reference {index}"))
+    mask = _decoded(payload.mask, "The mask") if payload.mask else None
+    try:
+        outputs = editing.edit(source=source, prompt=payload.prompt, mask=mask, references=references,
+                               strength=payload.strength, input_fidelity=payload.input_fidelity,
+                               provider=payload.provider, overrides={"model": payload.model}, n=payload.n,
+                               user=caller(request), api_token=getattr(request, "api_token", None))
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from exc
+    for output in outputs:
+        output.refresh_from_db()
     costs = [o.cost_estimate for o in outputs]
     total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
     return Status(201, {"images": [image_out(request, o) for o in outputs], "cost_estimate": _money(total)})

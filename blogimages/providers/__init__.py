@@ -17,6 +17,7 @@ from ..exceptions import InvalidProviderError
 from .base import (
     BaseProvider,
     Capabilities,
+    EditRequest,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
@@ -25,6 +26,7 @@ from .base import (
 __all__ = [
     "BaseProvider",
     "Capabilities",
+    "EditRequest",
     "GeneratedImage",
     "GenerationRequest",
     "GenerationResult",

@@ -21,12 +21,17 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..exceptions import InvalidProviderError, ProviderServerError
-from .base import Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from ..exceptions import InvalidProviderError, ProviderServerError, UnsupportedFeature
+from ..imaging import masks
+from .base import Capabilities, EditRequest, GeneratedImage, GenerationRequest, GenerationResult
 from .base import apply_defaults
 from .http import HttpProvider, sniff_image_mime
 
 TXT2IMG = "/sdapi/v1/txt2img"
+IMG2IMG = "/sdapi/v1/img2img"
+EXTRAS = "/sdapi/v1/extra-single-image"
+# A1111's own default denoising strength for img2img.
+DEFAULT_DENOISE = 0.75
 
 # Shown, and accepted, while the server cannot list its own samplers (A1111 1.9+ names).
 BUILTIN_SAMPLERS = (
@@ -81,6 +86,8 @@ class Automatic1111Provider(HttpProvider):
             samplers=self._sampler_names() or tuple(self.options.get("samplers") or ()) or BUILTIN_SAMPLERS,
             output_formats=("png",),
             prices={key: Decimal(str(value)) for key, value in (self.options.get("prices") or {"*": 0}).items()},
+            # img2img: the source as init image, a mask to inpaint, the denoising strength.
+            supports_edit=True, supports_mask=True, max_references=0, supports_strength=True,
         )
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
@@ -157,6 +164,71 @@ class Automatic1111Provider(HttpProvider):
             usage={"images": len(images)},
             provider_ms=_process_ms(response.headers.get("X-Process-Time")),
         )
+
+
+    # -- edits and upscaling ----------------------------------------------------------------
+
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        """POST /sdapi/v1/img2img: the source as `init_images`, the mask (white = inpaint) as
+        `mask`, the strength as `denoising_strength`; the checkpoint per request as for txt2img."""
+        request = apply_defaults(edit.request, self.defaults)
+        payload = img2img_payload(edit, request)
+        response = self.call("POST", IMG2IMG, action="img2img", json=payload)
+        body = self.decode_json(response, action="img2img")
+        images, info = parse_txt2img(body, request=request, expected=_expected_images(payload))
+        return GenerationResult(
+            images=images,
+            model=request.model or str(info.get("sd_model_name") or ""),
+            usage={"images": len(images)},
+            provider_ms=_process_ms(response.headers.get("X-Process-Time")),
+        )
+
+    def upscalers(self) -> tuple[str, ...]:
+        """The server's upscalers (GET /sdapi/v1/upscalers), without its "None"; () if it cannot say."""
+        listing = self.cached_listing("upscalers", lambda: self._fetch_list("/sdapi/v1/upscalers"))
+        return tuple(str(item["name"]) for item in listing or () if item.get("name") and item["name"] != "None")
+
+    def upscale_image(self, image: bytes, *, factor: float, upscaler: str = "") -> bytes:
+        """POST /sdapi/v1/extra-single-image: `image` enlarged `factor` times by `upscaler`
+        (one the server lists; the first listed when none is named). PNG bytes."""
+        offered = self.upscalers()
+        if not offered:
+            raise UnsupportedFeature(f"{self.alias}: the server lists no upscalers")
+        name = upscaler or offered[0]
+        if name not in offered:
+            raise UnsupportedFeature(f"{self.alias}: upscaler {name!r} is not offered; choose one of: "
+                                     f"{', '.join(offered)}")
+        payload = {"resize_mode": 0, "upscaling_resize": factor, "upscaler_1": name,
+                   "image": base64.b64encode(image).decode("ascii"), "show_extras_results": True}
+        response = self.call("POST", EXTRAS, action="extra-single-image", json=payload)
+        body = self.decode_json(response, action="extra-single-image")
+        if not isinstance(body, Mapping) or not body.get("image"):
+            raise ProviderServerError("extra-single-image: the answer has no image", response=_trim(body))
+        return _decode_base64(body["image"], 0)
+
+
+def img2img_payload(edit: EditRequest, request: GenerationRequest) -> dict[str, Any]:
+    """The JSON body of POST /sdapi/v1/img2img: txt2img's fields plus the image inputs."""
+    payload = txt2img_payload(replace(request, extra={}))
+    payload["init_images"] = [base64.b64encode(edit.image).decode("ascii")]
+    payload["denoising_strength"] = DEFAULT_DENOISE if edit.strength is None else edit.strength
+    payload["include_init_images"] = False
+    if edit.mask is not None:
+        payload["mask"] = base64.b64encode(masks.to_black_and_white(edit.mask)).decode("ascii")
+        # 1 = start from the original pixels ("original"), the usual choice for touch-ups.
+        payload["inpainting_fill"] = 1
+        payload["mask_blur"] = 4
+        payload["inpaint_full_res"] = False
+        payload["inpainting_mask_invert"] = 0
+    extra = dict(request.extra)
+    extra.pop("workflow", None)
+    overrides = dict(extra.pop("override_settings", None) or {})
+    if request.model:
+        overrides.setdefault("sd_model_checkpoint", request.model)
+    payload.update(extra)
+    if overrides:
+        payload["override_settings"] = overrides
+    return payload
 
 
 def txt2img_payload(request: GenerationRequest) -> dict[str, Any]:

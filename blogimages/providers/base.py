@@ -73,6 +73,23 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EditRequest:
+    """One edit: `request` (prompt, size = the source's, n, parameters) applied to `image`.
+
+    `mask` is a PNG the size of `image` whose transparent pixels mark the area to change;
+    `references` are further images to draw from; `strength` (0-1) is how far the result
+    may move from the source (A1111's denoising strength). Images are already validated.
+    """
+
+    request: GenerationRequest
+    image: bytes
+    mask: bytes | None = None
+    references: tuple[bytes, ...] = ()
+    strength: float | None = None
+    input_fidelity: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class GeneratedImage:
     data: bytes
     mime_type: str
@@ -194,6 +211,12 @@ class Capabilities:
     # and the image-output tokens per quality and size used to estimate before a call.
     token_prices: Mapping[str, Decimal] = field(default_factory=dict)
     output_tokens: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # Editing (`edit_image`): whether the model edits a source image at all, takes a mask
+    # (transparent = change), how many reference images beside the source, and a strength.
+    supports_edit: bool = False
+    supports_mask: bool = False
+    max_references: int = 0
+    supports_strength: bool = False
 
     def allows_size(self, width: int, height: int) -> bool:
         if self.sizes:
@@ -337,6 +360,10 @@ class BaseProvider:
         """Call the backend. Raise a `ProviderError` subclass on failure."""
         raise NotImplementedError
 
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        """Call the backend's edit. Only backends whose capabilities say `supports_edit`."""
+        raise UnsupportedFeature(f"{self.alias}: this provider cannot edit images")
+
     def reference_limit(self, model: str = "") -> int:
         """How many `reference_images` a plain generation with `model` takes (0: none)."""
         return 0
@@ -410,14 +437,29 @@ class BaseProvider:
         """Validate, call `generate()` (or `generate_streaming()` when partial images are
         wanted and the model makes them), time it and log the outcome (never the secrets)."""
         request = self.prepare(request)
-        started = time.monotonic()
         most = self.capabilities(request.model).max_partial_images if on_partial is not None else 0
+        if most and partial_images > 0:
+            return self._timed(request, lambda: self.generate_streaming(
+                request, partial_images=min(partial_images, most), on_partial=on_partial))
+        return self._timed(request, lambda: self.generate(request))
+
+    def validate_edit(self, edit: EditRequest) -> None:
+        """Refuse an edit the model cannot do (UnsupportedFeature), before any call."""
+        caps = self.capabilities(edit.request.model)
+        problems = edit_problems(edit, caps)
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
+
+    def run_edit(self, edit: EditRequest) -> GenerationResult:
+        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`."""
+        edit = replace(edit, request=self.prepare(edit.request))
+        self.validate_edit(edit)
+        return self._timed(edit.request, lambda: self.edit_image(edit))
+
+    def _timed(self, request: GenerationRequest, call) -> GenerationResult:
+        started = time.monotonic()
         try:
-            if most and partial_images > 0:
-                result = self.generate_streaming(request, partial_images=min(partial_images, most),
-                                                 on_partial=on_partial)
-            else:
-                result = self.generate(request)
+            result = call()
         except ProviderError as exc:
             if not exc.provider:
                 exc.provider = self.alias
@@ -542,6 +584,24 @@ def validation_problems(request: GenerationRequest, caps: Capabilities) -> list[
         problems.append(
             f"output format {request.output_format!r} is not offered; choose one of: {', '.join(caps.output_formats)}"
         )
+    return problems
+
+
+def edit_problems(edit: EditRequest, caps: Capabilities) -> list[str]:
+    """Every way `edit` asks more than the model's editing capabilities."""
+    if not caps.supports_edit:
+        return ["this model cannot edit images"]
+    problems: list[str] = []
+    if edit.mask is not None and not caps.supports_mask:
+        problems.append("this model does not take a mask")
+    if len(edit.references) > caps.max_references:
+        allowed = f"at most {caps.max_references}" if caps.max_references else "none"
+        problems.append(f"{len(edit.references)} reference image(s) given; this model takes {allowed}")
+    if edit.strength is not None:
+        if not caps.supports_strength:
+            problems.append("this model does not take a strength")
+        elif not 0 <= edit.strength <= 1:
+            problems.append("strength must be between 0 and 1")
     return problems
 
 

@@ -25,7 +25,17 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from ..fonts import font_path
 from ..exceptions import UnsupportedFeature
-from .base import MAX_SEED, MIME_TYPES, BaseProvider, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from ..imaging import masks
+from .base import (
+    MAX_SEED,
+    MIME_TYPES,
+    BaseProvider,
+    Capabilities,
+    EditRequest,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+)
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
@@ -111,7 +121,30 @@ class CardsProvider(BaseProvider):
             # and, if it names text ("text", "words"...), drops the title.
             supports_negative_prompt=True, supports_seed=True,
             output_formats=("png", "webp", "jpeg"), prices={"*": Decimal("0")},
+            # An edit re-renders the card (new text/style, same layout and seed) and lays it
+            # over the source: inside the mask only, blended by the strength.
+            supports_edit=True, supports_mask=True, max_references=0, supports_strength=True,
         )
+
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        request = edit.request
+        if request.seed is None:
+            request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
+        model = request.model or "cards"
+        with Image.open(io.BytesIO(edit.image)) as opened:
+            source = opened.convert("RGB")
+        strength = 1.0 if edit.strength is None else edit.strength
+        images = []
+        for index in range(request.n):
+            card = self._render(replace(request, width=source.width, height=source.height), model,
+                                request.seed_for(index))
+            with Image.open(io.BytesIO(card.data)) as drawn:
+                merged = masks.apply_in_area(source, drawn.convert("RGB"), mask_png=edit.mask, strength=strength)
+            fmt = request.output_format or "png"
+            images.append(replace(card, data=encode(merged, fmt), mime_type=MIME_TYPES[fmt],
+                                  metadata={**card.metadata, "edit": True, "masked": edit.mask is not None,
+                                            "strength": strength}))
+        return GenerationResult(images=tuple(images), model=model, usage={"images": len(images)})
 
     def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
         super().validate(request, caps)

@@ -50,7 +50,7 @@ from ..exceptions import (
     ProviderTimeout,
     UnsupportedFeature,
 )
-from .base import MAX_SEED, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from .base import MAX_SEED, Capabilities, EditRequest, GeneratedImage, GenerationRequest, GenerationResult
 from .base import apply_defaults
 from .http import HttpProvider, describe_error_payload, sniff_image_mime
 
@@ -64,6 +64,12 @@ PLACEHOLDERS: dict[str, type] = {
     "prompt": str, "negative_prompt": str, "seed": int, "steps": int, "cfg": float,
     "width": int, "height": int, "checkpoint": str, "batch_size": int, "filename_prefix": str,
 }
+# Edits: the uploaded source's file name (with the mask in its alpha when there is one),
+# the name of the file whose alpha is the mask (for LoadImageMask), the KSampler denoise.
+PLACEHOLDERS.update({"image": str, "mask": str, "denoise": float})
+EDIT_WORKFLOW = WORKFLOWS_DIR / "img2img.json"
+INPAINT_WORKFLOW = WORKFLOWS_DIR / "inpaint.json"
+DEFAULT_DENOISE = 0.75
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # ComfyWorkflow.name is a SlugField: a slug names a row (or a shipped template), anything else is a path.
 _SLUG = re.compile(r"[-A-Za-z0-9_]+")
@@ -355,6 +361,8 @@ class ComfyUIProvider(HttpProvider):
             supports_steps="steps" in placeholders,
             max_steps=150,
             supports_guidance="cfg" in placeholders,
+            # Edits run the shipped img2img / inpaint templates (or the request's own).
+            supports_edit=True, supports_mask=True, supports_strength=True,
             output_formats=("png",),
             prices={key: Decimal(str(value)) for key, value in (self.options.get("prices") or {"*": 0}).items()},
         )
@@ -520,6 +528,64 @@ class ComfyUIProvider(HttpProvider):
             **{key: values[key] for key in ("checkpoint", "steps", "cfg") if key in values},
         }
         return GeneratedImage(data=data, mime_type=sniff_image_mime(data), seed=values.get("seed"), metadata=metadata)
+
+
+    # -- edits ------------------------------------------------------------------------------
+
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        """Upload the source (POST /upload/image) and the mask (POST /upload/mask, which
+        ComfyUI writes into the source's alpha: LoadImage's MASK is then the area to change),
+        then run the img2img or inpaint template with {{image}}, {{mask}} and {{denoise}}."""
+        deadline = time.monotonic() + self.timeout
+        request = apply_defaults(edit.request, self.defaults)
+        ref = request.extra.get("workflow")
+        if isinstance(ref, Workflow):
+            workflow = ref
+        elif ref:
+            workflow = load_workflow(str(ref), error=UnsupportedFeature)
+        else:
+            option = self.options.get("inpaint_workflow" if edit.mask is not None else "edit_workflow")
+            workflow = load_workflow(option or str(INPAINT_WORKFLOW if edit.mask is not None else EDIT_WORKFLOW),
+                                     error=InvalidProviderError)
+        problems = validate_workflow(workflow.graph)
+        if "image" not in workflow.placeholders:
+            problems.append("no {{image}} placeholder: the source image would be ignored.")
+        if edit.mask is not None and "mask" not in workflow.placeholders and "image" not in workflow.placeholders:
+            problems.append("no {{mask}} placeholder for the mask.")
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: workflow {workflow.name!r} cannot edit: " + " ".join(problems))
+        uploaded = self._upload("/upload/image", "source.png", edit.image)
+        name = uploaded
+        if edit.mask is not None:
+            name = self._upload("/upload/mask", "source-mask.png", edit.mask, original=uploaded)
+        values = self._values(request, workflow)
+        extra_values = {"image": name, "mask": name,
+                        "denoise": DEFAULT_DENOISE if edit.strength is None else float(edit.strength)}
+        values.update({key: value for key, value in extra_values.items() if key in workflow.placeholders})
+        prompt_id = self._submit(fill_workflow(workflow.graph, values), deadline)
+        entry = self._wait(prompt_id, deadline)
+        status = entry.get("status") or {}
+        if status.get("status_str") == "error":
+            raise execution_failure(status)
+        refs = image_refs(entry)
+        if not refs:
+            raise ProviderBadRequest(f"workflow {workflow.name!r} finished without any image.")
+        images = tuple(self._download(r, values=values, workflow=workflow, prompt_id=prompt_id) for r in refs)
+        return GenerationResult(images=images, model=values.get("checkpoint") or request.model or
+                                f"workflow:{workflow.name}", request_id=prompt_id, usage={"images": len(images)})
+
+    def _upload(self, path: str, filename: str, data: bytes, *, original: str | None = None) -> str:
+        """The stored name ("subfolder/name") ComfyUI gives an uploaded input file."""
+        unique = f"{uuid.uuid4().hex[:12]}-{filename}"
+        form = {"type": "input", "subfolder": "blogimages", "overwrite": "true"}
+        if original is not None:
+            folder, _slash, base = original.rpartition("/")
+            form["original_ref"] = json.dumps({"filename": base, "subfolder": folder, "type": "input"})
+        body = self.call_json("POST", path, action=f"uploading {filename}", data=form,
+                              files={"image": (unique, data, "image/png")}, describe=describe_comfy_error)
+        if not isinstance(body, Mapping) or not body.get("name"):
+            raise ProviderServerError(f"uploading {filename}: the answer has no name", response=str(body))
+        return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else str(body["name"])
 
 
 def _combo_options(spec: Any) -> list[Any]:

@@ -46,6 +46,7 @@ from ..imaging import gemini_fit
 from .base import (
     BaseProvider,
     Capabilities,
+    EditRequest,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
@@ -265,6 +266,10 @@ class GeminiProvider(BaseProvider):
             max_n=self.max_n,
             max_prompt_length=spec.max_prompt_length,
             output_formats=("png",),
+            # An edit is the source and references sent inline before the prompt; no mask
+            # (the app pastes the unmasked pixels back) and no strength.
+            supports_edit=spec.max_reference_images > 0,
+            max_references=max(0, spec.max_reference_images - 1),
         )
 
     def native_sizes(self, model: str = "") -> tuple[tuple[int, int], ...]:
@@ -407,6 +412,11 @@ class GeminiProvider(BaseProvider):
         logger.info("provider %s model %s made %d edited image(s) from %d reference(s) in %d ms",
                     self.alias, request.model, len(result.images), len(references), elapsed)
         return replace(result, provider_ms=elapsed)
+
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        """The app's edit: the source first, then the references, as inline images."""
+        references = self.check_references(edit.request.model, [edit.image, *edit.references])
+        return self._generate(edit.request, references=references)
 
     def check_references(self, model: str, images: Sequence[bytes]) -> tuple[tuple[bytes, str], ...]:
         limit = self.model_spec(model).max_reference_images

@@ -250,11 +250,14 @@ class HttpProvider(BaseProvider):
         params: Mapping[str, Any] | None = None,
         read_timeout: float | None = None,
         describe: Callable[[Any], str] = describe_error_payload,
+        data: Any = None,
+        files: Any = None,
     ) -> requests.Response:
-        """Send one request; a 2xx response comes back, anything else is raised mapped."""
+        """Send one request; a 2xx response comes back, anything else is raised mapped.
+        `data` + `files` send a multipart form (uploads) instead of `json`."""
         try:
             return self._call(method, path, action=action or f"{method} {path}", json=json, params=params,
-                              read_timeout=read_timeout, describe=describe)
+                              read_timeout=read_timeout, describe=describe, data=data, files=files)
         except ProviderError as exc:
             exc.provider = exc.provider or self.alias
             raise
@@ -269,12 +272,15 @@ class HttpProvider(BaseProvider):
         params: Mapping[str, Any] | None,
         read_timeout: float | None,
         describe: Callable[[Any], str],
+        data: Any = None,
+        files: Any = None,
     ) -> requests.Response:
         read_timeout = self.timeout if read_timeout is None else read_timeout
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, self.url(path), json=json, params=params, timeout=(self.connect_timeout, read_timeout)
+                method, self.url(path), json=json, params=params, data=data, files=files,
+                timeout=(self.connect_timeout, read_timeout)
             )
         except requests.ConnectTimeout as exc:
             raise ProviderUnreachable(

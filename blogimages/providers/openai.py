@@ -49,6 +49,7 @@ from .base import (
     MIME_TYPES,
     BaseProvider,
     Capabilities,
+    EditRequest,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
@@ -74,6 +75,8 @@ QUOTA_CODES = frozenset({"insufficient_quota"})
 VARIATION_MAX_N = 10
 # Edit inputs: "less than 50MB" each (image_edit_params.py); decimal megabytes to be safe.
 EDIT_MAX_BYTES = 50_000_000
+# The mask: a PNG "less than 4MB" (image_edit_params.py).
+EDIT_MASK_MAX_BYTES = 4_000_000
 # How long GET /v1/models is trusted, and how long a failed listing is not asked again.
 MODEL_LIST_TTL_SECONDS = 3600.0
 MODEL_LIST_RETRY_SECONDS = 60.0
@@ -103,6 +106,10 @@ def decode_image_string(value: str) -> tuple[bytes, str | None]:
         declared = header[len("data:"):-len(";base64")] or None
     # Some hosts wrap base64 in lines; whitespace is never part of the data.
     return base64.b64decode("".join(value.split()), validate=True), declared
+
+
+def _extension(data: bytes) -> str:
+    return {"image/jpeg": "jpg", "image/webp": "webp"}.get(sniff_image_mime(bytes(data)), "png")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -187,11 +194,15 @@ class OpenAIProvider(BaseProvider):
         model = model or default
         info = self.model_info(model)
         caps = info.capabilities
+        edits = info.edits or {}
+        max_images = int(edits.get("max_images") or 0)
         return replace(caps, models=self.model_names(), default_model=default,
                        prices=self._prices_for(model, caps.prices), backgrounds=info.backgrounds,
                        moderations=info.moderation, extra_params=info.extra_params,
                        # The GPT image models stream up to 3 partial images (image_generate_params.py).
-                       max_partial_images=3 if info.gpt_image else 0)
+                       max_partial_images=3 if info.gpt_image else 0,
+                       supports_edit=max_images > 0, supports_mask=bool(edits.get("mask")),
+                       max_references=max(0, max_images - 1))
 
     def _prices_for(self, model: str, builtin: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """The built-in table overlaid with OPTIONS["prices"][model] (and its "*" entry)."""
@@ -407,6 +418,47 @@ class OpenAIProvider(BaseProvider):
             raise ProviderServerError("the stream ended without a completed image", provider=self.alias,
                                       request_id=request_id)
         return GenerationResult(images=tuple(images), model=request.model, request_id=request_id, usage=usage)
+
+    # -- edits ---------------------------------------------------------------------------
+
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        """POST /images/edits (multipart): the source first, then the references, as `image[]`
+        when there are several; the mask (PNG, transparent = change) as `mask`.
+
+        `input_fidelity` goes only to models that take the field; gpt-image-2 and later
+        always keep the input's detail and refuse it, so it is left out for them.
+        """
+        request = edit.request
+        info = self.model_info(request.model)
+        inputs = [edit.image, *edit.references]
+        files = [(f"image-{index}.{_extension(data)}", bytes(data), sniff_image_mime(bytes(data)))
+                 for index, data in enumerate(inputs, start=1)]
+        params: dict[str, Any] = {"image": files[0] if len(files) == 1 else files, **self.request_params(request)}
+        if edit.mask is not None:
+            params["mask"] = ("mask.png", bytes(edit.mask), "image/png")
+        fidelity = tuple((info.edits or {}).get("input_fidelity") or ())
+        if edit.input_fidelity and edit.input_fidelity in fidelity:
+            params["input_fidelity"] = edit.input_fidelity
+        logger.debug("provider %s: images.edit model=%s size=%s n=%d images=%d mask=%s",
+                     self.alias, request.model, request.size, request.n, len(files), edit.mask is not None)
+        raw = self.call(
+            lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
+        )
+        return self.to_result(raw, request)
+
+    def validate_edit(self, edit: EditRequest) -> None:
+        super().validate_edit(edit)
+        problems = []
+        fidelity = tuple((self.model_info(edit.request.model).edits or {}).get("input_fidelity") or ())
+        if edit.input_fidelity and fidelity and edit.input_fidelity not in fidelity:
+            problems.append(f"input_fidelity {edit.input_fidelity!r} is not allowed; choose one of: {', '.join(fidelity)}")
+        for index, data in enumerate([edit.image, *edit.references], start=1):
+            if len(data) >= EDIT_MAX_BYTES:
+                problems.append(f"image {index} must be smaller than {EDIT_MAX_BYTES:,} bytes")
+        if edit.mask is not None and len(edit.mask) >= EDIT_MASK_MAX_BYTES:
+            problems.append(f"the mask must be smaller than {EDIT_MASK_MAX_BYTES:,} bytes")
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
     # -- "more like this": an edit with the image as its reference ---------------------
 

@@ -60,6 +60,7 @@ SERVICES = (
     "blogimages.content_credentials",
     "blogimages.derive",
     "blogimages.describe",
+    "blogimages.editing",
     "blogimages.generation",
     "blogimages.integration",
     "blogimages.llm_calls",

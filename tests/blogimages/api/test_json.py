@@ -2,6 +2,7 @@
 post batches and review."""
 
 import datetime as dt
+import io
 import uuid
 from decimal import Decimal
 
@@ -11,8 +12,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from PIL import Image
 
-from blogimages import tokens
+from blogimages import generation, tokens
 from blogimages.models import (
     GenerationBatch,
     ImageOutput,
@@ -511,3 +513,67 @@ def test_an_example_run_never_overwrites_an_editors_own_prompt(api, editor, post
     assert saved.description == "My own words about the harbour" and saved.source == "manual"
     made = ImageOutput.objects.get(section_key="intro")
     assert made.prompt_text.startswith("Arriving in watercolour") and made.prompt_id != saved.pk
+
+
+# -- edits -----------------------------------------------------------------------------------------
+
+
+def _edit_png(size, *, mask_box=None) -> str:
+    import base64 as b64
+
+    if mask_box is None:
+        image = Image.new("RGB", size, (10, 120, 200))
+    else:
+        image = Image.new("RGBA", size, (0, 0, 0, 255))
+        image.paste((0, 0, 0, 0), mask_box)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return b64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@pytest.fixture
+def card(settings, editor):
+    settings.BLOGIMAGES_PROVIDERS = {
+        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
+        "test": {"BACKEND": "blogimages.providers.testing.RecordingProvider", "OPTIONS": {}},
+    }
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "cards"
+    [output] = generation.generate(prompt="Harbour", overrides={"width": 128, "height": 96}, user=editor)
+    return output
+
+
+def test_edit_makes_derived_images_with_mask_and_references(api, card):
+    other = generation.generate(prompt="Gull", overrides={"width": 64, "height": 64})[0]
+    response = api.post(f"/images/{card.pk}/edit", {
+        "prompt": "Harbour at night", "mask": "data:image/png;base64," + _edit_png((128, 96), mask_box=(0, 0, 64, 96)),
+        "n": 2, "strength": 0.9, "references": [], "provider": "cards"})
+    assert response.status_code == 201, response.content
+    images = response.json()["images"]
+    assert [i["status"] for i in images] == ["succeeded", "succeeded"]
+    assert {i["derived_from"] for i in images} == {card.pk}
+    # references are ids or base64; cards takes none, so either is refused with nothing stored
+    before = ImageOutput.objects.count()
+    for refs in ([other.pk], [_edit_png((32, 32))]):
+        response = api.post(f"/images/{card.pk}/edit", {"prompt": "x", "references": refs})
+        assert response.status_code == 400 and "takes none" in response.json()["detail"]
+    assert ImageOutput.objects.count() == before
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"prompt": "x", "mask": _edit_png((64, 64), mask_box=(0, 0, 8, 8))}, 400, "must match"),
+    ({"prompt": "x", "mask": _edit_png((128, 96))}, 400, "no transparency"),
+    ({"prompt": "x", "mask": "%%%"}, 400, "not valid base64"),
+    ({"prompt": "x", "provider": "test"}, 400, "cannot edit images"),
+    ({"prompt": "x", "strength": 3}, 422, ""),
+    ({"prompt": "x", "references": [1] * 17}, 422, ""),
+])
+def test_edit_refusals_store_nothing(api, card, body, status, words):
+    before = ImageOutput.objects.count()
+    response = api.post(f"/images/{card.pk}/edit", body)
+    assert response.status_code == status, response.content
+    assert words in str(response.json())
+    assert ImageOutput.objects.count() == before
+
+
+def test_edit_of_an_unknown_image_is_404(api, card):
+    assert api.post("/images/999999/edit", {"prompt": "x"}).status_code == 404

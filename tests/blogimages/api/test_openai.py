@@ -444,8 +444,9 @@ def test_wrong_method_and_unknown_urls_answer_in_openais_shape(client, token):
     response = client.get(URL, headers={"Authorization": f"Bearer {token[1]}"})
     assert_error(response, 405)
     assert response["Allow"] == "POST"
-    error = assert_error(client.post("/v1/images/edits"), 404)
-    assert error["message"] == "Invalid URL (POST /v1/images/edits)"
+    # /v1/images/edits exists now (api/openai_edits.py); an endpoint this server lacks is a 404.
+    error = assert_error(client.post("/v1/audio/speech"), 404)
+    assert error["message"] == "Invalid URL (POST /v1/audio/speech)"
 
 
 def test_no_csrf_token_is_needed(token, recorder):

@@ -120,6 +120,19 @@ class OpenAIStandIn:
             except Exception:
                 return self.error(400, "Invalid image file or mode for image 1, please check your image file.",
                                   param="image", code="invalid_image_file")
+        masks = files.get("mask", [])
+        if masks:
+            # As OpenAI checks a mask: a PNG with an alpha channel, the size of the first image.
+            try:
+                with Image.open(io.BytesIO(masks[0])) as mask, Image.open(io.BytesIO(images[0])) as first:
+                    if mask.format != "PNG" or mask.mode not in ("RGBA", "LA"):
+                        return self.error(400, "Invalid mask image format - mask must be a PNG with an alpha channel.",
+                                          param="mask", code="invalid_image_format")
+                    if mask.size != first.size:
+                        return self.error(400, "Invalid mask: it must have the same dimensions as the image.",
+                                          param="mask", code="invalid_image_dimensions")
+            except Exception:
+                return self.error(400, "Invalid image file or mode for mask.", param="mask", code="invalid_image_file")
         if "input_fidelity" in params:
             if params["input_fidelity"] not in ("high", "low"):
                 return self.error(400, f"Invalid value: '{params['input_fidelity']}'.", param="input_fidelity")

@@ -558,3 +558,22 @@ def test_configured_through_the_registry(stand_in, settings):
     assert isinstance(provider, GeminiProvider)
     assert opened(result.images[0].data).size == (1200, 630)
 
+
+
+def test_the_apps_edit_sends_the_source_then_the_references_inline(stand_in, provider):
+    from blogimages.providers.base import EditRequest
+
+    source, style = png((640, 480), color="white"), png((256, 256), color="black")
+    caps = provider.capabilities("gemini-2.5-flash-image")
+    assert caps.supports_edit and not caps.supports_mask and caps.max_references == 2
+    result = provider.run_edit(EditRequest(request=ask(prompt="stormy sky", width=640, height=480,
+                                                       model="gemini-2.5-flash-image"),
+                                           image=source, references=(style,)))
+    [content] = stand_in.requests[0]["contents"]
+    inline = [part.get("inlineData") or part.get("inline_data") for part in content["parts"][:2]]
+    assert [base64.urlsafe_b64decode(part["data"]) for part in inline] == [source, style]
+    assert content["parts"][2] == {"text": "stormy sky"}
+    assert opened(result.images[0].data).size == (640, 480)
+    with pytest.raises(UnsupportedFeature, match="does not take a mask"):
+        provider.run_edit(EditRequest(request=ask(width=640, height=480), image=source, mask=png((640, 480))))
+    assert len(stand_in.requests) == 1
