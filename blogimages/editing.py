@@ -29,9 +29,8 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from . import generation, storage
+from . import budgets, generation, ratelimit, storage
 from .access import UPLOAD_PROVIDER, can_derive, record
-from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, UnsupportedFeature
 from .imaging import masks
@@ -258,10 +257,13 @@ def edit(
                         strength=strength, input_fidelity=input_fidelity, provider=provider, setting=setting,
                         overrides=overrides, n=n, user=user)
     plan = planned.plan
-    check_budget(user=user, cost=plan.cost_estimate)
+    # Counted here, like every generation, so each face (editor page, JSON API, /v1, CLI) counts.
+    ratelimit.hit(user=user, token=api_token)
     written: list[str] = []
     try:
         with transaction.atomic():
+            # The queued rows below are the budget reservation (budgets.reserve).
+            budgets.reserve(user=user, cost=plan.cost_estimate)
             names = _store_inputs(planned, written)
             plan = replace(plan, edit={**plan.edit, **names})
             saved_prompt = ImagePrompt(description=prompt)

@@ -780,7 +780,6 @@ def _decoded(value: str, what: str) -> bytes:
 def edit_image(request: HttpRequest, image_id: ImageId, payload: EditIn):
     """The one edit path, as the editor page and /v1/images/edits: rate limit, budget, every input
     checked before any provider call (nothing stored on refusal), derived images linked to the source."""
-    check_rate_limit(request)
     source = _image_or_404(image_id)
     references: list[Any] = []
     for index, ref in enumerate(payload.references, start=1):

@@ -17,7 +17,6 @@ file's provenance when it has one) and a new seed per image.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,10 +26,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import editing
-from ..budgets import BudgetExceeded
+from .. import editing, ratelimit
 from ..conf import blogimages_settings
-from ..exceptions import BlogImagesError, InvalidImage, ModelRetired, ProviderError, UnsupportedFeature
+from ..exceptions import BlogImagesError, InvalidImage, UnsupportedFeature
 from ..imaging import provenance
 from ..models import OutputStatus
 # Through the module, not its names: the helpers and OpenAIError are one set even if the
@@ -162,7 +160,6 @@ def _answer(request: HttpRequest, *, kind: str, allowed: frozenset[str], variati
     started = time.monotonic()
     try:
         token = v1.authenticate(request)
-        headers.update(v1._limit(token))
         data, images, mask = _form(request, allowed)
         if variation:
             if len(images) > 1 or mask is not None:
@@ -178,10 +175,13 @@ def _answer(request: HttpRequest, *, kind: str, allowed: frozenset[str], variati
         if not target.caps.supports_edit:
             raise v1._invalid("model", f"Invalid 'model': {target.alias} cannot edit images; models that can: "
                                     f"{', '.join(editing.editing_providers()) or 'none'}.", "unsupported_model")
-        _prompt, overrides = v1.generation_arguments(req, target)
+        ignored: list[str] = []
+        _prompt, overrides = v1.generation_arguments(req, target, ignored)
+        if ignored:
+            headers[v1.IGNORED_HEADER] = ", ".join(ignored)
         extra = _extras(data, target)
         if extra:
-            overrides["extra"] = extra
+            overrides["extra"] = {**(overrides.get("extra") or {}), **extra}
         fidelity = data.get("input_fidelity") or ""
         if fidelity:
             v1._choice("input_fidelity", fidelity, editing.INPUT_FIDELITIES)
@@ -189,16 +189,11 @@ def _answer(request: HttpRequest, *, kind: str, allowed: frozenset[str], variati
             outputs = editing.edit(image=images[0], mask=mask, references=images[1:], prompt=req.prompt,
                                    input_fidelity=fidelity, provider=target.alias, overrides=overrides, n=req.n,
                                    user=token.user, api_token=token)
-        except BudgetExceeded as exc:
-            raise v1._budget_error(exc) from exc
-        except ModelRetired as exc:
-            raise v1._retired_model_error(req.model, exc) from exc
         except (InvalidImage, UnsupportedFeature) as exc:
             raise _refused(exc) from exc
-        except ProviderError as exc:
-            retry = {"Retry-After": str(math.ceil(getattr(exc, "retry_after", None) or 1))} if exc.retryable else {}
-            raise v1.OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
-                              type="server_error", code="provider_unavailable", headers=retry) from exc
+        except BlogImagesError as exc:
+            raise v1.generation_error(exc, req.model) from exc
+        headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
         for output in outputs:
             output.refresh_from_db()
         succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
-from .. import editing, ratelimit
+from .. import editing
 from ..access import can_derive
 from ..exceptions import BlogImagesError
 from ..models import ImageOutput, OutputStatus
@@ -68,7 +68,6 @@ def image_edit(request: HttpRequest, pk: int) -> HttpResponse:
             references += [read_upload(f) for f in request.FILES.getlist("reference_files")]
             strength = float(form["strength"]) if form["strength"] not in ("", None) else None
             n = int(form["n"] or 1)
-            ratelimit.hit(user=request.user)
             results = editing.edit(source=output, prompt=form["prompt"], mask=mask, references=references,
                                    strength=strength, provider=form["provider"], n=n, user=request.user,
                                    background=True)
