@@ -235,7 +235,7 @@ def queue_outputs(
     """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
     return ImageOutput.objects.bulk_create(build_outputs(
         plan, prompt=prompt, setting=setting, post=post, section_key=section_key, batch=batch, user=user,
-        api_token=api_token))
+        api_token=api_token, derived_from=derived_from, derivation=derivation))
 
 
 def build_outputs(
@@ -248,6 +248,8 @@ def build_outputs(
     batch=None,
     user=None,
     api_token=None,
+    derived_from: ImageOutput | None = None,
+    derivation: str = "",
 ) -> list[ImageOutput]:
     """queue_outputs' rows, unsaved (a batch inserts every section's rows at once)."""
     now = timezone.now()
