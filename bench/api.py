@@ -105,6 +105,24 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def session_cpu_seconds(sid: int) -> float:
+    """CPU (user + system) used so far by every live process of the server's session (the
+    master and its workers), from /proc: what the server spent, not the client."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6 of stat: the session id
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: float) -> dict[str, float]:
     """`count` requests from `concurrency` threads (each with its own connection), stopping
     early at `time_limit` seconds. Latencies of successful requests only."""
@@ -159,7 +177,11 @@ def bench(kind: str, *, count: int, concurrency: int, warmup: int, time_limit: f
             base = f"http://127.0.0.1:{port}"
             wait_until_up(base, token, process)
             fire(base, token, count=warmup, concurrency=concurrency, time_limit=time_limit)
-            return fire(base, token, count=count, concurrency=concurrency, time_limit=time_limit)
+            cpu_before = session_cpu_seconds(process.pid)
+            result = fire(base, token, count=count, concurrency=concurrency, time_limit=time_limit)
+            cpu = session_cpu_seconds(process.pid) - cpu_before
+            result["cpu_ms"] = cpu * 1000 / max(1, result["ok"] + result["errors"])
+            return result
         finally:
             stop(process)
 
@@ -175,13 +197,14 @@ def main() -> None:
 
     print(f"POST /v1/images/generations  model=cards size=256x256 response_format=b64_json  "
           f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPU(s)")
-    print(f"{'server':<34} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8}")
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'server':<34} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} {'CPU ms/req':>11}")
     labels = {"runserver": "runserver (threaded, dev server)", "gunicorn": "gunicorn -w 2 -k gthread --threads 4"}
     for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
         result = bench(kind, count=args.requests, concurrency=args.concurrency, warmup=args.warmup,
                        time_limit=args.time_limit)
         print(f"{labels.get(kind, kind):<34} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
-              f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f}"
+              f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {result['cpu_ms']:>11.1f}"
               + (f"  ({result['skipped']} not sent: time limit)" if result["skipped"] else ""))
 
 

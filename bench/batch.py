@@ -39,6 +39,9 @@ def setup(tmp: Path) -> tuple[str, str]:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.worker_settings"
     os.environ.setdefault("DJANGO_SECRET_KEY", f"bench-only-{os.urandom(24).hex()}")
     os.environ.setdefault("BLOGIMAGES_LOG_LEVEL", "WARNING")
+    # Like production, for this process and the worker it starts (which inherits the
+    # environment): DEBUG keeps every query in memory and slows each one.
+    os.environ["DJANGO_DEBUG"] = "false"
     import django
 
     django.setup()
@@ -80,9 +83,10 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
         settings.BLOGIMAGES_PROVIDERS = config
         settings.BLOGIMAGES_DEFAULT_PROVIDER = "fake"
         providers.reset()
+        providers["fake"]  # a warm web process: the backend module is imported before the first request
         app.conf.task_always_eager = False
         print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image")
-        print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6}")
+        print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13}")
         for concurrency in args.concurrency:
             post = Post.objects.create(title=f"Bench {concurrency}", slug=f"bench-{concurrency}-{time.time_ns()}")
             Section.objects.bulk_create(
@@ -93,8 +97,14 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
             app.conf.task_default_queue = worker.queue
             worker.start()
             try:
+                from django.utils import timezone
+
+                from blogimages.models import ImageOutput
+
+                requested_at = timezone.now()
                 started = time.monotonic()
                 batch = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch
+                start_call = time.monotonic() - started
                 while True:
                     batch.refresh_from_db()
                     if batch.is_finished:
@@ -107,20 +117,21 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                 worker.stop()
             ideal = args.latency * math.ceil(args.sections / concurrency)
             status = "" if batch.status == "succeeded" else f"  ({batch.status}: {batch.failed_count} failed)"
-            print(f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f}{status}")
+            first = ImageOutput.objects.filter(batch=batch).order_by("started_at").values_list(
+                "started_at", flat=True).first()
+            first_task = (first - requested_at).total_seconds() if first else float("nan")
+            print(f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {start_call:>8.2f} "
+                  f"{first_task:>13.2f}{status}")
     finally:
         host.stop()
 
 
-def pipeline_overhead(args) -> None:
+def _instant_provider(data: bytes):
     from django.conf import settings
 
-    from blogimages import generation
     from blogimages.providers import providers
     from blogimages.providers.base import GeneratedImage, GenerationResult
     from blogimages.providers.testing import RecordingProvider
-
-    data = realistic_png()
 
     class Instant(RecordingProvider):
         def generate(self, request):
@@ -136,19 +147,133 @@ def pipeline_overhead(args) -> None:
     providers.__dict__["settings"] = providers._settings
     providers["instant"] = Instant(alias="instant")
 
-    overheads = []
+
+def naive_floor(data: bytes, index: int) -> None:
+    """The floor the store path is compared with: decode once, a LANCZOS thumbnail, WebP q80
+    method 4, three file writes, one INSERT and one UPDATE."""
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+    from PIL import Image
+
+    from blogimages.models import ImageOutput
+    from blogimages.storage import get_storage
+
+    row = ImageOutput.objects.create(prompt_text=f"floor {index}", provider="instant", model="instant",
+                                     status="running")
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    thumb = image.convert("RGB")
+    thumb.thumbnail((384, 384), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    thumb.save(out, "WEBP", quality=80, method=4)
+    store = get_storage()
+    stem = f"floor/{index}-{time.time_ns()}"
+    store.save(f"{stem}.png", ContentFile(data))
+    store.save(f"{stem}.thumb.webp", ContentFile(out.getvalue()))
+    store.save(f"{stem}.json", ContentFile(json.dumps({"id": row.pk, "prompt": row.prompt_text}).encode()))
+    ImageOutput.objects.filter(pk=row.pk).update(file=f"{stem}.png", thumbnail=f"{stem}.thumb.webp",
+                                                 sidecar=f"{stem}.json", status="succeeded",
+                                                 finished_at=timezone.now())
+
+
+def store_once(index: int, size: int = 1024) -> None:
+    from blogimages import generation
+
+    [output] = generation.generate(prompt=f"overhead {index}", provider="instant",
+                                   overrides={"width": size, "height": size})
+    assert output.status == "succeeded", output.error
+
+
+def pipeline_overhead(args) -> None:
+    """blogimages' store path and the naive floor, alternating in one run (medians)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    data = realistic_png()
+    _instant_provider(data)
+    figures: dict[str, dict[str, list[float]]] = {"blogimages": {"wall": [], "cpu": []},
+                                                  "naive floor": {"wall": [], "cpu": []}}
+    runners = {"blogimages": store_once, "naive floor": lambda i: naive_floor(data, i)}
     for i in range(args.images + 3):
-        started = time.perf_counter()
-        [output] = generation.generate(prompt=f"overhead {i}", provider="instant",
-                                       overrides={"width": 1024, "height": 1024})
-        elapsed = (time.perf_counter() - started) * 1000
-        assert output.status == "succeeded", output.error
-        if i >= 3:  # warm-up
-            overheads.append(elapsed - (output.provider_ms or 0))
-    overheads.sort()
-    p95 = overheads[max(0, math.ceil(0.95 * len(overheads)) - 1)]
-    print(f"\nPipeline overhead per 1024x1024 image ({len(data) / 1024:.0f} KiB PNG, zero-latency provider, "
-          f"{len(overheads)} images): median {statistics.median(overheads):.1f} ms, p95 {p95:.1f} ms")
+        order = list(runners) if i % 2 == 0 else list(runners)[::-1]
+        for name in order:
+            wall, cpu = time.perf_counter(), time.process_time()
+            runners[name](i)
+            if i >= 3:  # warm-up
+                figures[name]["wall"].append((time.perf_counter() - wall) * 1000)
+                figures[name]["cpu"].append((time.process_time() - cpu) * 1000)
+    queries = {}
+    for name, run in runners.items():
+        with CaptureQueriesContext(connection) as captured:
+            run(10_000)
+        queries[name] = len([q for q in captured.captured_queries
+                             if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"))])
+    print(f"\nStore path per 1024x1024 image ({len(data) / 1024:.0f} KiB PNG, zero-latency provider, "
+          f"{args.images} images each, alternating):")
+    print(f"{'':<12} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'queries':>8}")
+    for name, values in figures.items():
+        walls = sorted(values["wall"])
+        p95 = walls[max(0, math.ceil(0.95 * len(walls)) - 1)]
+        print(f"{name:<12} {statistics.median(walls):>10.1f} {p95:>8.1f} {statistics.median(values['cpu']):>7.1f} "
+              f"{queries[name]:>8}")
+    ratio = statistics.median(figures["blogimages"]["wall"]) / statistics.median(figures["naive floor"]["wall"])
+    cpu_ratio = statistics.median(figures["blogimages"]["cpu"]) / statistics.median(figures["naive floor"]["cpu"])
+    print(f"ratio to the floor: {ratio:.2f} wall, {cpu_ratio:.2f} CPU (target <= 0.80); "
+          f"queries {queries['blogimages']} (target <= 4)")
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _peak_child(kind: str, source: str) -> None:
+    """Run in a child process: the peak RSS one image adds (Linux VmHWM, reset just before)."""
+    data = Path(source).read_bytes()
+    _instant_provider(data)
+    from PIL import Image
+
+    # Warm up with a small image: imports, codecs, the database connection, Pillow's arenas.
+    Image.open(io.BytesIO(realistic_png(256))).load()
+    _instant_provider(realistic_png(256))
+    store_once(0, 256)
+    _instant_provider(data)
+    import gc
+
+    gc.collect()
+    before = _rss_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # resets VmHWM to the current RSS
+    if kind == "decode floor":
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        image.close()
+    else:
+        store_once(1, Image.open(source).width)
+    print(json.dumps({"kb": _rss_kib("VmHWM") - before}))
+
+
+def peak_memory(args) -> None:
+    import subprocess
+
+    size = 2048
+    source = Path(tempfile.mkdtemp(prefix="bench-peak-")) / "image.png"
+    source.write_bytes(realistic_png(size))
+    results: dict[str, list[float]] = {"decode floor": [], "blogimages": []}
+    for _round in range(3):
+        for kind in results:
+            done = subprocess.run([sys.executable, __file__, "--peak-child", kind, "--peak-source", str(source)],
+                                  capture_output=True, text=True, env=dict(os.environ), check=True)
+            results[kind].append(json.loads(done.stdout.strip().splitlines()[-1])["kb"] / 1024)
+    floor, ours = statistics.median(results["decode floor"]), statistics.median(results["blogimages"])
+    source.unlink()
+    source.parent.rmdir()
+    print(f"\nPeak memory added by one {size}x{size} image ({len(realistic_png(size)) / 2**20:.1f} MiB PNG; "
+          f"peak RSS, median of 3 child processes each): "
+          f"decode floor {floor:.1f} MB, blogimages {ours:.1f} MB, ratio {ours / floor:.2f} (target <= 1.10)")
 
 
 def main() -> None:
@@ -158,14 +283,25 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--peak-child", help=argparse.SUPPRESS)
+    parser.add_argument("--peak-source", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peak_child:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            setup(Path(tmp_name))
+            _peak_child(args.peak_child, args.peak_source)
+        return
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         db_url, media_root = setup(tmp)
-        print(f"database: {db_url.split('://')[0]}, broker: Redis, worker pool: threads")
+        print(f"database: {db_url.split('://')[0]}, broker: Redis, worker pool: threads, DEBUG off · "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if not args.skip_batch:
             batch_throughput(args, db_url, media_root, tmp)
-        pipeline_overhead(args)
+        if not args.skip_store:
+            pipeline_overhead(args)
+            peak_memory(args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
 #!/usr/bin/env python
-"""How fast is the gallery with 10,000 images? Prints figures; asserts nothing about time.
+"""How fast are the gallery and the admin at 10,000 and 100,000 images? Prints figures;
+asserts nothing about time.
 
-    python bench/gallery.py [--images 10000] [--runs 30] [--deep-page 400] [--per-page 24]
+    python bench/gallery.py [--images 10000 100000] [--runs 30] [--deep-page 400] [--per-page 24]
+
+Seeds the first count, measures, tops the table up to the next count and measures again.
+"First / page 400 / deepest page" are numbered pages (`?page=N`, a bookmark); "deepest
+page by cursor" is where infinite scroll ends (`?cursor=`). The admin's changelist is
+measured the same way (its first, 400th-equivalent and last page).
 
 Without DATABASE_URL it uses a temporary SQLite file; with DATABASE_URL it creates (and
 afterwards drops) that server's test database, the way the test runner does, so your data
@@ -20,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--images", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runs", type=int, default=30, help="Timed renders per page (after 3 warm-ups).")
     parser.add_argument("--deep-page", type=int, default=400)
     parser.add_argument("--per-page", type=int, default=24)
@@ -62,21 +69,24 @@ def setup_django(tmp: Path) -> Callable[[], None]:
     return lambda: None
 
 
-def create_images(count: int) -> None:
+def create_images(count: int, start: int = 0) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from blogimages.models import ImageOutput, ImagePrompt, OutputStatus, ReviewStatus
     from posts.models import Post, Section
 
-    rng = random.Random(42)
-    user = get_user_model().objects.create_user("bench", password="bench-only", is_staff=True)
-    posts = []
-    for p in range(20):
-        post = Post.objects.create(title=f"Bench post {p}", slug=f"bench-post-{p}", summary="A post for the bench.")
-        for s in range(5):
-            Section.objects.create(post=post, key=f"section-{s}", heading=f"Heading {s}", order=s, body="Text.")
-        posts.append(post)
+    rng = random.Random(42 + start)
+    if start == 0:
+        user = get_user_model().objects.create_user("bench", password="bench-only", is_staff=True,
+                                                    is_superuser=True)
+        for p in range(20):
+            post = Post.objects.create(title=f"Bench post {p}", slug=f"bench-post-{p}",
+                                       summary="A post for the bench.")
+            for s in range(5):
+                Section.objects.create(post=post, key=f"section-{s}", heading=f"Heading {s}", order=s, body="Text.")
+    user = get_user_model().objects.get(username="bench")
+    posts = list(Post.objects.filter(slug__startswith="bench-post-"))
     words = ("lighthouse", "harbour", "storm", "dusk", "tide pools", "seafood shack", "cliffs", "fog", "beach",
              "sunrise", "ferry", "market", "mountain", "forest", "city at night", "coffee", "desk", "garden")
     prompts = ImagePrompt.objects.bulk_create(
@@ -92,7 +102,7 @@ def create_images(count: int) -> None:
     # bulk_create would stamp every row "now"; spread them over three months instead.
     created_at.auto_now_add = False
     try:
-        for i in range(count):
+        for i in range(start, count):
             prompt = rng.choice(prompts)
             provider, model, width, height = rng.choice(providers)
             when = now - timedelta(seconds=rng.randint(0, 90 * 24 * 3600))
@@ -118,35 +128,96 @@ def create_images(count: int) -> None:
                 created_at=when, queued_at=when, started_at=when, finished_at=when + timedelta(seconds=3),
                 provider_ms=rng.randint(80, 20_000),
             ))
+            if i % 50 == 49 and batch and batch[0].pk is None:
+                # Every 50th image gets a watermarked copy stacked under it in the gallery.
+                batch[-1].derivation = "watermark-pending"
             if len(batch) == 1000:
                 ImageOutput.objects.bulk_create(batch)
                 batch = []
         ImageOutput.objects.bulk_create(batch)
     finally:
         created_at.auto_now_add = True
+    # Stacked copies: one per 50 images, pointing at an original just made.
+    originals = list(ImageOutput.objects.filter(derivation="watermark-pending"))
+    copies = []
+    for original in originals:
+        copy = ImageOutput.objects.get(pk=original.pk)
+        copy.pk, copy.uid, copy.derived_from, copy.derivation = None, uuid.uuid4(), original, "watermark"
+        copies.append(copy)
+    created_at.auto_now_add = False
+    try:
+        ImageOutput.objects.bulk_create(copies, batch_size=1000)
+    finally:
+        created_at.auto_now_add = True
+    ImageOutput.objects.filter(derivation="watermark-pending").update(derivation="")
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # What autovacuum does on a live site: statistics and the visibility map (index-only scans).
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE blogimages_imageoutput")
 
 
-def measure(client, url: str, runs: int) -> dict:
+def measure_all(client, pages: dict[str, tuple[str, dict]], runs: int) -> dict[str, dict]:
+    """Every page rendered `runs` times, round-robin (a load spike hits them all alike)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for _ in range(3):
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-    timings = []
+    for name, (url, headers) in pages.items():
+        for _ in range(3):
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200, (name, url, response.status_code)
+    timings: dict[str, list[float]] = {name: [] for name in pages}
+    cpu: dict[str, list[float]] = {name: [] for name in pages}
     for _ in range(runs):
-        start = time.perf_counter()
-        client.get(url)
-        timings.append((time.perf_counter() - start) * 1000)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    timings.sort()
+        for name, (url, headers) in pages.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            client.get(url, headers=headers)
+            timings[name].append((time.perf_counter() - start) * 1000)
+            cpu[name].append((time.process_time() - start_cpu) * 1000)
+    results = {}
+    for name, (url, headers) in pages.items():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, headers=headers)
+        values = sorted(timings[name])
+        context = response.context
+        shown = (len(context["outputs"]) if "outputs" in context else len(context["cl"].result_list)) \
+            if context else 0
+        results[name] = {
+            "median": statistics.median(values),
+            "cpu": statistics.median(cpu[name]),
+            "p95": values[min(len(values) - 1, round(0.95 * (len(values) - 1)))],
+            "queries": len(queries.captured_queries),
+            "kb": len(response.content) / 1024,
+            "thumbs": shown,
+        }
+    return results
+
+
+def pages_for(args) -> dict[str, tuple[str, dict]]:
+    from blogimages import paging
+    from blogimages.models import ImageOutput
+    from blogimages.selectors import gallery_images
+
+    per = args.per_page
+    tiles = ImageOutput.objects.filter(derived_from__isnull=True).count()
+    deepest = max(1, -(-tiles // per))
+    images = gallery_images()
+    before_last = images[(deepest - 1) * per - 1] if deepest > 1 else None
+    cursor = paging.cursor_after(before_last, paging.ordering_of(images)) if before_last else ""
+    admin_per = 48
+    admin_last = max(1, -(-ImageOutput.objects.count() // admin_per))
+    fragment = {"HX-Request": "true", "HX-Target": "gallery-next-2"}
     return {
-        "median": statistics.median(timings),
-        "p95": timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))],
-        "queries": len(queries.captured_queries),
-        "kb": len(response.content) / 1024,
-        "thumbs": len(response.context["outputs"]) if response.context else 0,
+        "first page": (f"/images/?per_page={per}", {}),
+        f"page {args.deep_page}": (f"/images/?per_page={per}&page={args.deep_page}", {}),
+        f"deepest page ({deepest})": (f"/images/?per_page={per}&page={deepest}", {}),
+        "deepest page by cursor": (f"/images/?per_page={per}&cursor={cursor}&page={deepest}", {}),
+        "filtered (provider+review)": (f"/images/?provider=cards&review_status=approved&per_page={per}", {}),
+        "infinite scroll fragment": (f"/images/?per_page={per}&cursor={cursor}&page={deepest}", fragment),
+        "admin changelist": ("/admin/blogimages/imageoutput/", {}),
+        f"admin page {args.deep_page}": (f"/admin/blogimages/imageoutput/?p={min(args.deep_page, admin_last)}", {}),
+        f"admin deepest ({admin_last})": (f"/admin/blogimages/imageoutput/?p={admin_last}", {}),
     }
 
 
@@ -161,30 +232,31 @@ def main() -> None:
             from django.test.utils import setup_test_environment
 
             setup_test_environment()  # lets the client see response.context
-            start = time.perf_counter()
-            create_images(args.images)
-            print(f"database: {connection.vendor} · {args.images:,} ImageOutputs created in "
-                  f"{time.perf_counter() - start:.1f} s · DEBUG={settings.DEBUG}")
             from django.contrib.auth import get_user_model
 
-            client = Client()
-            client.force_login(get_user_model().objects.get(username="bench"))
-            pages = {
-                "first page": f"/images/?per_page={args.per_page}",
-                f"page {args.deep_page}": f"/images/?per_page={args.per_page}&page={args.deep_page}",
-                "filtered (provider+review)": f"/images/?provider=cards&review_status=approved&per_page={args.per_page}",
-                "next page, htmx fragment": f"/images/?per_page={args.per_page}&page=2",
-            }
-            print(f"{args.runs} timed renders each, {args.per_page} thumbnails a page\n")
-            print(f"{'page':<28} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'KB':>6} {'thumbs':>7}")
-            for name, url in pages.items():
-                if "htmx" in name:
-                    client.defaults.update(HTTP_HX_REQUEST="true", HTTP_HX_TARGET="gallery-next-2")
-                result = measure(client, url, args.runs)
-                client.defaults.pop("HTTP_HX_REQUEST", None)
-                client.defaults.pop("HTTP_HX_TARGET", None)
-                print(f"{name:<28} {result['median']:>10.1f} {result['p95']:>8.1f} {result['queries']:>8} "
-                      f"{result['kb']:>6.1f} {result['thumbs']:>7}")
+            made = 0
+            for count in sorted(args.images):
+                start = time.perf_counter()
+                create_images(count, start=made)
+                made = count
+                print(f"\ndatabase: {connection.vendor} · {count:,} ImageOutputs (+2 % stacked copies) ready in "
+                      f"{time.perf_counter() - start:.1f} s · DEBUG={settings.DEBUG}")
+                client = Client()
+                client.force_login(get_user_model().objects.get(username="bench"))
+                pages = pages_for(args)
+                print(f"{args.runs} timed renders each, round-robin, {args.per_page} thumbnails a page")
+                print(f"{'page':<28} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'queries':>8} {'KB':>6} "
+                      f"{'shown':>7}")
+                results = measure_all(client, pages, args.runs)
+                for name, result in results.items():
+                    print(f"{name:<28} {result['median']:>10.1f} {result['p95']:>8.1f} {result['cpu']:>7.1f} "
+                          f"{result['queries']:>8} "
+                          f"{result['kb']:>6.1f} {result['thumbs']:>7}")
+                numbered = [results[name]["median"] for name in list(pages)[:3]]
+                print(f"first / page {args.deep_page} / deepest: spread {max(numbered) / min(numbered):.2f}x "
+                      f"(target <= 1.2x, each <= 40 ms; admin <= 80 ms) · load average "
+                      f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (CPU ms is this process only: "
+                      f"the render, not PostgreSQL)")
         finally:
             teardown()
 

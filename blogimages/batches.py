@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import budgets, generation, ratelimit, reconcile, slots
+from . import budgets, generation, ratelimit, reconcile, slots, style_guide
 from .access import can_review
 from .conf import blogimages_settings
 from .exceptions import QueueUnavailable
@@ -63,9 +63,14 @@ def default_example() -> ImagePromptExample | None:
     return ImagePromptExample.objects.filter(name=name).first() if name else None
 
 
-def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
-    """A new (unsaved) prompt for the section from a library example or the default template."""
-    example = example or default_example()
+_UNSET: Any = object()
+
+
+def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None,
+                         default: ImagePromptExample | None = _UNSET) -> ImagePrompt:
+    """A new (unsaved) prompt for the section from a library example or the default template
+    (`default`: the default example when the caller already read it)."""
+    example = example or (default_example() if default is _UNSET else default)
     context = section_context(post, section)
     if example is not None:
         prompt = example.build_prompt(context)
@@ -83,19 +88,33 @@ def build_section_prompt(post, section: SlotInfo, *, example: ImagePromptExample
 PROMPT_PARTS = ("description", "style", "format", "negative_prompt")
 
 
-def section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None) -> ImagePrompt:
+def saved_section_prompts(post, keys: list[str]) -> dict[str, ImagePrompt]:
+    """Each section's saved prompt (the newest, as section_prompt reads it), in one query."""
+    found: dict[str, ImagePrompt] = {}
+    for prompt in ImagePrompt.objects.filter(post=post, section_key__in=keys).select_related("example"):
+        found.setdefault(prompt.section_key, prompt)  # ordered newest first
+    return found
+
+
+def section_prompt(post, section: SlotInfo, *, example: ImagePromptExample | None = None,
+                   saved: ImagePrompt | None = _UNSET, default: ImagePromptExample | None = _UNSET) -> ImagePrompt:
     """The section's prompt: the author's own words win; a prompt that came from a template
-    is rebuilt from the section's current text (unsaved changes; the caller saves)."""
-    saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
+    is rebuilt from the section's current text (unsaved changes; the caller saves).
+
+    `saved` and `default` are for callers that read every section's prompt at once
+    (saved_section_prompts) and the default example once."""
+    if saved is _UNSET:
+        saved = ImagePrompt.objects.filter(post=post, section_key=section.key).select_related("example").first()
     if saved is not None and saved.source != PromptSource.TEMPLATE:
         if example is None:
             return saved
         # An example asked for this run never replaces what an author or editor wrote: the run
         # uses a prompt of its own, not bound to the section, and the section keeps its words.
-        fresh = build_section_prompt(post, section, example=example)
+        fresh = build_section_prompt(post, section, example=example, default=default)
         fresh.post, fresh.section_key = None, ""
         return fresh
-    fresh = build_section_prompt(post, section, example=example or (saved.example if saved else None))
+    fresh = build_section_prompt(post, section, example=example or (saved.example if saved else None),
+                                 default=default)
     if saved is None:
         return fresh
     for name in (*PROMPT_PARTS, "example"):
@@ -233,7 +252,13 @@ def plan_post_batch(
             raise ValueError("Every slot already has an approved image; choose “regenerate all” to make new ones.")
     plans = []
     chosen = select_slots(post, sections)
-    prompts = [section_prompt(post, section, example=example) for section in chosen]
+    # Read once for every section, not once per section: saved prompts, the default
+    # example, the style guide.
+    saved = saved_section_prompts(post, [section.key for section in chosen])
+    default = default_example() if example is None else None
+    guide = style_guide.active_guide() if use_style_guide else None
+    prompts = [section_prompt(post, section, example=example, saved=saved.get(section.key), default=default)
+               for section in chosen]
     sheet = story_sheet(post, prompts, overrides=overrides) if story else None
     for index, (section, prompt) in enumerate(zip(chosen, prompts)):
         size = slot_size_for(section, prompt, setting=setting, provider=provider, overrides=overrides)
@@ -251,7 +276,7 @@ def plan_post_batch(
                 slot_overrides["seed"] = (sheet["seed"] + index * n_per_section) % (MAX_SEED + 1)
         plan = generation.plan_for_prompt(sent, setting=setting, provider=provider, overrides=slot_overrides,
                                           n=n_per_section, post=post, slot_key=section.key, slot_kind=section.kind,
-                                          use_style_guide=use_style_guide)
+                                          use_style_guide=use_style_guide, guide=guide)
         if sheet is not None:
             marks = {"seed": plan.request.seed if takes_seed else None, "index": index + 1, "of": len(chosen),
                      "style": sheet["style"], "seed_family": sheet["seed"] if takes_seed else None}
@@ -332,23 +357,20 @@ def start_post_batch(
             post=post, setting=plan.setting, created_by=user if getattr(user, "is_authenticated", False) else None,
             status=BatchStatus.QUEUED,
         )
-        ids: list[int] = []
         cost = Decimal("0")
         cost_known = True
+        _save_prompts([item.prompt for item in todo], user=user)
+        pending = []
         for item in todo:
-            prompt = item.prompt
-            if prompt.pk is None and getattr(user, "is_authenticated", False):
-                prompt.author = user
-            if prompt.pk is None or prompt.source == PromptSource.TEMPLATE:
-                prompt.save()
-            outputs = generation.queue_outputs(item.plan, prompt=prompt, setting=plan.setting, post=post,
-                                               section_key=item.section.key, batch=batch, user=user,
-                                               api_token=api_token)
-            ids += [o.pk for o in outputs]
+            pending += generation.build_outputs(item.plan, prompt=item.prompt, setting=plan.setting, post=post,
+                                                section_key=item.section.key, batch=batch, user=user,
+                                                api_token=api_token)
             if item.plan.cost_estimate is None:
                 cost_known = False
             else:
                 cost += item.plan.cost_estimate
+        # Every image row in one INSERT: the tasks can start as soon as this commits.
+        ids = [o.pk for o in ImageOutput.objects.bulk_create(pending)]
         batch.total = len(ids)
         batch.cost_estimate = cost if cost_known else None
         if not ids:
@@ -356,6 +378,29 @@ def start_post_batch(
         batch.save(update_fields=["total", "cost_estimate", "status", "finished_at"])
         transaction.on_commit(lambda: enqueue_outputs(ids))
     return BatchStart(batch=batch, created=True, skipped=sorted(busy))
+
+
+def _save_prompts(prompts: list[ImagePrompt], *, user) -> None:
+    """Save the batch's prompts in two statements at most: new ones inserted together,
+    template-built ones rewritten together (an author's own prompt is never touched)."""
+    new, rebuilt, seen = [], [], set()
+    for prompt in prompts:
+        if id(prompt) in seen:
+            continue
+        seen.add(id(prompt))
+        if prompt.pk is None:
+            if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+                prompt.author = user
+            new.append(prompt)
+        elif prompt.source == PromptSource.TEMPLATE:
+            rebuilt.append(prompt)
+    if new:
+        ImagePrompt.objects.bulk_create(new)
+    if rebuilt:
+        now = timezone.now()
+        for prompt in rebuilt:
+            prompt.updated_at = now
+        ImagePrompt.objects.bulk_update(rebuilt, [*PROMPT_PARTS, "example", "source", "updated_at"])
 
 
 def _revive_quietly(post) -> None:

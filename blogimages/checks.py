@@ -1,6 +1,9 @@
 """System checks: bad provider configuration shows up in `manage.py check`, not at 2 a.m."""
 
-from django.core.checks import Error, Warning, register
+import contextlib
+import contextvars
+
+from django.core.checks import Error, Info, Warning, register
 
 from .conf import blogimages_settings
 from .exceptions import InvalidProviderError
@@ -70,6 +73,36 @@ def check_model_lifecycles(app_configs=None, **kwargs):
                 id="blogimages.W003",
             ))
     return messages
+
+
+# Set while `manage.py check` itself runs (management/commands/check.py): notes meant for
+# someone reading the checks, which every other command (migrate, the CLI...) keeps quiet.
+_EXPLICIT = contextvars.ContextVar("blogimages_explicit_check", default=False)
+
+
+@contextlib.contextmanager
+def explicit_check():
+    token = _EXPLICIT.set(True)
+    try:
+        yield
+    finally:
+        _EXPLICIT.reset(token)
+
+
+@register()
+def check_content_credentials(app_configs=None, **kwargs):
+    """`manage.py check` says once that nothing is signed; a signer that cannot sign is an error everywhere."""
+    from . import content_credentials
+
+    if not content_credentials.is_configured():
+        if not _EXPLICIT.get():
+            return []
+        return [Info(
+            "C2PA Content Credentials are off: stored images carry XMP/IPTC provenance but no signed manifest.",
+            hint="Set BLOGIMAGES_C2PA_CERT and BLOGIMAGES_C2PA_KEY (PEM files) or BLOGIMAGES_C2PA_SIGNER.",
+            id="blogimages.I001",
+        )]
+    return [Error(f"C2PA signing: {problem}", id="blogimages.E010") for problem in content_credentials.problems()]
 
 
 @register(deploy=True)

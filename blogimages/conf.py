@@ -103,6 +103,17 @@ DEFAULTS: dict[str, Any] = {
     # The gallery's "download as zip": most original bytes (and images) one archive holds.
     "ZIP_MAX_BYTES": 500 * 1024 * 1024,
     "ZIP_MAX_IMAGES": 500,
+    # C2PA Content Credentials (content_credentials.py): a PEM certificate chain (leaf first)
+    # and its PEM private key, or a dotted path to `sign(data: bytes) -> bytes` (a KMS or HSM
+    # holds the key; C2PA_CERT is still its chain, C2PA_ALG its algorithm). Empty: nothing is signed.
+    "C2PA_CERT": "",
+    "C2PA_KEY": "",
+    "C2PA_SIGNER": "",
+    "C2PA_ALG": "es256",
+    # An RFC 3161 time-stamp authority, so signatures outlive the certificate.
+    "C2PA_TSA_URL": "",
+    # A PEM file of CA certificates whose signers read back as "trusted" (else: "valid").
+    "C2PA_TRUST_ANCHORS": "",
 }
 
 

@@ -30,7 +30,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, storage
+from . import content_credentials, generation, storage
 from .access import UPLOAD_PROVIDER, can_derive, record
 from .budgets import check_budget
 from .conf import blogimages_settings
@@ -85,6 +85,7 @@ def provenance_info(output: ImageOutput) -> dict[str, Any]:
         "model": output.model,
         "seed": output.seed,
         "image_id": str(output.uid),
+        "digital_source_type": content_credentials.source_type_of(output.provider),
     }
     for key in ("steps", "guidance_scale", "sampler", "quality", "style"):
         if snap.get(key) not in (None, ""):
@@ -157,6 +158,7 @@ def store_derived(
     uid = uuid.uuid4()
     if carry_provenance:
         data = _with_provenance(data, original, derivation=derivation, uid=uid)
+    data, credentials = content_credentials.sign_derived(original, data, derivation=derivation, user=user)
     info, decoded = storage.load_image(data)
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
@@ -168,7 +170,7 @@ def store_derived(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         mime_type=info.mime_type, width=info.width, height=info.height, bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(), provider_metadata=dict(metadata or {}),
-        finished_at=timezone.now(),
+        finished_at=timezone.now(), credentials=credentials,
     )
     values.update(fields or {})
     stem = _free_stem(_stem_beside(original, suffix), info.extension)

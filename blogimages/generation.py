@@ -26,11 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, budgets, comfy_workflows, ratelimit, storage, style_guide
+from . import alttext, budgets, comfy_workflows, content_credentials, ratelimit, storage, style_guide
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
@@ -154,15 +155,20 @@ def generated_size(caps: Capabilities, width: int, height: int) -> tuple[int, in
     return made
 
 
+# plan_for_prompt's default: read the enabled style guide (a caller passes the one it read, or None).
+READ_GUIDE: Any = object()
+
+
 def plan_for_prompt(
     prompt: ImagePrompt, *, setting: ImageSetting | None = None, provider: str | None = None,
     overrides: dict[str, Any] | None = None, n: int = 1, post=None, slot_key: str = "", slot_kind: str = "",
-    use_style_guide: bool = True,
+    use_style_guide: bool = True, guide: Any = READ_GUIDE,
 ) -> Plan:
     """The request for `prompt`. For a post's image the enabled style guide joins the prompt
-    (unless `use_style_guide` is off for this run); the saved prompt itself is not changed."""
+    (unless `use_style_guide` is off for this run); the saved prompt itself is not changed.
+    `guide`: the style guide when the caller already read it (a batch reads it once)."""
     if post is not None and use_style_guide:
-        guide = style_guide.active_guide()
+        guide = style_guide.active_guide() if guide is READ_GUIDE else guide
         if guide is not None:
             alias = provider or (setting.provider if setting else None)
             takes_negative = get_provider(alias).capabilities(
@@ -222,6 +228,23 @@ def queue_outputs(
     api_token=None,
 ) -> list[ImageOutput]:
     """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
+    return ImageOutput.objects.bulk_create(build_outputs(
+        plan, prompt=prompt, setting=setting, post=post, section_key=section_key, batch=batch, user=user,
+        api_token=api_token))
+
+
+def build_outputs(
+    plan: Plan,
+    *,
+    prompt: ImagePrompt | None,
+    setting: ImageSetting | None = None,
+    post=None,
+    section_key: str = "",
+    batch=None,
+    user=None,
+    api_token=None,
+) -> list[ImageOutput]:
+    """queue_outputs' rows, unsaved (a batch inserts every section's rows at once)."""
     now = timezone.now()
     request = plan.request
     cost = plan.cost_per_image
@@ -249,31 +272,50 @@ def queue_outputs(
                 queued_at=now,
             )
         )
-    return ImageOutput.objects.bulk_create(outputs)
+    return outputs
 
 
 def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     """Take ownership of the outputs that are queued (or whose worker went silent).
 
     The claim is the attempt number: only the holder of the current attempt may finish
-    the image, so a re-delivered task and a slow original never both store it.
+    the image, so a re-delivered task and a slow original never both store it. One
+    `UPDATE … RETURNING` for all of them: the claim and what it changed, in one statement.
     """
+    if not outputs:
+        return []
     now = timezone.now()
     stale_before = now - timedelta(seconds=blogimages_settings.TASK_STALE_AFTER)
+    by_pk = {output.pk: output for output in outputs}
+    claimed = with_fresh_connection(lambda: _claim_returning(list(by_pk), now, stale_before),
+                                    what=f"claiming image(s) {sorted(by_pk)}")
     owned = []
-    for output in outputs:
-        claimable = Q(status=OutputStatus.QUEUED) | Q(status=OutputStatus.RUNNING, started_at__lt=stale_before)
-        updated = with_fresh_connection(lambda: ImageOutput.objects.filter(claimable, pk=output.pk).update(
-            status=OutputStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
-        ), what=f"claiming image {output.pk}")
-        if updated:
-            output.refresh_from_db(fields=["status", "started_at", "attempts", "error"])
-            owned.append(output)
-            if output.batch_id:
-                # A batch is running as soon as one of its images is.
-                GenerationBatch.objects.filter(pk=output.batch_id, status=BatchStatus.QUEUED).update(
-                    status=BatchStatus.RUNNING, started_at=now)
+    for pk, attempts, error in claimed:
+        output = by_pk[pk]
+        output.status, output.started_at, output.attempts, output.error = OutputStatus.RUNNING, now, attempts, error
+        owned.append(output)
+    owned.sort(key=lambda o: list(by_pk).index(o.pk))
+    batch_ids = {o.batch_id for o in owned if o.batch_id}
+    if batch_ids:
+        # A batch is running as soon as one of its images is.
+        GenerationBatch.objects.filter(pk__in=batch_ids, status=BatchStatus.QUEUED).update(
+            status=BatchStatus.RUNNING, started_at=now)
     return owned
+
+
+def _claim_returning(pks: list[int], now, stale_before) -> list[tuple[int, int, str]]:
+    """[(pk, attempts, error)] of the rows this statement moved to running (PostgreSQL and
+    SQLite ≥ 3.35 both answer RETURNING; the ORM's update() cannot)."""
+    table = connection.ops.quote_name(ImageOutput._meta.db_table)
+    started = ImageOutput._meta.get_field("started_at")
+    at, before = started.get_db_prep_value(now, connection), started.get_db_prep_value(stale_before, connection)
+    marks = ", ".join(["%s"] * len(pks))
+    sql = (f"UPDATE {table} SET status = %s, started_at = %s, attempts = attempts + 1 "
+           f"WHERE id IN ({marks}) AND (status = %s OR (status = %s AND started_at < %s)) "
+           f"RETURNING id, attempts, error")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [OutputStatus.RUNNING, at, *pks, OutputStatus.QUEUED, OutputStatus.RUNNING, before])
+        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
 
 
 def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False,
@@ -398,9 +440,12 @@ def generate(
     Raises before storing anything when the request is invalid, over a rate limit or over a
     budget. `on_partial`/`partial_images`: see `execute` (streaming answers use them).
     """
-    plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides, n=n,
-                                    post=post, section_key=section_key, batch=batch, user=user, api_token=api_token,
-                                    use_style_guide=use_style_guide)
+    # The prompt and its rows in one transaction: one commit (one WAL flush) instead of two,
+    # and never a saved prompt without its images.
+    with transaction.atomic():
+        plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
+                                        n=n, post=post, section_key=section_key, batch=batch, user=user,
+                                        api_token=api_token, use_style_guide=use_style_guide)
     execute(outputs, plan=plan, on_partial=on_partial, partial_images=partial_images)
     return outputs
 
@@ -480,8 +525,10 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
-    # IPTC "trainedAlgorithmicMedia" marker go inside it, without touching the pixels.
+    # IPTC digital source type go inside it, without touching the pixels.
     data = provenance.embed_provenance(raw, provenance_info(output, image, result))
+    # Signed last: the C2PA signature binds the finished bytes (the provider's own manifest, if any, kept as parent).
+    data, output.credentials = content_credentials.sign_original(output, data, received=image.data)
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
@@ -527,7 +574,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 STORED_FIELDS = [
     "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
-    "alt_text",
+    "alt_text", "credentials",
 ]
 
 
@@ -548,6 +595,8 @@ def provenance_info(output: ImageOutput, image: GeneratedImage, result: Generati
         "seed": image.seed if image.seed is not None else output.seed,
         "revised_prompt": image.revised_prompt,
         "image_id": str(output.uid),
+        # The same source type the C2PA manifest states (cards: algorithmicMedia).
+        "digital_source_type": content_credentials.source_type_of(output.provider),
     }
     for name in ("steps", "guidance_scale", "sampler", "quality", "style"):
         if params.get(name) not in (None, ""):
@@ -602,6 +651,7 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "started_at": output.started_at,
         "finished_at": output.finished_at,
         "provider_ms": output.provider_ms,
+        "credentials": output.credentials or None,
         "generator": "blogimages",
     }
 
@@ -642,6 +692,7 @@ def adopt_from_sidecar(output: ImageOutput) -> bool:
         if data.get(name) is not None:
             setattr(output, name, data[name])
     output.provider_metadata = data.get("provider_metadata") or {}
+    output.credentials = data.get("credentials") or {}
     output.cost = Decimal(str(data["cost_usd"])) if data.get("cost_usd") is not None else None
     output.cost_basis = data.get("cost_basis") or ""
     output.finished_at = parse_datetime(data["finished_at"]) if data.get("finished_at") else timezone.now()
@@ -692,18 +743,25 @@ def with_fresh_connection(work, *, what: str):
 
 
 def _finish(output: ImageOutput, fields: list[str]) -> None:
-    """Write the final state, only if this attempt still owns the image; then count it."""
+    """Write the final state, only if this attempt still owns the image; then count it.
+
+    One UPDATE (two with a batch: its counters move by one, no recount, no row read)."""
     values = {name: getattr(output, name) for name in fields}
 
+    def update() -> None:
+        updated = ImageOutput.objects.filter(
+            pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING
+        ).update(**values)
+        if not updated:
+            raise LostClaim(output.pk)
+
     def write() -> None:
+        if not output.batch_id:
+            update()
+            return
         with transaction.atomic():
-            updated = ImageOutput.objects.filter(
-                pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING
-            ).update(**values)
-            if not updated:
-                raise LostClaim(output.pk)
-            if output.batch_id:
-                refresh_batch(output.batch_id)
+            update()
+            count_finished(output.batch_id, succeeded=output.status == OutputStatus.SUCCEEDED)
 
     with_fresh_connection(write, what=f"saving image {output.pk}")
 
@@ -754,8 +812,34 @@ def fail_output(output: ImageOutput, reason: str) -> None:
             pk=output.pk, status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]
         ).update(status=OutputStatus.FAILED, error=reason, finished_at=now)
         if updated and output.batch_id:
-            refresh_batch(output.batch_id)
+            count_finished(output.batch_id, succeeded=False)
     output.status, output.error, output.finished_at = OutputStatus.FAILED, reason, now
+
+
+def count_finished(batch_id: int, *, succeeded: bool) -> None:
+    """One more image of the batch finished: its counter moves by one in a single UPDATE,
+    and the status and finish time follow from the counts the row already holds (the
+    right-hand sides read the row as it was). No lock is held beyond the caller's
+    transaction and nothing is recounted; `refresh_batch` recounts for the rare paths."""
+    now = timezone.now()
+    done_after = F("succeeded_count") + F("failed_count") + 1
+    succeeded_after = F("succeeded_count") + (1 if succeeded else 0)
+    failed_after = F("failed_count") + (0 if succeeded else 1)
+    finished = Q(total__lte=done_after)
+    if succeeded:
+        outcome = Case(When(failed_count=0, then=Value(BatchStatus.SUCCEEDED)),
+                       default=Value(BatchStatus.PARTIALLY_FAILED))
+    else:
+        outcome = Case(When(succeeded_count=0, then=Value(BatchStatus.FAILED)),
+                       default=Value(BatchStatus.PARTIALLY_FAILED))
+    GenerationBatch.objects.filter(pk=batch_id).update(
+        succeeded_count=succeeded_after,
+        failed_count=failed_after,
+        status=Case(When(finished, then=outcome), default=Value(BatchStatus.RUNNING)),
+        finished_at=Case(When(finished, then=Value(now)), default=Value(None),
+                         output_field=GenerationBatch._meta.get_field("finished_at")),
+        started_at=Coalesce(F("started_at"), Value(now), output_field=GenerationBatch._meta.get_field("started_at")),
+    )
 
 
 def refresh_batch(batch_id: int) -> None:

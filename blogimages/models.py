@@ -319,6 +319,9 @@ class ImageOutput(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     bytes = models.PositiveBigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    # The file's C2PA Content Credentials as last checked: state (trusted, valid, invalid,
+    # unsigned, none), signer, generator, edits; the manifest a provider sent, under "received".
+    credentials = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=20, choices=OutputStatus.choices, default=OutputStatus.QUEUED)
     error = models.TextField(blank=True)
@@ -376,7 +379,12 @@ class ImageOutput(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["-created_at"], name="imageoutput_created_idx"),
+            # The gallery's and the API's order, with the primary key that makes it total:
+            # keyset pages start inside it, numbered pages skip ids in it. derived_from rides
+            # along (after the unique id it changes no order) so the gallery's "originals
+            # only" test is answered from the index too (an INCLUDE column, without
+            # SQLite's "non-key columns ignored" warning).
+            models.Index(fields=["-created_at", "-id", "derived_from"], name="imageoutput_created_id_idx"),
             models.Index(fields=["provider", "-created_at"], name="imageoutput_provider_idx"),
             models.Index(fields=["post", "section_key"], name="imageoutput_post_section_idx"),
             models.Index(fields=["review_status", "-created_at"], name="imageoutput_review_idx"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from . import derive, signed_media, storage
+from . import content_credentials, derive, signed_media, storage
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
 from .integration import get_post_adapter
@@ -100,6 +100,7 @@ def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[
 def _make(image: ImageOutput, spec: RenditionSpec, original: bytes) -> Rendition:
     data = render(original, spec, focal=(image.focal_x, image.focal_y),
                   quality=blogimages_settings.RENDITION_QUALITY if spec.format != "png" else None)
+    data = content_credentials.sign_rendition(image, data, original=original, spec=spec.name)
     height = spec.height or scaled_height(spec.width, (image.width, image.height))
     name = storage.get_storage().save(rendition_name(image, spec), ContentFile(data))
     return Rendition(image=image, spec=spec.name, file=name, width=spec.width, height=height,

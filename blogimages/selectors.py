@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.core.cache import cache
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -116,11 +117,18 @@ def gallery_images(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]
     images = image_list(filters)
     if filters.flat:
         return images
-    shown = image_list(filters).order_by().values("pk")
     copies = (ImageOutput.objects.filter(derived_from=OuterRef("pk")).order_by().values("derived_from")
               .annotate(n=Count("pk")).values("n"))
-    return images.exclude(derived_from__in=shown).annotate(
-        stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
+    if not {name for name in filters.as_params() if name != "flat"}:
+        # Unfiltered, every original is shown (a deleted one leaves derived_from NULL): the
+        # tiles are exactly the originals, read from the (created_at, id) index alone.
+        tiles = images.filter(derived_from__isnull=True)
+    else:
+        # A correlated lookup of the one original by its primary key, only for copies (the OR
+        # skips it for originals): a page reads its own rows, not every id that matches.
+        original_shown = Exists(image_list(filters).order_by().filter(pk=OuterRef("derived_from_id")))
+        tiles = images.filter(Q(derived_from__isnull=True) | ~original_shown)
+    return tiles.annotate(stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
 
 
 def stack_of(originals, *, limit: int = 24) -> None:
@@ -139,13 +147,37 @@ def stack_of(originals, *, limit: int = 24) -> None:
             stack.append(copy)
 
 
+# The providers and models present change only when images are made: re-read whole at most
+# this often, and in between only the rows newer than the last read.
+FILTER_CHOICES_TTL = 600
+FILTER_CHOICES_KEY = "blogimages:gallery-filter-choices"
+
+
 def filter_choices() -> dict[str, list[str]]:
-    """Distinct providers and models present, for the filter dropdowns."""
-    # order_by(): the default ordering would join DISTINCT and fetch every row.
-    images = ImageOutput.objects.order_by()
+    """Providers (the configured ones and those present) and models present, for the filter
+    dropdowns. One primary-key lookup per render; the DISTINCT runs only over rows made
+    since the cached answer (and over everything once per FILTER_CHOICES_TTL)."""
+    from .providers import providers as registry
+
+    images = ImageOutput.objects.order_by()  # the default ordering would join DISTINCT
+    newest = images.order_by("-pk").values_list("pk", "uid").first()
+    cached = cache.get(FILTER_CHOICES_KEY)
+    if newest is None:
+        pairs: set[tuple[str, str]] = set()
+    elif cached and tuple(cached["newest"]) == (newest[0], str(newest[1])):
+        pairs = {tuple(pair) for pair in cached["pairs"]}
+    else:
+        since = cached["newest"] if cached else None
+        if since and images.filter(pk=since[0], uid=since[1]).exists():
+            pairs = {tuple(pair) for pair in cached["pairs"]}
+            pairs |= set(images.filter(pk__gt=since[0]).values_list("provider", "model").distinct())
+        else:
+            pairs = set(images.values_list("provider", "model").distinct())
+        cache.set(FILTER_CHOICES_KEY, {"newest": (newest[0], str(newest[1])), "pairs": sorted(pairs)},
+                  FILTER_CHOICES_TTL)
     return {
-        "providers": sorted(images.values_list("provider", flat=True).distinct()),
-        "models": sorted(images.exclude(model="").values_list("model", flat=True).distinct()),
+        "providers": sorted({provider for provider, _model in pairs} | set(registry.aliases())),
+        "models": sorted({model for _provider, model in pairs if model}),
     }
 
 

@@ -137,6 +137,18 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Persistent connections: a request or a task reuses its thread's connection for up to
+# CONN_MAX_AGE seconds instead of opening one each time (a PostgreSQL connect costs more
+# than a whole keyset page), and Django checks it is alive before reusing it. The URL may
+# say otherwise: DATABASE_URL=postgres://...?conn_max_age=0&conn_health_checks=False.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 600)
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+    # django-environ keeps a lowercase "false"/"none" as a (truthy) string.
+    if isinstance(DATABASES["default"][_name], str):
+        _value = DATABASES["default"][_name].strip().lower()
+        DATABASES["default"][_name] = {"true": True, "false": False, "none": None}.get(
+            _value, int(_value) if _value.isdigit() else _value)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers take the lock when their transaction starts: no "database is locked" upgrades
     # midway, and check-then-insert sections (batch start) are serialized.
@@ -300,6 +312,21 @@ def _providers_from_env() -> dict:
                 "max_concurrency": env.int("COMFYUI_MAX_CONCURRENCY", default=2),
             },
         }
+    if env.str("DIFFUSERS_MODEL_PATH", default=""):
+        providers["diffusers"] = {
+            # Optional extra: pip install -r requirements-diffusers.txt
+            "BACKEND": "blogimages.providers.local_diffusers.DiffusersProvider",
+            "OPTIONS": {
+                "model_path": env.str("DIFFUSERS_MODEL_PATH"),
+                "config_path": env.str("DIFFUSERS_CONFIG_PATH", default=""),
+                "device": env.str("DIFFUSERS_DEVICE", default="auto"),
+                "dtype": env.str("DIFFUSERS_DTYPE", default="auto"),
+                # Each worker holds its own pipeline; one call per device runs at a time (a
+                # host lock), so this global cap is off unless set.
+                "max_concurrency": env.int("DIFFUSERS_MAX_CONCURRENCY", default=0) or None,
+                "timeout": env.float("DIFFUSERS_TIMEOUT", default=600.0),
+            },
+        }
     return providers
 
 
@@ -408,6 +435,13 @@ BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")
 BLOGIMAGES_SIGNED_URL_SECONDS = env.int("BLOGIMAGES_SIGNED_URL_SECONDS", default=3600)
 BLOGIMAGES_MEDIA_ACCEL_REDIRECT = env.str("BLOGIMAGES_MEDIA_ACCEL_REDIRECT", default="")
 BLOGIMAGES_MEDIA_SENDFILE = env.bool("BLOGIMAGES_MEDIA_SENDFILE", default=False)
+# C2PA Content Credentials: paths to PEM files (never the keys themselves), or a signer callback.
+BLOGIMAGES_C2PA_CERT = env.str("BLOGIMAGES_C2PA_CERT", default="")
+BLOGIMAGES_C2PA_KEY = env.str("BLOGIMAGES_C2PA_KEY", default="")
+BLOGIMAGES_C2PA_SIGNER = env.str("BLOGIMAGES_C2PA_SIGNER", default="")
+BLOGIMAGES_C2PA_ALG = env.str("BLOGIMAGES_C2PA_ALG", default="es256")
+BLOGIMAGES_C2PA_TSA_URL = env.str("BLOGIMAGES_C2PA_TSA_URL", default="")
+BLOGIMAGES_C2PA_TRUST_ANCHORS = env.str("BLOGIMAGES_C2PA_TRUST_ANCHORS", default="")
 # On in production: files that are not published renditions get signed, expiring URLs.
 BLOGIMAGES_PRIVATE_MEDIA = env.bool("BLOGIMAGES_PRIVATE_MEDIA", default=not DEBUG)
 if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):

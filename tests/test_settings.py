@@ -88,3 +88,16 @@ def test_check_deploy_is_clean_from_the_environment_alone():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("url", "max_age", "health"), [
+    ("postgres://u@db:5432/blog", 600, True),
+    ("postgres://u@db:5432/blog?conn_max_age=0", 0, True),
+    ("postgres://u@db:5432/blog?conn_max_age=60&conn_health_checks=False", 60, False),
+    ("postgres://u@db:5432/blog?conn_health_checks=false&conn_max_age=None", None, False),
+    ("sqlite:////tmp/x.sqlite3", 600, True),
+])
+def test_database_connections_persist_by_default_and_the_url_overrides(url, max_age, health):
+    found = settings_of("DATABASES", DJANGO_DEBUG="true", DATABASE_URL=url)["DATABASES"]["default"]
+    assert found["CONN_MAX_AGE"] == max_age and found["CONN_HEALTH_CHECKS"] is health
+    assert "conn_max_age" not in found.get("OPTIONS", {})  # never passed on to the driver

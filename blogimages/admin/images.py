@@ -9,18 +9,23 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import datetime as dt
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.db.models import Max, Min, QuerySet
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .. import bulk, derive, review
+from .. import bulk, content_credentials, derive, review
+from ..paging import CheapPaginator
+from ..selectors import filter_choices
 from ..forms_admin import (
     AssignForm,
     ConvertForm,
@@ -60,6 +65,44 @@ class KindFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ProviderFilter(admin.SimpleListFilter):
+    """The providers configured and present (selectors.filter_choices: cached), not a
+    DISTINCT over every image per render."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        return [(alias, alias) for alias in filter_choices()["providers"]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
+class CheapDatesQuerySet(QuerySet):
+    """The changelist's queryset: the date hierarchy's drill-down levels come from the
+    first and last dates (two index lookups) instead of a DISTINCT over every row, so a
+    level may offer a month or day without images (it then lists none)."""
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
+        if not bounds["first"]:
+            return []
+        first, last = timezone.localtime(bounds["first"]), timezone.localtime(bounds["last"])
+        periods, current = [], first.replace(month=1 if kind == "year" else first.month,
+                                             day=1 if kind in ("year", "month") else first.day,
+                                             hour=0, minute=0, second=0, microsecond=0)
+        while current <= last:
+            periods.append(current)
+            if kind == "year":
+                current = current.replace(year=current.year + 1)
+            elif kind == "month":
+                current = current.replace(year=current.year + current.month // 12, month=current.month % 12 + 1)
+            else:
+                current = timezone.localtime(current + dt.timedelta(days=1)).replace(hour=0)
+        return periods if order == "ASC" else periods[::-1]
+
+
 # Sections of the change page; every field is read-only.
 # The only fields of an image a person edits in the admin: how it is published.
 PUBLISHING_EDITABLE = ("alt_text", "caption", "decorative", "realistic", "focal_x", "focal_y")
@@ -72,7 +115,8 @@ OUTPUT_FIELDSETS = [
     ("Generation", {"fields": ("provider", "model", "seed", "snapshot", "metadata", "attempts", "cost_estimate",
                                "cost", "cost_basis",
                                "batch", "api_token")}),
-    ("File", {"fields": ("file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "uid")}),
+    ("File", {"fields": ("file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "uid",
+                         "content_credentials")}),
     ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "provider_ms"),
                 "classes": ("collapse",)}),
 ]
@@ -82,16 +126,26 @@ OUTPUT_FIELDSETS = [
 class ImageOutputAdmin(admin.ModelAdmin):
     list_display = ("thumb", "summary", "review", "status", "source", "where", "created_at")
     list_display_links = ("thumb", "summary")
-    list_filter = ("status", "review_status", "provider", ("post", admin.RelatedOnlyFieldListFilter), KindFilter,
+    # Cheap at 100,000 images: no DISTINCT scans for the filters (the post filter lists the
+    # posts, not the posts that have images), an estimated count, ids-first pages, no
+    # second COUNT(*) of the whole table, and a date hierarchy from the first/last dates.
+    list_filter = ("status", "review_status", ProviderFilter, "post", KindFilter,
                    ("created_at", admin.DateFieldListFilter))
     date_hierarchy = "created_at"
     search_fields = ("prompt_text",)
     search_help_text = "Search the prompt text."
     list_select_related = ("post",)
     list_per_page = 48
+    paginator = CheapPaginator
+    show_full_result_count = False
     fieldsets = OUTPUT_FIELDSETS
     actions = ["approve_selected", "reject_selected", "regenerate_selected", "watermark_selected", "resize_selected",
                "variations_selected"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return CheapDatesQuerySet(model=queryset.model, query=queryset.query, using=queryset._db,
+                                  hints=queryset._hints)
 
     # -- list columns -----------------------------------------------------------------
 
@@ -141,13 +195,24 @@ class ImageOutputAdmin(admin.ModelAdmin):
         return format_html('{} of <a href="{}">image #{}</a>', obj.derivation or "Derived",
                            _image_admin_url(obj.derived_from_id), obj.derived_from_id)
 
+    @admin.display(description="Content Credentials (C2PA)")
+    def content_credentials(self, obj: ImageOutput) -> str:
+        record = obj.credentials or {}
+        line = format_html('<span class="bi-badge credentials-{}">{}</span> {}', record.get("state") or "none",
+                           record.get("state") or "none", content_credentials.describe(record))
+        received = record.get("received")
+        if received:
+            line = format_html("{}<br><small>As the provider sent it: {}</small>", line,
+                               content_credentials.describe(received))
+        return line
+
     @admin.display(description="Shown in sections")
     def chosen_for(self, obj: ImageOutput) -> str:
         keys = review.slots_showing(obj)
         return ", ".join(keys) if keys else "—"
 
     def get_readonly_fields(self, request, obj=None):
-        computed = ("snapshot", "metadata", "lineage", "chosen_for")
+        computed = ("snapshot", "metadata", "lineage", "chosen_for", "content_credentials")
         return [f.name for f in self.model._meta.fields if f.name not in ("id", *PUBLISHING_EDITABLE)] + list(computed)
 
     def has_add_permission(self, request) -> bool:

@@ -29,7 +29,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
-from .. import batches, generation, presets, ratelimit, review, signed_media, tokens
+from .. import batches, generation, paging, presets, ratelimit, review, signed_media, tokens
 from ..budgets import BudgetExceeded
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, QueueUnavailable, UnsupportedFeature
@@ -247,36 +247,63 @@ class ErrorOut(Schema):
     code: str | None = None
 
 
+class PageParams(Schema):
+    limit: int = Field(20, ge=1, le=100, description="Items per page (at most 100).")
+    offset: int = Field(0, ge=0, le=10**9, description="Items to skip (prefer `cursor`: as cheap at any depth).")
+    cursor: Text(500) = Field("", description="A page's `older` or `newer` cursor, as handed out (opaque).")
+
+
 class Page(Schema):
-    count: int
+    count: int = Field(description="How many items match, exact up to 10,000 (see count_is_exact).")
+    count_is_exact: bool = Field(description="False when there are more than `count` items (not counted further).")
     limit: int
-    offset: int
-    next: str | None
-    previous: str | None
+    offset: int | None = Field(description="The offset asked for; null for a cursor page.")
+    next: str | None = Field(description="The next (older) page's URL, with its cursor.")
+    previous: str | None = Field(description="The previous (newer) page's URL, with its cursor.")
+    older: str | None = Field(description="Opaque cursor of the next page: send it as `cursor`.")
+    newer: str | None = Field(description="Opaque cursor of the previous page: send it as `cursor`.")
 
 
-def paginate(request: HttpRequest, queryset, limit: int, offset: int, serialize) -> dict[str, Any]:
-    """One COUNT and one page query, whatever the page size."""
-    count = queryset.count()
-    items = [serialize(item) for item in queryset[offset:offset + limit]]
+def paginate(request: HttpRequest, queryset, page: PageParams, serialize) -> dict[str, Any]:
+    """A page by cursor (keyset: the same cost at any depth) or, for `offset`, ids first;
+    a count that stops at paging.COUNT_LIMIT. Three queries with the token lookup whatever
+    the page size (four for a deep offset: the ids, then the rows)."""
+    limit = page.limit
+    count, exact = paging.bounded_count(queryset)
+    offset: int | None = None
+    if page.cursor:
+        try:
+            found = paging.keyset_page(queryset, cursor=page.cursor, size=limit)
+        except paging.InvalidCursor as exc:
+            raise HttpError(400, str(exc)) from exc
+        rows, older, newer = found.items, found.older, found.newer
+    else:
+        offset = page.offset
+        if offset:
+            ids = list(queryset.values_list("pk", flat=True)[offset:offset + limit + 1])
+            by_pk = queryset.filter(pk__in=ids[:limit]).in_bulk()
+            rows = [by_pk[pk] for pk in ids[:limit] if pk in by_pk]
+            more = len(ids) > limit
+        else:
+            rows = list(queryset[:limit + 1])
+            more, rows = len(rows) > limit, rows[:limit]
+        ordering = paging.ordering_of(queryset)
+        older = paging.cursor_after(rows[-1], ordering) if rows and more else None
+        newer = paging.cursor_before(rows[0], ordering) if rows and offset else None
 
-    def url(new_offset: int | None) -> str | None:
-        if new_offset is None:
+    def url(cursor: str | None) -> str | None:
+        if cursor is None:
             return None
         params = request.GET.copy()
-        params["limit"], params["offset"] = str(limit), str(new_offset)
+        params.pop("offset", None)
+        params["limit"], params["cursor"] = str(limit), cursor
         return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
     return {
-        "count": count, "limit": limit, "offset": offset, "items": items,
-        "next": url(offset + limit) if offset + limit < count else None,
-        "previous": url(max(0, offset - limit)) if offset > 0 else None,
+        "count": count, "count_is_exact": exact, "limit": limit, "offset": offset,
+        "items": [serialize(item) for item in rows],
+        "next": url(older), "previous": url(newer), "older": older, "newer": newer,
     }
-
-
-class PageParams(Schema):
-    limit: int = Field(20, ge=1, le=100, description="Items per page (at most 100).")
-    offset: int = Field(0, ge=0, le=10**9, description="Items to skip.")
 
 
 def _absolute(request: HttpRequest, field_file) -> str | None:
@@ -403,7 +430,7 @@ def list_examples(
         found = found.filter(Q(name__icontains=word) | Q(description__icontains=word) | Q(notes__icontains=word))
     if tag.strip():
         found = found.filter(tags__icontains=tag.strip().lower())
-    return paginate(request, found, page.limit, page.offset, example_out)
+    return paginate(request, found, page, example_out)
 
 
 @examples.post("", response={201: ExampleOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
@@ -522,7 +549,7 @@ def list_settings(request: HttpRequest, page: Query[PageParams], provider: Text(
     found = ImageSetting.objects.order_by("name", "pk")
     if provider:
         found = found.filter(provider=provider)
-    return paginate(request, found, page.limit, page.offset, setting_out)
+    return paginate(request, found, page, setting_out)
 
 
 @settings_router.post("", response={201: SettingOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
@@ -667,7 +694,7 @@ def list_images(request: HttpRequest, filters: Query[ImageFilterParams], page: Q
     params = {name: ("1" if value is True else str(value)) for name, value in filters.dict().items()
               if value not in (None, "", False)}
     found = image_list(ImageFilters.from_params(params))
-    return paginate(request, found, page.limit, page.offset, lambda output: image_out(request, output))
+    return paginate(request, found, page, lambda output: image_out(request, output))
 
 
 @images.get("/{int:image_id}", response={200: ImageOut, 404: ErrorOut}, summary="Get an image")

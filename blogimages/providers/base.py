@@ -309,6 +309,9 @@ class BaseProvider:
 
     #: Human name shown in pages and the CLI.
     display_name = "Provider"
+    #: The IPTC digital source type of what this backend makes (C2PA and XMP say it):
+    #: model output unless a backend renders without a trained model.
+    digital_source_type = "trainedAlgorithmicMedia"
 
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
         self.alias = alias

@@ -98,6 +98,9 @@ PALETTES_BY_NAME = {palette.name: palette for palette in PALETTES}
 
 class CardsProvider(BaseProvider):
     display_name = "Cards (offline)"
+    # Laid out by rules from the prompt's words, with no trained model: IPTC's algorithmicMedia
+    # ("created purely by an algorithm not based on any sampled training data").
+    digital_source_type = "algorithmicMedia"
 
     def capabilities(self, model: str = "") -> Capabilities:
         return Capabilities(
@@ -171,6 +174,9 @@ def render_card(*, width: int, height: int, seed: int, text: str, style: str = "
     return image, metadata
 
 
+PNG_COMPRESS_LEVEL = 1
+
+
 def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     if fmt == "jpeg":
@@ -179,7 +185,8 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     elif fmt == "webp":
         image.save(buffer, "WEBP", quality=90, method=4)
     else:
-        image.save(buffer, "PNG", compress_level=6)
+        # Level 1: a third of level 6's time on a card for a sixth more bytes (bench/api.py).
+        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
@@ -273,7 +280,7 @@ class TextBlock:
 
     @property
     def width(self) -> int:
-        return math.ceil(max(self.font.getlength(line) for line in self.lines))
+        return math.ceil(max(_length(self.font, line) for line in self.lines))
 
     def draw(self, draw: ImageDraw.ImageDraw, x: int, top: int, fill: Any) -> None:
         for index, line in enumerate(self.lines):
@@ -284,6 +291,14 @@ class TextBlock:
 @lru_cache(maxsize=256)
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(name)), size)
+
+
+@lru_cache(maxsize=65_536)
+def _length(font: ImageFont.FreeTypeFont, text: str) -> float:
+    """font.getlength, remembered per font size (a font object is one face at one size, kept
+    by _font): fitting a title measures the same candidates again and again (every size of
+    the search, every width of the balancing), and so does the next card with that title."""
+    return font.getlength(text)
 
 
 @lru_cache(maxsize=4096)
@@ -320,13 +335,13 @@ def _wrap(words: list[str], font: ImageFont.FreeTypeFont, width: float, limit: i
         if len(lines) > limit:
             break
         candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= width:
+        if _length(font, candidate) <= width:
             current = candidate
             continue
         if current:
             lines.append(current)
         # A word wider than the line (a URL, a long compound, text without spaces) is cut.
-        while font.getlength(word) > width and len(word) > 1 and len(lines) <= limit:
+        while _length(font, word) > width and len(word) > 1 and len(lines) <= limit:
             cut = _longest_prefix(word, font, width)
             lines.append(word[:cut])
             word = word[cut:]
@@ -340,7 +355,7 @@ def _longest_prefix(word: str, font: ImageFont.FreeTypeFont, width: float) -> in
     low, high = 1, len(word)
     while low < high:
         mid = (low + high + 1) // 2
-        if font.getlength(word[:mid]) <= width:
+        if _length(font, word[:mid]) <= width:
             low = mid
         else:
             high = mid - 1
@@ -348,7 +363,7 @@ def _longest_prefix(word: str, font: ImageFont.FreeTypeFont, width: float) -> in
 
 
 def _ellipsize(line: str, font: ImageFont.FreeTypeFont, width: float) -> str:
-    while line and font.getlength(line.rstrip(" ,;:.-\u2014") + ELLIPSIS) > width:
+    while line and _length(font, line.rstrip(" ,;:.-\u2014") + ELLIPSIS) > width:
         line = line.rsplit(" ", 1)[0] if " " in line else line[:-1]
     return line.rstrip(" ,;:.-\u2014") + ELLIPSIS
 
@@ -366,7 +381,7 @@ def fit_text(text: str, *, font_name: str, width: int, height: int, max_size: in
         lines_allowed = max(0, min(max_lines, (height - probe.height) // probe.line_height + 1))
         # A size at which an ordinary word must be cut in two does not count as fitting:
         # a smaller size that keeps "lighthouse" whole reads better than "lightho-use".
-        cuts_words = any(font.getlength(word) > width for word in words)
+        cuts_words = any(_length(font, word) > width for word in words)
         return _wrap(words, font, width, limit=lines_allowed), lines_allowed, cuts_words
 
     low, high = min_size, max_size

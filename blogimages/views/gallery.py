@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +17,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
-from .. import archive, bulk, review
+from .. import archive, bulk, paging, review
 from ..forms import GalleryFilterForm
 from ..models import ImageOutput, WatermarkPreset
 from ..selectors import ImageFilters, filter_choices, gallery_images, stack_of
@@ -29,6 +29,8 @@ logger = logging.getLogger("blogimages.views")
 PER_PAGE = 24
 MAX_PER_PAGE = 100
 MAX_SELECTION = 500  # images one bulk action or zip may name
+# Counted exactly up to here (a bounded index scan); above it the database's estimate.
+GALLERY_COUNT_LIMIT = 1000
 
 
 def per_page_from(params) -> int:
@@ -37,18 +39,41 @@ def per_page_from(params) -> int:
 
 
 def gallery_context(request: HttpRequest, params) -> dict:
-    """The grid for the filters in `params` (the query string, or a bulk action's `next`)."""
+    """The grid for the filters in `params` (the query string, or a bulk action's `next`).
+
+    Infinite scroll and "newer/older" follow cursors (`?cursor=`: a keyset page, as cheap at
+    the 100,000th image as at the first); a bookmarked `?page=N` is a numbered page, ids first.
+    `page` rides along with a cursor only to label where the reader is."""
     filters = ImageFilters.from_params(params)
     per_page = per_page_from(params)
-    page = Paginator(gallery_images(filters), per_page).get_page(params.get("page"))
+    images = gallery_images(filters)
+    number = int(params["page"]) if (params.get("page") or "").isdigit() and int(params["page"]) > 0 else 1
+    count, count_exact = paging.estimated_count(images, limit=GALLERY_COUNT_LIMIT)
+    cursor = (params.get("cursor") or "").strip()
+    if cursor:
+        try:
+            keyset = paging.keyset_page(images, cursor=cursor, size=per_page)
+        except paging.InvalidCursor as exc:
+            raise BadRequest(str(exc)) from exc
+        items, older, newer = keyset.items, keyset.older, keyset.newer
+    else:
+        numbered = paging.numbered_page(images, number, per_page=per_page, count=False)
+        items, number = numbered.items, numbered.number
+        ordering = paging.ordering_of(images)
+        older = paging.cursor_after(items[-1], ordering) if numbered.has_next else None
+        newer = paging.cursor_before(items[0], ordering) if items and number > 1 else None
+    page = GalleryPage(number=number, per_page=per_page, count=count, count_exact=count_exact,
+                       has_next=older is not None, has_previous=newer is not None)
     query = filters.as_params()
     if per_page != PER_PAGE:
         query["per_page"] = str(per_page)
 
-    def page_url(number: int) -> str:
-        return "?" + urlencode({**query, "page": number})
+    def page_url(cursor_value: str, page_number: int) -> str:
+        if page_number <= 1:
+            return "?" + urlencode(query) if query else "?"
+        return "?" + urlencode({**query, "cursor": cursor_value, "page": page_number})
 
-    outputs = with_thumb_sizes(page.object_list)
+    outputs = with_thumb_sizes(items)
     stack_of(outputs)
     for output in outputs:
         output.stack = with_thumb_sizes(getattr(output, "stack", []))
@@ -59,13 +84,38 @@ def gallery_context(request: HttpRequest, params) -> dict:
         "page": page, "outputs": outputs, "nav": "gallery",
         "filtered": bool({k: v for k, v in filters.as_params().items() if k != "flat"}),
         "flat": filters.flat,
-        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
-        "previous_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(older, number + 1) if older else "",
+        "previous_url": page_url(newer, number - 1) if newer else "",
         "bookmark_url": bookmark,
-        "return_url": bookmark + (("&" if "?" in bookmark else "?") + f"page={page.number}" if page.number > 1 else ""),
+        "return_url": bookmark + (("&" if "?" in bookmark else "?") + f"page={number}" if number > 1 else ""),
         "can_review": can_review(request.user),
         "watermark_presets": WatermarkPreset.objects.order_by("name"),
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class GalleryPage:
+    """What the template says about the page: its number, and the count (exact up to
+    GALLERY_COUNT_LIMIT, the planner's estimate above: no COUNT(*) of a huge table per render)."""
+
+    number: int
+    per_page: int
+    count: int
+    count_exact: bool
+    has_next: bool
+    has_previous: bool
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def num_pages(self) -> int | None:
+        return max(1, -(-self.count // self.per_page)) if self.count_exact else None
+
+    @property
+    def count_label(self) -> str:
+        return f"{self.count:,}"
 
 
 @login_required

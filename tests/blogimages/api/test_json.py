@@ -88,6 +88,14 @@ def api(client, editor):
     return Api(client, tokens.create_token(editor)[1])
 
 
+def requests_get(api: Api, url: str) -> dict:
+    """Follow a `next`/`previous` URL the API handed out, as a client would."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return api.client.get(f"{parts.path}?{parts.query}", headers=api.headers).json()
+
+
 @pytest.fixture
 def reader_api(reader):
     return Api(Client(), tokens.create_token(reader)[1])
@@ -178,9 +186,15 @@ def test_example_list_search_and_pagination(api):
         ImagePromptExampleFactory(name=name, tags="sea" if name != "beta" else "city")
     page = api.get("/examples", {"limit": 2}).json()
     assert page["count"] == 3 and [i["name"] for i in page["items"]] == ["alpha", "beta"]
-    assert page["next"].endswith("/api/examples?limit=2&offset=2") and page["previous"] is None
-    second = api.get("/examples", {"limit": 2, "offset": 2}).json()
+    assert page["next"].endswith(f"/api/examples?limit=2&cursor={page['older']}") and page["previous"] is None
+    assert page["count_is_exact"] is True and page["newer"] is None
+    second = requests_get(api, page["next"])
     assert [i["name"] for i in second["items"]] == ["gamma"] and second["next"] is None
+    assert [i["name"] for i in requests_get(api, second["previous"])["items"]] == ["alpha", "beta"]
+    by_offset = api.get("/examples", {"limit": 2, "offset": 2}).json()
+    assert [i["name"] for i in by_offset["items"]] == ["gamma"] and by_offset["next"] is None
+    assert by_offset["newer"] is not None and by_offset["offset"] == 2
+    assert api.get("/examples", {"cursor": "forged"}).status_code == 400
     assert [i["name"] for i in api.get("/examples", {"tag": "sea"}).json()["items"]] == ["alpha", "gamma"]
     assert [i["name"] for i in api.get("/examples", {"q": "bet"}).json()["items"]] == ["beta"]
     assert api.get("/examples", {"limit": 0}).status_code == 422
@@ -277,9 +291,16 @@ def test_image_list_pages_in_constant_queries(api, editor):
         assert len(page["items"]) == limit
         counts.append(len(queries))
     assert counts == [3, 3]  # token lookup, count, page
-    last = api.get("/images", {"limit": 20, "offset": 20}).json()
-    assert len(last["items"]) == 5 and last["next"] is None
-    assert last["previous"].endswith("limit=20&offset=0")
+    first = api.get("/images", {"limit": 20}).json()
+    with CaptureQueriesContext(connection) as queries:
+        last = requests_get(api, first["next"])
+    assert len(queries) == 3  # a cursor page costs what the first page costs
+    assert len(last["items"]) == 5 and last["next"] is None and last["offset"] is None
+    assert {i["id"] for i in first["items"]} | {i["id"] for i in last["items"]} == set(
+        ImageOutput.objects.values_list("pk", flat=True))
+    assert requests_get(api, last["previous"])["items"] == first["items"]
+    by_offset = api.get("/images", {"limit": 20, "offset": 20}).json()
+    assert [i["id"] for i in by_offset["items"]] == [i["id"] for i in last["items"]]
 
 
 def test_generate_makes_stored_images(api, editor, recorder):

@@ -86,14 +86,22 @@ def test_filtered_view_is_a_bookmark_and_pages_keep_the_filters(editor_client):
     finished(30, provider="cards")
     finished(3, provider="test")
     response = editor_client.get(GALLERY, {"provider": "cards", "per_page": 10, "junk": "x"})
-    assert response.context["page"].paginator.count == 30
-    assert response.context["next_url"] == "?provider=cards&per_page=10&page=2"
+    assert response.context["page"].count == 30 and response.context["page"].num_pages == 3
+    next_url = response.context["next_url"]
+    assert next_url.startswith("?provider=cards&per_page=10&cursor=") and next_url.endswith("&page=2")
     assert response.context["bookmark_url"] == "/images/?provider=cards&per_page=10"
     html = response.content.decode()
-    assert 'hx-get="?provider=cards&amp;per_page=10&amp;page=2" hx-trigger="revealed"' in html
-    page3 = editor_client.get(GALLERY, {"provider": "cards", "per_page": 10, "page": 3})
+    assert f'hx-get="{next_url.replace("&", "&amp;")}" hx-trigger="revealed"' in html
+    page2 = editor_client.get(GALLERY + next_url)
+    page3 = editor_client.get(GALLERY + page2.context["next_url"])
     assert len(ids(page3)) == 10 and page3.context["next_url"] == ""
-    assert page3.context["previous_url"] == "?provider=cards&per_page=10&page=2"
+    assert len(set(ids(response)) | set(ids(page2)) | set(ids(page3))) == 30
+    back = editor_client.get(GALLERY + page3.context["previous_url"])
+    assert ids(back) == ids(page2) and back.context["page"].number == 2
+    assert back.context["previous_url"] == "?provider=cards&per_page=10"
+    # A bookmarked page number is the same page, found by its ids.
+    assert ids(editor_client.get(GALLERY, {"provider": "cards", "per_page": 10, "page": 3})) == ids(page3)
+    assert editor_client.get(GALLERY, {"cursor": "forged"}).status_code == 400
     # Out-of-range and nonsense pages fall back to a real page.
     assert editor_client.get(GALLERY, {"page": "999"}).status_code == 200
     assert editor_client.get(GALLERY, {"page": "abc"}).status_code == 200
@@ -215,11 +223,32 @@ def test_only_the_creator_or_staff_may_delete(client, stored, viewer_client, vie
 def test_filter_choices_are_distinct_in_the_database(django_assert_num_queries):
     from blogimages.views.gallery import filter_choices
 
+    from django.core.cache import cache
+
+    from blogimages.selectors import FILTER_CHOICES_KEY
+
+    cache.delete(FILTER_CHOICES_KEY)  # another test's answer
     finished(5, provider="cards", model="cards")
     finished(2, provider="test", model="")
-    with django_assert_num_queries(2) as captured:
-        assert filter_choices() == {"providers": ["cards", "test"], "models": ["cards"]}
+    with django_assert_num_queries(2) as captured:  # the newest row, one DISTINCT
+        choices = filter_choices()
+    assert {"cards", "test"} <= set(choices["providers"]) and choices["models"] == ["cards"]
     assert all("created_at" not in q["sql"] for q in captured.captured_queries)
+    # The next render reads the cached answer: one primary-key lookup.
+    with django_assert_num_queries(1):
+        assert filter_choices() == choices
+    # A new image: only the rows newer than the cached answer are read again.
+    finished(1, provider="sd", model="sdxl")
+    with django_assert_num_queries(3) as captured:
+        assert "sdxl" in filter_choices()["models"]
+    assert '"id" > ' in captured.captured_queries[-1]["sql"]
+
+
+def test_filter_choices_offer_every_configured_provider(settings):
+    from blogimages.selectors import filter_choices
+
+    finished(1, provider="cards", model="cards")
+    assert set(settings.BLOGIMAGES_PROVIDERS) <= set(filter_choices()["providers"])
 
 
 def test_a_tile_offers_use_in_post_to_editors_but_not_for_a_rejected_image(editor_client):

@@ -1,0 +1,57 @@
+"""The store path's statements: a generated image costs at most 4 queries, whatever the provider."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from blogimages import batches, generation
+from blogimages.models import BatchStatus, GenerationBatch, ImageOutput
+from tests.factories import PostFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Not statements of ours: SQLite's BEGIN/COMMIT are logged, PostgreSQL's are not.
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")
+
+
+def test_one_image_is_stored_in_at_most_four_queries(recorder):
+    generation.generate(prompt="warm-up", provider="test")  # content types, sessions... not ours
+    with CaptureQueriesContext(connection) as queries:
+        [output] = generation.generate(prompt="A lighthouse at dusk", provider="test")
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+    assert output.status == "succeeded", output.error
+    assert len(statements) <= 4, "\n".join(statements)
+    stored = ImageOutput.objects.get(pk=output.pk)
+    assert stored.status == "succeeded" and stored.file.name and stored.thumbnail.name and stored.sidecar.name
+    assert stored.attempts == 1 and stored.started_at is not None and stored.finished_at is not None
+
+
+def test_a_batch_image_costs_at_most_four_queries_too(recorder):
+    post = PostFactory()
+    outputs = generation.queue_outputs(generation.build_request(prompt_text="p", provider="test"), prompt=None,
+                                       post=post, section_key="intro",
+                                       batch=GenerationBatch.objects.create(post=post, total=1))
+    with CaptureQueriesContext(connection) as queries:
+        generation.execute(outputs)
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+    assert len(statements) <= 4, "\n".join(statements)
+    batch = GenerationBatch.objects.get(pk=outputs[0].batch_id)
+    assert batch.status == BatchStatus.SUCCEEDED and batch.succeeded_count == 1 and batch.finished_at
+
+
+@pytest.mark.django_db  # in a test transaction: the tasks queued on commit do not run inside the count
+def test_starting_a_batch_costs_the_same_queries_for_3_or_30_sections(recorder):
+    from posts.models import Section
+
+    counts = []
+    for sections in (3, 30):
+        post = PostFactory()
+        Section.objects.bulk_create(Section(post=post, order=i, key=f"s{i}", heading=f"Section {i}")
+                                    for i in range(sections))
+        with CaptureQueriesContext(connection) as queries:
+            started = batches.start_post_batch(post=post, provider="test")
+        counts.append(len([q for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]))
+        assert started.batch.total == ImageOutput.objects.filter(batch=started.batch).count() >= sections
+    # Not one more per section (27 more sections): only SQLite's 999-variable limit may split
+    # the one INSERT of every image row in two.
+    assert counts[0] <= 10 and counts[1] - counts[0] <= (1 if connection.vendor == "sqlite" else 0), counts
