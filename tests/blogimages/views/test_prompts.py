@@ -184,4 +184,4 @@ def test_example_page_has_a_tester_prefilled_from_the_example(editor_client, lib
     assert 'id="tester-form"' in html and 'hx-post="/images/test/"' in html
     assert response.context["form"].initial["description"] == "{heading}"
     assert response.context["form"].initial["setting"] == library["cover"].setting_id
-    assert 'id="tester-indicator"' in html and 'hx-disabled-elt="find button"' in html
+    assert 'id="tester-indicator"' in html and 'hx-disabled-elt="find button[type=submit]"' in html
