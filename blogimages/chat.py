@@ -176,7 +176,7 @@ def _generate_turn(thread: ChatThread, state: PromptState, user, *, reply: str, 
         message = ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.ASSISTANT, text=reply,
                                              notes=notes, llm_call=llm_call)
         outputs = generation.submit(prompt=prompt, provider=thread.provider or None, overrides=overrides, n=1,
-                                    post=thread.post, section_key=thread.slot_key, user=user)
+                                    post=thread.post, section_key=thread.slot_key, user=user, source="chat")
         message.outputs.set(outputs)
         seed = state.seed if state.seed is not None else outputs[0].seed
         state = replace(state, seed=seed)

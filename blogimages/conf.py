@@ -100,6 +100,9 @@ DEFAULTS: dict[str, Any] = {
     # The gallery's "download as zip": most original bytes (and images) one archive holds.
     "ZIP_MAX_BYTES": 500 * 1024 * 1024,
     "ZIP_MAX_IMAGES": 500,
+    # A request identical to one already stored (same provider, model, every parameter and
+    # seed) from a provider that is deterministic for a seed is answered from storage.
+    "REUSE_IDENTICAL": True,
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
+from .views import boards, chat, compare, history, gallery, style_guide, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -17,6 +17,12 @@ urlpatterns = [
     path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),
     path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
+    path("history/", history.history, name="history"),
+    path("boards/", boards.board_list, name="board_list"),
+    path("boards/images/", boards.board_images, name="board_images"),
+    path("boards/<int:pk>/", boards.board_detail, name="board_detail"),
+    path("boards/<int:pk>/settings/", boards.board_update, name="board_update"),
+    path("boards/<int:pk>/delete/", boards.board_delete, name="board_delete"),
     path("chat/", chat.chat_list, name="chat_list"),
     path("chat/<int:pk>/", chat.chat_thread, name="chat_thread"),
     path("chat/<int:pk>/messages/", chat.chat_messages, name="chat_messages"),

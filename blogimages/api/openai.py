@@ -539,7 +539,7 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         prompt, overrides = generation_arguments(req, target)
         try:
             outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
-                                          user=token.user, api_token=token)
+                                          user=token.user, api_token=token, source="v1")
         except BudgetExceeded as exc:
             raise _budget_error(exc) from exc
         except ModelRetired as exc:

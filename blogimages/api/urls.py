@@ -12,7 +12,7 @@ Every answer under /v1 is OpenAI's shape, errors included (middleware.OpenAIShap
 from django.urls import path, re_path
 
 from .. import usage
-from . import openai
+from . import boards, openai  # noqa: F401 (boards registers its router on `api`)
 from .json import api
 
 urlpatterns = [

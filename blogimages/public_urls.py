@@ -1,0 +1,12 @@
+"""The public pages of blogimages, meant to be mounted at /boards/: a board shared by link.
+
+    path("boards/", include("blogimages.public_urls"))   # -> /boards/s/<token>/
+"""
+
+from django.urls import path
+
+from .views import boards
+
+urlpatterns = [
+    path("s/<str:token>/", boards.board_shared, name="board_shared"),
+]

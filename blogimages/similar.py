@@ -1,0 +1,73 @@
+"""Near-duplicates: images whose perceptual hashes (imaging.phash) differ in a few bits.
+
+The hashes are stored and indexed on ImageOutput. Equal hashes are found by the index (the
+gallery's collapse); "within N bits" compares every stored hash: one narrow query of
+(id, hash) pairs, and integer XORs — tens of milliseconds for tens of thousands of images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .imaging import phash
+from .integration import get_post_adapter
+from .models import ImageOutput, OutputStatus
+
+MAX_LISTED = 24
+
+
+def similar_images(output: ImageOutput, *, max_bits: int = phash.NEAR_DUPLICATE_BITS,
+                   limit: int = MAX_LISTED) -> list[ImageOutput]:
+    """Stored images across the whole library that look like `output`, nearest first
+    (`image.distance` set on each: the differing bits)."""
+    if not output.phash:
+        return []
+    target = int(output.phash, 16)
+    pairs = (ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED).exclude(phash="").exclude(pk=output.pk)
+             .order_by().values_list("pk", "phash"))
+    near = []
+    for pk, value in pairs.iterator(chunk_size=5000):
+        try:
+            bits = (target ^ int(value, 16)).bit_count()
+        except ValueError:
+            continue
+        if bits <= max_bits:
+            near.append((bits, pk))
+    near.sort()
+    near = near[:limit]
+    rows = ImageOutput.objects.select_related("post", "created_by").in_bulk([pk for _, pk in near])
+    found = []
+    for bits, pk in near:
+        if pk in rows:
+            rows[pk].distance = bits
+            found.append(rows[pk])
+    return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsedElsewhere:
+    image: ImageOutput
+    post: object
+    post_title: str
+    slot_key: str
+    distance: int
+
+
+def used_in_other_posts(output: ImageOutput, *, post) -> list[UsedElsewhere]:
+    """Near-identical images that are a slot's chosen image in a post other than `post`: the
+    warning shown when `output` is assigned to one of `post`'s slots."""
+    adapter = get_post_adapter()
+    candidates = [image for image in similar_images(output, limit=200) if image.post_id
+                  and (post is None or image.post_id != post.pk)]
+    by_post: dict[int, list[ImageOutput]] = {}
+    for image in candidates:
+        by_post.setdefault(image.post_id, []).append(image)
+    found = []
+    for images in by_post.values():
+        other = images[0].post
+        chosen = {pk: key for key, pk in adapter.chosen_slot_images(other).items() if pk}
+        for image in images:
+            if image.pk in chosen:
+                found.append(UsedElsewhere(image=image, post=other, post_title=adapter.title(other),
+                                           slot_key=chosen[image.pk], distance=image.distance))
+    return sorted(found, key=lambda item: item.distance)
