@@ -227,7 +227,10 @@ def request_key(plan: Plan, single_snapshot: dict[str, Any]) -> str:
     is not deterministic for a seed or no seed is fixed: then no two requests are "identical"."""
     request = plan.request
     caps = plan.provider.capabilities(request.model)
-    if not (caps.deterministic and caps.supports_seed) or single_snapshot.get("seed") is None:
+    # A backend declares it in its capabilities (cards), or the site in its OPTIONS (a local
+    # Stable Diffusion with a fixed sampler: "deterministic": True).
+    declared = caps.deterministic or bool((plan.provider.options or {}).get("deterministic"))
+    if not (declared and caps.supports_seed) or single_snapshot.get("seed") is None:
         return ""
     material = {k: v for k, v in single_snapshot.items() if k not in KEY_IGNORES}
     material["provider"] = plan.provider.alias

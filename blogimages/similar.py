@@ -57,8 +57,16 @@ def used_in_other_posts(output: ImageOutput, *, post) -> list[UsedElsewhere]:
     """Near-identical images that are a slot's chosen image in a post other than `post`: the
     warning shown when `output` is assigned to one of `post`'s slots."""
     adapter = get_post_adapter()
-    candidates = [image for image in similar_images(output, limit=200) if image.post_id
-                  and (post is None or image.post_id != post.pk)]
+    near = similar_images(output, limit=200)
+    output.distance = 0
+    # A slot usually shows a fitted copy (cropped to its size, so its own hash may be further
+    # off): the copies of a near-identical image count as that image.
+    distances = {image.pk: image.distance for image in (output, *near)}
+    copies = list(ImageOutput.objects.filter(derived_from__in=list(distances), post__isnull=False)
+                  .select_related("post"))
+    for copy in copies:
+        copy.distance = min(distances[copy.derived_from_id], getattr(copy, "distance", 64))
+    candidates = [image for image in (*near, *copies) if image.post_id and (post is None or image.post_id != post.pk)]
     by_post: dict[int, list[ImageOutput]] = {}
     for image in candidates:
         by_post.setdefault(image.post_id, []).append(image)
@@ -66,7 +74,7 @@ def used_in_other_posts(output: ImageOutput, *, post) -> list[UsedElsewhere]:
     for images in by_post.values():
         other = images[0].post
         chosen = {pk: key for key, pk in adapter.chosen_slot_images(other).items() if pk}
-        for image in images:
+        for image in {image.pk: image for image in images}.values():
             if image.pk in chosen:
                 found.append(UsedElsewhere(image=image, post=other, post_title=adapter.title(other),
                                            slot_key=chosen[image.pk], distance=image.distance))

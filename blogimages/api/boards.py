@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
-from ninja import PatchDict, Path, Query, Router, Schema
+from ninja import PatchDict, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -102,7 +102,7 @@ def list_boards(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]
 @router.post("", response={201: BoardOut, 400: ErrorOut}, summary="Make a board")
 def create_board(request: HttpRequest, payload: BoardIn):
     board = _changing(lambda: boards.create_board(owner=caller(request), **payload.dict()))
-    return 201, board_out(request, board)
+    return Status(201, board_out(request, board))
 
 
 @router.get("/{int:board_id}", response={200: BoardOut, 404: ErrorOut}, summary="Get a board")
@@ -124,7 +124,7 @@ def update_board(request: HttpRequest, board_id: BoardId, payload: PatchDict[Boa
 def delete_board(request: HttpRequest, board_id: BoardId):
     """The board goes; its images stay."""
     boards.delete_board(_board_or_404(request, board_id), user=caller(request))
-    return 204, None
+    return Status(204, None)
 
 
 def _images_answer(request: HttpRequest, board: Board, changed: list[int]) -> dict[str, Any]:
