@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "axes",
     "corsheaders",
     "csp",
+    "blogimages.apps.BinaryDatabaseFilesConfig",
     "blogimages",
     "posts",
 ]
@@ -194,6 +195,21 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
             "file_overwrite": False,
         },
     }
+    STORAGES["s3"] = STORAGES["default"]
+# Every storage generated files can live in, by alias; BLOGIMAGES_STORAGE picks one (and it is
+# then the default too, so FileFields read from it). `manage.py move_images --to ALIAS` moves files.
+STORAGES["filesystem"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Bytes in PostgreSQL (bytea) through django-binary-database-files; nothing under MEDIA_ROOT.
+STORAGES["database"] = {"BACKEND": "blogimages.dbstorage.DatabaseStorage"}
+DB_FILES_AUTO_EXPORT_DB_TO_FS = False
+_storage_alias = env.str("BLOGIMAGES_STORAGE", default="")
+if _storage_alias:
+    if _storage_alias not in STORAGES or _storage_alias == "staticfiles":
+        raise ImproperlyConfigured(
+            f"BLOGIMAGES_STORAGE={_storage_alias!r} names no file storage; use database, filesystem"
+            + (" or s3" if "s3" in STORAGES else " (s3 needs AWS_STORAGE_BUCKET_NAME)") + ".")
+    BLOGIMAGES_STORAGE = _storage_alias
+    STORAGES["default"] = STORAGES[_storage_alias]
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run inline in the caller.
 REDIS_URL = env.str("REDIS_URL", default="")

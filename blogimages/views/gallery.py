@@ -69,7 +69,8 @@ def gallery_context(request: HttpRequest, params) -> dict:
         "return_url": bookmark + (("&" if "?" in bookmark else "?") + f"page={page.number}" if page.number > 1 else ""),
         "can_review": can_review(request.user),
         "watermark_presets": WatermarkPreset.objects.order_by("name"),
-        "my_boards": list(boards.own_boards(request.user)),
+        # Lazy: only the full page's bulk bar lists them (gallery() reuses its one boards query).
+        "my_boards": boards.own_boards(request.user),
     }
 
 
@@ -88,8 +89,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
             # The filter form pushes its URL; push the clean one (no empty fields) instead.
             return vary_on_htmx(push_url(response, context["bookmark_url"]))
         return vary_on_htmx(render(request, "blogimages/gallery.html#page-items", context))
-    context["filter_form"] = GalleryFilterForm(request.GET or None, choices=filter_choices(),
-                                               boards=boards.visible_boards(request.user))
+    visible = list(boards.visible_boards(request.user))
+    context["my_boards"] = [board for board in visible if board.owner_id == request.user.pk]
+    context["filter_form"] = GalleryFilterForm(request.GET or None, choices=filter_choices(), boards=visible)
     return vary_on_htmx(render(request, "blogimages/gallery.html", context))
 
 
