@@ -19,9 +19,17 @@ class PostgresAddIndex(migrations.AddIndex):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
+def store_file_bytes_uncompressed(apps, schema_editor):
+    # PNG, JPEG and WebP are compressed already: PostgreSQL's TOAST compression of the
+    # database storage's bytea column only costs time on every write and read.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE binary_database_files_file ALTER COLUMN content SET STORAGE EXTERNAL")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('binary_database_files', '0001_initial'),
         ('blogimages', '0008_chat_llm_style_guide'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -148,4 +156,5 @@ class Migration(migrations.Migration):
             model_name='promptrun',
             index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.search.SearchVector('prompt_text', config='english'), name='promptrun_search_idx'),
         ),
+        migrations.RunPython(store_file_bytes_uncompressed, migrations.RunPython.noop),
     ]

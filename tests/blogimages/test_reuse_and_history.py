@@ -4,13 +4,14 @@ every run with its results, searchable, and "Use again" / "Use prompt only" in t
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.test import Client
 from PIL import Image, ImageChops
 
 from blogimages import generation, tokens
 from blogimages.exceptions import ProviderError
 from blogimages.models import ImageOutput, PromptRun
-from blogimages.selectors import RunFilters, run_list
+from blogimages.selectors import RunFilters, run_list, search_prompts
 from tests.blogimages.views.helpers import make_editor
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +190,22 @@ def test_use_again_never_recalls_someone_elses_run(editor, det):
     client = Client()
     client.force_login(editor)
     assert "Secret prompt" not in client.get(f"/images/test/?recall={run.pk}").content.decode()
+
+
+def test_postgres_searches_the_history_in_full_text_through_its_gin_index(det, editor):
+    if connection.vendor != "postgresql":
+        pytest.skip("full-text search and its index are PostgreSQL's; SQLite uses contains (tested above)")
+    generation.generate(prompt="Kites flying over the dunes", provider="det", user=editor,
+                        overrides={"seed": 1, "width": 64, "height": 48})
+    generation.generate(prompt="A harbour at dawn", provider="det", user=editor,
+                        overrides={"seed": 2, "width": 64, "height": 48})
+    # Stemmed: "kite" finds "Kites", "fly" finds "flying" — a contains search would not.
+    assert [r.prompt_text for r in run_list(editor, RunFilters(q="kite fly"))] == ["Kites flying over the dunes"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'promptrun_search_idx'")
+        assert "gin" in cursor.fetchone()[0].lower()
+        query, params = search_prompts(PromptRun.objects.all(), "kite").query.sql_with_params()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + query, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "promptrun_search_idx" in plan, plan
