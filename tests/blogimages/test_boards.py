@@ -179,3 +179,25 @@ def test_deleting_a_board_keeps_its_images(owner, owner_client):
     boards.add_images(board, [image], user=owner)
     assert owner_client.post(f"/images/boards/{board.pk}/delete/").status_code == 302
     assert not Board.objects.exists() and ImageOutput.objects.filter(pk=image.pk).exists()
+
+
+def test_the_develop_screen_and_the_chat_offer_add_to_board(owner, owner_client, django_capture_on_commit_callbacks):
+    from tests.factories import PostFactory, SectionFactory
+
+    board = boards.create_board(owner=owner, name="Picks")
+    post = PostFactory(slug="coast")
+    SectionFactory(post=post, key="intro")
+    image = generation.generate(prompt="Harbour", provider="cards", user=owner, post=post, section_key="intro",
+                                overrides={"seed": 4, "width": 160, "height": 90})[0]
+    develop = owner_client.get("/posts/coast/develop/").content.decode()
+    assert 'action="/images/boards/images/"' in develop and f'name="ids" value="{image.pk}"' in develop
+    thread_url = owner_client.post("/images/chat/", {"title": "Lighthouse"})["Location"]
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(thread_url + "messages/", {"message": "a red lighthouse"})
+    html = owner_client.get(thread_url).content.decode()
+    chat_image = ImageOutput.objects.exclude(pk=image.pk).get()
+    assert chat_image.status == "succeeded"
+    assert 'action="/images/boards/images/"' in html and f'name="ids" value="{chat_image.pk}"' in html
+    response = owner_client.post("/images/boards/images/", {"board": board.pk, "ids": [chat_image.pk],
+                                                            "next": thread_url})
+    assert response["Location"] == thread_url and list(boards.board_images(board)) == [chat_image]
