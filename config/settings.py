@@ -356,6 +356,8 @@ BLOGIMAGES_STRIP_PARAMETERS_ON_PUBLISH = env.bool("BLOGIMAGES_STRIP_PARAMETERS_O
 BLOGIMAGES_MAX_UPLOAD_BYTES = env.int("BLOGIMAGES_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 BLOGIMAGES_ZIP_MAX_BYTES = env.int("BLOGIMAGES_ZIP_MAX_BYTES", default=500 * 1024 * 1024)
 BLOGIMAGES_ZIP_MAX_IMAGES = env.int("BLOGIMAGES_ZIP_MAX_IMAGES", default=500)
+# A request identical to a stored one (deterministic provider, same seed) is answered from storage.
+BLOGIMAGES_REUSE_IDENTICAL = env.bool("BLOGIMAGES_REUSE_IDENTICAL", default=True)
 
 
 def _slot_sizes_from_env() -> dict[str, list[int]]:

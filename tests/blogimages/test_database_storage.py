@@ -150,3 +150,19 @@ def test_move_images_to_the_database_and_back_verifies_and_resumes(settings, cap
         call_command("move_images", "--to", "filesystem")
     with pytest.raises(CommandError, match="s3"):
         call_command("move_images", "--to", "s3")
+
+
+def test_the_environment_variable_selects_the_storage_alias(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import django, os; django.setup(); from django.conf import settings; "
+            "print(settings.BLOGIMAGES_STORAGE, settings.STORAGES['default']['BACKEND'])")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "true",
+           "BLOGIMAGES_STORAGE": "database", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    env.pop("AWS_STORAGE_BUCKET_NAME", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["database", "blogimages.dbstorage.DatabaseStorage"]
+    bad = subprocess.run([sys.executable, "-c", code], env={**env, "BLOGIMAGES_STORAGE": "s3"},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "AWS_STORAGE_BUCKET_NAME" in bad.stderr
