@@ -9,4 +9,5 @@ from .views import boards
 
 urlpatterns = [
     path("s/<str:token>/", boards.board_shared, name="board_shared"),
+    path("s/<str:token>/<uuid:uid>/<str:kind>/", boards.board_shared_file, name="board_shared_file"),
 ]

@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import boards, signed_media
+from . import media
 from ..models import AltTextStatus, Board, BoardVisibility
 from .common import with_thumb_sizes
 
@@ -155,6 +156,20 @@ def board_images(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+def board_shared_file(request: HttpRequest, token: str, uid, kind: str) -> HttpResponse:
+    """An image of a board shared by link (`full` or `thumb`), while the link is valid."""
+    board = boards.shared_board(token)
+    output = boards.shared_images(board).filter(uid=uid).first() if board is not None else None
+    if output is None or kind not in ("full", "thumb"):
+        raise Http404("No such image.")
+    name = output.thumbnail.name if kind == "thumb" and output.thumbnail.name else output.file.name
+    # Revocable: browsers keep it minutes, not the year a signed media link may be kept.
+    response = media.file_response(request, name, cache_seconds=300, long_cache=False)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_GET
 def board_shared(request: HttpRequest, token: str) -> HttpResponse:
     """The public, read-only page of a board shared by link. Any other board, a revoked link
     or a wrong token is the same 404; images are linked through signed, expiring URLs."""
@@ -167,10 +182,12 @@ def board_shared(request: HttpRequest, token: str) -> HttpResponse:
         # A suggested alt text is made from the prompt: only an approved one (written for
         # readers) is shown, unless the owner shares the prompts anyway.
         alt = output.alt_text if output.alt_status == AltTextStatus.APPROVED or board.share_details else ""
+        # Through the board's own link, never a signed storage name: those spell the prompt in
+        # the file name, and these stop working the moment the board's link is revoked.
         tiles.append({
             "output": output,
-            "thumb": signed_media.url_for(output.thumbnail.name, request=request) if output.thumbnail.name else "",
-            "full": signed_media.url_for(output.file.name, request=request),
+            "thumb": reverse("board_shared_file", args=[token, output.uid, "thumb"]) if output.thumbnail.name else "",
+            "full": reverse("board_shared_file", args=[token, output.uid, "full"]),
             "alt": "" if output.decorative else (alt or f"Image {number} of {board.name}"),
         })
     response = render(request, "blogimages/board_shared.html", {

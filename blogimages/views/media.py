@@ -25,6 +25,13 @@ def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
         return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
     if posixpath.basename(name) != leaf:
         return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
+    return file_response(request, name)
+
+
+def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,
+                  long_cache: bool = True) -> HttpResponse:
+    """The stored file `name` (the caller has checked the right to it): streamed, handed to
+    the web server, or for a storage that keeps sha256s, with it as ETag and a long max-age."""
     storage = get_storage()
     # A storage that keeps each file's sha256 (the database one) is answered with it as the
     # ETag: a name's bytes never change, so browsers may keep them long and revalidate cheaply.
@@ -40,7 +47,8 @@ def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
         else:
             response = FileResponse(storage.open(name, "rb"), content_type=content_type)
         response["ETag"] = etag
-        response["Cache-Control"] = f"private, max-age={LONG_MAX_AGE}, immutable"
+        response["Cache-Control"] = (f"private, max-age={LONG_MAX_AGE}, immutable" if long_cache
+                                     else f"private, max-age={cache_seconds}")
         response["X-Content-Type-Options"] = "nosniff"
         return response
     if accel:
@@ -52,6 +60,6 @@ def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
     else:
         response = FileResponse(storage.open(name, "rb"), content_type=content_type)
     # The link is a capability: caches may keep it only as long as it is valid, and only privately.
-    response["Cache-Control"] = "private, max-age=300"
+    response["Cache-Control"] = f"private, max-age={cache_seconds}"
     response["X-Content-Type-Options"] = "nosniff"
     return response

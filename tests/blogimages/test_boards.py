@@ -130,9 +130,14 @@ def test_done_when_a_public_link_shows_only_approved_images_and_revoking_makes_i
     assert f'data-output="{approved.pk}"' in html
     assert f'data-output="{pending.pk}"' not in html and f'data-output="{rejected.pk}"' not in html
     assert "Approved harbour" not in html, "no prompts unless the owner allows it"
-    assert "/images/media/" in html, "files through signed URLs that work without login"
-    signed = re.search(r'href="(?:http://testserver)?(/images/media/[^"]+)"', html).group(1)
-    assert anonymous.get(signed).status_code == 200
+    assert "/images/media/" not in html and "harbour" not in html, "no storage names: they spell the prompt"
+    full = f"{link}{approved.uid}/full/"
+    thumb = f"{link}{approved.uid}/thumb/"
+    assert f'href="{full}"' in html and f'src="{thumb}"' in html
+    served = anonymous.get(full)
+    assert served.status_code == 200 and b"".join(served.streaming_content)[:4] == b"\x89PNG"
+    assert served["Referrer-Policy"] == "no-referrer"
+    assert anonymous.get(f"{link}{pending.uid}/full/").status_code == 404, "not approved: not served"
     assert anonymous.get(f"/images/{approved.pk}/").status_code == 302, "the rest of the app still needs a login"
 
     owner_client.post(f"/images/boards/{board.pk}/settings/",
@@ -142,6 +147,8 @@ def test_done_when_a_public_link_shows_only_approved_images_and_revoking_makes_i
     response = owner_client.post(f"/images/boards/{board.pk}/settings/", {"name": "Coast", "visibility": "private"})
     assert response.status_code == 302
     assert anonymous.get(link).status_code == 404
+    assert anonymous.get(full).status_code == 404 and anonymous.get(thumb).status_code == 404, \
+        "revoking the link stops its images too"
     assert anonymous.get("/boards/s/not-a-token/").status_code == 404
 
 
