@@ -5,7 +5,8 @@
 
 1. Store and fetch times of 1024×1024 PNG originals through the `filesystem` and `database`
    storages side by side (save = Storage.save of the bytes; fetch = open + read them back).
-2. The latency of a request and of the identical second request (answered from storage with
+2. Similar images across a library of --library stored hashes (similar.similar_images).
+3. The latency of a request and of the identical second request (answered from storage with
    no provider call), through generation.generate with the `cards` provider, whose drawing
    time stands in for a provider call.
 
@@ -52,6 +53,7 @@ def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     args.add_argument("--images", type=int, default=20)
     args.add_argument("--size", type=int, default=1024)
+    args.add_argument("--library", type=int, default=25_000, help="Stored images for the similar-images figure.")
     opts = args.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         teardown = setup_django(Path(tmp))
@@ -85,7 +87,21 @@ def run(opts) -> None:
             fetched.append(time.perf_counter() - started)
         print(f"{alias:<11} {ms(stored):<36} {ms(fetched):<36}")
 
-    from blogimages import generation
+    from blogimages import generation, similar
+    from blogimages.models import ImageOutput
+
+    rng = random.Random(7)
+    rows = [ImageOutput(prompt_text=f"bench {i}", provider="cards", status="succeeded", file=f"bench/{i}.png",
+                        phash=f"{rng.getrandbits(64):016x}") for i in range(opts.library)]
+    ImageOutput.objects.bulk_create(rows, batch_size=2000)
+    probe = ImageOutput.objects.order_by("pk").first()
+    timings = []
+    for _ in range(10):
+        started = time.perf_counter()
+        similar.similar_images(probe)
+        timings.append(time.perf_counter() - started)
+    print(f"similar images among {opts.library:,} hashes: {ms(timings)}")
+    ImageOutput.objects.filter(file__startswith="bench/").delete()
 
     settings.BLOGIMAGES_REUSE_IDENTICAL = True
     first, second = [], []

@@ -110,3 +110,19 @@ def test_assigning_warns_when_a_near_identical_image_is_already_used_in_another_
     assert "data-duplicate-warning" in page and first_post.title in page
     response = editor_client.post(f"/images/{twin.pk}/use/", {"post": second_post.pk, "slot": "intro"}, follow=True)
     assert "readers may see it twice" in response.content.decode()
+
+
+def test_hash_images_fills_in_missing_hashes(editor, capsys):
+    from django.core.management import call_command
+
+    output = card(editor)
+    expected = output.phash
+    ImageOutput.objects.filter(pk=output.pk).update(phash="")
+    broken = card(editor, "Another", seed=3)
+    broken.file.storage.delete(broken.file.name)
+    ImageOutput.objects.filter(pk=broken.pk).update(phash="")
+    call_command("hash_images")
+    output.refresh_from_db()
+    assert output.phash == expected
+    captured = capsys.readouterr()
+    assert "1 image(s) hashed, 1 could not be read." in captured.out and f"image {broken.pk}" in captured.err
