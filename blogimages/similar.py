@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
+from django.db.models import IntegerField
+from django.db.models.expressions import RawSQL
+
 from .imaging import phash
 from .integration import get_post_adapter
 from .models import ImageOutput, OutputStatus
@@ -22,19 +26,30 @@ def similar_images(output: ImageOutput, *, max_bits: int = phash.NEAR_DUPLICATE_
     (`image.distance` set on each: the differing bits)."""
     if not output.phash:
         return []
-    target = int(output.phash, 16)
-    pairs = (ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED).exclude(phash="").exclude(pk=output.pk)
-             .order_by().values_list("pk", "phash"))
-    near = []
-    for pk, value in pairs.iterator(chunk_size=5000):
-        try:
-            bits = (target ^ int(value, 16)).bit_count()
-        except ValueError:
-            continue
-        if bits <= max_bits:
-            near.append((bits, pk))
-    near.sort()
-    near = near[:limit]
+    try:
+        target = int(output.phash, 16)
+    except ValueError:
+        return []
+    # Only imaging.phash writes the column (16 hex digits, or empty): no per-row pattern check,
+    # which would cost more than the comparison itself.
+    stored = ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED).exclude(phash="").exclude(pk=output.pk).order_by()
+    if connection.vendor == "postgresql" and connection.pg_version >= 140000:
+        # The XOR and popcount in the database (bit_count, PostgreSQL 14+): one pass, no rows shipped.
+        bits = RawSQL("bit_count(('x' || phash)::bit(64) # ('x' || %s)::bit(64))", [f"{target:016x}"],
+                      output_field=IntegerField())
+        near = [(d, pk) for pk, d in stored.annotate(bits=bits).filter(bits__lte=max_bits)
+                .order_by("bits", "pk").values_list("pk", "bits")[:limit]]
+    else:
+        near = []
+        for pk, value in stored.values_list("pk", "phash").iterator(chunk_size=5000):
+            try:
+                distance = (target ^ int(value, 16)).bit_count()
+            except ValueError:
+                continue
+            if distance <= max_bits:
+                near.append((distance, pk))
+        near.sort()
+        near = near[:limit]
     rows = ImageOutput.objects.select_related("post", "created_by").in_bulk([pk for _, pk in near])
     found = []
     for bits, pk in near:
