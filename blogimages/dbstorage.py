@@ -17,11 +17,13 @@ with what one system of record needs on top:
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import time
 from io import BytesIO, UnsupportedOperation
 
 from binary_database_files.models import File
 from binary_database_files.storage import DatabaseFile, DatabaseStorage as _PackageStorage
+from django.core import signing
 from django.db import IntegrityError, transaction
 
 #: Links handed out by url() change once per this many seconds (so a page's images stay cached).
@@ -100,15 +102,28 @@ class DatabaseStorage(_PackageStorage):
     get_created_time = get_modified_time
 
     def url(self, name):
-        from .signed_media import url_for
+        """signed_media's link, the same for a whole hour: its expiry is the hour's end plus the
+        usual lifetime, and it is signed as of the hour's start (Django's signatures carry the
+        second they were made, which would change the link every second)."""
+        from django.urls import reverse
+
+        from .conf import blogimages_settings
+        from .signed_media import SALT
 
         now = int(time.time())
-        # The same link for a whole bucket: the expiry is the bucket's end plus the usual lifetime.
-        return url_for(name, expires_in=_lifetime() + URL_BUCKET_SECONDS - now % URL_BUCKET_SECONDS)
+        start = now - now % URL_BUCKET_SECONDS
+        expiry = start + URL_BUCKET_SECONDS + int(blogimages_settings.SIGNED_URL_SECONDS)
+        token = _SignedAt(salt=SALT, at=start).sign_object({"n": name, "e": expiry}, compress=True)
+        path = reverse("blogimages:signed_media", args=[token, posixpath.basename(name) or "file"])
+        base = (blogimages_settings.PUBLIC_BASE_URL or "").rstrip("/")
+        return base + path if base else path
 
 
-def _lifetime() -> int:
-    from .conf import blogimages_settings
+class _SignedAt(signing.TimestampSigner):
+    def __init__(self, *args, at: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._at = at
 
-    return int(blogimages_settings.SIGNED_URL_SECONDS)
+    def timestamp(self) -> str:
+        return signing.b62_encode(self._at)
 

@@ -92,6 +92,9 @@ def test_done_when_generating_viewing_downloading_and_v1_urls_work_with_no_file_
     url = output.file.url
     assert url.startswith("/images/media/") and url in detail.content.decode()
     assert url == output.file.url, "stable within the hour, so browsers can cache it"
+    from blogimages import signed_media
+
+    assert signed_media.read_token(url.split("/")[3]) == output.file.name, "signed_media reads it"
     served = client.get(url)
     body = b"".join(served.streaming_content)
     assert served.status_code == 200 and hashlib.sha256(body).hexdigest() == output.sha256
@@ -166,3 +169,20 @@ def test_the_environment_variable_selects_the_storage_alias(tmp_path):
     bad = subprocess.run([sys.executable, "-c", code], env={**env, "BLOGIMAGES_STORAGE": "s3"},
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "AWS_STORAGE_BUCKET_NAME" in bad.stderr
+
+
+@pytest.mark.clock
+def test_a_database_file_link_is_stable_for_its_hour_then_renewed(database_storage, clock):
+    import datetime as dt
+
+    from blogimages import signed_media
+
+    clock.move_to(dt.datetime(2026, 11, 2, 10, 5, tzinfo=dt.UTC))
+    output = card()
+    first = output.file.url
+    clock.shift(dt.timedelta(minutes=40, seconds=17))
+    assert output.file.url == first
+    clock.shift(dt.timedelta(minutes=20))
+    renewed = output.file.url
+    assert renewed != first and signed_media.read_token(renewed.split("/")[3]) == output.file.name
+    assert signed_media.read_token(first.split("/")[3]) == output.file.name, "the old link still works a while"
