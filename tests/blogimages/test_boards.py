@@ -208,3 +208,14 @@ def test_the_develop_screen_and_the_chat_offer_add_to_board(owner, owner_client,
     response = owner_client.post("/images/boards/images/", {"board": board.pk, "ids": [chat_image.pk],
                                                             "next": thread_url})
     assert response["Location"] == thread_url and list(boards.board_images(board)) == [chat_image]
+
+
+def test_boards_and_runs_in_the_admin(owner):
+    board = boards.create_board(owner=owner, name="Admin view", visibility="link")
+    card(owner, seed=12)
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    for url in ("/admin/blogimages/board/", f"/admin/blogimages/board/{board.pk}/change/",
+                "/admin/blogimages/promptrun/"):
+        assert client.get(url).status_code == 200, url
