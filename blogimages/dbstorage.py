@@ -24,6 +24,7 @@ from io import BytesIO, UnsupportedOperation
 from binary_database_files.models import File
 from binary_database_files.storage import DatabaseFile, DatabaseStorage as _PackageStorage
 from django.core import signing
+from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
 
 #: Links handed out by url() change once per this many seconds (so a page's images stay cached).
@@ -117,6 +118,12 @@ class DatabaseStorage(_PackageStorage):
         path = reverse("blogimages:signed_media", args=[token, posixpath.basename(name) or "file"])
         base = (blogimages_settings.PUBLIC_BASE_URL or "").rstrip("/")
         return base + path if base else path
+
+
+    def public_url(self, name):
+        """A published rendition's plain MEDIA_URL path (views/media.public serves it from here
+        only while it is published)."""
+        return FileSystemStorage.url(self, name)
 
 
 class _SignedAt(signing.TimestampSigner):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import boards, chat, compare, history, gallery, style_guide, media, prompts, publishing, tester, tokens
+from .views import alt_text, assist, boards, chat, compare, gallery, history, style_guide, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -17,6 +17,9 @@ urlpatterns = [
     path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),
     path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
+    path("assist/", assist.assist_proposal, name="assist"),
+    path("alt-text/", alt_text.alt_text_missing, name="alt_text_missing"),
+    path("alt-text/<int:pk>/suggest/", alt_text.alt_text_suggest, name="alt_text_suggest"),
     path("history/", history.history, name="history"),
     path("boards/", boards.board_list, name="board_list"),
     path("boards/images/", boards.board_images, name="board_images"),
@@ -26,6 +29,8 @@ urlpatterns = [
     path("chat/", chat.chat_list, name="chat_list"),
     path("chat/<int:pk>/", chat.chat_thread, name="chat_thread"),
     path("chat/<int:pk>/messages/", chat.chat_messages, name="chat_messages"),
+    path("chat/<int:pk>/messages/<int:message_id>/", chat.chat_message, name="chat_message"),
+    path("chat/<int:pk>/messages/<int:message_id>/stream/", chat.chat_stream, name="chat_stream"),
     path("chat/<int:pk>/rename/", chat.chat_rename, name="chat_rename"),
     path("chat/<int:pk>/delete/", chat.chat_delete, name="chat_delete"),
     path("chat/<int:pk>/use/<int:output_id>/", chat.chat_use, name="chat_use"),

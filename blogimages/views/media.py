@@ -1,4 +1,10 @@
-"""Files behind signed, expiring links (see signed_media.py): streamed, or handed to the web server."""
+"""Stored files over HTTP: behind signed, expiring links (see signed_media.py), and the
+renditions of published images at their plain MEDIA_URL paths.
+
+Both stream the file or hand it to the web server (X-Accel-Redirect for nginx, X-Sendfile
+for Apache). With BLOGIMAGES_PRIVATE_MEDIA off and DEBUG on, `public` serves the whole media
+folder as runserver always did.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,25 @@ import mimetypes
 import posixpath
 from urllib.parse import quote
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_GET
+from django.views.static import serve as static_serve
 
+from .. import renditions
 from ..conf import blogimages_settings
-from ..signed_media import read_token
+from ..signed_media import private_media, read_token
 from ..storage import get_storage
+
+# A rendition's name is its image's uid and spec, and its bytes never change: caches may keep it.
+PUBLISHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 LONG_MAX_AGE = 365 * 24 * 3600
 
 
-@require_GET
-def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
-    try:
-        name = read_token(token)
-    except PermissionError as exc:
-        return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
-    if posixpath.basename(name) != leaf:
-        return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
-    return file_response(request, name)
-
-
-def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,
-                  long_cache: bool = True) -> HttpResponse:
-    """The stored file `name` (the caller has checked the right to it): streamed, handed to
-    the web server, or for a storage that keeps sha256s, with it as ETag and a long max-age."""
+def _send(name: str, *, cache_control: str, request: HttpRequest | None = None,
+          long_cache: bool = True) -> HttpResponse:
     storage = get_storage()
     # A storage that keeps each file's sha256 (the database one) is answered with it as the
     # ETag: a name's bytes never change, so browsers may keep them long and revalidate cheaply.
@@ -42,13 +41,14 @@ def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,
     accel = blogimages_settings.MEDIA_ACCEL_REDIRECT
     if digest:
         etag = f'"{digest}"'
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-            response = HttpResponse(status=304)
-        else:
-            response = FileResponse(storage.open(name, "rb"), content_type=content_type)
+        match = request is not None and etag in [tag.strip() for tag in
+                                                 request.headers.get("If-None-Match", "").split(",")]
+        response = HttpResponse(status=304) if match else FileResponse(storage.open(name, "rb"),
+                                                                       content_type=content_type)
         response["ETag"] = etag
-        response["Cache-Control"] = (f"private, max-age={LONG_MAX_AGE}, immutable" if long_cache
-                                     else f"private, max-age={cache_seconds}")
+        private = cache_control.startswith("private")
+        response["Cache-Control"] = (f"{'private' if private else 'public'}, max-age={LONG_MAX_AGE}, immutable"
+                                     if long_cache else cache_control)
         response["X-Content-Type-Options"] = "nosniff"
         return response
     if accel:
@@ -59,7 +59,35 @@ def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,
         response["X-Sendfile"] = storage.path(name)
     else:
         response = FileResponse(storage.open(name, "rb"), content_type=content_type)
-    # The link is a capability: caches may keep it only as long as it is valid, and only privately.
-    response["Cache-Control"] = f"private, max-age={cache_seconds}"
+    response["Cache-Control"] = cache_control
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@require_GET
+def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
+    try:
+        name = read_token(token)
+    except PermissionError as exc:
+        return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
+    if posixpath.basename(name) != leaf:
+        return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
+    # The link is a capability: caches may keep it only as long as it is valid, and only privately.
+    return _send(name, cache_control="private, max-age=300", request=request)
+
+
+def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,
+                  long_cache: bool = True) -> HttpResponse:
+    """The stored file `name`, for a caller that has checked the right to it (a shared board)."""
+    return _send(name, cache_control=f"private, max-age={cache_seconds}", request=request, long_cache=long_cache)
+
+
+@require_GET
+def public(request: HttpRequest, name: str) -> HttpResponse:
+    if settings.DEBUG and not private_media():
+        return static_serve(request, name, document_root=settings.MEDIA_ROOT)
+    # Anything else (an original, a sidecar, a draft's rendition) is "not found", not "forbidden":
+    # the answer says nothing about which files exist.
+    if posixpath.normpath(name) != name or not renditions.is_published(name):
+        raise Http404("No such file.")
+    return _send(name, cache_control=PUBLISHED_CACHE_CONTROL, request=request)

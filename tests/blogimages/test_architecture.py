@@ -64,6 +64,7 @@ SERVICES = (
     "blogimages.generation",
     "blogimages.integration",
     "blogimages.llm_calls",
+    "blogimages.media_storage",
     "blogimages.messages",
     "blogimages.moving",
     "blogimages.presets",

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('binary_database_files', '0001_initial'),
-        ('blogimages', '0008_chat_llm_style_guide'),
+        ('blogimages', '0009_chat2_message_status'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
