@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -67,9 +68,24 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _place(storage: Storage) -> tuple:
+    """Where a storage keeps its bytes, whatever its class: two aliases with the same place are
+    one storage (moving between them would delete the files it "moved")."""
+    from django.core.files.storage import FileSystemStorage
+
+    from .dbstorage import DatabaseStorage
+
+    if isinstance(storage, DatabaseStorage):  # a FileSystemStorage subclass: checked first
+        return ("database",)
+    if hasattr(storage, "bucket_name"):
+        return ("s3", storage.bucket_name, getattr(storage, "endpoint_url", None), getattr(storage, "location", ""))
+    if isinstance(storage, FileSystemStorage):
+        return ("filesystem", os.path.realpath(storage.location))
+    return (type(storage), id(storage))
+
+
 def same_place(a: Storage, b: Storage) -> bool:
-    return type(a) is type(b) and getattr(a, "location", None) == getattr(b, "location", None) \
-        and getattr(a, "bucket_name", None) == getattr(b, "bucket_name", None)
+    return _place(a) == _place(b)
 
 
 def move_files(*, source_alias: str, target_alias: str, delete_source: bool = True,
