@@ -16,9 +16,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, reconcile, slots
+from . import budgets, generation, ratelimit, reconcile, slots
 from .access import can_review
-from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import QueueUnavailable
 from .integration import SlotInfo, get_post_adapter, get_post_model
@@ -304,12 +303,14 @@ def start_post_batch(
     """
     if user is not None and not can_review(user):
         raise PermissionDenied("Starting a batch for a post needs the permission to review images.")
+    # A batch start is one request against the per-user (and per-token) rate limits.
+    ratelimit.hit(user=user, token=api_token)
     with transaction.atomic():
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
                                n_per_section=n_per_section, example=example, overrides=overrides,
                                only_missing=only_missing, use_style_guide=use_style_guide, story=story)
-        check_budget(user=user, cost=plan.cost_estimate)
+        budgets.reserve(user=user, cost=plan.cost_estimate)
         busy = set(
             ImageOutput.objects.filter(
                 post=post, section_key__in=[s.section.key for s in plan.sections], status__in=ACTIVE

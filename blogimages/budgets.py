@@ -3,6 +3,12 @@
 Limits are USD per day and per month, per user and for the whole site
 (`BLOGIMAGES_BUDGETS`). Spend is the estimated cost of the images made in the period
 (failed ones cost nothing) plus the priced LLM calls (`LlmCall`).
+
+A request's queued ImageOutputs, with their `cost_estimate`, are its reservation: they count
+as spend from the moment they are inserted, and are settled when the call ends (the priced
+`cost` replaces the estimate; a failed image that was not paid for counts nothing).
+`reserve` makes the check and that insert one step: concurrent requests take turns, so two
+of them cannot both see the same money left.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -107,3 +114,29 @@ def check_budget(*, user, cost: Decimal | None) -> None:
                 f"(${budget.limit:.2f}, ${budget.spent:.2f} already spent, ${budget.remaining:.2f} left).",
                 scope=budget.scope, limit=budget.limit, spent=budget.spent, cost=cost,
             )
+
+
+# Any constant: the PostgreSQL advisory lock that serializes budget reservations.
+RESERVATION_LOCK = 0x62_69_62_75  # "bibu"
+
+
+def reserve(*, user, cost: Decimal | None) -> None:
+    """check_budget, held until the surrounding transaction ends: call it inside
+    `transaction.atomic()` right before inserting the rows that spend `cost`.
+
+    PostgreSQL: a transaction-level advisory lock, so the next reservation reads the spend
+    only after this one's rows are committed. SQLite: the app's transactions begin
+    IMMEDIATE (config/settings.py), which already makes them take turns.
+    """
+    if not cost or not budgets_configured():
+        return  # nothing to judge, nothing to wait for
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("budgets.reserve must run inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESERVATION_LOCK])
+    check_budget(user=user, cost=cost)
+
+
+def budgets_configured() -> bool:
+    return any(value not in (None, "") for value in (blogimages_settings.BUDGETS or {}).values())

@@ -95,3 +95,50 @@ def check_private_media(app_configs=None, **kwargs):
                         hint='Use {"BACKEND": "blogimages.media_storage.MediaStorage"} for local files.',
                         id="blogimages.W011")]
     return []
+
+
+def several_processes_possible() -> list[str]:
+    """Why this deployment could run more than one process that generates images."""
+    import os
+    import re
+
+    from django.conf import settings
+
+    reasons = []
+    workers = os.environ.get("WEB_CONCURRENCY", "")
+    args = os.environ.get("GUNICORN_CMD_ARGS", "")
+    match = re.search(r"(?:-w|--workers)[= ]?(\d+)", args)
+    if (workers.isdigit() and int(workers) > 1) or (match and int(match.group(1)) > 1):
+        reasons.append("several gunicorn workers are configured (WEB_CONCURRENCY / GUNICORN_CMD_ARGS)")
+    if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+        reasons.append("a Celery broker is configured, so workers generate images beside the web processes")
+    return reasons
+
+
+@register()
+def check_shared_counters(app_configs=None, **kwargs):
+    """Rate limits and provider concurrency leases counted per process, where several may serve."""
+    from django.conf import settings
+
+    from . import ratelimit
+
+    reasons = several_processes_possible()
+    if not reasons:
+        return []
+    messages = []
+    if not ratelimit.is_shared() and ratelimit.configured_limits():
+        messages.append(Warning(
+            f"Rate limits are counted per process ({ratelimit.storage_uri()}) while {reasons[0]}: each process "
+            "lets a user make the whole limit.",
+            hint="Set REDIS_URL (or BLOGIMAGES_RATE_LIMIT_STORAGE_URI to a shared limits storage).",
+            id="blogimages.W020",
+        ))
+    if not getattr(settings, "REDIS_URL", "") and any(
+            (entry.get("OPTIONS") or {}).get("max_concurrency") for entry in blogimages_settings.PROVIDERS.values()):
+        messages.append(Warning(
+            f"Provider concurrency leases (max_concurrency) are held per process while {reasons[0]}: the "
+            "provider may get that many calls from each process.",
+            hint="Set REDIS_URL so every process takes its slots from the same Redis.",
+            id="blogimages.W021",
+        ))
+    return messages

@@ -54,12 +54,12 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_ON_CACHE_ERROR": "deny",
     # Spending limits in USD (None = no limit): user_daily, user_monthly, global_daily, global_monthly.
     "BUDGETS": {},
-    # API rate limits: requests to the generating endpoints (/v1/images/generations and the
-    # JSON API's generate and batch start) per user and per API token, per minute and per
-    # day. None (or a missing key) = no limit. Counted in the cache named below (Redis in
-    # production, so every web process shares the counters), under the key prefix.
+    # Rate limits on every request that makes images (pages, JSON API, /v1, chat, batches),
+    # per user and per API token, per minute and per day, sliding windows (ratelimit.py).
+    # None (or a missing key) = no limit. Counted in the `limits` storage at the URI below
+    # ("" = Redis from REDIS_URL, else "memory://", which counts per process), under the prefix.
     "RATE_LIMITS": {"user_per_minute": 30, "user_per_day": 1000, "token_per_minute": 30, "token_per_day": 1000},
-    "RATE_LIMIT_CACHE": "default",
+    "RATE_LIMIT_STORAGE_URI": "",
     "RATE_LIMIT_KEY_PREFIX": "blogimages:ratelimit",
     # Largest request body the API accepts (bytes); bigger bodies get 413 before parsing.
     "API_MAX_BODY_BYTES": 1024 * 1024,

@@ -30,8 +30,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, boards, comfy_workflows, storage, style_guide
-from .budgets import check_budget
+from . import alttext, boards, budgets, comfy_workflows, ratelimit, storage, style_guide
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
@@ -49,7 +48,7 @@ from .models import (
     RunSource,
 )
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers.base import MAX_SEED, Capabilities
+from .providers.base import MAX_SEED, Capabilities, PartialCallback
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
@@ -332,13 +331,15 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     return owned
 
 
-def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False) -> list[ImageOutput]:
+def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False,
+            on_partial: PartialCallback | None = None, partial_images: int = 0) -> list[ImageOutput]:
     """Make and store the images of `outputs` (all from the same plan) with one provider call.
 
     Only outputs this call can claim are worked on; they are returned. Provider errors
     and unusable images mark them failed with the reason. With `raise_retryable`, a
     transient provider error puts them back in the queue and re-raises it so a task can
-    retry later.
+    retry later. `on_partial` receives the previews of a provider that streams them
+    (`partial_images` of them at most), before the images are stored.
     """
     if not outputs:
         return []
@@ -362,7 +363,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             request = replace(plan.request, n=len(outputs))
             try:
                 request = style_guide.attach_references(request, outputs[0].setting_snapshot)
-                result = plan.provider.run(comfy_workflows.attach(plan.provider, request))
+                result = plan.provider.run(comfy_workflows.attach(plan.provider, request), on_partial=on_partial,
+                                           partial_images=partial_images)
             except ProviderError as exc:
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
@@ -445,16 +447,19 @@ def generate(
     user=None,
     api_token=None,
     use_style_guide: bool = True,
+    on_partial: PartialCallback | None = None,
+    partial_images: int = 0,
     source: str = "",
 ) -> list[ImageOutput]:
     """Generate `n` images inline and return their ImageOutputs (succeeded or failed).
 
-    Raises before storing anything when the request is invalid or over a budget.
+    Raises before storing anything when the request is invalid, over a rate limit or over a
+    budget. `on_partial`/`partial_images`: see `execute` (streaming answers use them).
     """
     plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides, n=n,
                                     post=post, section_key=section_key, batch=batch, user=user, api_token=api_token,
                                     use_style_guide=use_style_guide, source=source)
-    execute(outputs, plan=plan)
+    execute(outputs, plan=plan, on_partial=on_partial, partial_images=partial_images)
     return outputs
 
 
@@ -496,13 +501,18 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
         prompt = ImagePrompt(description=prompt)
     plan = plan_for_prompt(prompt, setting=setting, provider=provider, overrides=overrides, n=n, post=post,
                            slot_key=section_key, use_style_guide=use_style_guide)
-    check_budget(user=user, cost=plan.cost_estimate)
-    if prompt.pk is None:
-        if getattr(user, "is_authenticated", False) and prompt.author_id is None:
-            prompt.author = user
-        prompt.save()
-    outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                            batch=batch, user=user, api_token=api_token, source=source)
+    # Every face that makes images comes through here, so every one counts against the
+    # per-user (and per-token) limits; a request refused as invalid above counts nothing.
+    ratelimit.hit(user=user, token=api_token)
+    with transaction.atomic():
+        # The queued rows are the budget reservation (see budgets.reserve).
+        budgets.reserve(user=user, cost=plan.cost_estimate)
+        if prompt.pk is None:
+            if getattr(user, "is_authenticated", False) and prompt.author_id is None:
+                prompt.author = user
+            prompt.save()
+        outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
+                                batch=batch, user=user, api_token=api_token, source=source)
     return plan, outputs
 
 

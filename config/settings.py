@@ -116,8 +116,8 @@ CONTENT_SECURITY_POLICY = {
 CORS_ALLOWED_ORIGINS = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(v1|api)/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "x-ratelimit-limit-requests",
-                       "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
+CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "x-blogimages-ignored-parameters",
+                       "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -415,6 +415,10 @@ BLOGIMAGES_RATE_LIMITS = {
     "token_per_minute": _rate_limit("token_per_minute", 30),
     "token_per_day": _rate_limit("token_per_day", 1000),
 }
+# Where the limits are counted (a `limits` storage URI); empty = Redis from REDIS_URL, else
+# memory:// (per process: `manage.py check` warns when several processes may serve).
+BLOGIMAGES_RATE_LIMIT_STORAGE_URI = env.str("BLOGIMAGES_RATE_LIMIT_STORAGE_URI", default="")
+BLOGIMAGES_RATE_LIMIT_KEY_PREFIX = env.str("BLOGIMAGES_RATE_LIMIT_KEY_PREFIX", default="blogimages:ratelimit")
 BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR = env.str("BLOGIMAGES_RATE_LIMIT_ON_CACHE_ERROR", default="deny")
 BLOGIMAGES_API_MAX_BODY_BYTES = env.int("BLOGIMAGES_API_MAX_BODY_BYTES", default=1024 * 1024)
 BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = env.str("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT", default="b64_json")

@@ -10,8 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
 import pytest
 import requests
+
+from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,14 +27,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory):
-    # One server for the module: collectstatic (hashing and compressing every file) takes seconds.
-    tmp_path = tmp_path_factory.mktemp("production")
+@contextmanager
+def running_gunicorn(tmp_path, extra_args=(), **extra_env):
+    """The site under gunicorn (config/gunicorn.conf.py, 2 workers), DEBUG off; yields
+    (base URL, API token, log file). `extra_args` go on gunicorn's command line."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "BLOGIMAGES_"))}
     env.update(DJANGO_SECRET_KEY="production-like-" + "k" * 40, DJANGO_SETTINGS_MODULE="config.settings",
                DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}", MEDIA_ROOT=str(tmp_path / "media"),
-               REDIS_URL="", DJANGO_ALLOWED_HOSTS="127.0.0.1", STATIC_ROOT=str(tmp_path / "static"))
+               REDIS_URL="", DJANGO_ALLOWED_HOSTS="127.0.0.1", STATIC_ROOT=str(tmp_path / "static"), **extra_env)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
     subprocess.run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], cwd=ROOT, env=env, check=True,
@@ -41,8 +46,8 @@ def gunicorn(tmp_path_factory):
     port = free_port()
     env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_TIMEOUT="60")
     log = tmp_path / "gunicorn.log"
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
-                            cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *extra_args,
+                             "config.wsgi"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -57,6 +62,13 @@ def gunicorn(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    # One server for the module: collectstatic (hashing and compressing every file) takes seconds.
+    with running_gunicorn(tmp_path_factory.mktemp("production")) as server:
+        yield server
 
 
 def test_v1_url_answers_download_under_gunicorn_with_debug_off(gunicorn):
@@ -107,3 +119,37 @@ def test_the_python_requests_example_gets_base64_by_default(gunicorn, tmp_path):
     assert (tmp_path / "lake_0.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert isinstance(data["created"], int)
     assert json.loads(json.dumps(data["usage"]))["total_tokens"] == 0
+
+
+def test_the_rate_limit_holds_across_two_workers_with_redis(tmp_path):
+    """50 requests from 8 threads, spread over 2 gunicorn workers, one user: exactly the
+    configured 20 a minute get through, the rest are 429s with Retry-After and the limits."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        require_service("Redis", "REDIS_URL is not set")
+    prefix = f"test-rl-gunicorn-{time.time_ns()}"  # the counters outlive the run in Redis
+    # Each access line names the worker's pid, to show both workers answered.
+    with running_gunicorn(tmp_path, ["--access-logformat", "access %(p)s %(s)s"],
+                          BLOGIMAGES_RATE_LIMIT_STORAGE_URI=url, BLOGIMAGES_RATE_LIMIT_KEY_PREFIX=prefix,
+                          BLOGIMAGES_RATE_LIMIT_USER_PER_MINUTE="20",
+                          BLOGIMAGES_RATE_LIMIT_TOKEN_PER_MINUTE="none") as (base, token, log):
+        def one(_index):
+            return requests.post(base + "/v1/images/generations", headers={"Authorization": f"Bearer {token}"},
+                                 json={"prompt": "A lake at dawn", "model": "cards", "size": "64x64"}, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(one, range(50)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 20 + [429] * 30, statuses
+    for response in responses:
+        assert response.headers["x-ratelimit-limit-requests"] == "20"
+        if response.status_code == 429:
+            error = response.json()["error"]
+            assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+            assert response.headers["x-ratelimit-remaining-requests"] == "0"
+            assert response.headers["x-ratelimit-reset-requests"] == response.headers["Retry-After"] + "s"
+    # Both workers answered generations, so the limit was shared, not counted per process.
+    lines = [line.split() for line in log.read_text(errors="replace").splitlines() if line.startswith("access ")]
+    served = {parts[1] for parts in lines if parts[2] in ("200", "429")}
+    assert len(served) == 2, lines

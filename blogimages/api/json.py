@@ -106,10 +106,6 @@ def require_perm(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied(f"You need the {perm!r} permission for this.")
 
 
-def check_rate_limit(request: HttpRequest) -> None:
-    ratelimit.hit(user=caller(request), token=getattr(request, "api_token", None))
-
-
 # -- errors: one shape, {"detail": message, "code": ..., ...} --------------------------------
 
 
@@ -133,7 +129,8 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 @api.exception_handler(ratelimit.RateLimited)
 def _rate_limited(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
     response = _error(request, 429, str(exc), "rate_limit_exceeded", retry_after=exc.retry_after)
-    response["Retry-After"] = str(exc.retry_after)
+    for name, value in exc.headers().items():
+        response[name] = value
     return response
 
 
@@ -706,7 +703,6 @@ class GenerateOut(Schema):
              summary="Generate images (inline)")
 def generate_images(request: HttpRequest, payload: GenerateIn):
     """The same path as the tester and /v1: rate limit, budget check, provider call, stored images."""
-    check_rate_limit(request)
     setting = _setting_or_400(payload.setting)
     alias = payload.provider or (setting.provider if setting else None)
     style, overrides = payload.style, {
@@ -883,7 +879,6 @@ def _post_or_404(slug: str):
 def start_batch(request: HttpRequest, slug: PostSlug, payload: Annotated[BatchIn | None, Body()] = None):
     """Plans every section, checks the budget, then queues one image per section (202). If
     every section already has images in progress, answers 200 with that batch (created false)."""
-    check_rate_limit(request)
     payload = payload or BatchIn()
     post = _post_or_404(slug)
     example = None
@@ -895,7 +890,7 @@ def start_batch(request: HttpRequest, slug: PostSlug, payload: Annotated[BatchIn
         started = batches.start_post_batch(
             post=post, setting=_setting_or_400(payload.setting), provider=payload.provider,
             sections=payload.slots or payload.sections, n_per_section=payload.n_per_section, example=example,
-            user=caller(request), only_missing=payload.only_missing,
+            user=caller(request), api_token=getattr(request, "api_token", None), only_missing=payload.only_missing,
         )
     except BlogImagesError:
         raise  # budget, provider and capability refusals have their own answers

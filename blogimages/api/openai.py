@@ -19,18 +19,22 @@ provider offers (`gpt-image-2`). `GET /v1/models` lists the ids.
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import logging
 import math
+import queue
 import re
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import generation, ratelimit, signed_media, tokens
@@ -54,12 +58,18 @@ RESPONSE_FORMATS = ("url", "b64_json")
 KNOWN_FIELDS = frozenset({
     "prompt", "model", "n", "size", "quality", "style", "response_format", "user", "safety_identifier",
     "negative_prompt", "seed", "steps", "output_format",
+    "background", "moderation", "output_compression", "input_fidelity", "partial_images", "stream",
 })
 # Model names for which OpenAI answered with a URL unless asked otherwise.
 URL_DEFAULT_MODELS = re.compile(r"^(?:[\w.-]+/)?dall-e-[23]$")
-# OpenAI fields for GPT image models that this server does not implement. A value that
-# asks for nothing (null, false, "auto") is accepted and ignored.
-UNSUPPORTED_FIELDS = frozenset({"background", "moderation", "output_compression", "partial_images", "stream"})
+# OpenAI's values for the GPT image options (openai-python types/image_generate_params.py,
+# image_edit_params.py); a value outside them is a 400 whatever the model.
+BACKGROUNDS = ("transparent", "opaque", "auto")
+MODERATIONS = ("low", "auto")
+INPUT_FIDELITIES = ("high", "low")
+MAX_PARTIAL_IMAGES = 3
+# The response header that lists the parameters accepted but not used for this provider.
+IGNORED_HEADER = "x-blogimages-ignored-parameters"
 
 
 class OpenAIError(Exception):
@@ -108,19 +118,16 @@ def authenticate(request: HttpRequest) -> ApiToken:
     return token
 
 
-def _limit(token: ApiToken) -> dict[str, str]:
-    try:
-        statuses = ratelimit.hit(user=token.user, token=token)
-    except ratelimit.RateLimited as exc:
-        headers = {"Retry-After": str(exc.retry_after)}
-        if exc.retry_after > 60:
-            # The SDK would retry within seconds: tell it not to bother.
-            headers["x-should-retry"] = "false"
-        raise OpenAIError(429, str(exc), type="requests", code="rate_limit_exceeded", headers=headers) from exc
-    except ratelimit.RateLimitUnavailable as exc:
-        raise OpenAIError(503, str(exc), type="server_error", code="service_unavailable",
-                          headers={"Retry-After": str(exc.retry_after)}) from exc
-    return ratelimit.headers_for(statuses)
+def rate_limit_error(exc: ratelimit.RateLimited | ratelimit.RateLimitUnavailable) -> OpenAIError:
+    """A refusal of the rate limits (counted by generation) in OpenAI's words and headers."""
+    if isinstance(exc, ratelimit.RateLimitUnavailable):
+        return OpenAIError(503, str(exc), type="server_error", code="service_unavailable",
+                           headers={"Retry-After": str(exc.retry_after)})
+    headers = exc.headers()
+    if exc.retry_after > 60:
+        # The SDK would retry within seconds: tell it not to bother.
+        headers["x-should-retry"] = "false"
+    return OpenAIError(429, str(exc), type="requests", code="rate_limit_exceeded", headers=headers)
 
 
 # -- request parsing -----------------------------------------------------------------------
@@ -239,14 +246,37 @@ class ImagesRequest:
     seed: int | None
     steps: int | None
     output_format: str
+    # OpenAI's GPT image options (None = not sent); see gpt_image_options().
+    background: str | None = None
+    moderation: str | None = None
+    output_compression: int | None = None
+    input_fidelity: str | None = None
+    partial_images: int | None = None
+    stream: bool = False
+
+
+def gpt_image_options(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`background`, `moderation`, `output_compression`, `input_fidelity`, `partial_images` and
+    `stream`, type-checked against OpenAI's own values (shared by generations and edits)."""
+    options: dict[str, Any] = {}
+    for name, allowed in (("background", BACKGROUNDS), ("moderation", MODERATIONS),
+                          ("input_fidelity", INPUT_FIDELITIES)):
+        value = _string(data, name)
+        if value is not None:
+            _choice(name, value, allowed)
+            options[name] = value
+    options["output_compression"] = _integer(data, "output_compression", minimum=0, maximum=100)
+    options["partial_images"] = _integer(data, "partial_images", minimum=0, maximum=MAX_PARTIAL_IMAGES)
+    stream = data.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _invalid("stream", f"Invalid type for 'stream': expected a boolean, but got {_json_type(stream)} "
+                                 "instead.", "invalid_type")
+    options["stream"] = bool(stream)
+    return options
 
 
 def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
     for name in data:
-        if name in UNSUPPORTED_FIELDS:
-            if data[name] in (None, False, "auto"):
-                continue
-            raise _invalid(name, f"'{name}' is not supported by this server.", "unsupported_parameter")
         if name not in KNOWN_FIELDS:
             raise _invalid(name, f"Unrecognized request argument supplied: {name}", "unknown_parameter")
 
@@ -287,6 +317,7 @@ def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
         seed=_integer(data, "seed", minimum=0, maximum=MAX_SEED),
         steps=_integer(data, "steps", minimum=1, maximum=10_000),
         output_format=_string(data, "output_format") or "",
+        **gpt_image_options(data),
     )
 
 
@@ -403,9 +434,17 @@ def _model_object(model_id: str, owner: str) -> dict[str, Any]:
 # -- from an OpenAI request to generation.generate ------------------------------------------
 
 
-def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePrompt, dict[str, Any]]:
+def generation_arguments(req: ImagesRequest, target: Target,
+                         ignored: list[str] | None = None) -> tuple[ImagePrompt, dict[str, Any]]:
     """The prompt and overrides for `generation.generate`, checked against the model's
-    capabilities so every refusal names the field (`param`) at fault."""
+    capabilities so every refusal names the field (`param`) at fault.
+
+    A value that means nothing to the model (a quality level on a model without qualities,
+    an opaque background on a renderer that only paints opaque images) is accepted and its
+    name appended to `ignored`, for the response to say so; only what the model cannot
+    honour (a transparent background it cannot make) is refused.
+    """
+    ignored = [] if ignored is None else ignored
     caps = target.caps
     if len(req.prompt) > caps.max_prompt_length:
         raise _prompt_too_long(len(req.prompt), caps.max_prompt_length)
@@ -413,6 +452,8 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
         raise _invalid("n", f"Invalid 'n': {target.alias} model {target.model or caps.default_model or 'default'} "
                             f"makes at most {caps.max_n} image(s) per request.", "integer_above_max_value")
     overrides: dict[str, Any] = {"model": target.model}
+    if req.user:
+        overrides["user"] = req.user  # the end user, for the provider's abuse monitoring
     if req.size is not None:
         if not caps.allows_size(*req.size):
             raise _invalid("size", f"Invalid 'size': {req.size[0]}x{req.size[1]} is not supported by "
@@ -421,10 +462,10 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
     # "auto" is every model's default quality; "standard" is the default of a model without choices.
     if req.quality and req.quality != "auto" and not (req.quality == "standard" and not caps.qualities):
         if not caps.qualities:
-            raise _invalid("quality", f"Invalid 'quality': {target.alias} has no quality setting; leave it out "
-                                      "or send 'auto'.")
-        _choice("quality", req.quality, caps.qualities)
-        overrides["quality"] = req.quality
+            ignored.append("quality")
+        else:
+            _choice("quality", req.quality, caps.qualities)
+            overrides["quality"] = req.quality
     prompt_style = ""
     if req.style:
         if req.style in caps.styles:
@@ -453,8 +494,49 @@ def generation_arguments(req: ImagesRequest, target: Target) -> tuple[ImagePromp
         fmt = "jpeg" if req.output_format == "jpg" else req.output_format
         _choice("output_format", fmt, caps.output_formats)
         overrides["output_format"] = fmt
+    extra = gpt_image_extra(req, target, overrides.get("output_format") or "", ignored)
+    if extra:
+        overrides["extra"] = extra
     prompt = ImagePrompt(description=req.prompt, style=prompt_style, negative_prompt=req.negative_prompt)
     return prompt, overrides
+
+
+def gpt_image_extra(req: ImagesRequest, target: Target, output_format: str, ignored: list[str]) -> dict[str, Any]:
+    """The GPT image options `target` takes, for the provider's `request.extra`; the names of
+    the others are appended to `ignored`."""
+    caps = target.caps
+    extra: dict[str, Any] = {}
+    label = f"{target.alias} model {target.model or caps.default_model or 'default'}"
+    if req.background is not None:
+        if req.background in caps.backgrounds and "background" in caps.extra_params:
+            if req.background == "transparent" and (output_format or "png") not in ("png", "webp"):
+                raise _invalid("background", "Invalid 'background': a transparent background needs "
+                                             "output_format 'png' or 'webp'.", "unsupported_value")
+            extra["background"] = req.background
+        elif req.background == "transparent":
+            raise _invalid("background", f"Invalid 'background': {label} cannot make a transparent background; "
+                                         "leave it out or send 'opaque' or 'auto'.", "unsupported_value")
+        else:
+            ignored.append("background")  # opaque or auto: what this renderer makes anyway
+    if req.moderation is not None:
+        if req.moderation in caps.moderations and "moderation" in caps.extra_params:
+            extra["moderation"] = req.moderation
+        else:
+            ignored.append("moderation")
+    if req.output_compression is not None:
+        # OpenAI applies compression only to jpeg and webp; png is lossless whatever is asked.
+        if "output_compression" in caps.extra_params and output_format in ("jpeg", "webp"):
+            extra["output_compression"] = req.output_compression
+        else:
+            ignored.append("output_compression")
+    if req.input_fidelity is not None:
+        ignored.append("input_fidelity")  # about input images: a generation has none
+    if req.partial_images is not None:
+        if not (req.stream and caps.max_partial_images):
+            # Without streaming there is nothing to send partial images in; a provider that
+            # makes none streams only its final image.
+            ignored.append("partial_images")
+    return extra
 
 
 def seconds_until_budget_reset(scope: str) -> int:
@@ -488,6 +570,22 @@ def _image_data(request: HttpRequest, output: ImageOutput, response_format: str)
     return item
 
 
+def quality_made(output: ImageOutput, overrides: Mapping[str, Any]) -> str:
+    """What OpenAI's `quality` says: the level the provider chose (for "auto"), else what was sent."""
+    said = (output.provider_metadata or {}).get("quality")
+    return said if isinstance(said, str) and said else (overrides.get("quality") or "auto")
+
+
+def background_made(output: ImageOutput, overrides: Mapping[str, Any]) -> str:
+    """What OpenAI's `background` says: the provider's own word, else what was sent; a backend
+    without a choice paints opaque images."""
+    said = (output.provider_metadata or {}).get("background")
+    if said in ("transparent", "opaque"):
+        return said
+    sent = (overrides.get("extra") or {}).get("background")
+    return "transparent" if sent == "transparent" else "opaque"
+
+
 def _usage(outputs: list[ImageOutput]) -> dict[str, Any]:
     """OpenAI's usage object, summed from what providers reported (zeros when they report none)."""
     totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "image_tokens": 0, "text_tokens": 0}
@@ -514,6 +612,135 @@ def _with_headers(response: JsonResponse, headers: Mapping[str, str]) -> JsonRes
     return response
 
 
+def generation_error(exc: BlogImagesError, model: str) -> OpenAIError:
+    """What a refusal raised by `generation` (before any image was made) is in OpenAI's words."""
+    if isinstance(exc, (ratelimit.RateLimited, ratelimit.RateLimitUnavailable)):
+        return rate_limit_error(exc)
+    if isinstance(exc, BudgetExceeded):
+        return _budget_error(exc)
+    if isinstance(exc, ModelRetired):
+        return _retired_model_error(model, exc)
+    if isinstance(exc, UnsupportedFeature):
+        return OpenAIError(400, str(exc))
+    if isinstance(exc, ProviderError):
+        # Raised before any image was claimed, e.g. every concurrency slot stayed busy.
+        retry = {"Retry-After": str(math.ceil(getattr(exc, "retry_after", None) or 1))} if exc.retryable else {}
+        return OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
+                           type="server_error", code="provider_unavailable", headers=retry)
+    logger.error("v1 generation failed: %s", exc)
+    return OpenAIError(500, f"The server could not generate the image: {exc}", type="server_error")
+
+
+# -- streaming (stream=true) -------------------------------------------------------------------
+
+
+def _sse(event: str, data: Mapping[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, prompt: ImagePrompt,
+                    overrides: dict[str, Any], token: ApiToken, headers: dict[str, str]) -> HttpResponse:
+    """`text/event-stream` with OpenAI's events: `image_generation.partial_image` for each
+    preview the provider streams, then `image_generation.completed` for each stored image
+    (the last one with the call's usage); `error` if the provider failed after the stream began.
+
+    The generation runs in a thread of its own and hands its events over a queue. Nothing is
+    sent before its first event, so a refusal (rate limit, budget, a model that cannot take
+    the request) is still an ordinary JSON error with its status code.
+    """
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            outputs = generation.generate(
+                prompt=prompt, provider=target.alias, overrides=overrides, n=req.n, user=token.user, api_token=token,
+                on_partial=lambda image: events.put(("partial", image)), partial_images=req.partial_images or 0, source="v1")
+            events.put(("done", outputs))
+        except BaseException as exc:  # handed over whole: the view decides what the client sees
+            events.put(("error", exc))
+        finally:
+            # This thread's own database connections and provider instances (both registries
+            # hold one per thread): nobody else would close them.
+            connections.close_all()
+            for provider in providers.all(initialized_only=True):
+                provider.close()
+
+    # In a copy of this request's context: the same provider instances (their HTTP pools live
+    # in a context-local registry) and the request id in the log lines.
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name="v1-stream", daemon=True).start()
+    first = events.get()
+    if first[0] == "error":
+        exc = first[1]
+        if isinstance(exc, BlogImagesError):
+            raise generation_error(exc, req.model) from exc
+        raise exc
+    if first[0] == "done" and not any(o.status == OutputStatus.SUCCEEDED for o in first[1]):
+        raise _failure_error(first[1])
+    headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
+    quality = overrides.get("quality") or "auto"
+    sent_background = (overrides.get("extra") or {}).get("background") or "auto"
+
+    def stream() -> Iterator[bytes]:
+        kind, value = first
+        while True:
+            if kind == "partial":
+                meta = value.metadata
+                yield _sse("image_generation.partial_image", {
+                    "type": "image_generation.partial_image",
+                    "b64_json": base64.b64encode(value.data).decode("ascii"),
+                    "partial_image_index": value.index,
+                    "created_at": int(time.time()),
+                    "size": meta.get("size") or f"{overrides.get('width') or target.caps.default_size[0]}x"
+                                                  f"{overrides.get('height') or target.caps.default_size[1]}",
+                    "quality": meta.get("quality") or quality,
+                    "background": meta.get("background") or sent_background,
+                    "output_format": meta.get("output_format") or value.mime_type.split("/")[-1],
+                })
+            elif kind == "done":
+                yield from _completed_events(value, quality)
+                return
+            else:
+                logger.error("v1 stream failed after it began: %s", value)
+                error = (generation_error(value, req.model) if isinstance(value, BlogImagesError)
+                         else OpenAIError(500, "The server had an error while streaming.", type="server_error"))
+                yield _sse("error", {"type": "error", "error": {"message": error.message, "type": error.type,
+                                                                "param": error.param, "code": error.code}})
+                return
+            kind, value = events.get()
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx must pass each event on as it comes
+    return response
+
+
+def _completed_events(outputs: list[ImageOutput], quality: str) -> Iterator[bytes]:
+    succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
+    if not succeeded:
+        error = _failure_error(outputs)
+        yield _sse("error", {"type": "error", "error": {"message": error.message, "type": error.type,
+                                                        "param": error.param, "code": error.code}})
+        return
+    usage = _usage(outputs)
+    zero = {"input_tokens": 0, "input_tokens_details": {"image_tokens": 0, "text_tokens": 0}, "output_tokens": 0,
+            "total_tokens": 0}
+    for position, output in enumerate(succeeded):
+        with output.file.open("rb") as fh:
+            data = base64.b64encode(fh.read()).decode("ascii")
+        yield _sse("image_generation.completed", {
+            "type": "image_generation.completed",
+            "b64_json": data,
+            "created_at": int(time.time()),
+            "size": f"{output.width}x{output.height}",
+            "quality": quality_made(output, output.setting_snapshot or {}) if quality == "auto" else quality,
+            "background": background_made(output, output.setting_snapshot or {}),
+            "output_format": (output.mime_type or "image/png").split("/")[-1],
+            # The call's usage once, on its last image, so a client that adds them up is right.
+            "usage": usage if position == len(succeeded) - 1 else zero,
+            "metadata": {"provider": output.provider, "model": output.model, "id": output.pk},
+        })
+
+
 # -- views -----------------------------------------------------------------------------------
 
 
@@ -533,27 +760,20 @@ def images_generations(request: HttpRequest) -> JsonResponse:
     started = time.monotonic()
     try:
         token = authenticate(request)
-        headers.update(_limit(token))
         req = parse_images_request(read_json(request))
         target = resolve_model(req.model)
-        prompt, overrides = generation_arguments(req, target)
+        ignored: list[str] = []
+        prompt, overrides = generation_arguments(req, target, ignored)
+        if ignored:
+            headers[IGNORED_HEADER] = ", ".join(ignored)
+        if req.stream:
+            return _with_headers(stream_response(request, req, target, prompt, overrides, token, headers), headers)
         try:
             outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
                                           user=token.user, api_token=token, source="v1")
-        except BudgetExceeded as exc:
-            raise _budget_error(exc) from exc
-        except ModelRetired as exc:
-            raise _retired_model_error(req.model, exc) from exc
-        except UnsupportedFeature as exc:
-            raise OpenAIError(400, str(exc)) from exc
-        except ProviderError as exc:
-            # Raised before any image was claimed, e.g. every concurrency slot stayed busy.
-            retry = {"Retry-After": str(math.ceil(getattr(exc, "retry_after", None) or 1))} if exc.retryable else {}
-            raise OpenAIError(503 if exc.retryable else 502, f"The image provider is not available: {exc}",
-                              type="server_error", code="provider_unavailable", headers=retry) from exc
         except BlogImagesError as exc:
-            logger.error("v1 generation failed: %s", exc)
-            raise OpenAIError(500, f"The server could not generate the image: {exc}", type="server_error") from exc
+            raise generation_error(exc, req.model) from exc
+        headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
         succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
         failed = [o for o in outputs if o.status != OutputStatus.SUCCEEDED]
         if not succeeded:
@@ -563,7 +783,8 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             "data": [_image_data(request, output, req.response_format) for output in succeeded],
             "size": f"{succeeded[0].width}x{succeeded[0].height}",
             "output_format": (succeeded[0].mime_type or "image/png").split("/")[-1],
-            "quality": overrides.get("quality") or "auto",
+            "quality": quality_made(succeeded[0], overrides),
+            "background": background_made(succeeded[0], overrides),
             # One call's usage is stored once (on its first image, which may have failed).
             "usage": _usage(outputs),
             # Not OpenAI's (the SDKs keep unknown keys): how the request was served.

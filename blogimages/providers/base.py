@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
@@ -79,6 +79,19 @@ class GeneratedImage:
     seed: int | None = None
     revised_prompt: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartialImage:
+    """A preview a backend streamed while it worked on the final image (OpenAI's partial_images)."""
+
+    index: int  # 0-based, in the order the backend sent them
+    data: bytes
+    mime_type: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # size, quality, background, output_format...
+
+
+PartialCallback = Callable[[PartialImage], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,6 +183,14 @@ class Capabilities:
     styles: tuple[str, ...] = ()
     samplers: tuple[str, ...] = ()
     output_formats: tuple[str, ...] = ("png",)
+    # OpenAI's GPT-image options, for backends that take them (sent under `request.extra`):
+    # background values (empty = the backend paints opaque images and takes no choice),
+    # moderation levels, the extra parameter names it accepts, and how many partial images
+    # it can stream before the final one (0 = none; see BaseProvider.run's on_partial).
+    backgrounds: tuple[str, ...] = ()
+    moderations: tuple[str, ...] = ()
+    extra_params: tuple[str, ...] = ()
+    max_partial_images: int = 0
     # Price per image in USD: keys "quality:WxH", "quality:*", "*:WxH" or "*".
     prices: Mapping[str, Decimal] = field(default_factory=dict)
     # Token pricing (USD per 1M tokens: text_input, image_input, image_output, text_output)
@@ -378,12 +399,25 @@ class BaseProvider:
         """`text` without any of this provider's secrets (see `redact_secrets`)."""
         return redact_secrets(text, self._secrets)
 
-    def run(self, request: GenerationRequest) -> GenerationResult:
-        """Validate, call `generate()`, time it and log the outcome (never the secrets)."""
+    def generate_streaming(self, request: GenerationRequest, *, partial_images: int,
+                           on_partial: PartialCallback) -> GenerationResult:
+        """Like `generate`, calling `on_partial(PartialImage)` for each partial image the
+        backend streams before the final ones. Backends that make none just generate."""
+        return self.generate(request)
+
+    def run(self, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
+            partial_images: int = 0) -> GenerationResult:
+        """Validate, call `generate()` (or `generate_streaming()` when partial images are
+        wanted and the model makes them), time it and log the outcome (never the secrets)."""
         request = self.prepare(request)
         started = time.monotonic()
+        most = self.capabilities(request.model).max_partial_images if on_partial is not None else 0
         try:
-            result = self.generate(request)
+            if most and partial_images > 0:
+                result = self.generate_streaming(request, partial_images=min(partial_images, most),
+                                                 on_partial=on_partial)
+            else:
+                result = self.generate(request)
         except ProviderError as exc:
             if not exc.provider:
                 exc.provider = self.alias

@@ -53,6 +53,8 @@ from .base import (
     GenerationRequest,
     GenerationResult,
     ModelLifecycle,
+    PartialCallback,
+    PartialImage,
     validation_problems,
 )
 from .http import parse_retry_after, sniff_image_mime
@@ -183,9 +185,13 @@ class OpenAIProvider(BaseProvider):
     def capabilities(self, model: str = "") -> Capabilities:
         default = self.default_model_name()
         model = model or default
-        caps = self.model_info(model).capabilities
+        info = self.model_info(model)
+        caps = info.capabilities
         return replace(caps, models=self.model_names(), default_model=default,
-                       prices=self._prices_for(model, caps.prices))
+                       prices=self._prices_for(model, caps.prices), backgrounds=info.backgrounds,
+                       moderations=info.moderation, extra_params=info.extra_params,
+                       # The GPT image models stream up to 3 partial images (image_generate_params.py).
+                       max_partial_images=3 if info.gpt_image else 0)
 
     def _prices_for(self, model: str, builtin: Mapping[str, Decimal]) -> dict[str, Decimal]:
         """The built-in table overlaid with OPTIONS["prices"][model] (and its "*" entry)."""
@@ -356,6 +362,51 @@ class OpenAIProvider(BaseProvider):
             lambda client: client.images.with_raw_response.generate(**params, extra_headers=self.request_headers())
         )
         return self.to_result(raw, request)
+
+    def generate_streaming(self, request: GenerationRequest, *, partial_images: int,
+                           on_partial: PartialCallback) -> GenerationResult:
+        """`images.generate(stream=True, partial_images=N)`: each
+        `image_generation.partial_image` event goes to `on_partial` as it arrives; the
+        `image_generation.completed` events are the images, with the call's usage."""
+        if self.model_info(request.model).takes_response_format:
+            return self.generate(request)  # DALL·E never streamed
+        params = self.request_params(request)
+        logger.debug("provider %s: images.generate stream model=%s size=%s n=%d partial_images=%d",
+                     self.alias, request.model, request.size, request.n, partial_images)
+        raw = self.call(lambda client: client.images.with_raw_response.generate(
+            **params, stream=True, partial_images=partial_images, extra_headers=self.request_headers()))
+        request_id = raw.request_id or ""
+        images: list[GeneratedImage] = []
+        usage: dict[str, Any] = {}
+
+        def events():
+            # Iterating reads the stream: an error event or a connection lost halfway is an
+            # SDK error too, translated like any other.
+            try:
+                yield from raw.parse()
+            except openai.OpenAIError as exc:
+                raise self.translate_error(exc) from exc
+
+        for event in events():
+            kind = getattr(event, "type", "")
+            if kind not in ("image_generation.partial_image", "image_generation.completed"):
+                continue
+            data, declared = self.decode(event.b64_json or "", len(images), request_id)
+            metadata = {name: value for name in ("size", "quality", "background", "output_format", "created_at")
+                        if (value := getattr(event, name, None)) is not None}
+            mime = self.mime_type(data, declared, getattr(event, "output_format", None) or request.output_format)
+            if kind == "image_generation.partial_image":
+                on_partial(PartialImage(index=event.partial_image_index, data=data, mime_type=mime,
+                                        metadata=metadata))
+                continue
+            images.append(GeneratedImage(data=data, mime_type=mime, seed=None,
+                                         metadata={"index": len(images), "source": "stream", **metadata}))
+            if getattr(event, "usage", None) is not None:
+                usage = event.usage.model_dump(exclude_none=True)
+        if not images:
+            raise ProviderServerError("the stream ended without a completed image", provider=self.alias,
+                                      request_id=request_id)
+        return GenerationResult(images=tuple(images), model=request.model, request_id=request_id, usage=usage)
 
     # -- "more like this": an edit with the image as its reference ---------------------
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import batches, generation, ratelimit
+from .. import batches, generation
 from ..exceptions import BlogImagesError, ContentRefused, UnsupportedFeature
 from ..forms import TesterForm
 from ..integration import SectionInfo, get_post_adapter, get_post_model
@@ -120,7 +120,6 @@ def run_test(form: TesterForm, user) -> tuple[list[ImageOutput], PlaceholderSour
         negative_prompt=data["negative_prompt"],
     )
     prompt = template.build_prompt(source.context, example=data["example"])
-    ratelimit.hit(user=user)  # the pages count against the same per-user limit as the APIs
     overrides = {**recalled_parameters(data.get("recall"), user=user, provider=data["provider"],
                                        setting=data["setting"]), **form.overrides()}
     outputs = generation.submit(
@@ -273,7 +272,6 @@ def output_retry(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = output.prompt or ImagePrompt(description=output.prompt_text, negative_prompt=output.negative_prompt)
     error, new = "", None
     try:
-        ratelimit.hit(user=request.user)
         new = generation.submit(
             prompt=prompt, setting=output.setting, provider=output.provider, overrides=overrides, n=1,
             post=output.post, section_key=output.section_key, user=request.user,

@@ -40,7 +40,7 @@ def cache_down(settings):
         "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }}
-    settings.BLOGIMAGES_RATE_LIMIT_CACHE = "down"
+    settings.BLOGIMAGES_RATE_LIMIT_STORAGE_URI = f"redis://127.0.0.1:{closed_port()}/0"
     settings.BLOGIMAGES_RATE_LIMITS = {"user_per_minute": 100, "token_per_minute": 100}
     settings.BLOGIMAGES_RATE_LIMIT_KEY_PREFIX = f"test-rl-{uuid.uuid4().hex}"
 

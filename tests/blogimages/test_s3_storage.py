@@ -225,3 +225,19 @@ def test_signed_links_to_s3_files_are_the_stores_own_presigned_urls(recorder, bu
     assert fetched.status_code == 200
     with out.file.open("rb") as fh:
         assert fetched.content == fh.read()
+
+
+def test_private_media_on_s3_presigns_files_and_a_published_rendition_gets_its_plain_object_url(recorder, bucket):
+    from blogimages import checks, renditions, signed_media
+
+    assert signed_media.private_media() and checks.check_private_media() == []
+    [out] = generation.generate(prompt="A lighthouse", overrides=SIZE)
+    [rendition, *_] = renditions.prepare_renditions([out], public=True)[out.pk].values()
+    signed = renditions.url_of(rendition)
+    assert "Signature=" in signed and requests.get(signed, timeout=10).status_code == 200
+    plain = renditions.url_of(rendition, public=True)
+    assert plain == f"{bucket.endpoint_url}/{bucket.name}/{rendition.file.name}"  # cacheable; the bucket policy decides
+    assert out.file.url != f"{bucket.endpoint_url}/{bucket.name}/{out.file.name}" and "Signature=" in out.file.url
+
+    storage.get_storage().querystring_auth = False  # unsigned links would publish every original
+    assert [m.id for m in checks.check_private_media()] == ["blogimages.W010"]

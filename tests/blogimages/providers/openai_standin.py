@@ -64,6 +64,8 @@ class OpenAIStandIn:
         # The usage object of every successful answer, in order.
         self.usages: list[dict[str, Any]] = []
         self.model_listings = 0
+        # A message: streams end with an `error` event after their partial images.
+        self.stream_error = ""
         httpserver.expect_request("/v1/models", method="GET").respond_with_handler(self.models)
         httpserver.expect_request("/v1/images/generations", method="POST").respond_with_handler(self.generations)
         httpserver.expect_request("/v1/images/edits", method="POST").respond_with_handler(self.edits)
@@ -163,6 +165,17 @@ class OpenAIStandIn:
         background = params.get("background", "auto")
         if background == "transparent" and output_format not in ("png", "webp"):
             return self.error(400, "Transparent background requires png or webp output.", param="background")
+        if background not in ("transparent", "opaque", "auto"):
+            return self.error(400, f"Invalid value: '{background}'.", param="background", code="invalid_value")
+        if params.get("moderation", "auto") not in ("low", "auto"):
+            return self.error(400, f"Invalid value: '{params['moderation']}'.", param="moderation",
+                              code="invalid_value")
+        if "output_compression" in params and output_format == "png":
+            return self.error(400, "output_compression is only supported for jpeg and webp.",
+                              param="output_compression", code="invalid_value")
+        if "input_fidelity" in params and not input_images:
+            return self.error(400, "Unknown parameter: 'input_fidelity'.", param="input_fidelity",
+                              code="unknown_parameter")
         width, height = (1024, 1024) if size == "auto" else (int(side) for side in size.split("x"))
         png = self.png(width, height)
         body: dict[str, Any] = {
@@ -177,7 +190,36 @@ class OpenAIStandIn:
             body["usage"] = self.usage_for(prompt, n=n, width=width, height=height, quality=body["quality"],
                                            input_images=input_images)
             self.usages.append(body["usage"])
+        if params.get("stream"):
+            return self.stream(body, params)
         return self.json(body, headers={"x-request-id": f"req_{len(self.calls)}"})
+
+    def stream(self, body: dict[str, Any], params: dict[str, Any]) -> Response:
+        """stream=true: `partial_images` previews (smaller, grey), then one completed event per
+        image, as server-sent events in OpenAI's shapes (image_gen_*_event.py)."""
+        partials = params.get("partial_images", 0)
+        if not isinstance(partials, int) or not 0 <= partials <= 3:
+            return self.error(400, "partial_images must be between 0 and 3.", param="partial_images")
+        common = {name: body[name] for name in ("background", "output_format", "quality", "size")}
+        width, height = (int(side) for side in body["size"].split("x"))
+        events = []
+        for index in range(partials):
+            buffer = io.BytesIO()
+            Image.new("RGB", (width // 4, height // 4), (60 * (index + 1),) * 3).save(buffer, format="PNG")
+            events.append(("image_generation.partial_image", {
+                "type": "image_generation.partial_image", "b64_json": base64.b64encode(buffer.getvalue()).decode(),
+                "partial_image_index": index, "created_at": 1764547200, **common}))
+        if self.stream_error:
+            events.append(("error", {"type": "error", "error": {
+                "type": "server_error", "code": "server_error", "message": self.stream_error, "param": None}}))
+            body = {**body, "data": []}
+        for item in body["data"]:
+            events.append(("image_generation.completed", {
+                "type": "image_generation.completed", "b64_json": item["b64_json"], "created_at": 1764547201,
+                **common, "usage": body.get("usage") or {}}))
+        text = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+        return Response(text, status=200, content_type="text/event-stream",
+                        headers={"x-request-id": f"req_{len(self.calls)}"})
 
     def shut_down(self, model: str) -> bool:
         # The listing's dates are in the future here; a test that wants a past one sets it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 
@@ -539,3 +540,50 @@ def test_configured_through_the_registry(httpserver, settings):
     assert result.model == "gpt-image-2"
     assert result.images[0].data == PNG
     assert sent(httpserver).headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+# -- streaming (partial images) ---------------------------------------------------------------
+
+
+def sse(*events: tuple[str, dict]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+def test_streaming_hands_each_partial_image_over_and_returns_the_completed_one(httpserver, provider):
+    preview, final = image_bytes("PNG", (4, 4), "grey"), image_bytes("PNG", (8, 8), "teal")
+    common = {"background": "opaque", "output_format": "png", "quality": "low", "size": "1024x1024",
+              "created_at": 1764547200}
+    usage = {"input_tokens": 5, "input_tokens_details": {"image_tokens": 0, "text_tokens": 5}, "output_tokens": 272,
+             "total_tokens": 277}
+    httpserver.expect_oneshot_request(GENERATIONS, method="POST").respond_with_response(Response(sse(
+        ("image_generation.partial_image", {"type": "image_generation.partial_image", "b64_json": b64(preview),
+                                            "partial_image_index": 0, **common}),
+        ("image_generation.completed", {"type": "image_generation.completed", "b64_json": b64(final),
+                                        "usage": usage, **common}),
+    ), content_type="text/event-stream", headers={"x-request-id": "req_stream"}))
+    partials = []
+    result = provider.run(gpt2(quality="low"), on_partial=partials.append, partial_images=5)
+    body = sent_json(httpserver)
+    assert (body["stream"], body["partial_images"]) == (True, 3)  # at most what the model streams
+    [partial] = partials
+    assert (partial.index, partial.data, partial.mime_type, partial.metadata["size"]) == (
+        0, preview, "image/png", "1024x1024")
+    [image] = result.images
+    assert image.data == final and image.metadata["quality"] == "low"
+    assert result.usage == usage and result.request_id == "req_stream" and result.cost_basis == "usage"
+
+
+def test_a_stream_without_a_completed_image_is_a_server_error(httpserver, provider):
+    httpserver.expect_oneshot_request(GENERATIONS, method="POST").respond_with_response(Response(
+        sse(("image_generation.partial_image", {"type": "image_generation.partial_image", "b64_json": b64(PNG),
+                                                "partial_image_index": 0, "background": "opaque",
+                                                "output_format": "png", "quality": "low", "size": "1024x1024",
+                                                "created_at": 1})), content_type="text/event-stream"))
+    with pytest.raises(ProviderServerError, match="without a completed image"):
+        provider.run(gpt2(), on_partial=lambda image: None, partial_images=1)
+
+
+def test_without_a_partial_callback_nothing_streams(httpserver, provider):
+    answer(httpserver, images_response({"b64_json": b64(PNG)}))
+    provider.run(gpt2(), partial_images=2)
+    assert "stream" not in sent_json(httpserver)

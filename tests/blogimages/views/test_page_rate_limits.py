@@ -14,6 +14,8 @@ HX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def one_a_minute(settings):
     settings.BLOGIMAGES_RATE_LIMITS = {"user_per_minute": 1}
+    # This process's memory, whose windows follow the test clock (Redis keeps its own time).
+    settings.BLOGIMAGES_RATE_LIMIT_STORAGE_URI = "memory://"
 
 
 def test_the_tester_is_limited(recorder, editor_client, one_a_minute, clock):
@@ -40,3 +42,24 @@ def test_retry_is_limited(recorder, editor_client, editor, one_a_minute):
     editor_client.post(reverse("blogimages:tester"), {"description": "x", "width": 32, "height": 32, "n": 1}, **HX)
     html = editor_client.post(reverse("blogimages:output_retry", args=[failed.pk]), **HX).content.decode()
     assert "Rate limit reached" in html and ImageOutput.objects.count() == 2
+
+
+def test_a_chat_turn_is_limited(editor_client, one_a_minute):
+    from blogimages.models import ChatMessage, ChatThread
+
+    editor_client.post(reverse("blogimages:chat_list"), {"title": "Covers"})
+    thread = ChatThread.objects.get()
+    for text in ("a red lighthouse at dusk", "wider"):
+        editor_client.post(reverse("blogimages:chat_messages", args=[thread.pk]), {"message": text}, **HX)
+    first, second = ChatMessage.objects.filter(thread=thread, role="assistant").order_by("pk")
+    assert first.error == "" and "Rate limit reached: 1 request(s) per minute" in second.error
+    assert ImageOutput.objects.count() == 1
+
+
+def test_a_develop_screen_batch_is_limited(editor_client, post, recorder, one_a_minute):
+    url = reverse("posts:generate_all", args=[post.slug])
+    editor_client.post(url, {"setting": ""}, **HX)
+    made = ImageOutput.objects.count()
+    assert made >= 1
+    html = editor_client.post(url, {"setting": "", "regenerate_all": "on"}, **HX).content.decode()
+    assert "Rate limit reached" in html and ImageOutput.objects.count() == made
