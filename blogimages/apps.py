@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class BlogImagesConfig(AppConfig):
+    default = True  # this module holds a second config (below): this one is blogimages'
     name = "blogimages"
     verbose_name = "Blog images"
     default_auto_field = "django.db.models.BigAutoField"
@@ -12,3 +13,13 @@ class BlogImagesConfig(AppConfig):
         signals.connect_post_model()
         # Services queue images through `queueing`; the task layer says how they run.
         queueing.set_runner(tasks.enqueue_outputs)
+
+
+class BinaryDatabaseFilesConfig(AppConfig):
+    """django-binary-database-files (BLOGIMAGES_STORAGE=database) with the key type its own
+    migration made, whatever the project's DEFAULT_AUTO_FIELD: no migration of a third-party app."""
+
+    name = "binary_database_files"
+    label = "binary_database_files"
+    verbose_name = "Files stored in the database"
+    default_auto_field = "django.db.models.AutoField"

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import budgets, generation, ratelimit, reconcile, slots, style_guide
+from . import boards, budgets, generation, ratelimit, reconcile, slots, style_guide
 from .access import can_review
 from .conf import blogimages_settings
 from .exceptions import QueueUnavailable
@@ -31,6 +31,7 @@ from .models import (
     ImagePromptExample,
     ImageSetting,
     OutputStatus,
+    PromptRun,
     PromptSource,
     ReviewStatus,
 )
@@ -360,17 +361,24 @@ def start_post_batch(
         cost = Decimal("0")
         cost_known = True
         _save_prompts([item.prompt for item in todo], user=user)
+        # Every section's prompt-history run in one INSERT too.
+        runs = PromptRun.objects.bulk_create([
+            generation.build_run(item.plan, prompt=item.prompt, setting=plan.setting, post=post, user=user,
+                                 api_token=api_token)
+            for item in todo])
         pending = []
-        for item in todo:
+        for item, run in zip(todo, runs):
             pending += generation.build_outputs(item.plan, prompt=item.prompt, setting=plan.setting, post=post,
                                                 section_key=item.section.key, batch=batch, user=user,
-                                                api_token=api_token)
+                                                api_token=api_token, run=run)
             if item.plan.cost_estimate is None:
                 cost_known = False
             else:
                 cost += item.plan.cost_estimate
         # Every image row in one INSERT: the tasks can start as soon as this commits.
-        ids = [o.pk for o in ImageOutput.objects.bulk_create(pending)]
+        created = ImageOutput.objects.bulk_create(pending)
+        boards.collect(created)
+        ids = [o.pk for o in created]
         batch.total = len(ids)
         batch.cost_estimate = cost if cost_known else None
         if not ids:

@@ -258,7 +258,7 @@ def _generate_turn(message: ChatMessage, state: PromptState, user, *, reply: str
         overrides["seed"] = state.seed
     with transaction.atomic():
         outputs = generation.submit(prompt=prompt, provider=thread.provider or None, overrides=overrides, n=1,
-                                    post=thread.post, section_key=thread.slot_key, user=user)
+                                    post=thread.post, section_key=thread.slot_key, user=user, source="chat")
         message.outputs.set(outputs)
         seed = state.seed if state.seed is not None else outputs[0].seed
         state = replace(state, seed=seed)

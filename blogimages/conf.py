@@ -119,6 +119,9 @@ DEFAULTS: dict[str, Any] = {
     "EDIT_PASTE_BACK": True,
     # Most reference images one edit may carry beside its source (OpenAI takes 16 images in all).
     "EDIT_MAX_REFERENCES": 15,
+    # A request identical to one already stored (same provider, model, every parameter and
+    # seed) from a provider that is deterministic for a seed is answered from storage.
+    "REUSE_IDENTICAL": True,
 }
 
 

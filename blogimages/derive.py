@@ -35,7 +35,7 @@ from .access import UPLOAD_PROVIDER, can_derive, record
 from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import UnsupportedFeature
-from .imaging import convert, provenance, resize, watermark
+from .imaging import convert, phash, provenance, resize, watermark
 from .integration import get_post_adapter
 from .models import (
     BatchStatus,
@@ -163,6 +163,7 @@ def store_derived(
     info, decoded = storage.load_image(data)
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
+        picture_hash = phash.phash_hex(decoded)
     values: dict[str, Any] = {name: getattr(original, name) for name in _SHARED}
     values.update(
         uid=uid, derived_from=original, derivation=derivation, status=OutputStatus.SUCCEEDED,
@@ -170,7 +171,7 @@ def store_derived(
         review_status=original.review_status,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         mime_type=info.mime_type, width=info.width, height=info.height, bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(), provider_metadata=dict(metadata or {}),
+        sha256=hashlib.sha256(data).hexdigest(), phash=picture_hash, provider_metadata=dict(metadata or {}),
         finished_at=timezone.now(), credentials=credentials,
     )
     values.update(fields or {})

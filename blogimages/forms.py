@@ -10,6 +10,7 @@ from .exceptions import BlogImagesError
 from .integration import get_post_model
 from .models import MAX_SIDE, ImagePromptExample, ImageSetting, ReviewStatus
 from .providers import providers
+from .providers.base import MAX_SEED
 
 MAX_TEST_IMAGES = 4
 COMPARE_MIN, COMPARE_MAX = 2, 4
@@ -116,9 +117,20 @@ class TesterForm(PromptPartsForm, _GenerationOptionsMixin):
     n = forms.IntegerField(label="Images", min_value=1, max_value=MAX_TEST_IMAGES, initial=1)
     post = PostChoiceField(label="Fill placeholders from post")
     section = forms.CharField(required=False, max_length=100, label="Section")
+    seed = forms.IntegerField(required=False, min_value=0, max_value=MAX_SEED, label="Seed",
+                              help_text="Blank: a new random seed. The same seed and settings make the same image "
+                                        "with a seedable provider.")
+    # "Use again" from the prompt history: the run whose every other parameter is sent again.
+    recall = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     field_order = ["description", "style", "format", "negative_prompt", "setting", "provider", "width", "height",
-                   "n", "post", "section", "example"]
+                   "n", "seed", "post", "section", "example", "recall"]
+
+    def overrides(self) -> dict:
+        overrides = super().overrides()
+        if self.cleaned_data.get("seed") is not None:
+            overrides["seed"] = self.cleaned_data["seed"]
+        return overrides
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -188,8 +200,10 @@ class GalleryFilterForm(forms.Form):
                                       choices=[("", "Any review status"), *ReviewStatus.choices])
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    board = forms.ChoiceField(required=False, label="Board")
 
-    def __init__(self, *args, choices: dict[str, list[str]], **kwargs) -> None:
+    def __init__(self, *args, choices: dict[str, list[str]], boards=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["board"].choices = [("", "Any board"), *((str(b.pk), b.name) for b in boards)]
         self.fields["provider"].choices = [("", "All providers"), *((p, p) for p in choices["providers"])]
         self.fields["model"].choices = [("", "All models"), *((m, m) for m in choices["models"])]

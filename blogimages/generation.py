@@ -31,13 +31,23 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import alttext, budgets, comfy_workflows, content_credentials, ratelimit, storage, style_guide
+from . import alttext, boards, budgets, comfy_workflows, content_credentials, ratelimit, storage, style_guide
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
-from .imaging import fit, masks, provenance
+from .imaging import fit, masks, phash, provenance
 from .integration import get_post_adapter
-from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
+from .models import (
+    COST_PLACES,
+    BatchStatus,
+    GenerationBatch,
+    ImageOutput,
+    ImagePrompt,
+    ImageSetting,
+    OutputStatus,
+    PromptRun,
+    RunSource,
+)
 from .providers import BaseProvider, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, get_provider
 from .providers.base import MAX_SEED, Capabilities, PartialCallback
 from .queueing import enqueue_outputs
@@ -219,6 +229,34 @@ def request_from_snapshot(data: dict[str, Any]) -> GenerationRequest:
     return GenerationRequest(**fields)
 
 
+# Snapshot keys that do not change the image: left out of the request key.
+KEY_IGNORES = ("user", "n")
+
+
+def request_key(plan: Plan, single_snapshot: dict[str, Any]) -> str:
+    """sha256 of the provider and every parameter sent (seed included), or "" when the provider
+    is not deterministic for a seed or no seed is fixed: then no two requests are "identical"."""
+    request = plan.request
+    caps = plan.provider.capabilities(request.model)
+    # A backend declares it in its capabilities (cards), or the site in its OPTIONS (a local
+    # Stable Diffusion with a fixed sampler: "deterministic": True).
+    declared = caps.deterministic or bool((plan.provider.options or {}).get("deterministic"))
+    if not (declared and caps.supports_seed) or single_snapshot.get("seed") is None:
+        return ""
+    material = {k: v for k, v in single_snapshot.items() if k not in KEY_IGNORES}
+    material["provider"] = plan.provider.alias
+    material["backend"] = type(plan.provider).__module__ + "." + type(plan.provider).__qualname__
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def _source(source: str, *, post, api_token) -> str:
+    if source in RunSource.values:
+        return source
+    if api_token is not None:
+        return RunSource.API
+    return RunSource.DEVELOP if post is not None else RunSource.OTHER
+
+
 def queue_outputs(
     plan: Plan,
     *,
@@ -231,11 +269,33 @@ def queue_outputs(
     api_token=None,
     derived_from: ImageOutput | None = None,
     derivation: str = "",
+    source: str = "",
 ) -> list[ImageOutput]:
-    """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed."""
-    return ImageOutput.objects.bulk_create(build_outputs(
+    """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed,
+    and the run they belong to in the prompt history (`source`: which face asked)."""
+    run = build_run(plan, prompt=prompt, setting=setting, post=post, user=user, api_token=api_token, source=source)
+    run.save()
+    outputs = ImageOutput.objects.bulk_create(build_outputs(
         plan, prompt=prompt, setting=setting, post=post, section_key=section_key, batch=batch, user=user,
-        api_token=api_token, derived_from=derived_from, derivation=derivation))
+        api_token=api_token, derived_from=derived_from, derivation=derivation, run=run))
+    boards.collect(outputs)
+    return outputs
+
+
+def build_run(plan: Plan, *, prompt: ImagePrompt | None, setting: ImageSetting | None = None, post=None,
+              user=None, api_token=None, source: str = "") -> PromptRun:
+    """The prompt-history row of one request, unsaved (a batch inserts every section's at once)."""
+    request = plan.request
+    person = user if getattr(user, "is_authenticated", False) else None
+    first = snapshot(replace(request, n=1, seed=request.seed_for(0)), plan.target)
+    return PromptRun(
+        user=person, source=_source(source, post=post, api_token=api_token), prompt=prompt,
+        prompt_text=request.prompt, description=request.prompt_description or (prompt.description if prompt else ""),
+        style=request.prompt_style, format=request.prompt_format, negative_prompt=request.negative_prompt,
+        setting=setting, provider=plan.provider.alias, model=request.model,
+        width=plan.target[0] if plan.target else request.width, height=plan.target[1] if plan.target else request.height,
+        seed=request.seed, n=request.n, parameters={"provider": plan.provider.alias, **first},
+    )
 
 
 def build_outputs(
@@ -250,6 +310,7 @@ def build_outputs(
     api_token=None,
     derived_from: ImageOutput | None = None,
     derivation: str = "",
+    run: PromptRun | None = None,
 ) -> list[ImageOutput]:
     """queue_outputs' rows, unsaved (a batch inserts every section's rows at once)."""
     now = timezone.now()
@@ -258,15 +319,18 @@ def build_outputs(
     outputs = []
     for index in range(request.n):
         single = replace(request, n=1, seed=request.seed_for(index))
+        single_snapshot = {"provider": plan.provider.alias, **snapshot(single, plan.target),
+                           **({"style_guide": plan.style_guide} if plan.style_guide else {}),
+                           **({"edit": dict(plan.edit)} if plan.edit is not None else {})}
         outputs.append(
             ImageOutput(
                 prompt=prompt,
                 prompt_text=request.prompt,
                 negative_prompt=request.negative_prompt,
                 setting=setting,
-                setting_snapshot={"provider": plan.provider.alias, **snapshot(single, plan.target),
-                                  **({"style_guide": plan.style_guide} if plan.style_guide else {}),
-                                  **({"edit": dict(plan.edit)} if plan.edit is not None else {})},
+                setting_snapshot=single_snapshot,
+                request_key=request_key(plan, single_snapshot),
+                run=run,
                 provider=plan.provider.alias,
                 model=request.model,
                 seed=single.seed,
@@ -353,6 +417,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             # A taken-over image whose bytes an earlier attempt stored is adopted, never
             # asked of the provider again.
             outputs = [o for o in claimed if not (o.attempts > 1 and adopt_from_sidecar(o))]
+            # An identical request already stored costs nothing twice.
+            outputs = reuse_identical(outputs)
             if not outputs:
                 return claimed
             request = replace(plan.request, n=len(outputs))
@@ -488,6 +554,7 @@ def generate(
     use_style_guide: bool = True,
     on_partial: PartialCallback | None = None,
     partial_images: int = 0,
+    source: str = "",
 ) -> list[ImageOutput]:
     """Generate `n` images inline and return their ImageOutputs (succeeded or failed).
 
@@ -499,7 +566,7 @@ def generate(
     with transaction.atomic():
         plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
                                         n=n, post=post, section_key=section_key, batch=batch, user=user,
-                                        api_token=api_token, use_style_guide=use_style_guide)
+                                        api_token=api_token, use_style_guide=use_style_guide, source=source)
     execute(outputs, plan=plan, on_partial=on_partial, partial_images=partial_images)
     return outputs
 
@@ -516,6 +583,7 @@ def submit(
     user=None,
     api_token=None,
     use_style_guide: bool = True,
+    source: str = "",
 ) -> list[ImageOutput]:
     """Like generate(), but the images are made by background tasks (one per image).
 
@@ -525,7 +593,7 @@ def submit(
     with transaction.atomic():
         _plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
                                          n=n, post=post, section_key=section_key, user=user, api_token=api_token,
-                                         use_style_guide=use_style_guide)
+                                         use_style_guide=use_style_guide, source=source)
         ids = [o.pk for o in outputs]
         transaction.on_commit(lambda: enqueue_outputs(ids))
     for output in outputs:
@@ -534,7 +602,8 @@ def submit(
 
 
 def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, n, user, api_token,
-                    post=None, section_key="", batch=None, use_style_guide=True) -> tuple[Plan, list[ImageOutput]]:
+                    post=None, section_key="", batch=None, use_style_guide=True,
+                    source: str = "") -> tuple[Plan, list[ImageOutput]]:
     """Validate, check the budget, save the prompt and queue one ImageOutput per image."""
     if isinstance(prompt, str):
         prompt = ImagePrompt(description=prompt)
@@ -551,7 +620,7 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
                 prompt.author = user
             prompt.save()
         outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                                batch=batch, user=user, api_token=api_token)
+                                batch=batch, user=user, api_token=api_token, source=source)
     return plan, outputs
 
 
@@ -578,6 +647,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         info, decoded = storage.load_image(raw)
     with decoded:
         thumbnail = storage.make_thumbnail(decoded)
+        output.phash = phash.phash_hex(decoded)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC digital source type go inside it, without touching the pixels.
     data = provenance.embed_provenance(raw, provenance_info(output, image, result))
@@ -626,7 +696,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 
 
 STORED_FIELDS = [
-    "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
+    "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "phash", "seed", "model",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
     "alt_text", "credentials",
 ]
@@ -679,6 +749,7 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "height": output.height,
         "bytes": output.bytes,
         "sha256": output.sha256,
+        "phash": output.phash or None,
         "prompt": output.prompt_text,
         "negative_prompt": output.negative_prompt,
         "revised_prompt": output.revised_prompt,
@@ -741,7 +812,7 @@ def adopt_from_sidecar(output: ImageOutput) -> bool:
         return False
     path, data = found
     output.file.name, output.thumbnail.name, output.sidecar.name = data["file"], data.get("thumbnail") or "", path
-    for name in ("mime_type", "width", "height", "bytes", "sha256", "seed", "model", "revised_prompt",
+    for name in ("mime_type", "width", "height", "bytes", "sha256", "phash", "seed", "model", "revised_prompt",
                  "provider_ms"):
         if data.get(name) is not None:
             setattr(output, name, data[name])
@@ -759,6 +830,64 @@ def adopt_from_sidecar(output: ImageOutput) -> bool:
         return False
     logger.info("image %s adopted from its sidecar %s (no new provider call)", output.pk, path)
     return True
+
+
+def identical_source(output: ImageOutput) -> ImageOutput | None:
+    """The earliest stored image made by exactly the same request, if reuse is on."""
+    if not (blogimages_settings.REUSE_IDENTICAL and output.request_key):
+        return None
+    return (ImageOutput.objects.filter(request_key=output.request_key, status=OutputStatus.SUCCEEDED)
+            .exclude(pk=output.pk).exclude(file="").select_related(None).order_by("created_at", "pk").first())
+
+
+def reuse_identical(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
+    """Answer claimed outputs from storage when an identical request was stored before: the
+    bytes are copied under this image's name (sha256 checked), no provider is called, and the
+    row records `reused_from`. Returns the outputs still to make. A group is reused whole or
+    not at all: one provider call numbers its seeds from the first image."""
+    sources = [identical_source(output) for output in outputs]
+    if not outputs or any(source is None for source in sources):
+        return list(outputs)
+    remaining = []
+    for output, source in zip(outputs, sources, strict=True):
+        try:
+            store_reuse(output, source)
+        except (OSError, InvalidImage) as exc:
+            logger.warning("image %s: could not reuse image %s (%s); asking the provider", output.pk, source.pk, exc)
+            remaining.append(output)
+        except (LostClaim, DatabaseUnavailable):
+            continue
+    return remaining
+
+
+def store_reuse(output: ImageOutput, source: ImageOutput) -> None:
+    store = storage.get_storage()
+    with store.open(source.file.name, "rb") as handle:
+        data = handle.read()
+    if source.sha256 and hashlib.sha256(data).hexdigest() != source.sha256:
+        raise InvalidImage(f"the stored file of image {source.pk} does not match its sha256")
+    thumbnail = b""
+    if source.thumbnail.name:
+        with store.open(source.thumbnail.name, "rb") as handle:
+            thumbnail = handle.read()
+    extension = source.file.name.rsplit(".", 1)[-1] if "." in source.file.name else "png"
+    with storage.file_batch() as files:
+        file_name = files.save(f"{_stem_for(output)}.{extension}", data)
+        stem = file_name.rsplit(".", 1)[0]
+        output.file.name = file_name
+        output.thumbnail.name = files.save(storage.thumbnail_name(stem), thumbnail) if thumbnail else ""
+        for name in ("mime_type", "width", "height", "bytes", "sha256", "seed", "model", "revised_prompt", "phash"):
+            setattr(output, name, getattr(source, name))
+        output.reused_from = source
+        output.provider_metadata = {"reused_from": source.pk, "reused_from_uid": str(source.uid)}
+        output.cost, output.cost_basis, output.provider_ms = Decimal(0), "", 0
+        if not output.alt_text:
+            output.alt_text = source.alt_text or suggested_alt_text(output)
+        output.finished_at = timezone.now()
+        output.status, output.error = OutputStatus.SUCCEEDED, ""
+        output.sidecar.name = files.save(storage.sidecar_name(stem), storage.sidecar_json(sidecar_metadata(output)))
+        _finish(output, [*STORED_FIELDS, "reused_from"])
+    logger.info("image %s answered from storage: identical to image %s (no provider call)", output.pk, source.pk)
 
 
 class LostClaim(Exception):

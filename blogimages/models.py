@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -375,6 +377,17 @@ class ImageOutput(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     provider_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The 64-bit pHash of the pixels (imagehash, 16 hex digits): near-duplicates differ in few bits.
+    phash = models.CharField(max_length=16, blank=True, db_index=True)
+    # The request (prompt history) this image was made by.
+    run = models.ForeignKey("PromptRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs")
+    # sha256 of the provider and everything sent (generation.request_key), for a provider that is
+    # deterministic for a seed: an identical request finds its image by it. Blank otherwise.
+    request_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # Set when an identical earlier request was answered from storage (no provider call).
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reuses"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -679,3 +692,103 @@ class StyleGuide(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BoardVisibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    STAFF = "staff", "Shared with staff"
+    LINK = "link", "Anyone with the link"
+
+
+class Board(models.Model):
+    """A user's named collection of images: private, shared with staff, or public by an unguessable link."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blogimages_boards")
+    name = models.CharField(max_length=120)
+    visibility = models.CharField(max_length=10, choices=BoardVisibility.choices, default=BoardVisibility.PRIVATE)
+    # Only while visibility is "link"; a new one each time the link is made, so revoking is final.
+    share_token = models.CharField(max_length=64, blank=True)
+    # The share link shows prompts and generation parameters only when the owner allows it.
+    share_details = models.BooleanField(default=False)
+    # New generations of the owner are added here while set (at most one per owner).
+    auto_add = models.BooleanField(default=False)
+    cover = models.ForeignKey(ImageOutput, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    images = models.ManyToManyField(ImageOutput, through="BoardImage", related_name="boards", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(visibility__in=BoardVisibility.values), name="board_visibility_valid"),
+            models.CheckConstraint(
+                condition=Q(visibility=BoardVisibility.LINK, share_token__gt="")
+                | (~Q(visibility=BoardVisibility.LINK) & Q(share_token="")),
+                name="board_token_iff_link",
+            ),
+            models.UniqueConstraint(fields=["share_token"], condition=~Q(share_token=""), name="board_token_unique"),
+            models.UniqueConstraint(fields=["owner"], condition=Q(auto_add=True), name="board_one_auto_add"),
+            models.UniqueConstraint(fields=["owner", "name"], name="board_name_unique_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BoardImage(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries")
+    image = models.ForeignKey(ImageOutput, on_delete=models.CASCADE, related_name="board_entries")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["board", "image"], name="boardimage_once")]
+        indexes = [models.Index(fields=["board", "-added_at"], name="boardimage_board_idx")]
+
+
+class RunSource(models.TextChoices):
+    TESTER = "tester", "Prompt tester"
+    COMPARE = "compare", "Compare"
+    CHAT = "chat", "Chat"
+    DEVELOP = "develop", "Develop screen"
+    CLI = "cli", "Command line"
+    API = "api", "JSON API"
+    V1 = "v1", "/v1 API"
+    OTHER = "other", "Other"
+
+
+class PromptRun(models.Model):
+    """One prompt a user ran, with every parameter sent: the prompt history and its "Use again"."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="blogimages_runs")
+    source = models.CharField(max_length=20, choices=RunSource.choices, default=RunSource.OTHER)
+    prompt = models.ForeignKey(ImagePrompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    prompt_text = models.TextField()
+    description = models.TextField(blank=True)
+    style = models.CharField(max_length=500, blank=True)
+    format = models.CharField(max_length=500, blank=True)
+    negative_prompt = models.TextField(blank=True)
+    setting = models.ForeignKey(ImageSetting, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provider = models.CharField(max_length=50)
+    model = models.CharField(max_length=200, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    n = models.PositiveSmallIntegerField(default=1)
+    # The request as sent (generation.snapshot of the first image): what "Use again" refills.
+    parameters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="promptrun_user_idx"),
+            models.Index(fields=["provider", "-created_at"], name="promptrun_provider_idx"),
+            # PostgreSQL's full-text search of the history (selectors.run_list uses the same
+            # expression, so the planner can use it); the migration creates it only there.
+            GinIndex(SearchVector("prompt_text", config="english"), name="promptrun_search_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.prompt_text[:80]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -30,6 +30,9 @@ class ImageFilters:
     date_to: dt.date | None = None
     originals_only: bool = False
     flat: bool = False  # every copy as its own tile instead of stacked under its original
+    board: int | None = None  # the board's primary key (the view checks the user may open it)
+    # Near-duplicates (same pHash) shown as one tile, the newest; the others are counted on it.
+    collapse: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> ImageFilters:
@@ -56,6 +59,8 @@ class ImageFilters:
             date_to=parse_date((params.get("date_to") or "").strip()) if _is_date(params.get("date_to")) else None,
             originals_only=(params.get("originals_only") or "") in ("1", "true", "on"),
             flat=(params.get("flat") or "") in ("1", "true", "on"),
+            board=integer("board"),
+            collapse=(params.get("collapse") or "") in ("1", "true", "on"),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -106,6 +111,8 @@ def image_list(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]:
                                                                   tzinfo=tz))
     if filters.originals_only:
         images = images.filter(derived_from__isnull=True)
+    if filters.board is not None:
+        images = images.filter(board_entries__board_id=filters.board)
     return images
 
 
@@ -115,6 +122,8 @@ def gallery_images(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]
     in the result (filtered out, or deleted) keeps its own tile, so nothing matching disappears."""
     filters = filters or ImageFilters()
     images = image_list(filters)
+    if filters.collapse:
+        images = collapse_duplicates(images, filters)
     if filters.flat:
         return images
     copies = (ImageOutput.objects.filter(derived_from=OuterRef("pk")).order_by().values("derived_from")
@@ -129,6 +138,17 @@ def gallery_images(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]
         original_shown = Exists(image_list(filters).order_by().filter(pk=OuterRef("derived_from_id")))
         tiles = images.filter(Q(derived_from__isnull=True) | ~original_shown)
     return tiles.annotate(stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
+
+
+def collapse_duplicates(images: QuerySet[ImageOutput], filters: ImageFilters) -> QuerySet[ImageOutput]:
+    """One tile per picture: of the images with the same perceptual hash, only the newest is
+    shown, with `duplicate_count` (how many others it stands for). Uses the phash index."""
+    same = image_list(filters).order_by().filter(phash=OuterRef("phash")).exclude(phash="")
+    newer = same.filter(Q(created_at__gt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"),
+                                                                      pk__gt=OuterRef("pk")))
+    others = same.exclude(pk=OuterRef("pk")).values("phash").annotate(n=Count("pk")).values("n")
+    return images.exclude(Exists(newer)).annotate(
+        duplicate_count=Coalesce(Subquery(others, output_field=IntegerField()), 0))
 
 
 def stack_of(originals, *, limit: int = 24) -> None:
@@ -249,3 +269,100 @@ def post_images_overview(posts) -> list[PostImages]:
         overview.append(PostImages(post=post, title=adapter.title(post), published=adapter.is_published(post),
                                    slots=slots))
     return overview
+
+
+# -- the prompt history ----------------------------------------------------------------------------
+
+RUN_OUTCOMES = ("succeeded", "failed", "partial", "pending")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFilters:
+    q: str = ""  # words in the prompt (full-text on PostgreSQL, "contains" elsewhere)
+    provider: str = ""
+    model: str = ""
+    size: str = ""  # "1024x768"
+    seed: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    outcome: str = ""  # one of RUN_OUTCOMES
+    run: int | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> RunFilters:
+        def integer(name: str) -> int | None:
+            value = (params.get(name) or "").strip()
+            return int(value) if value.isdigit() and len(value) <= 20 else None
+
+        size = (params.get("size") or "").strip().lower().replace("×", "x")
+        return cls(
+            q=(params.get("q") or "").strip()[:200],
+            provider=(params.get("provider") or "").strip()[:50],
+            model=(params.get("model") or "").strip()[:200],
+            size=size if re.fullmatch(r"\d{1,5}x\d{1,5}", size) else "",
+            seed=integer("seed"),
+            date_from=parse_date(params["date_from"].strip()) if _is_date(params.get("date_from")) else None,
+            date_to=parse_date(params["date_to"].strip()) if _is_date(params.get("date_to")) else None,
+            outcome=(params.get("outcome") or "").strip() if params.get("outcome") in RUN_OUTCOMES else "",
+            run=integer("run"),
+        )
+
+    def as_params(self) -> dict[str, str]:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) not in (None, "")}
+
+
+def search_prompts(runs, q: str):
+    """PostgreSQL: full-text search (the GIN index promptrun_search_idx is on this exact
+    expression); any other database: every word contained in the prompt."""
+    from django.db import connection
+
+    if not q:
+        return runs
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        return runs.annotate(search=SearchVector("prompt_text", config="english")).filter(
+            search=SearchQuery(q, config="english", search_type="websearch"))
+    for word in q.split()[:8]:
+        runs = runs.filter(prompt_text__icontains=word)
+    return runs
+
+
+def run_list(user, filters: RunFilters | None = None):
+    """The user's runs, newest first, with how many of their images succeeded and failed."""
+    from .models import PromptRun
+
+    filters = filters or RunFilters()
+    runs = PromptRun.objects.filter(user=user) if user is not None else PromptRun.objects.none()
+    runs = search_prompts(runs, filters.q)
+    if filters.run is not None:
+        runs = runs.filter(pk=filters.run)
+    if filters.provider:
+        runs = runs.filter(provider=filters.provider)
+    if filters.model:
+        runs = runs.filter(model=filters.model)
+    if filters.size:
+        width, height = filters.size.split("x")
+        runs = runs.filter(width=int(width), height=int(height))
+    if filters.seed is not None:
+        runs = runs.filter(seed=filters.seed)
+    tz = timezone.get_current_timezone()
+    if filters.date_from:
+        runs = runs.filter(created_at__gte=dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=tz))
+    if filters.date_to:
+        runs = runs.filter(created_at__lt=dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min,
+                                                              tzinfo=tz))
+    runs = runs.annotate(
+        ok_count=Count("outputs", filter=Q(outputs__status=OutputStatus.SUCCEEDED), distinct=True),
+        failed_count=Count("outputs", filter=Q(outputs__status=OutputStatus.FAILED), distinct=True),
+        image_count=Count("outputs", distinct=True),
+    )
+    if filters.outcome == "succeeded":
+        runs = runs.filter(ok_count=F("image_count"), image_count__gt=0)
+    elif filters.outcome == "failed":
+        runs = runs.filter(failed_count=F("image_count"), image_count__gt=0)
+    elif filters.outcome == "partial":
+        runs = runs.filter(ok_count__gt=0, failed_count__gt=0)
+    elif filters.outcome == "pending":
+        runs = runs.filter(image_count__gt=F("ok_count") + F("failed_count"))
+    return runs.order_by("-created_at", "-id")

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "axes",
     "corsheaders",
     "csp",
+    "blogimages.apps.BinaryDatabaseFilesConfig",
     "blogimages",
     "posts",
 ]
@@ -212,6 +213,21 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
             "file_overwrite": False,
         },
     }
+    STORAGES["s3"] = STORAGES["default"]
+# Every storage generated files can live in, by alias; BLOGIMAGES_STORAGE picks one (and it is
+# then the default too, so FileFields read from it). `manage.py move_images --to ALIAS` moves files.
+STORAGES["filesystem"] = {"BACKEND": "blogimages.media_storage.MediaStorage"}
+# Bytes in PostgreSQL (bytea) through django-binary-database-files; nothing under MEDIA_ROOT.
+STORAGES["database"] = {"BACKEND": "blogimages.dbstorage.DatabaseStorage"}
+DB_FILES_AUTO_EXPORT_DB_TO_FS = False
+_storage_alias = env.str("BLOGIMAGES_STORAGE", default="")
+if _storage_alias:
+    if _storage_alias not in STORAGES or _storage_alias == "staticfiles":
+        raise ImproperlyConfigured(
+            f"BLOGIMAGES_STORAGE={_storage_alias!r} names no file storage; use database, filesystem"
+            + (" or s3" if "s3" in STORAGES else " (s3 needs AWS_STORAGE_BUCKET_NAME)") + ".")
+    BLOGIMAGES_STORAGE = _storage_alias
+    STORAGES["default"] = STORAGES[_storage_alias]
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run inline in the caller.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -375,6 +391,8 @@ BLOGIMAGES_EDIT_PASTE_BACK = env.bool("BLOGIMAGES_EDIT_PASTE_BACK", default=True
 BLOGIMAGES_EDIT_MAX_REFERENCES = env.int("BLOGIMAGES_EDIT_MAX_REFERENCES", default=15)
 BLOGIMAGES_ZIP_MAX_BYTES = env.int("BLOGIMAGES_ZIP_MAX_BYTES", default=500 * 1024 * 1024)
 BLOGIMAGES_ZIP_MAX_IMAGES = env.int("BLOGIMAGES_ZIP_MAX_IMAGES", default=500)
+# A request identical to a stored one (deterministic provider, same seed) is answered from storage.
+BLOGIMAGES_REUSE_IDENTICAL = env.bool("BLOGIMAGES_REUSE_IDENTICAL", default=True)
 
 
 def _slot_sizes_from_env() -> dict[str, list[int]]:

@@ -19,6 +19,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("blogimages.urls")),
     path("posts/", include("posts.urls")),
+    # Boards shared by link: public, read-only (`/boards/s/<token>/`).
+    path("boards/", include("blogimages.public_urls")),
     path("", include("blogimages.api.urls")),
 ]
 if settings.MEDIA_URL.startswith("/"):

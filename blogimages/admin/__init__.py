@@ -8,6 +8,7 @@ from .batches import GenerationBatchAdmin
 from .chat import ChatThreadAdmin, LlmCallAdmin, StyleGuideAdmin
 from .events import ReviewEventAdmin
 from .images import ImageOutputAdmin, KindFilter
+from .library import BoardAdmin, PromptRunAdmin
 from .presets import (
     ComfyWorkflowAdmin,
     ImagePromptAdmin,
@@ -18,6 +19,6 @@ from .presets import (
 from .tokens import ApiTokenAdmin
 
 __all__ = [
-    "ApiTokenAdmin", "ChatThreadAdmin", "ComfyWorkflowAdmin", "LlmCallAdmin", "StyleGuideAdmin", "GenerationBatchAdmin", "ImageOutputAdmin", "ImagePromptAdmin",
+    "ApiTokenAdmin", "BoardAdmin", "PromptRunAdmin", "ChatThreadAdmin", "ComfyWorkflowAdmin", "LlmCallAdmin", "StyleGuideAdmin", "GenerationBatchAdmin", "ImageOutputAdmin", "ImagePromptAdmin",
     "ImagePromptExampleAdmin", "ImageSettingAdmin", "KindFilter", "ReviewEventAdmin", "WatermarkPresetAdmin",
 ]

@@ -744,7 +744,7 @@ def generate_images(request: HttpRequest, payload: GenerateIn):
     prompt = ImagePrompt(description=payload.prompt, style=style, format=payload.format,
                          negative_prompt=payload.negative_prompt)
     outputs = generation.generate(prompt=prompt, setting=setting, provider=alias, overrides=overrides, n=payload.n,
-                                  user=caller(request), api_token=getattr(request, "api_token", None))
+                                  user=caller(request), api_token=getattr(request, "api_token", None), source="api")
     costs = [o.cost_estimate for o in outputs]
     total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
     return Status(201, {"images": [image_out(request, o) for o in outputs], "cost_estimate": _money(total)})

@@ -654,7 +654,7 @@ def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, pr
         try:
             outputs = generation.generate(
                 prompt=prompt, provider=target.alias, overrides=overrides, n=req.n, user=token.user, api_token=token,
-                on_partial=lambda image: events.put(("partial", image)), partial_images=req.partial_images or 0)
+                on_partial=lambda image: events.put(("partial", image)), partial_images=req.partial_images or 0, source="v1")
             events.put(("done", outputs))
         except BaseException as exc:  # handed over whole: the view decides what the client sees
             events.put(("error", exc))
@@ -770,7 +770,7 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             return _with_headers(stream_response(request, req, target, prompt, overrides, token, headers), headers)
         try:
             outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
-                                          user=token.user, api_token=token)
+                                          user=token.user, api_token=token, source="v1")
         except BlogImagesError as exc:
             raise generation_error(exc, req.model) from exc
         headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))

@@ -13,7 +13,7 @@ Every answer under /v1 is OpenAI's shape, errors included (middleware.OpenAIShap
 from django.urls import path, re_path
 
 from .. import usage
-from . import openai, openai_edits
+from . import boards, openai, openai_edits  # noqa: F401 (boards registers its router on `api`)
 from .json import api
 
 urlpatterns = [

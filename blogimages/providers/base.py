@@ -189,6 +189,9 @@ class Capabilities:
     max_prompt_length: int = 4000
     supports_negative_prompt: bool = False
     supports_seed: bool = False
+    # The same request with the same seed always makes the same image (byte for byte): an
+    # identical request can then be answered from storage (generation.reuse_identical).
+    deterministic: bool = False
     supports_steps: bool = False
     max_steps: int = 150
     supports_guidance: bool = False

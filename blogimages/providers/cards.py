@@ -119,7 +119,7 @@ class CardsProvider(BaseProvider):
             max_n=10, max_prompt_length=4000,
             # The negative prompt steers away from the palettes and layouts it names ("neon", "blurry")
             # and, if it names text ("text", "words"...), drops the title.
-            supports_negative_prompt=True, supports_seed=True,
+            supports_negative_prompt=True, supports_seed=True, deterministic=True,
             output_formats=("png", "webp", "jpeg"), prices={"*": Decimal("0")},
             # An edit re-renders the card (new text/style, same layout and seed) and lays it
             # over the source: inside the mask only, blended by the strength.

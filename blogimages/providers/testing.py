@@ -55,6 +55,7 @@ class RecordingProvider(BaseProvider):
             styles=("vivid", "natural"),
             output_formats=("png",),
             prices={"hd:*": Decimal("0.08"), "*": Decimal("0.04")},
+            deterministic=bool(self.options.get("deterministic", False)),
         )
 
     def generate(self, request: GenerationRequest) -> GenerationResult:

@@ -33,7 +33,7 @@ def compare(request: HttpRequest) -> HttpResponse:
                 try:
                     cell["outputs"] = generation.submit(
                         prompt=prompt, setting=choice["setting"], provider=choice["provider"],
-                        overrides=form.overrides(), n=1, user=request.user,
+                        overrides=form.overrides(), n=1, user=request.user, source="compare",
                     )
                 except (BlogImagesError, ValueError) as exc:
                     cell["error"] = author_message_for_exception(

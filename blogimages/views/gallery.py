@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import posixpath
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
-from .. import archive, bulk, paging, review
+from .. import archive, boards, bulk, paging, review, similar
 from ..forms import GalleryFilterForm
 from ..models import ImageOutput, WatermarkPreset
 from ..selectors import ImageFilters, filter_choices, gallery_images, stack_of
@@ -45,6 +46,8 @@ def gallery_context(request: HttpRequest, params) -> dict:
     the 100,000th image as at the first); a bookmarked `?page=N` is a numbered page, ids first.
     `page` rides along with a cursor only to label where the reader is."""
     filters = ImageFilters.from_params(params)
+    if filters.board is not None and not boards.visible_boards(request.user).filter(pk=filters.board).exists():
+        filters = dataclasses.replace(filters, board=None)  # a board you may not open filters nothing
     per_page = per_page_from(params)
     images = gallery_images(filters)
     number = int(params["page"]) if (params.get("page") or "").isdigit() and int(params["page"]) > 0 else 1
@@ -82,14 +85,17 @@ def gallery_context(request: HttpRequest, params) -> dict:
     bookmark = reverse("blogimages:gallery") + ("?" + urlencode(query) if query else "")
     return {
         "page": page, "outputs": outputs, "nav": "gallery",
-        "filtered": bool({k: v for k, v in filters.as_params().items() if k != "flat"}),
+        "filtered": bool({k: v for k, v in filters.as_params().items() if k not in ("flat", "collapse")}),
         "flat": filters.flat,
+        "collapse": filters.collapse,
         "next_url": page_url(older, number + 1) if older else "",
         "previous_url": page_url(newer, number - 1) if newer else "",
         "bookmark_url": bookmark,
         "return_url": bookmark + (("&" if "?" in bookmark else "?") + f"page={number}" if number > 1 else ""),
         "can_review": can_review(request.user),
         "watermark_presets": WatermarkPreset.objects.order_by("name"),
+        # Lazy: only the full page's bulk bar lists them (gallery() reuses its one boards query).
+        "my_boards": boards.own_boards(request.user),
     }
 
 
@@ -133,7 +139,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
             # The filter form pushes its URL; push the clean one (no empty fields) instead.
             return vary_on_htmx(push_url(response, context["bookmark_url"]))
         return vary_on_htmx(render(request, "blogimages/gallery.html#page-items", context))
-    context["filter_form"] = GalleryFilterForm(request.GET or None, choices=filter_choices())
+    visible = list(boards.visible_boards(request.user))
+    context["my_boards"] = [board for board in visible if board.owner_id == request.user.pk]
+    context["filter_form"] = GalleryFilterForm(request.GET or None, choices=filter_choices(), boards=visible)
     return vary_on_htmx(render(request, "blogimages/gallery.html", context))
 
 
@@ -175,6 +183,8 @@ def gallery_bulk(request: HttpRequest) -> HttpResponse:
     action, outputs = _selection(request)
     if action == "zip":
         return gallery_zip(request)
+    if action in ("board_add", "board_remove"):
+        return _board_bulk(request, action, outputs)
     if action not in bulk.ACTIONS:
         return _back_to_gallery(request, "Choose an action.", level=messages.WARNING)
     if not outputs:
@@ -197,6 +207,33 @@ def gallery_bulk(request: HttpRequest) -> HttpResponse:
         # Nothing was allowed: say so with the status too (the message is on the next page).
         raise PermissionDenied(result.summary())
     return response
+
+
+def _board_bulk(request: HttpRequest, action: str, outputs: list[ImageOutput]) -> HttpResponse:
+    """Add the ticked images to one of your boards (or a new one), or take them off it."""
+    if not outputs:
+        return _back_to_gallery(request, "Select at least one image first.", level=messages.WARNING)
+    value = (request.POST.get("board") or "").strip()
+    new_name = (request.POST.get("new_board") or "").strip()
+    try:
+        if action == "board_add" and new_name:
+            board = boards.create_board(owner=request.user, name=new_name)
+        else:
+            board = boards.own_boards(request.user).filter(pk=int(value) if value.isdigit() else 0).first()
+            if board is None:
+                return _back_to_gallery(request, "Choose one of your boards.", level=messages.WARNING)
+        if action == "board_add":
+            changed = boards.add_images(board, outputs, user=request.user)
+            text = f"Added {len(changed)} image{'s' if len(changed) != 1 else ''} to “{board.name}”."
+        else:
+            changed = boards.remove_images(board, outputs, user=request.user)
+            text = f"Removed {len(changed)} image{'s' if len(changed) != 1 else ''} from “{board.name}”."
+    except ValidationError as exc:
+        return _back_to_gallery(request, " ".join(exc.messages), level=messages.ERROR)
+    unchanged = len(outputs) - len(changed)
+    if unchanged:
+        text += f" {unchanged} {'was' if unchanged == 1 else 'were'} already {'there' if action == 'board_add' else 'not on it'}."
+    return _back_to_gallery(request, text, level=messages.SUCCESS)
 
 
 @login_required
@@ -234,6 +271,9 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_delete": can_delete(request.user, output),
         "can_review": can_review(request.user),
         "file_name": posixpath.basename(output.file.name) if output.file.name else "",
+        "similar": with_thumb_sizes(similar.similar_images(output)),
+        "my_boards": list(boards.own_boards(request.user)),
+        "on_boards": list(boards.visible_boards(request.user).filter(entries__image=output)),
     }
     return render(request, "blogimages/image_detail.html", context)
 

@@ -26,12 +26,31 @@ from ..storage import get_storage
 PUBLISHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
-def _send(name: str, *, cache_control: str) -> HttpResponse:
+LONG_MAX_AGE = 365 * 24 * 3600
+
+
+def _send(name: str, *, cache_control: str, request: HttpRequest | None = None,
+          long_cache: bool = True) -> HttpResponse:
     storage = get_storage()
-    if not storage.exists(name):
+    # A storage that keeps each file's sha256 (the database one) is answered with it as the
+    # ETag: a name's bytes never change, so browsers may keep them long and revalidate cheaply.
+    digest = storage.sha256(name) if hasattr(storage, "sha256") else None
+    if digest is None and not storage.exists(name):
         raise Http404("The file is gone.")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     accel = blogimages_settings.MEDIA_ACCEL_REDIRECT
+    if digest:
+        etag = f'"{digest}"'
+        match = request is not None and etag in [tag.strip() for tag in
+                                                 request.headers.get("If-None-Match", "").split(",")]
+        response = HttpResponse(status=304) if match else FileResponse(storage.open(name, "rb"),
+                                                                       content_type=content_type)
+        response["ETag"] = etag
+        private = cache_control.startswith("private")
+        response["Cache-Control"] = (f"{'private' if private else 'public'}, max-age={LONG_MAX_AGE}, immutable"
+                                     if long_cache else cache_control)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
     if accel:
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + quote(name)
@@ -54,7 +73,13 @@ def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
     if posixpath.basename(name) != leaf:
         return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
     # The link is a capability: caches may keep it only as long as it is valid, and only privately.
-    return _send(name, cache_control="private, max-age=300")
+    return _send(name, cache_control="private, max-age=300", request=request)
+
+
+def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,
+                  long_cache: bool = True) -> HttpResponse:
+    """The stored file `name`, for a caller that has checked the right to it (a shared board)."""
+    return _send(name, cache_control=f"private, max-age={cache_seconds}", request=request, long_cache=long_cache)
 
 
 @require_GET
@@ -65,4 +90,4 @@ def public(request: HttpRequest, name: str) -> HttpResponse:
     # the answer says nothing about which files exist.
     if posixpath.normpath(name) != name or not renditions.is_published(name):
         raise Http404("No such file.")
-    return _send(name, cache_control=PUBLISHED_CACHE_CONTROL)
+    return _send(name, cache_control=PUBLISHED_CACHE_CONTROL, request=request)

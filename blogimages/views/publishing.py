@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import publishing
+from .. import publishing, similar
 from ..exceptions import BlogImagesError
 from ..integration import get_post_adapter, get_post_model, slot_size
 from ..models import ImageOutput
@@ -59,6 +59,8 @@ def image_use(request: HttpRequest, pk: int) -> HttpResponse:
                 adapter = get_post_adapter()
                 slot = next(s for s in adapter.slots(post) if s.key == slot_key)
                 messages.success(request, f"Image #{shown.pk} is now the {slot.label.lower()} of “{adapter.title(post)}”.")
+                for dup in similar.used_in_other_posts(output, post=post)[:3]:
+                    messages.warning(request, _duplicate_warning(dup))
                 develop = _develop_url(post)
                 return redirect(develop or reverse("blogimages:image_detail", args=[shown.pk]))
     adapter = get_post_adapter()
@@ -68,10 +70,16 @@ def image_use(request: HttpRequest, pk: int) -> HttpResponse:
         slots = [(s, slot_size(s), chosen.get(s.key)) for s in adapter.slots(post)]
     context = {
         "output": output, "post": post, "slot_key": slot_key, "slots": slots, "error": error, "nav": "gallery",
+        "duplicates": [_duplicate_warning(dup) for dup in similar.used_in_other_posts(output, post=post)[:3]],
         "posts": get_post_model()._default_manager.all()[:POSTS_LISTED],
     }
     template = "blogimages/image_use.html#form" if is_fragment(request) else "blogimages/image_use.html"
     return render(request, template, context, status=400 if error else 200)
+
+
+def _duplicate_warning(dup) -> str:
+    same = "The same picture" if dup.distance == 0 else f"A near-identical image (#{dup.image.pk})"
+    return f"{same} is already the {dup.slot_key} image of “{dup.post_title}”: readers may see it twice."
 
 
 def _develop_url(post) -> str:

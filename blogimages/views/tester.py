@@ -16,7 +16,7 @@ from ..exceptions import BlogImagesError, ContentRefused, UnsupportedFeature
 from ..forms import TesterForm
 from ..integration import SectionInfo, get_post_adapter, get_post_model
 from ..messages import AuthorMessage, author_message_for_exception
-from ..models import PLACEHOLDERS, ImageOutput, ImagePrompt, ImagePromptExample
+from ..models import PLACEHOLDERS, ImageOutput, ImagePrompt, ImagePromptExample, PromptRun, RunSource
 from ..review import can_review
 from .common import is_fragment
 
@@ -120,11 +120,42 @@ def run_test(form: TesterForm, user) -> tuple[list[ImageOutput], PlaceholderSour
         negative_prompt=data["negative_prompt"],
     )
     prompt = template.build_prompt(source.context, example=data["example"])
+    overrides = {**recalled_parameters(data.get("recall"), user=user, provider=data["provider"],
+                                       setting=data["setting"]), **form.overrides()}
     outputs = generation.submit(
-        prompt=prompt, setting=data["setting"], provider=data["provider"] or None, overrides=form.overrides(),
-        n=data["n"], user=user,
+        prompt=prompt, setting=data["setting"], provider=data["provider"] or None, overrides=overrides,
+        n=data["n"], user=user, source=RunSource.TESTER,
     )
     return outputs, source
+
+
+def recalled_parameters(run_id: int | None, *, user, provider: str, setting) -> dict:
+    """"Use again": every parameter the run sent (model, steps, guidance, quality, style, sampler,
+    format, extra...), while the provider is still the run's; the form's own fields win."""
+    if not run_id:
+        return {}
+    run = PromptRun.objects.filter(pk=run_id, user=user).first()
+    chosen = provider or (setting.provider if setting else "")
+    if run is None or (chosen and chosen != run.provider):
+        return {}
+    sent = run.parameters or {}
+    return {name: sent[name] for name in RETRY_FIELDS if name not in ("width", "height", "seed")
+            and sent.get(name) not in (None, "", {})}
+
+
+def recall_initial(request: HttpRequest) -> dict | None:
+    """The tester's fields from a run of the user's history (`?recall=<id>`, with `prompt_only=1`
+    just its prompt), or None."""
+    value = request.GET.get("recall") or ""
+    run = PromptRun.objects.filter(pk=int(value), user=request.user).first() if value.isdigit() else None
+    if run is None:
+        return None
+    initial = {"description": run.description or run.prompt_text, "style": run.style, "format": run.format,
+               "negative_prompt": run.negative_prompt, "n": 1}
+    if request.GET.get("prompt_only") != "1":
+        initial.update(provider=run.provider, setting=run.setting_id, width=run.width, height=run.height,
+                       seed=run.seed, n=run.n, recall=run.pk)
+    return initial
 
 
 def initial_for(example: ImagePromptExample | None) -> dict:
@@ -202,7 +233,7 @@ def tester(request: HttpRequest) -> HttpResponse:
         example = None
         if (request.GET.get("example") or "").isdigit():
             example = ImagePromptExample.objects.filter(pk=request.GET["example"]).first()
-        form = TesterForm(initial=initial_for(example))
+        form = TesterForm(initial=recall_initial(request) or initial_for(example))
     context = {"form": form, "outputs": outputs, "error": error, "error_fields": " ".join(error_fields),
                "filled": filled, "nav": "prompts"}
     if is_fragment(request) and request.method == "POST":

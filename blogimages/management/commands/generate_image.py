@@ -101,7 +101,7 @@ class Command(OneLineErrorCommand):
         started = time.monotonic()
         try:
             outputs = generation.generate(
-                prompt=prompt, setting=setting, provider=opts["provider"], overrides=overrides, n=n
+                prompt=prompt, setting=setting, provider=opts["provider"], overrides=overrides, n=n, source="cli",
             )
         except BlogImagesError as exc:
             raise CommandError(str(exc)) from exc

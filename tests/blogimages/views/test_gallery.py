@@ -138,8 +138,8 @@ def test_queries_per_page_do_not_grow_with_the_page_size(editor_client, per_page
     for original in originals[::3]:  # stacked copies: one query for every stack on the page
         finished(2, derived_from=original, derivation="watermark", created_by=user)
     editor_client.get(GALLERY)  # warm the session
-    # session, user, count, page, the user's permissions (2), stacks, filter choices (3), presets
-    with django_assert_max_num_queries(11):
+    # session, user, count, page, the user's permissions (2), stacks, filter choices (3), presets, boards
+    with django_assert_max_num_queries(12):
         response = editor_client.get(GALLERY, {"per_page": per_page})
     assert len(response.context["outputs"]) == per_page
     assert any(o.stack for o in response.context["outputs"])
