@@ -2,31 +2,35 @@
 
 Each user message is turned into the next prompt and parameters, either by the offline
 `rules` interpreter (every message is a generation) or by an LLM that decides through tool
-calls whether to answer or to call `generate_image`. Images go through generation.submit,
-like every other image, and are linked to the assistant message that made them. Every turn
-records the exact prompt and parameters it sent.
+calls whether to answer, to call `generate_image` or to call `edit_image` on one of the thread's
+images (#N). Images go through generation.submit, edits through editing.edit, like every other
+image, and are linked to the assistant message that made them. Every turn records the exact
+prompt and parameters it sent.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import generation
+from . import editing, generation
 from .batches import find_slot, section_prompt
-from .exceptions import BlogImagesError
+from .exceptions import BlogImagesError, UnsupportedFeature
 from .integration import get_post_adapter, slot_size
 from .llm_calls import llm_complete, llm_stream
 from .llms import CompletionRequest, Message, Tool, get_llm
 from .llms.rules import PromptState, interpret
 from .models import ChatMessage, ChatThread, ImageOutput, ImagePrompt, ImagePromptExample, OutputStatus
+from .providers import get_provider
 
 logger = logging.getLogger("blogimages.chat")
 
@@ -54,9 +58,26 @@ GENERATE_TOOL = Tool(
         "required": ["description"],
     },
 )
+EDIT_TOOL = Tool(
+    name="edit_image",
+    description=("Edit one of this conversation's images, keeping the rest of it: give its number (#N, the "
+                 "thread's images are numbered from 1 in the order they were made) and the change to make."),
+    parameters={
+        "type": "object",
+        "properties": {
+            "image": {"type": "integer", "description": "The image's number N, as in #N."},
+            "prompt": {"type": "string", "description": "The change to make, e.g. 'make the sky stormy'."},
+            "strength": {"type": "number", "description": "How far the edit may depart from the image, 0-1."},
+        },
+        "required": ["image", "prompt"],
+    },
+)
 SYSTEM = ("You help a blog author make one image by conversation. When the user asks for an image or a change "
-          "to it, call generate_image with the full prompt. When they ask a question, answer briefly without "
-          "generating. The current prompt and size are: {state}")
+          "to it, call generate_image with the full prompt; when they ask to change one of the images made "
+          "(#N) while keeping it, call edit_image. When they ask a question, answer briefly without "
+          "generating. The thread has {count} image(s). The current prompt and size are: {state}")
+# The offline interpreter's edit phrases: "edit #2: stormy sky", "change #2 to a stormy sky".
+EDIT_PHRASE = re.compile(r"^\s*(?:edit\s+#(\d+)\s*:\s*(.+?)|change\s+#(\d+)\s+to\s+(.+?))\s*$", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -211,11 +232,18 @@ def answer_stream(message: ChatMessage, *, user, stream: bool = True) -> Iterato
         if llm.capabilities().tools:
             yield from _llm_turn(message, llm.alias, state, user, stream=stream)
             return
+        phrase = EDIT_PHRASE.match(text)
+        if phrase:
+            number = int(phrase.group(1) or phrase.group(3))
+            change = (phrase.group(2) or phrase.group(4)).strip().rstrip(".")
+            _edit_turn(message, number, change, None, user, reply=f"{llm.label}: edit image #{number}",
+                       notes=[f"edit image #{number}: {change}"])
+            return
         first = not thread.messages.filter(role=ChatMessage.Role.ASSISTANT, status=ChatMessage.Status.DONE).exists()
         refinement = interpret(text, state, presets=library_styles(), images=_image_states(thread), first_turn=first)
         notes = list(refinement.understood)
         _generate_turn(message, refinement.state, user, reply=f"{llm.label}: " + "; ".join(notes), notes=notes)
-    except (BlogImagesError, ValueError) as exc:
+    except (BlogImagesError, ValueError, PermissionDenied) as exc:
         _finish(message, text="That did not work.", error=str(exc))
     except GeneratorExit:
         # The page that was reading the stream went away mid-answer.
@@ -273,12 +301,55 @@ def _generate_turn(message: ChatMessage, state: PromptState, user, *, reply: str
     return message
 
 
+def _editor_for(source: ImageOutput) -> tuple[str, str]:
+    """The provider that edits `source` (its own when it can) and, when another one must, why."""
+    own = editing.source_provider(source)
+    if own:
+        return own, ""
+    editors = editing.editing_providers()
+    if not editors:
+        raise UnsupportedFeature("No configured provider can edit images.")
+    default = get_provider(None).alias
+    chosen = default if default in editors else ("cards" if "cards" in editors else editors[0])
+    return chosen, f"{source.provider} cannot edit images: edited with {chosen}"
+
+
+def _edit_turn(message: ChatMessage, number: int, change: str, strength, user, *, reply: str, notes: list[str],
+               llm_call=None) -> ChatMessage:
+    """Image #`number` of the thread edited by `change` through editing.edit; the result is the message's."""
+    thread = message.thread
+    images = thread_images(thread)
+    if not 1 <= number <= len(images):
+        have = f"#1 to #{len(images)}" if images else "none yet"
+        raise ValueError(f"There is no image #{number} in this thread (its images: {have}).")
+    source = images[number - 1]
+    provider, why = _editor_for(source)
+    if why:
+        notes = [*notes, why]
+    states = _image_states(thread)
+    with transaction.atomic():
+        outputs = editing.edit(source=source, prompt=change, strength=strength, provider=provider, n=1, user=user,
+                               background=True)
+        message.outputs.set(outputs)
+        made = outputs[0]
+        prompt_sent = {"text": made.prompt_text or change, "description": change, "style": "", "format": "",
+                       "negative_prompt": made.negative_prompt, "width": made.width or source.width,
+                       "height": made.height or source.height, "seed": made.seed, "provider": made.provider,
+                       "edit_of": number, "source": source.pk, "strength": strength,
+                       # "like #M" on the result starts from the prompt its source was made with.
+                       "state": _state_json(states[number - 1]) if number <= len(states) else thread.state}
+        _finish(message, text=reply, notes=notes, llm_call=llm_call, prompt=prompt_sent)
+    return message
+
+
 def _history(thread: ChatThread) -> list[Message]:
     recent = list(thread.messages.order_by("-created_at", "-pk")[:HISTORY_MESSAGES])[::-1]
     history = []
     for item in recent:
         content = item.text
-        if item.role == ChatMessage.Role.ASSISTANT and item.prompt:
+        if item.role == ChatMessage.Role.ASSISTANT and item.prompt and item.prompt.get("edit_of"):
+            content = f"{content}\n(edited image #{item.prompt['edit_of']}: {item.prompt.get('description')})"
+        elif item.role == ChatMessage.Role.ASSISTANT and item.prompt:
             content = f"{content}\n(generated with prompt: {item.prompt.get('text')}, " \
                       f"{item.prompt.get('width')}x{item.prompt.get('height')})"
         if content:
@@ -289,10 +360,10 @@ def _history(thread: ChatThread) -> list[Message]:
 def _llm_turn(message: ChatMessage, alias: str, state: PromptState, user, *, stream: bool) -> Iterator[str | Working]:
     thread = message.thread
     shown = prompt_record(state, thread.provider or "")
-    system = SYSTEM.format(state=json.dumps({k: shown[k] for k in (
+    system = SYSTEM.format(count=len(thread_images(thread)), state=json.dumps({k: shown[k] for k in (
         "description", "style", "negative_prompt", "width", "height")}))
     request = CompletionRequest(messages=[Message(role="system", content=system), *_history(thread)],
-                                tools=[GENERATE_TOOL])
+                                tools=[GENERATE_TOOL, EDIT_TOOL])
     pieces = (llm_stream(request, alias=alias, user=user, purpose="chat") if stream
               else [llm_complete(request, alias=alias, user=user, purpose="chat")])
     for piece in pieces:
@@ -301,6 +372,18 @@ def _llm_turn(message: ChatMessage, alias: str, state: PromptState, user, *, str
         else:
             completion, call = piece
     generate = next((c for c in completion.tool_calls if c.name == GENERATE_TOOL.name), None)
+    edit_call = next((c for c in completion.tool_calls if c.name == EDIT_TOOL.name), None)
+    if generate is None and edit_call is not None:
+        args = dict(edit_call.arguments)
+        number = _int(args.get("image"), 0)
+        change = str(args.get("prompt") or "").strip()
+        if not change:
+            raise ValueError("The model asked for an edit without saying what to change.")
+        notes = [f"{alias} called edit_image({json.dumps(args, sort_keys=True)})"]
+        yield Working(f"Editing image #{number}…")
+        _edit_turn(message, number, change, args.get("strength"), user, reply=completion.text or "Here it is.",
+                   notes=notes, llm_call=call)
+        return
     if generate is None:
         _finish(message, text=completion.text or "(no answer)", llm_call=call)
         return

@@ -226,3 +226,61 @@ def test_develop_screen_links_each_slot_to_its_chat(editor_client, post):
 
 def test_an_unknown_slot_has_no_chat(editor_client, post):
     assert editor_client.get(f"/posts/{post.slug}/develop/nope/chat/").status_code == 404
+
+
+def test_with_an_llm_edit_image_derives_from_the_threads_image(editor, tool_llm):
+    thread = chat.thread_create(user=editor)
+    answer(tool_llm, completion(None, tool_calls=[tool_call("generate_image", {"description": "a red lighthouse"})]))
+    answer(tool_llm, completion("Making the sky stormy.", tool_calls=[tool_call("edit_image", {
+        "image": 1, "prompt": "a stormy sky", "strength": 0.6})]))
+    first = chat.send_message(thread, text="a red lighthouse", user=editor)
+    edited = chat.send_message(thread, text="keep it but make the sky stormy", user=editor)
+    source = first.outputs.get()
+    made = edited.outputs.get()
+    assert made.status == OutputStatus.SUCCEEDED and made.file.name
+    assert (made.derived_from, made.derivation, made.provider) == (source, "edit", source.provider)
+    assert (made.width, made.height) == (source.width, source.height)
+    assert edited.text == "Making the sky stormy." and edited.notes[0].startswith("stand-in called edit_image(")
+    assert (edited.prompt["edit_of"], edited.prompt["source"], edited.prompt["strength"]) == (1, source.pk, 0.6)
+    assert chat.thread_images(thread) == [source, made]  # the result is the thread's #2
+    body = sent_json(tool_llm, 1)
+    assert [t["function"]["name"] for t in body["tools"]] == ["generate_image", "edit_image"]
+    assert body["tools"][1]["function"]["parameters"]["required"] == ["image", "prompt"]
+
+
+def test_with_an_llm_an_unknown_image_number_is_a_clear_answer_and_nothing_is_stored(editor, tool_llm):
+    thread = chat.thread_create(user=editor)
+    answer(tool_llm, completion(None, tool_calls=[tool_call("edit_image", {"image": 3, "prompt": "a stormy sky"})]))
+    reply = chat.send_message(thread, text="edit the third one", user=editor)
+    assert reply.error == "There is no image #3 in this thread (its images: none yet)."
+    assert reply.outputs.count() == 0 and not ImageOutput.objects.exists()
+
+
+def test_offline_edit_n_and_change_n_to_edit_that_image(editor):
+    thread = chat.thread_create(user=editor)
+    chat.send_message(thread, text="a blue boat", user=editor)
+    chat.send_message(thread, text="a red lighthouse", user=editor)
+    boat, lighthouse = chat.thread_images(thread)
+    before = chat.state_of(thread)
+    reply = chat.send_message(thread, text="edit #1: a yellow sail", user=editor)
+    made = reply.outputs.get()
+    assert (made.derived_from, made.derivation, made.status) == (boat, "edit", OutputStatus.SUCCEEDED)
+    assert reply.notes == ["edit image #1: a yellow sail"] and reply.prompt["description"] == "a yellow sail"
+    again = chat.send_message(thread, text="change #2 to a green lighthouse", user=editor)
+    assert again.outputs.get().derived_from == lighthouse and again.prompt["edit_of"] == 2
+    # The thread's own prompt is not the edit's: the next turn refines the last generation.
+    assert chat.state_of(thread) == before
+    stored = ImageOutput.objects.count()
+    missing = chat.send_message(thread, text="edit #9: a yellow sail", user=editor)
+    assert missing.error == "There is no image #9 in this thread (its images: #1 to #4)."
+    assert missing.outputs.count() == 0 and ImageOutput.objects.count() == stored
+
+
+def test_an_image_from_a_provider_that_cannot_edit_is_edited_by_the_default_editor(editor, settings):
+    thread = chat.thread_create(user=editor)
+    chat.send_message(thread, text="a blue boat", user=editor)
+    ImageOutput.objects.update(provider="gone")  # a provider no longer configured
+    reply = chat.send_message(thread, text="edit #1: a yellow sail", user=editor)
+    made = reply.outputs.get()
+    assert made.provider == "cards" and made.derivation == "edit"
+    assert "gone cannot edit images: edited with cards" in reply.notes
