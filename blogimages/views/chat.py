@@ -48,6 +48,7 @@ def _context(request: HttpRequest, thread: ChatThread, **extra) -> dict:
         "offline": llm.capabilities().offline, "slot_label": slot_label, "state": chat.prompt_record(
             chat.state_of(thread), thread.provider or ""), "nav": "chat",
         "can_use": request.user.has_perm("blogimages.change_imageoutput"), "streams": chat.streams(thread),
+        "image_numbers": {image.pk: n for n, image in enumerate(chat.thread_images(thread), start=1)},
         **extra,
     }
 

@@ -256,7 +256,7 @@ def test_with_an_llm_an_unknown_image_number_is_a_clear_answer_and_nothing_is_st
     assert reply.outputs.count() == 0 and not ImageOutput.objects.exists()
 
 
-def test_offline_edit_n_and_change_n_to_edit_that_image(editor):
+def test_offline_edit_n_and_change_n_to_edit_that_image(editor, editor_client):
     thread = chat.thread_create(user=editor)
     chat.send_message(thread, text="a blue boat", user=editor)
     chat.send_message(thread, text="a red lighthouse", user=editor)
@@ -270,6 +270,8 @@ def test_offline_edit_n_and_change_n_to_edit_that_image(editor):
     assert again.outputs.get().derived_from == lighthouse and again.prompt["edit_of"] == 2
     # The thread's own prompt is not the edit's: the next turn refines the last generation.
     assert chat.state_of(thread) == before
+    page = editor_client.get(f"/images/chat/{thread.pk}/").content.decode()
+    assert "Image #1</p>" in page and "Image #3 · an edit" in page and "Image #4 · an edit" in page
     stored = ImageOutput.objects.count()
     missing = chat.send_message(thread, text="edit #9: a yellow sail", user=editor)
     assert missing.error == "There is no image #9 in this thread (its images: #1 to #4)."

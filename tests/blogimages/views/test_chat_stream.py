@@ -132,3 +132,27 @@ def test_a_backend_that_does_not_stream_is_polled(editor_client, editor, setting
     thread = chat.thread_create(user=editor)
     html, pending = send(editor_client, thread, "hello")
     assert "data-stream=" not in html and 'hx-trigger="load"' in html
+
+
+def test_a_streamed_edit_image_call_edits_the_threads_image(editor_client, editor, streaming_llm,
+                                                            django_capture_on_commit_callbacks):
+    thread = chat.thread_create(user=editor)
+    _, first = send(editor_client, thread, "a red lighthouse at dusk")
+    stream_answer(streaming_llm, *drawing("a red lighthouse at dusk", 1024, 1024))
+    with django_capture_on_commit_callbacks(execute=True):
+        events(editor_client.get(reverse("blogimages:chat_stream", args=[thread.pk, first.pk])))
+    _, pending = send(editor_client, thread, "make the sky stormy in #1")
+    arguments = json.dumps({"image": 1, "prompt": "a stormy sky"})
+    stream_answer(streaming_llm, chunk({"role": "assistant", "content": ""}),
+                  chunk({"tool_calls": [{"index": 0, "id": "call_2", "type": "function",
+                                         "function": {"name": "edit_image", "arguments": arguments[:9]}}]}),
+                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[9:]}}]}),
+                  chunk({}, finish_reason="tool_calls"), chunk(None, usage=USAGE))
+    with django_capture_on_commit_callbacks(execute=True):
+        got = events(editor_client.get(reverse("blogimages:chat_stream", args=[thread.pk, pending.pk])))
+    assert got[0] == ("status", {"text": "Editing image #1…"}) and got[-1][0] == "done"
+    assert "Image #2 · an edit" in got[-1][1]["html"]
+    pending.refresh_from_db()
+    made, source = pending.outputs.get(), first.outputs.get()
+    assert (made.derived_from, made.derivation, made.status) == (source, "edit", OutputStatus.SUCCEEDED)
+    assert pending.prompt["edit_of"] == 1 and pending.notes[0].startswith("stand-in called edit_image(")
