@@ -77,7 +77,8 @@ SYSTEM = ("You help a blog author make one image by conversation. When the user 
           "(#N) while keeping it, call edit_image. When they ask a question, answer briefly without "
           "generating. The thread has {count} image(s). The current prompt and size are: {state}")
 # The offline interpreter's edit phrases: "edit #2: stormy sky", "change #2 to a stormy sky".
-EDIT_PHRASE = re.compile(r"^\s*(?:edit\s+#(\d+)\s*:\s*(.+?)|change\s+#(\d+)\s+to\s+(.+?))\s*$", re.I | re.S)
+EDIT_PHRASE = re.compile(r"^\s*(?:edit\s+#(\d+)\s*:\s*(.+?)|change\s+#(\d+)\s+to\s+(.+?))\s*$",
+                         re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
