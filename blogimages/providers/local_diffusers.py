@@ -20,15 +20,18 @@ import fcntl
 import hashlib
 import io
 import logging
+import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import ProviderError, ProviderRejected, UnsupportedFeature
-from .base import BaseProvider, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from ..imaging import masks
+from .base import MAX_SEED, BaseProvider, Capabilities, EditRequest, GeneratedImage, GenerationRequest, GenerationResult
 
 logger = logging.getLogger("blogimages.providers.diffusers")
 
@@ -44,6 +47,9 @@ SCHEDULERS = {
     "unipc": "UniPCMultistepScheduler",
 }
 DTYPES = ("auto", "float16", "bfloat16", "float32")
+
+# img2img's strength when an edit names none (A1111's default denoising strength).
+DEFAULT_STRENGTH = 0.75
 
 # Loaded pipelines, one per (model, device, dtype) in this process.
 _PIPELINES: dict[tuple[str, str, str], Any] = {}
@@ -173,6 +179,8 @@ class DiffusersProvider(BaseProvider):
             supports_negative_prompt=True, supports_seed=True, supports_steps=True, max_steps=150,
             supports_guidance=True, samplers=tuple(SCHEDULERS), output_formats=("png",),
             prices={"*": Decimal(0)},
+            # img2img from the source; inpaint with a mask; no reference images beside it.
+            supports_edit=True, supports_mask=True, max_references=0, supports_strength=True,
         )
 
     def check(self) -> list[str]:
@@ -248,6 +256,26 @@ class DiffusersProvider(BaseProvider):
     def generate(self, request: GenerationRequest) -> GenerationResult:
         pipe = self.pipeline()
         return self._call(self._with_scheduler(pipe, request.sampler), request, {})
+
+    def validate_edit(self, edit: EditRequest) -> None:
+        super().validate_edit(edit)
+        if edit.strength is not None and edit.strength <= 0:
+            # img2img at strength 0 runs no denoising step at all: refused before the call.
+            raise UnsupportedFeature(f"{self.alias}: strength must be above 0 (0 would return the source unchanged)")
+
+    def edit_image(self, edit: EditRequest) -> GenerationResult:
+        """The app's edit: img2img from the source, or inpaint where the mask is transparent
+        (translated to the pipeline's white = repaint); the size is the request's."""
+        request = edit.request
+        if request.seed is None:
+            # A seed on record, so the edit can be made again.
+            request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
+        mask = masks.to_black_and_white(edit.mask) if edit.mask is not None else None
+        strength = DEFAULT_STRENGTH if edit.strength is None else edit.strength
+        result = self.edit(request, image=edit.image, mask=mask, strength=strength)
+        images = tuple(replace(image, metadata={**image.metadata, "edit": True, "masked": mask is not None,
+                                                "strength": strength}) for image in result.images)
+        return replace(result, images=images)
 
     def edit(self, request: GenerationRequest, *, image: bytes, mask: bytes | None = None,
              strength: float = 0.75) -> GenerationResult:

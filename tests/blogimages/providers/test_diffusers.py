@@ -18,6 +18,7 @@ if not IN_CI:
 # In CI the extra is installed (.ci/run): a missing one fails here, it is never skipped.
 import torch
 
+from blogimages import editing
 from blogimages.exceptions import UnsupportedFeature
 from blogimages.models import ImageOutput
 from blogimages.providers import GenerationRequest, get_provider, local_diffusers
@@ -112,6 +113,79 @@ def test_img2img_changes_the_image_and_inpaint_keeps_the_size(diffusers_provider
     with Image.open(io.BytesIO(painted.images[0].data)) as image:
         assert image.size == (64, 64)
     assert pixels(painted.images[0].data) != pixels(source)
+
+
+def stored_source(seed: int = 5) -> ImageOutput:
+    call_command("generate_image", "a red boat at sea", "-p", "diffusers", "--size", "64x64", "--steps", "2",
+                 "--seed", str(seed))
+    source = ImageOutput.objects.filter(derivation="").latest("pk")
+    assert source.status == "succeeded", source.error
+    return source
+
+
+def change_square_mask() -> bytes:
+    """The app's mask convention: opaque = keep, a transparent square in the middle = change."""
+    mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (16, 16, 48, 48))
+    buffer = io.BytesIO()
+    mask.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_diffusers_provider_can_edit_with_a_mask_and_a_strength(diffusers_provider):
+    caps = diffusers_provider.capabilities()
+    assert (caps.supports_edit, caps.supports_mask, caps.max_references, caps.supports_strength) == \
+        (True, True, 0, True)
+    assert "diffusers" in editing.editing_providers()
+
+
+def test_the_edit_path_makes_a_derived_image_of_the_sources_size(diffusers_provider):
+    source = stored_source()
+    [edited] = editing.edit(source=source, prompt="a red boat in a storm", strength=0.6, provider="diffusers",
+                            overrides={"steps": 4})
+    assert edited.status == "succeeded", edited.error
+    assert edited.derivation == "edit" and edited.derived_from_id == source.pk
+    assert (edited.provider, edited.width, edited.height) == ("diffusers", 64, 64)
+    with edited.file.open("rb") as fh, Image.open(io.BytesIO(fh.read())) as image:
+        assert image.size == (source.width, source.height)
+    assert stored_pixels(edited) != stored_pixels(source)
+    assert edited.seed == source.seed  # the edit keeps the source's seed
+
+
+def test_a_masked_edit_keeps_every_unmasked_pixel(diffusers_provider):
+    source = stored_source()
+    [edited] = editing.edit(source=source, prompt="a lighthouse", mask=change_square_mask(), strength=0.9,
+                            provider="diffusers", overrides={"steps": 4})
+    assert edited.status == "succeeded", edited.error
+    with source.file.open("rb") as fh:
+        before = Image.open(io.BytesIO(fh.read())).convert("RGB")
+    with edited.file.open("rb") as fh:
+        after = Image.open(io.BytesIO(fh.read())).convert("RGB")
+    assert after.size == before.size == (64, 64)
+    keep = Image.new("L", (64, 64), 255)
+    keep.paste(0, (16, 16, 48, 48))
+    outside = [(x, y) for x in range(64) for y in range(64) if keep.getpixel((x, y))]
+    assert all(after.getpixel(xy) == before.getpixel(xy) for xy in outside)  # the paste-back
+    assert after.crop((16, 16, 48, 48)).tobytes() != before.crop((16, 16, 48, 48)).tobytes()
+
+
+def test_an_edit_with_the_same_seed_is_made_again_pixel_for_pixel(diffusers_provider):
+    source = stored_source()
+    made = [editing.edit(source=source, prompt="a red boat in fog", strength=0.6, provider="diffusers",
+                         overrides={"steps": 4, "seed": seed})[0] for seed in (40, 40, 41)]
+    for output in made:
+        assert output.status == "succeeded", output.error
+    first, again, other = made
+    assert first.seed == again.seed == 40 and other.seed == 41
+    assert stored_pixels(first) == stored_pixels(again)
+    assert stored_pixels(first) != stored_pixels(other)
+
+
+def test_a_strength_of_zero_is_refused_before_anything_is_stored(diffusers_provider):
+    source = stored_source()
+    with pytest.raises(UnsupportedFeature, match="strength must be above 0"):
+        editing.edit(source=source, prompt="unchanged", strength=0, provider="diffusers")
+    assert ImageOutput.objects.count() == 1
 
 
 def test_a_missing_model_is_a_failed_image_that_says_so(settings, tmp_path):
