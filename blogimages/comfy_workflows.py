@@ -23,7 +23,7 @@ def registered(name: str) -> Workflow | None:
     if row is None:
         return None
     graph = json.loads(row.workflow) if isinstance(row.workflow, str) else row.workflow
-    return Workflow(name=name, graph=graph)
+    return Workflow(name=name, graph=graph, nodes=row.nodes or {}, options=row.options or {})
 
 
 def attach(backend: BaseProvider, request: GenerationRequest) -> GenerationRequest:

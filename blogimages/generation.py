@@ -39,7 +39,7 @@ from .imaging import fit, provenance
 from .integration import get_post_adapter
 from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
 from .providers import BaseProvider, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers.base import MAX_SEED, Capabilities
+from .providers.base import BATCH_INDEX_SEEDS, Capabilities
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
@@ -50,6 +50,9 @@ PARAMETER_FIELDS = (
     "output_format", "extra", "negative_prompt", "user",
 )
 
+
+# A seed of −1 asks for a random one (AUTOMATIC1111's convention), from every face.
+RANDOM_SEED = -1
 
 # A requested size is made from a nearby size the provider can generate only if that needs
 # at most this much enlargement; anything further is refused as a size the provider cannot make.
@@ -91,6 +94,8 @@ def build_request(
     Raises UnsupportedFeature (a ValueError) or InvalidProviderError; nothing is stored.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
+    if overrides.get("seed") == RANDOM_SEED:
+        del overrides["seed"]
     unknown = set(overrides) - set(PARAMETER_FIELDS)
     if unknown:
         raise UnsupportedFeature(f"Unknown parameter(s): {', '.join(sorted(unknown))}.")
@@ -120,10 +125,11 @@ def build_request(
     request, target = _fit_size(backend, request)
     named = request.extra.get("workflow")
     request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
-    if request.seed is None and backend.capabilities(request.model).supports_seed:
+    caps = backend.capabilities(request.model)
+    if request.seed is None and caps.supports_seed:
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
-        request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
+        request = replace(request, seed=secrets.randbelow(caps.max_seed + 1))
     return Plan(provider=backend, request=request, target=target)
 
 
@@ -224,8 +230,14 @@ def queue_outputs(
     request = plan.request
     cost = plan.cost_per_image
     outputs = []
+    per_batch_index = request.n > 1 and plan.provider.capabilities(request.model).batch_seeds == BATCH_INDEX_SEEDS
     for index in range(request.n):
-        single = replace(request, n=1, seed=request.seed_for(index))
+        if per_batch_index:
+            # ComfyUI seeds a batch once and varies the noise by batch index: image k is
+            # (seed, index k of n), which is what its snapshot must say to be made again.
+            single = replace(request, n=1, extra={**request.extra, "batch_index": index, "batch_size": request.n})
+        else:
+            single = replace(request, n=1, seed=request.seed_for(index))
         outputs.append(
             ImageOutput(
                 prompt=prompt,

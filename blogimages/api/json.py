@@ -44,7 +44,7 @@ from ..models import (
     ReviewStatus,
 )
 from ..providers import get_provider
-from ..providers.base import MAX_SEED
+from ..providers.base import MAX_SEED_64
 from ..selectors import ImageFilters, image_list
 from .openai import seconds_until_budget_reset
 
@@ -239,7 +239,8 @@ ImageId = Annotated[int, Path(example=1, description="The image's id.")]
 BatchId = Annotated[int, Path(example=1, description="The batch's id.")]
 PostSlug = Annotated[str, Path(example="hello-world", description="The post's slug.")]
 Size = Annotated[int, Field(ge=1, le=8192)]
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+# 0 … 2^64−1 (ComfyUI); each provider narrows it (AUTOMATIC1111: 2^32−1); −1 = random, as in A1111.
+Seed = Annotated[int, Field(ge=-1, le=MAX_SEED_64)]
 Steps = Annotated[int, Field(ge=1, le=10_000)]
 Guidance = Annotated[float, Field(ge=-1000, le=1000, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=1, le=10)]

@@ -20,7 +20,14 @@ from ..exceptions import ModelRetired, ProviderError, UnsupportedFeature
 
 logger = logging.getLogger("blogimages.providers")
 
+#: The largest seed most backends take (AUTOMATIC1111, cards): 32 bits.
 MAX_SEED = 2**32 - 1
+#: The largest seed anything takes (ComfyUI: 0 … 2^64−1); models and APIs store up to this.
+MAX_SEED_64 = 2**64 - 1
+#: How the images of one call are seeded: seed, seed+1, ... (AUTOMATIC1111, cards), or one
+#: seed for the whole batch with the noise varied by batch index (ComfyUI).
+CONSECUTIVE_SEEDS = "consecutive"
+BATCH_INDEX_SEEDS = "batch_index"
 OUTPUT_FORMATS = ("png", "webp", "jpeg")
 MIME_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 # A model whose shutdown is this close is reported as deprecated (checks, provider status).
@@ -66,7 +73,8 @@ class GenerationRequest:
         """Seed of the index-th image: consecutive seeds, as AUTOMATIC1111 does for a batch."""
         if self.seed is None:
             return None
-        return (self.seed + index) % (MAX_SEED + 1)
+        # A 32-bit seed stays 32-bit (the backend that took it would refuse seed + 1 past 2^32−1).
+        return (self.seed + index) % ((MAX_SEED if self.seed <= MAX_SEED else MAX_SEED_64) + 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +164,8 @@ class Capabilities:
     max_prompt_length: int = 4000
     supports_negative_prompt: bool = False
     supports_seed: bool = False
+    max_seed: int = MAX_SEED
+    batch_seeds: str = CONSECUTIVE_SEEDS
     supports_steps: bool = False
     max_steps: int = 150
     supports_guidance: bool = False
@@ -475,8 +485,8 @@ def validation_problems(request: GenerationRequest, caps: Capabilities) -> list[
     if request.seed is not None:
         if not caps.supports_seed:
             problems.append("this model does not take a seed")
-        elif not 0 <= request.seed <= MAX_SEED:
-            problems.append(f"seed must be between 0 and {MAX_SEED}")
+        elif not 0 <= request.seed <= caps.max_seed:
+            problems.append(f"seed must be between 0 and {caps.max_seed}")
     if request.steps is not None:
         if not caps.supports_steps:
             problems.append("this model does not take a step count")
