@@ -70,3 +70,17 @@ def check_model_lifecycles(app_configs=None, **kwargs):
                 id="blogimages.W003",
             ))
     return messages
+
+
+@register()
+def check_comfy_workflows(app_configs=None, **kwargs):
+    """Registered ComfyUI workflows against their own rules and each reachable server's /object_info."""
+    from django.db import DatabaseError
+
+    from .comfy_workflows import check_registered
+
+    try:
+        problems = check_registered()
+    except DatabaseError:
+        return []  # no table yet (before migrate): nothing registered to check
+    return [Warning(problem, id="blogimages.W010") for problem in problems]

@@ -88,3 +88,12 @@ def test_check_deploy_is_clean_from_the_environment_alone():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_comfyui_timeout_and_auth_come_from_the_environment():
+    options = settings_of("BLOGIMAGES_PROVIDERS", DJANGO_DEBUG="true", COMFYUI_URL="http://127.0.0.1:8188",
+                          COMFYUI_TIMEOUT="900", COMFYUI_AUTH="artist:pa55word")["BLOGIMAGES_PROVIDERS"]["comfyui"]
+    assert options["OPTIONS"]["timeout"] == 900.0 and options["OPTIONS"]["auth"] == "artist:pa55word"
+    defaults = settings_of("BLOGIMAGES_PROVIDERS", DJANGO_DEBUG="true",
+                           COMFYUI_URL="http://127.0.0.1:8188")["BLOGIMAGES_PROVIDERS"]["comfyui"]["OPTIONS"]
+    assert defaults["timeout"] == 120.0 and defaults["auth"] is None

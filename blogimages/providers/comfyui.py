@@ -297,9 +297,11 @@ def validate_workflow(graph: Any, nodes: Any = None) -> list[str]:
     return problems
 
 
-def object_info_problems(graph: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
+def object_info_problems(graph: Mapping[str, Any], info: Mapping[str, Any], nodes: Any = None) -> list[str]:
     """What the server's /object_info says cannot run: node classes it lacks, values outside
-    an input's min/max, and choices (model names, samplers) it does not list."""
+    an input's min/max, and choices (model names, samplers) it does not list. Inputs the
+    node map fills are left out: each run sets them."""
+    mapped = {target for targets in parse_node_map(nodes).values() for target in targets}
     problems = []
     for node_id, node in graph.items():
         spec = info.get(node["class_type"])
@@ -309,7 +311,8 @@ def object_info_problems(graph: Mapping[str, Any], info: Mapping[str, Any]) -> l
             continue
         declared = {**(spec.get("input", {}).get("required") or {}), **(spec.get("input", {}).get("optional") or {})}
         for name, value in node["inputs"].items():
-            if _is_link(value) or name not in declared or _PLACEHOLDER.fullmatch(str(value)):
+            if _is_link(value) or name not in declared or _PLACEHOLDER.fullmatch(str(value)) \
+                    or (node_id, name) in mapped:
                 continue
             kind = declared[name]
             where = f"node {node_id} ({node['class_type']}) input {name!r}"
