@@ -34,7 +34,15 @@ from . import alttext, comfy_workflows, storage, style_guide
 from .budgets import check_budget
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
+from .exceptions import (
+    BlogImagesError,
+    InvalidImage,
+    InvalidProviderError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderUnreachable,
+    UnsupportedFeature,
+)
 from .imaging import fit, provenance
 from .integration import get_post_adapter
 from .models import COST_PLACES, BatchStatus, GenerationBatch, ImageOutput, ImagePrompt, ImageSetting, OutputStatus
@@ -68,6 +76,8 @@ class Plan:
     target: tuple[int, int] | None = None
     # The style guide's part of the prompt (style_guide.apply), kept with each image.
     style_guide: dict[str, Any] | None = None
+    # Provider aliases tried in order when this one fails for good or cannot be reached.
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def cost_per_image(self) -> Decimal | None:
@@ -96,6 +106,7 @@ def build_request(
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
     if overrides.get("seed") == RANDOM_SEED:
         del overrides["seed"]
+    fallbacks = overrides.pop("fallbacks", None)
     unknown = set(overrides) - set(PARAMETER_FIELDS)
     if unknown:
         raise UnsupportedFeature(f"Unknown parameter(s): {', '.join(sorted(unknown))}.")
@@ -130,7 +141,68 @@ def build_request(
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
         request = replace(request, seed=secrets.randbelow(caps.max_seed + 1))
-    return Plan(provider=backend, request=request, target=target)
+    if fallbacks is None:
+        fallbacks = (setting.fallbacks if setting is not None and setting.fallbacks else None) \
+            or backend.options.get("fallbacks") or ()
+    return Plan(provider=backend, request=request, target=target, fallbacks=fallback_chain(backend.alias, fallbacks))
+
+
+def fallback_chain(alias: str, fallbacks) -> tuple[str, ...]:
+    """The fallback aliases, checked: each configured, none twice, never the provider itself."""
+    if isinstance(fallbacks, str):
+        fallbacks = [fallbacks]
+    chain: list[str] = []
+    for name in fallbacks or ():
+        name = str(name).strip()
+        if not name or name == alias or name in chain:
+            continue
+        get_provider(name)  # InvalidProviderError names the configured aliases
+        chain.append(name)
+    return tuple(chain)
+
+
+# Why a provider's failure hands the request to the next one: it may work elsewhere. A
+# refusal of the content, a cancel by a person or a request that is wrong stays with it.
+def falls_through(exc: ProviderError, *, retries_left: bool) -> bool:
+    if isinstance(exc, ProviderUnreachable | ProviderAuthError):
+        return True  # down, or out of credentials or quota: no retry helps soon
+    return exc.retryable and not retries_left
+
+
+# Request fields a fallback keeps only when its capabilities take them.
+_TRANSLATED = ("negative_prompt", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
+               "output_format")
+
+
+def translate(request: GenerationRequest, target: tuple[int, int] | None, backend: BaseProvider
+              ) -> tuple[GenerationRequest, tuple[int, int] | None, list[str]]:
+    """`request` as `backend` can take it: the size asked for made at its nearest allowed
+    size (then cropped when stored), what it does not take dropped — and named."""
+    width, height = target or (request.width, request.height)
+    caps = backend.capabilities("")
+    dropped: list[str] = []
+    changes: dict[str, Any] = {"model": "", "extra": {}, "width": width, "height": height}
+    if request.model:
+        dropped.append(f"model {request.model}")
+    if request.extra:
+        dropped.append("extra " + ", ".join(sorted(k for k in request.extra)))
+    takes = {"negative_prompt": caps.supports_negative_prompt, "seed": caps.supports_seed,
+             "steps": caps.supports_steps, "guidance_scale": caps.supports_guidance,
+             "quality": request.quality in caps.qualities, "style": request.style in caps.styles,
+             "sampler": request.sampler in caps.samplers, "output_format": request.output_format in caps.output_formats}
+    for name in _TRANSLATED:
+        value = getattr(request, name)
+        if value in (None, "") or takes[name]:
+            continue
+        changes[name] = None if name in ("seed", "steps", "guidance_scale") else ""
+        dropped.append(name)
+    if request.seed is not None and takes["seed"] and request.seed > caps.max_seed:
+        changes["seed"] = request.seed % (caps.max_seed + 1)
+        dropped.append(f"seed {request.seed} (beyond {caps.max_seed}; sent {changes['seed']})")
+    translated = replace(request, **changes)
+    translated, fitted = _fit_size(backend, translated)
+    translated = backend.prepare(translated)
+    return translated, fitted, dropped
 
 
 def _fit_size(backend: BaseProvider, request: GenerationRequest) -> tuple[GenerationRequest, tuple[int, int] | None]:
@@ -245,7 +317,8 @@ def queue_outputs(
                 negative_prompt=request.negative_prompt,
                 setting=setting,
                 setting_snapshot={"provider": plan.provider.alias, **snapshot(single, plan.target),
-                                  **({"style_guide": plan.style_guide} if plan.style_guide else {})},
+                                  **({"style_guide": plan.style_guide} if plan.style_guide else {}),
+                                  **({"fallbacks": list(plan.fallbacks)} if plan.fallbacks else {})},
                 provider=plan.provider.alias,
                 model=request.model,
                 seed=single.seed,
@@ -299,7 +372,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
     if plan is None:
         first = outputs[0]
         plan = Plan(provider=get_provider(first.provider), request=request_from_snapshot(first.setting_snapshot),
-                    target=target_from_snapshot(first.setting_snapshot))
+                    target=target_from_snapshot(first.setting_snapshot),
+                    fallbacks=tuple((first.setting_snapshot or {}).get("fallbacks") or ()))
 
     # The slot comes before the claim: a task that steps aside for a busy provider
     # leaves its image queued and untouched.
@@ -315,6 +389,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             try:
                 result = plan.provider.run(comfy_workflows.attach(plan.provider, request))
             except ProviderError as exc:
+                if plan.fallbacks and falls_through(exc, retries_left=raise_retryable):
+                    return _fall_back(outputs, plan, request, exc)
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
                     raise
@@ -339,6 +415,41 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
 
     store_call(outputs, result, plan.provider.alias)
     return claimed
+
+
+def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationRequest, first: ProviderError
+               ) -> list[ImageOutput]:
+    """Try the plan's fallbacks in order after `first` failed; the image records which
+    provider made it, what was dropped on the way and why each earlier one did not."""
+    tried = [{"provider": plan.provider.alias, "error": str(first), **error_details(first)}]
+    last: BlogImagesError = first
+    for alias in plan.fallbacks:
+        try:
+            backend = get_provider(alias)
+            translated, fitted, dropped = translate(request, plan.target, backend)
+            logger.info("image(s) %s: %s failed (%s); trying %s", [o.pk for o in outputs], tried[-1]["provider"],
+                        tried[-1]["error"], alias)
+            with provider_slot(backend, blocking=True):
+                result = backend.run(comfy_workflows.attach(backend, translated))
+        except (ProviderError, UnsupportedFeature, InvalidProviderError) as exc:
+            tried.append({"provider": alias, "error": str(exc), **error_details(exc)})
+            last = exc
+            if isinstance(exc, ProviderError) and not falls_through(exc, retries_left=False):
+                break  # refused content, a cancel, a wrong request: the chain stops here
+            continue
+        record = {"provider": alias, "tried": tried, "dropped": dropped}
+        for output in outputs:
+            output.provider, output.model = alias, result.model or translated.model
+            output.setting_snapshot = {**snapshot(replace(translated, n=1), fitted or plan.target),
+                                       "provider": alias, "fallback_from": output.setting_snapshot}
+            output.provider_metadata = {**(output.provider_metadata or {}), "fallback": record}
+        store_call(outputs, result, alias)
+        return outputs
+    for output in outputs:
+        output.provider_metadata = {**(output.provider_metadata or {}), "fallback": {"provider": None, "tried": tried}}
+    reasons = "; then ".join(entry["error"] for entry in tried)
+    _fail(outputs, f"every provider failed: {reasons}", error=last)
+    return outputs
 
 
 def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: str) -> None:
@@ -496,7 +607,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
             output.seed = image.seed
         output.model = result.model or output.model
         output.revised_prompt = image.revised_prompt
-        kept = {k: v for k, v in (output.provider_metadata or {}).items() if k in ("call", "usage")}
+        kept = {k: v for k, v in (output.provider_metadata or {}).items() if k in ("call", "usage", "fallback")}
         output.provider_metadata = {
             **dict(image.metadata),
             **({"request_id": result.request_id} if result.request_id else {}),
@@ -523,7 +634,8 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 
 
 STORED_FIELDS = [
-    "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model",
+    "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "seed", "model", "provider",
+    "setting_snapshot",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
     "alt_text",
 ]
