@@ -387,7 +387,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
                 return claimed
             request = replace(plan.request, n=len(outputs))
             try:
-                result = plan.provider.run(comfy_workflows.attach(plan.provider, request))
+                result = plan.provider.run(comfy_workflows.attach(plan.provider, request),
+                                           progress=progress_writer(outputs))
             except ProviderError as exc:
                 if plan.fallbacks and falls_through(exc, retries_left=raise_retryable):
                     return _fall_back(outputs, plan, request, exc)
@@ -417,6 +418,27 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
     return claimed
 
 
+def progress_writer(outputs: Sequence[ImageOutput]):
+    """A provider's progress callback that keeps the running images' `progress` up to date
+    (written when it changes: a step, or a place in the queue)."""
+    ids = [output.pk for output in outputs]
+    last: list[dict[str, Any]] = [{}]
+
+    def report(value: int, maximum: int, queue_position: int | None = None, source: str = "") -> None:
+        data = {"value": value, "max": maximum, "queue_position": queue_position, "source": source}
+        if data == last[0]:
+            return
+        last[0] = data
+        try:
+            ImageOutput.objects.filter(pk__in=ids, status=OutputStatus.RUNNING).update(progress=data)
+        except (OperationalError, InterfaceError) as exc:  # progress is a courtesy: never fail a run for it
+            logger.info("image(s) %s: progress not saved: %s", ids, exc)
+        for output in outputs:
+            output.progress = data
+
+    return report
+
+
 def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationRequest, first: ProviderError
                ) -> list[ImageOutput]:
     """Try the plan's fallbacks in order after `first` failed; the image records which
@@ -430,7 +452,7 @@ def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationReques
             logger.info("image(s) %s: %s failed (%s); trying %s", [o.pk for o in outputs], tried[-1]["provider"],
                         tried[-1]["error"], alias)
             with provider_slot(backend, blocking=True):
-                result = backend.run(comfy_workflows.attach(backend, translated))
+                result = backend.run(comfy_workflows.attach(backend, translated), progress=progress_writer(outputs))
         except (ProviderError, UnsupportedFeature, InvalidProviderError) as exc:
             tried.append({"provider": alias, "error": str(exc), **error_details(exc)})
             last = exc

@@ -339,6 +339,9 @@ class ImageOutput(models.Model):
     provider = models.CharField(max_length=50)
     model = models.CharField(max_length=200, blank=True)
     seed = Seed64Field(null=True, blank=True)
+    # While it runs: {"value": step, "max": steps, "queue_position": n or None, "source": "websocket" |
+    # "polling" | "progress"}, as the provider reports it (ComfyUI's WebSocket, A1111's /progress).
+    progress = models.JSONField(default=dict, blank=True)
     revised_prompt = models.TextField(blank=True)
     provider_metadata = models.JSONField(default=dict, blank=True)
 

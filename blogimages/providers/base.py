@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
@@ -257,6 +257,10 @@ def _size_distance(size: tuple[int, int], width: int, height: int) -> tuple[floa
     return (round(shape * 10 + (abs(area) if area >= 0 else -2 * area), 6), -w * h)
 
 
+#: A progress report: (step, steps, queue_position=None, source="").
+Progress = Callable[..., None]
+
+
 # Request fields a provider's `defaults` option may fill, with their "unset" value.
 _DEFAULTABLE = {"model": "", "negative_prompt": "", "seed": None, "steps": None, "guidance_scale": None,
                 "sampler": "", "quality": "", "style": "", "output_format": "", "user": ""}
@@ -378,12 +382,21 @@ class BaseProvider:
         """`text` without any of this provider's secrets (see `redact_secrets`)."""
         return redact_secrets(text, self._secrets)
 
-    def run(self, request: GenerationRequest) -> GenerationResult:
-        """Validate, call `generate()`, time it and log the outcome (never the secrets)."""
+    #: Whether `generate()` takes a `progress` callback (see `Progress`).
+    reports_progress = False
+
+    def run(self, request: GenerationRequest, *, progress: Progress | None = None) -> GenerationResult:
+        """Validate, call `generate()`, time it and log the outcome (never the secrets).
+
+        `progress(value, maximum, queue_position=None, source="")` is called as the backend
+        reports steps, for backends that report them."""
         request = self.prepare(request)
         started = time.monotonic()
         try:
-            result = self.generate(request)
+            if progress is not None and self.reports_progress:
+                result = self.generate(request, progress=progress)
+            else:
+                result = self.generate(request)
         except ProviderError as exc:
             if not exc.provider:
                 exc.provider = self.alias

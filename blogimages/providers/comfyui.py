@@ -42,6 +42,8 @@ prices.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
 import json
 import logging
@@ -55,6 +57,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as websocket_connect
+
 from ..exceptions import (
     InvalidProviderError,
     ProviderBadRequest,
@@ -65,7 +71,15 @@ from ..exceptions import (
     ProviderUnavailable,
     UnsupportedFeature,
 )
-from .base import BATCH_INDEX_SEEDS, MAX_SEED_64, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
+from .base import (
+    BATCH_INDEX_SEEDS,
+    MAX_SEED_64,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    Progress,
+)
 from .base import apply_defaults
 from .http import HttpProvider, describe_error_payload, sniff_image_mime
 
@@ -471,8 +485,13 @@ def image_refs(entry: Mapping[str, Any]) -> list[tuple[str, int, Mapping[str, An
 # -- the provider --------------------------------------------------------------------------
 
 
+#: WebSocket events that end a prompt (ours when their prompt_id is ours).
+_TERMINAL_EVENTS = frozenset({"execution_success", "execution_error", "execution_interrupted"})
+
+
 class ComfyUIProvider(HttpProvider):
     display_name = "ComfyUI"
+    reports_progress = True
 
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(alias=alias, options=options)
@@ -482,8 +501,12 @@ class ComfyUIProvider(HttpProvider):
         self.max_n = int(self.options.get("max_n", 4))
         # One status check may take this long; one that takes longer is asked again.
         self.status_timeout = float(self.options.get("status_timeout") or self.listing_timeout)
-        # ComfyUI routes progress events by client id; one per provider instance.
+        # ComfyUI routes progress events by client id: each run gets its own under this one.
         self.client_id = uuid.uuid4().hex
+        # Follow a run on ComfyUI's WebSocket (progress, the end at once); /history is polled
+        # all the same, and alone when the socket cannot be opened.
+        self.websocket = bool(self.options.get("websocket", True))
+        self.socket_poll = float(self.options.get("socket_poll", 1.0))
         auth = str(self.options.get("auth") or "")
         if auth:
             # A ComfyUI behind a proxy: "user:password" is HTTP Basic, anything else a bearer
@@ -626,7 +649,7 @@ class ComfyUIProvider(HttpProvider):
 
     # -- generation ---------------------------------------------------------------------
 
-    def generate(self, request: GenerationRequest) -> GenerationResult:
+    def generate(self, request: GenerationRequest, *, progress: Progress | None = None) -> GenerationResult:
         deadline = time.monotonic() + self.timeout
         request = apply_defaults(request, self.defaults)
         workflow = self._workflow_for(request)
@@ -638,14 +661,18 @@ class ComfyUIProvider(HttpProvider):
         graph = fill_workflow(workflow.graph, values, workflow.nodes)
         # Our own id: a /prompt whose answer is lost (a timeout) can still be cancelled.
         prompt_id = str(uuid.uuid4())
+        client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
         finished = False
-        try:
-            prompt_id = self._submit(graph, prompt_id, deadline)
-            entry = self._wait(prompt_id, deadline)
-            finished = True  # in the history: nothing left to cancel
-        finally:
-            if not finished:
-                self._cancel(prompt_id)
+        with contextlib.ExitStack() as sockets:
+            socket = self._open_socket(client_id, deadline, sockets) if progress is not None and self.websocket \
+                else None
+            try:
+                prompt_id = self._submit(graph, prompt_id, deadline, client_id=client_id)
+                entry = self._wait(prompt_id, deadline, progress=progress, socket=socket)
+                finished = True  # in the history: nothing left to cancel
+            finally:
+                if not finished:
+                    self._cancel(prompt_id)
         status = entry.get("status") or {}
         if status.get("status_str") == "error":
             raise execution_failure(status)
@@ -700,10 +727,10 @@ class ComfyUIProvider(HttpProvider):
                 values[name] = request.extra[name]
         return {name: value for name, value in values.items() if name in used}
 
-    def _submit(self, graph: Mapping[str, Any], prompt_id: str, deadline: float) -> str:
+    def _submit(self, graph: Mapping[str, Any], prompt_id: str, deadline: float, *, client_id: str) -> str:
         body = self.call_json(
             "POST", "/prompt", action="queueing the workflow",
-            json={"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id},
+            json={"prompt": graph, "client_id": client_id, "prompt_id": prompt_id},
             read_timeout=_remaining(deadline), describe=describe_comfy_error,
         )
         answered = body.get("prompt_id") if isinstance(body, Mapping) else None
@@ -717,18 +744,86 @@ class ComfyUIProvider(HttpProvider):
                            self.alias, prompt_id, describe_comfy_error(body))
         return prompt_id
 
-    def _wait(self, prompt_id: str, deadline: float) -> Mapping[str, Any]:
+    def _open_socket(self, client_id: str, deadline: float, stack: contextlib.ExitStack) -> ClientConnection | None:
+        """ComfyUI's /ws for `client_id`, or None (then /history alone is polled)."""
+        url = "ws" + self.base_url[len("http"):] + f"/ws?clientId={client_id}"
+        headers = {}
+        if self.session.headers.get("Authorization"):
+            headers["Authorization"] = self.session.headers["Authorization"]
+        elif isinstance(self.session.auth, tuple):
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.session.auth).encode()).decode()
+        try:
+            # Previews arrive as binary frames of a few hundred kB: no size limit to trip on.
+            return stack.enter_context(websocket_connect(
+                url, additional_headers=headers, user_agent_header="blogimages", proxy=None,
+                open_timeout=min(self.connect_timeout, _remaining(deadline)), max_size=None, compression=None))
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            logger.info("provider %s: no WebSocket (%s); following the run by polling /history", self.alias, exc)
+            return None
+
+    def _listen(self, socket: ClientConnection, prompt_id: str, deadline: float,
+                progress: Progress | None) -> bool:
+        """Read the socket until our prompt ends (True) or it is quiet for socket_poll s (False)."""
+        while True:
+            timeout = min(self.socket_poll, max(deadline - time.monotonic(), 0))
+            try:
+                raw = socket.recv(timeout=timeout)
+            except TimeoutError:
+                return False
+            if isinstance(raw, bytes):
+                continue  # a preview image
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            kind = message.get("type") if isinstance(message, Mapping) else None
+            data = message.get("data") if isinstance(message, Mapping) else None
+            if not isinstance(data, Mapping):
+                continue
+            ours = data.get("prompt_id") == prompt_id
+            if kind == "progress" and ours and progress is not None:
+                progress(int(data.get("value") or 0), int(data.get("max") or 0), source="websocket")
+            elif kind == "status" and progress is not None:
+                self._report_queue(prompt_id, progress, source="websocket")
+            elif ours and (kind in _TERMINAL_EVENTS or (kind == "executing" and data.get("node") is None)):
+                return True
+
+    def _report_queue(self, prompt_id: str, progress: Progress, *, source: str) -> None:
+        """Where our prompt waits in the queue (1 = next), while it waits."""
+        try:
+            queue = self.call_json("GET", "/queue", action="reading the queue", read_timeout=self.status_timeout)
+        except ProviderError:
+            return
+        pending = sorted((item for item in queue.get("queue_pending") or () if isinstance(item, list) and item),
+                         key=lambda item: item[0])
+        for position, item in enumerate(pending, start=1):
+            if len(item) > 1 and item[1] == prompt_id:
+                progress(0, 0, queue_position=position, source=source)
+                return
+
+    def _wait(self, prompt_id: str, deadline: float, *, progress: Progress | None = None,
+              socket: ClientConnection | None = None) -> Mapping[str, Any]:
         """The history entry of `prompt_id` once it finished; it is `{}` until then.
 
         A status check that fails (no answer in time, a dropped connection, a 5xx) says
-        nothing about the prompt, which runs on: it is asked again until the deadline."""
+        nothing about the prompt, which runs on: it is asked again until the deadline.
+        With the socket open, /history is asked when the socket says the prompt ended, or
+        when it has been quiet for socket_poll seconds."""
         last_error: ProviderError | None = None
+        if progress is not None:
+            self._report_queue(prompt_id, progress, source="websocket" if socket else "polling")
         while True:
             if time.monotonic() >= deadline:
                 why = f"; the last status check failed: {last_error}" if last_error else ""
                 raise ProviderTimeout(
                     f"ComfyUI did not finish prompt {prompt_id} within {self.timeout:g} s; it was cancelled{why}"
                 )
+            if socket is not None:
+                try:
+                    self._listen(socket, prompt_id, deadline, progress)
+                except (ConnectionClosed, OSError) as exc:
+                    logger.info("provider %s: the WebSocket closed (%s); polling /history", self.alias, exc)
+                    socket = None
             try:
                 history = self.call_json("GET", f"/history/{prompt_id}", action="checking progress",
                                          read_timeout=min(self.status_timeout, _remaining(deadline)))
@@ -743,7 +838,10 @@ class ComfyUIProvider(HttpProvider):
             entry = history.get(prompt_id)
             if isinstance(entry, Mapping) and entry:
                 return entry
-            time.sleep(max(0.0, min(self.poll_interval, deadline - time.monotonic())))
+            if socket is None:
+                if progress is not None:
+                    self._report_queue(prompt_id, progress, source="polling")
+                time.sleep(max(0.0, min(self.poll_interval, deadline - time.monotonic())))
 
     def _cancel(self, prompt_id: str) -> None:
         """Take our prompt out of the queue, or stop it if it is running — and only ours:

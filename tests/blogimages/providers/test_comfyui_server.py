@@ -344,3 +344,65 @@ def test_models_come_from_the_folders_of_the_templates_loaders(make_provider):
 
     assert listed == {"checkpoints": tuple(CHECKPOINTS), "loras": ("detail.safetensors",),
                       "diffusion_models": ("flux1-dev.safetensors",)}
+
+
+# -- live progress -----------------------------------------------------------------------------
+
+
+def test_steps_come_from_comfyuis_websocket_for_our_prompt_only(fake, make_provider):
+    provider = make_provider()
+    fake.behave(Behaviour(steps=4))
+    seen = []
+
+    provider.run(request(), progress=lambda value, maximum, queue_position=None, source="": seen.append(
+        (value, maximum, queue_position, source)))
+
+    steps = [entry for entry in seen if entry[1]]
+    assert steps == [(1, 4, None, "websocket"), (2, 4, None, "websocket"), (3, 4, None, "websocket"),
+                     (4, 4, None, "websocket")]
+    assert len(fake.ws_connects) == 1
+    assert fake.calls("POST", "/prompt")[0]["client_id"] == fake.ws_connects[0]
+
+
+def test_a_prompt_waiting_behind_another_reports_its_place_in_the_queue(fake, make_provider):
+    import threading
+
+    import requests as http
+
+    provider = make_provider()
+    fake.behave(Behaviour(hold=True), Behaviour(steps=2))
+    # Someone else's prompt runs first, held until the test lets it go.
+    http.post(f"{fake.url}/prompt", json={"prompt": json.loads(DEFAULT_WORKFLOW.read_text().replace(
+        '"{{prompt}}"', '"theirs"').replace('"{{negative_prompt}}"', '""').replace('"{{seed}}"', "1").replace(
+        '"{{steps}}"', "2").replace('"{{cfg}}"', "7").replace('"{{width}}"', "64").replace('"{{height}}"', "64").replace(
+        '"{{checkpoint}}"', json.dumps(CHECKPOINTS[0])).replace('"{{batch_size}}"', "1").replace(
+        '"{{filename_prefix}}"', '"theirs"'))}, timeout=5)
+    waiting = threading.Event()
+    seen = []
+
+    def report(value, maximum, queue_position=None, source=""):
+        seen.append((value, maximum, queue_position))
+        if queue_position == 1:
+            waiting.set()
+
+    done = []
+    runner = threading.Thread(target=lambda: done.append(provider.run(request(), progress=report)))
+    runner.start()
+    assert waiting.wait(10), seen
+    fake.release()
+    runner.join(10)
+
+    assert done and len(done[0].images) == 1
+    assert (0, 0, 1) in seen and (2, 2, None) in seen
+
+
+def test_without_a_websocket_the_run_is_followed_by_polling(fake, make_provider):
+    fake.websocket_enabled = False
+    provider = make_provider()
+    seen = []
+
+    result = provider.run(request(), progress=lambda *args, **kwargs: seen.append(kwargs.get("source")))
+
+    assert len(result.images) == 1
+    assert fake.ws_connects == []
+    assert len(fake.calls("GET", f"/history/{result.request_id}")) >= 1
