@@ -103,8 +103,10 @@ class Behaviour:
     exception_type: str = "RuntimeError"
     exception_message: str = "boom"
     node: str = ""
-    # Runs (sending progress) until released, interrupted or deleted.
+    # Runs (sending progress) until released, interrupted or deleted; after step `hold_after`
+    # (default: the last one).
     hold: bool = False
+    hold_after: int | None = None
     cached: tuple[str, ...] = ()
 
 
@@ -396,14 +398,15 @@ class FakeComfy:
                         if "seed" in node["inputs"] or "noise_seed" in node["inputs"]), None)
         node = behaviour.node or sampler or next(iter(item.prompt))
         self._send(client, "executing", {"node": node, "display_node": node, "prompt_id": item.prompt_id})
+        hold_after = behaviour.steps if behaviour.hold_after is None else behaviour.hold_after
         for step in range(1, behaviour.steps + 1):
             if item.interrupted:
                 break
             self._send(client, "progress", {"value": step, "max": behaviour.steps, "prompt_id": item.prompt_id,
                                             "node": node})
-        while behaviour.hold and not item.release.wait(0.02):
-            if self._stopping:
-                return
+            while behaviour.hold and step == hold_after and not item.release.wait(0.02):
+                if self._stopping:
+                    return
         if item.interrupted or behaviour.outcome == "interrupt":
             message("execution_interrupted", {"node_id": node, "node_type": item.prompt[node]["class_type"],
                                               "executed": []}, broadcast=True)
