@@ -119,3 +119,19 @@ def test_generate_post_images_wait_prints_each_images_steps(post, comfy, worker)
 
     assert "[###############-----] step 3 of 4" in out
     assert "[##############################] 2/2 done" in out
+
+
+def test_the_testers_card_shows_the_step_of_a_running_image(client, editor_client, comfy, worker):
+    from django.urls import reverse
+
+    from blogimages import generation
+
+    comfy.behave(Behaviour(steps=6, hold=True, hold_after=4))
+    generation.submit(prompt="a lighthouse", provider="comfyui", overrides={"width": 64, "height": 64})
+    running = wait_for_step(4)
+
+    html = editor_client.get(reverse("blogimages:output_status", args=[running.pk]), **HX).content.decode()
+
+    assert '<progress value="4" max="6" aria-label="Steps"></progress> step 4 of 6' in html
+    assert 'hx-trigger="every 1s"' in html
+    comfy.release()
