@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -423,6 +424,7 @@ def progress_writer(outputs: Sequence[ImageOutput]):
     (written when it changes: a step, or a place in the queue)."""
     ids = [output.pk for output in outputs]
     last: list[dict[str, Any]] = [{}]
+    owner = threading.get_ident()
 
     def report(value: int, maximum: int, queue_position: int | None = None, source: str = "") -> None:
         data = {"value": value, "max": maximum, "queue_position": queue_position, "source": source}
@@ -433,6 +435,9 @@ def progress_writer(outputs: Sequence[ImageOutput]):
             ImageOutput.objects.filter(pk__in=ids, status=OutputStatus.RUNNING).update(progress=data)
         except (OperationalError, InterfaceError) as exc:  # progress is a courtesy: never fail a run for it
             logger.info("image(s) %s: progress not saved: %s", ids, exc)
+        finally:
+            if threading.get_ident() != owner:
+                connection.close()  # a provider's watcher thread (A1111): leave no connection behind
         for output in outputs:
             output.progress = data
 
