@@ -175,9 +175,11 @@ def _develop_context(request: HttpRequest, post: Post, **extra) -> dict:
     rows = section_rows(post)
     adapter = get_post_adapter()
     fields = [(name, field_label(name)) for name in adapter.text_fields(post)]
+    batch = GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").first()
     return {
         "post": post, "rows": rows, "fields": fields, "nav": "posts",
-        "batch": GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").first(),
+        "batch": batch,
+        "image_steps": unfinished_images(batch) if batch is not None and not batch.is_finished else [],
         "failed_outputs": batches.latest_failed(post),
         "settings": ImageSetting.objects.all(), "remembered_setting": last_setting_id(post),
         "shape_sizes": {word: list(size) for word, size in SHAPE_SIZES.items()},

@@ -471,6 +471,8 @@ class SettingIn(Schema):
     style: Text(30) = ""
     sampler: Text(100) = ""
     extra_settings: JsonObject = Field(default_factory=dict, description="Anything else the provider takes.")
+    fallbacks: list[Text(50)] = Field(default_factory=list, max_length=10,
+                                      description="Provider aliases tried in order when this one fails or is down.")
     notes: Text(20_000) = ""
 
 
@@ -488,6 +490,7 @@ class SettingOut(Schema):
     style: str
     sampler: str
     extra_settings: dict[str, Any]
+    fallbacks: list[str]
     notes: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -498,7 +501,7 @@ class SettingPage(Page):
 
 
 SETTING_FIELDS = ("name", "provider", "model", "width", "height", "steps", "guidance_scale", "seed", "quality",
-                  "style", "sampler", "extra_settings", "notes")
+                  "style", "sampler", "extra_settings", "fallbacks", "notes")
 
 
 def setting_out(setting: ImageSetting) -> dict[str, Any]:
@@ -511,6 +514,8 @@ def _apply_setting(setting: ImageSetting, data: dict[str, Any]) -> None:
     for name, value in data.items():
         if name == "provider" and not value:
             value = blogimages_settings.DEFAULT_PROVIDER
+        if name == "seed" and value == -1:
+            value = None  # −1 = a new random seed for every image, as a blank seed
         setattr(setting, name, value)
 
 

@@ -86,6 +86,8 @@ def test_the_develop_screen_shows_a_step_bar_per_running_image(editor_client, po
     assert '<progress value="2" max="5"' in html and "step 2 of 5" in html
     assert html.count("queued</span>") == batch.total - 1  # the others wait their turn
     assert running.progress["source"] == "websocket"
+    page = editor_client.get(url("develop", post)).content.decode()  # the whole page shows it too
+    assert '<progress value="2" max="5"' in page and "step 2 of 5" in page
 
     comfy.release()
     for thread in worker:
