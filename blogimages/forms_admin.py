@@ -260,6 +260,9 @@ class ComfyWorkflowForm(forms.ModelForm):
                 raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
         return graph
 
+    def clean_nodes(self):
+        return self.cleaned_data.get("nodes") or {}
+
     def clean_options(self):
         options = self.cleaned_data.get("options") or {}
         if not isinstance(options, dict):

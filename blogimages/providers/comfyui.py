@@ -191,8 +191,11 @@ def guess_node_map(graph: Mapping[str, Any]) -> dict[str, str]:
     Positive and negative prompts are told apart by the KSampler input they feed."""
     found: dict[str, str] = {}
     by_class: dict[str, list[str]] = {}
+    if not isinstance(graph, Mapping):
+        return found
     for node_id, node in graph.items():
-        if isinstance(node, Mapping) and isinstance(node.get("class_type"), str):
+        if isinstance(node, Mapping) and isinstance(node.get("class_type"), str) \
+                and isinstance(node.get("inputs"), Mapping):
             by_class.setdefault(node["class_type"], []).append(str(node_id))
     samplers = by_class.get("KSampler", []) + by_class.get("KSamplerAdvanced", [])
     if samplers:
