@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
-from .models import ImageOutput, ReviewEvent
+from .integration import get_post_adapter
+from .models import ImageOutput, ReviewEvent, ReviewStatus
 
 REVIEW_PERMISSION = "blogimages.change_imageoutput"
 DELETE_PERMISSION = "blogimages.delete_imageoutput"
@@ -27,13 +28,28 @@ def can_review(user) -> bool:
     return _is_user(user) and user.is_staff and user.has_perm(REVIEW_PERMISSION)
 
 
+def slots_showing(output: ImageOutput) -> list[str]:
+    """The keys of the post slots whose chosen image is this image or one of its publish copies."""
+    if not output.post_id:
+        return []
+    ids = {output.pk, *output.derivatives.filter(derivation="publish").values_list("pk", flat=True)}
+    return [key for key, chosen in get_post_adapter().chosen_slot_images(output.post).items() if chosen in ids]
+
+
+def is_protected(output: ImageOutput) -> bool:
+    """An approved image, or one a post shows: removing it is a review decision."""
+    return output.review_status == ReviewStatus.APPROVED or bool(slots_showing(output))
+
+
 def can_delete(user, output: ImageOutput) -> bool:
-    """The image's creator, or staff with the delete permission."""
+    """The image's creator, or staff with the delete permission; an approved or chosen image
+    only by someone who also has review rights (a creator cannot undo an editor's choice)."""
     if not _is_user(user):
         return False
-    if output.created_by_id is not None and output.created_by_id == user.pk:
-        return True
-    return user.is_staff and user.has_perm(DELETE_PERMISSION)
+    owner = output.created_by_id is not None and output.created_by_id == user.pk
+    if not (owner or (user.is_staff and user.has_perm(DELETE_PERMISSION))):
+        return False
+    return can_review(user) or not is_protected(output)
 
 
 def can_derive(user, output: ImageOutput) -> bool:

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from .conf import blogimages_settings
 from .exceptions import QueueUnavailable
 from .integration import SlotInfo, get_post_adapter, get_post_model
 from .providers import get_provider
+from .providers.base import MAX_SEED
 from .models import (
     BatchStatus,
     GenerationBatch,
@@ -215,12 +217,13 @@ class BatchPlan:
 def plan_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
-    only_missing: bool = False, use_style_guide: bool = True,
+    only_missing: bool = False, use_style_guide: bool = True, story: bool = False,
 ) -> BatchPlan:
     """What a batch would do and cost; validates every slot's request; stores nothing.
 
     `sections` names slots (featured, social, section keys); None means every slot, or with
-    `only_missing` the slots without an approved image."""
+    `only_missing` the slots without an approved image. `story` makes the slots one series
+    (see `story_sheet`)."""
     if not 1 <= n_per_section <= blogimages_settings.MAX_N:
         raise ValueError(f"Images per section must be between 1 and {blogimages_settings.MAX_N}.")
     if setting is None and example is not None:
@@ -230,19 +233,52 @@ def plan_post_batch(
         if not sections:
             raise ValueError("Every slot already has an approved image; choose “regenerate all” to make new ones.")
     plans = []
-    for section in select_slots(post, sections):
-        prompt = section_prompt(post, section, example=example)
+    chosen = select_slots(post, sections)
+    prompts = [section_prompt(post, section, example=example) for section in chosen]
+    sheet = story_sheet(post, prompts, overrides=overrides) if story else None
+    for index, (section, prompt) in enumerate(zip(chosen, prompts)):
         size = slot_size_for(section, prompt, setting=setting, provider=provider, overrides=overrides)
         slot_overrides = dict(overrides or {})
         if size.reason != "setting":
             slot_overrides.update(width=size.width, height=size.height)
-        plan = generation.plan_for_prompt(prompt, setting=setting, provider=provider, overrides=slot_overrides,
+        sent = prompt
+        if sheet is not None:
+            # An unsaved copy: the series' style for this run, the slot's saved prompt untouched.
+            sent = ImagePrompt(description=prompt.description, style=sheet["style"], format=prompt.format,
+                               negative_prompt=prompt.negative_prompt)
+            takes_seed = get_provider(provider or (setting.provider if setting else None)).capabilities(
+                slot_overrides.get("model") or (setting.model if setting else "") or "").supports_seed
+            if takes_seed:
+                slot_overrides["seed"] = (sheet["seed"] + index * n_per_section) % (MAX_SEED + 1)
+        plan = generation.plan_for_prompt(sent, setting=setting, provider=provider, overrides=slot_overrides,
                                           n=n_per_section, post=post, slot_key=section.key, slot_kind=section.kind,
                                           use_style_guide=use_style_guide)
+        if sheet is not None:
+            marks = {"seed": plan.request.seed if takes_seed else None, "index": index + 1, "of": len(chosen),
+                     "style": sheet["style"], "seed_family": sheet["seed"] if takes_seed else None}
+            if not takes_seed:
+                marks["note"] = f"{plan.provider.alias} takes no seed: only the style sheet holds the series together"
+            # Kept with the style guide's marks: both are what this run added to the slot's prompt.
+            plan = replace(plan, style_guide={**(plan.style_guide or {}), "story": marks})
         plans.append(SectionPlan(section=section, prompt=prompt, plan=plan, size=size))
     if not plans:
         raise ValueError("The post has no image slots to illustrate.")
     return BatchPlan(post=post, setting=setting, n_per_section=n_per_section, sections=plans)
+
+
+def story_sheet(post, prompts: list[ImagePrompt], *, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One style sheet for a post's series: a seed family and one style for every slot.
+
+    The base seed is the caller's (`overrides["seed"]`) or one fixed by the post, so the
+    series is the same family every time it is made; slot i takes base + i * n. The style
+    is the first slot's with a style (the featured image's, normally), so every image of
+    the post is drawn the same way; with the style guide on, its words join each as usual."""
+    seed = (overrides or {}).get("seed")
+    if seed in (None, ""):
+        digest = hashlib.sha256(f"story:{get_post_adapter().slug(post)}".encode()).digest()
+        seed = int.from_bytes(digest[:4], "big")
+    style = next((p.style for p in prompts if p.style.strip()), "")
+    return {"seed": int(seed) % (MAX_SEED + 1), "style": style}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,7 +292,7 @@ class BatchStart:
 def start_post_batch(
     *, post, setting: ImageSetting | None = None, provider: str | None = None, sections: list[str] | None = None,
     n_per_section: int = 1, example: ImagePromptExample | None = None, overrides: dict[str, Any] | None = None,
-    user=None, api_token=None, only_missing: bool = False, use_style_guide: bool = True,
+    user=None, api_token=None, only_missing: bool = False, use_style_guide: bool = True, story: bool = False,
 ) -> BatchStart:
     """Create a GenerationBatch and one queued ImageOutput per image; queue the tasks on commit.
 
@@ -272,7 +308,7 @@ def start_post_batch(
         get_post_model().objects.select_for_update().filter(pk=post.pk).first()
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
                                n_per_section=n_per_section, example=example, overrides=overrides,
-                               only_missing=only_missing, use_style_guide=use_style_guide)
+                               only_missing=only_missing, use_style_guide=use_style_guide, story=story)
         check_budget(user=user, cost=plan.cost_estimate)
         busy = set(
             ImageOutput.objects.filter(

@@ -22,6 +22,7 @@ class BulkResult:
     done: list[int] = field(default_factory=list)  # image ids the action changed (or made a copy of)
     unchanged: list[int] = field(default_factory=list)  # already in that state
     refused: dict[int, str] = field(default_factory=dict)  # image id -> why not
+    replaced: dict[int, dict[str, int]] = field(default_factory=dict)  # deleted id -> {slot: image it now shows}
 
     def summary(self) -> str:
         parts = []
@@ -31,6 +32,9 @@ class BulkResult:
             parts.append(f"{_images(self.unchanged, capital=True)} already {PAST[self.action].lower()}.")
         for reason, ids in _group(self.refused).items():
             parts.append(f"Not {PAST[self.action].lower()}: {_images(ids)} — {reason}")
+        for pk, slots in self.replaced.items():
+            for key, shown in slots.items():
+                parts.append(f"Slot {key!r} now shows image #{shown} in place of deleted image #{pk}.")
         return " ".join(parts) or "Nothing to do."
 
     @property
@@ -70,7 +74,9 @@ def apply(action: str, outputs: list[ImageOutput], *, user, reasons: dict[int, s
             elif action == "reject":
                 changed = review.reject(output, user=user, reason=reasons.get(output.pk, ""))
             elif action == "delete":
-                review.delete(output, user=user)
+                replaced = review.delete(output, user=user)
+                if replaced:
+                    result.replaced[pk] = replaced
                 changed = True
             else:
                 derive.watermark_output(output, user=user, preset=preset or None)

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, fields, replace
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from . import generation
 from .batches import find_slot, section_prompt
 from .exceptions import BlogImagesError
 from .integration import get_post_adapter, slot_size
-from .llm_calls import llm_complete
+from .llm_calls import llm_complete, llm_stream
 from .llms import CompletionRequest, Message, Tool, get_llm
 from .llms.rules import PromptState, interpret
 from .models import ChatMessage, ChatThread, ImageOutput, ImagePrompt, ImagePromptExample, OutputStatus
@@ -30,6 +32,10 @@ logger = logging.getLogger("blogimages.chat")
 
 TITLE_CHARS = 80
 HISTORY_MESSAGES = 20
+# An answer claimed this long ago and still unfinished lost its process (a worker restart):
+# the page stops waiting and says so.
+ANSWER_STALE_SECONDS = 300
+INTERRUPTED = "The answer was interrupted before it finished; send the message again."
 
 GENERATE_TOOL = Tool(
     name="generate_image",
@@ -51,6 +57,13 @@ GENERATE_TOOL = Tool(
 SYSTEM = ("You help a blog author make one image by conversation. When the user asks for an image or a change "
           "to it, call generate_image with the full prompt. When they ask a question, answer briefly without "
           "generating. The current prompt and size are: {state}")
+
+
+@dataclass(frozen=True)
+class Working:
+    """What the answer is busy with now (yielded between text pieces), for the page to show."""
+
+    note: str
 
 
 def state_of(thread: ChatThread) -> PromptState:
@@ -143,38 +156,107 @@ def send_message(thread: ChatThread, *, text: str, user) -> ChatMessage:
 
     A failure of the LLM or of the image request is the assistant's answer (with the
     reason); the user's words are kept either way."""
+    _, pending = post_message(thread, text=text)
+    return answer(pending, user=user)
+
+
+def post_message(thread: ChatThread, *, text: str) -> tuple[ChatMessage, ChatMessage]:
+    """Store the user's message and an unanswered assistant message, so a page shows both at once.
+
+    `answer` or `answer_stream` fills the second in."""
     text = text.strip()
     if not text:
         raise ValueError("Write a message first.")
-    ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.USER, text=text)
-    if not thread.title:
-        thread.title = text[:TITLE_CHARS]
+    with transaction.atomic():
+        said = ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.USER, text=text)
+        pending = ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.ASSISTANT,
+                                             status=ChatMessage.Status.PENDING)
+        if not thread.title:
+            thread.title = text[:TITLE_CHARS]
+        thread.save()
+    return said, pending
+
+
+def streams(thread: ChatThread) -> bool:
+    """Whether the thread's assistant writes its answers as a stream (then pages use SSE)."""
+    caps = get_llm(thread.llm or None).capabilities()
+    return caps.tools and caps.streaming
+
+
+def answer(message: ChatMessage, *, user) -> ChatMessage:
+    """Answer a pending assistant message in one go (no streaming); the message as it now is."""
+    for _ in answer_stream(message, user=user, stream=False):
+        pass
+    message.refresh_from_db()
+    return message
+
+
+def answer_stream(message: ChatMessage, *, user, stream: bool = True) -> Iterator[str | Working]:
+    """Answer a pending assistant message, yielding the LLM's text as it is written
+    (and a `Working` note when it goes on to make the image).
+
+    Only the caller that claims the message (pending -> answering) answers it; any other
+    gets nothing and the message is left to its claimant. Every outcome, failures too,
+    leaves the message done."""
+    claimed = ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.PENDING).update(
+        status=ChatMessage.Status.ANSWERING)
+    if not claimed:
+        return
+    thread = message.thread
+    question = thread.messages.filter(role=ChatMessage.Role.USER, pk__lt=message.pk).order_by("-pk").first()
+    text = question.text if question else ""
     llm = get_llm(thread.llm or None)
     state = state_of(thread)
     try:
         if llm.capabilities().tools:
-            return _llm_turn(thread, llm.alias, text, state, user)
-        first = not thread.messages.filter(role=ChatMessage.Role.ASSISTANT).exists()
+            yield from _llm_turn(message, llm.alias, state, user, stream=stream)
+            return
+        first = not thread.messages.filter(role=ChatMessage.Role.ASSISTANT, status=ChatMessage.Status.DONE).exists()
         refinement = interpret(text, state, presets=library_styles(), images=_image_states(thread), first_turn=first)
         notes = list(refinement.understood)
-        return _generate_turn(thread, refinement.state, user,
-                              reply=f"{llm.label}: " + "; ".join(notes), notes=notes)
+        _generate_turn(message, refinement.state, user, reply=f"{llm.label}: " + "; ".join(notes), notes=notes)
     except (BlogImagesError, ValueError) as exc:
-        thread.save()
-        return ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.ASSISTANT, error=str(exc),
-                                          text="That did not work.")
+        _finish(message, text="That did not work.", error=str(exc))
+    except GeneratorExit:
+        # The page that was reading the stream went away mid-answer.
+        _finish(message, text="That did not work.", error=INTERRUPTED)
+        raise
+    except Exception:
+        # A bug, not bad input: logged with its traceback; the page stops waiting either way.
+        logger.exception("chat message %s: the answer failed", message.pk)
+        _finish(message, text="That did not work.", error="Something went wrong while answering; it is logged.")
 
 
-def _generate_turn(thread: ChatThread, state: PromptState, user, *, reply: str, notes: list[str],
+def _finish(message: ChatMessage, **fields_) -> ChatMessage:
+    for name, value in fields_.items():
+        setattr(message, name, value)
+    message.status = ChatMessage.Status.DONE
+    message.save(update_fields=[*fields_, "status"])
+    message.thread.save()  # the thread's updated_at: the list shows the latest first
+    return message
+
+
+def give_up_if_stale(message: ChatMessage) -> ChatMessage:
+    """A message claimed long ago and never finished is answered with the interruption."""
+    if message.status == ChatMessage.Status.DONE:
+        return message
+    age = (timezone.now() - message.created_at).total_seconds()
+    if age > ANSWER_STALE_SECONDS and ChatMessage.objects.filter(
+            pk=message.pk, status=message.status).update(status=ChatMessage.Status.DONE, error=INTERRUPTED,
+                                                         text="That did not work."):
+        message.refresh_from_db()
+    return message
+
+
+def _generate_turn(message: ChatMessage, state: PromptState, user, *, reply: str, notes: list[str],
                    llm_call=None) -> ChatMessage:
+    thread = message.thread
     prompt = ImagePrompt(description=state.description_text, style=state.style_text, format=state.format,
                          negative_prompt=state.negative_prompt)
     overrides: dict[str, Any] = {"width": state.width, "height": state.height}
     if state.seed is not None:
         overrides["seed"] = state.seed
     with transaction.atomic():
-        message = ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.ASSISTANT, text=reply,
-                                             notes=notes, llm_call=llm_call)
         outputs = generation.submit(prompt=prompt, provider=thread.provider or None, overrides=overrides, n=1,
                                     post=thread.post, section_key=thread.slot_key, user=user)
         message.outputs.set(outputs)
@@ -182,13 +264,12 @@ def _generate_turn(thread: ChatThread, state: PromptState, user, *, reply: str, 
         state = replace(state, seed=seed)
         sent = outputs[0]
         # What was sent, which includes the style guide's part for a post's image.
-        message.prompt = {**prompt_record(state, sent.provider), "text": sent.prompt_text,
-                          "negative_prompt": sent.negative_prompt,
-                          "style_guide": (sent.setting_snapshot or {}).get("style_guide") or {},
-                          "state": _state_json(state)}
-        message.save(update_fields=["prompt"])
+        prompt_sent = {**prompt_record(state, sent.provider), "text": sent.prompt_text,
+                       "negative_prompt": sent.negative_prompt,
+                       "style_guide": (sent.setting_snapshot or {}).get("style_guide") or {},
+                       "state": _state_json(state)}
         thread.state = _state_json(state)
-        thread.save()
+        _finish(message, text=reply, notes=notes, llm_call=llm_call, prompt=prompt_sent)
     return message
 
 
@@ -205,18 +286,24 @@ def _history(thread: ChatThread) -> list[Message]:
     return history
 
 
-def _llm_turn(thread: ChatThread, alias: str, text: str, state: PromptState, user) -> ChatMessage:
+def _llm_turn(message: ChatMessage, alias: str, state: PromptState, user, *, stream: bool) -> Iterator[str | Working]:
+    thread = message.thread
     shown = prompt_record(state, thread.provider or "")
     system = SYSTEM.format(state=json.dumps({k: shown[k] for k in (
         "description", "style", "negative_prompt", "width", "height")}))
     request = CompletionRequest(messages=[Message(role="system", content=system), *_history(thread)],
                                 tools=[GENERATE_TOOL])
-    completion, call = llm_complete(request, alias=alias, user=user, purpose="chat")
+    pieces = (llm_stream(request, alias=alias, user=user, purpose="chat") if stream
+              else [llm_complete(request, alias=alias, user=user, purpose="chat")])
+    for piece in pieces:
+        if isinstance(piece, str):
+            yield piece
+        else:
+            completion, call = piece
     generate = next((c for c in completion.tool_calls if c.name == GENERATE_TOOL.name), None)
     if generate is None:
-        thread.save()
-        return ChatMessage.objects.create(thread=thread, role=ChatMessage.Role.ASSISTANT,
-                                          text=completion.text or "(no answer)", llm_call=call)
+        _finish(message, text=completion.text or "(no answer)", llm_call=call)
+        return
     args = dict(generate.arguments)
     new = PromptState(
         description=str(args.get("description") or state.description_text),
@@ -228,7 +315,8 @@ def _llm_turn(thread: ChatThread, alias: str, text: str, state: PromptState, use
     if args.get("new_seed"):
         new = replace(new, seed=None)
     notes = [f"{alias} called generate_image({json.dumps(args, sort_keys=True)})"]
-    return _generate_turn(thread, new, user, reply=completion.text or "Here it is.", notes=notes, llm_call=call)
+    yield Working(f"Making the image ({new.width}×{new.height})…")
+    _generate_turn(message, new, user, reply=completion.text or "Here it is.", notes=notes, llm_call=call)
 
 
 def _int(value, default: int) -> int:

@@ -83,4 +83,29 @@ def check_comfy_workflows(app_configs=None, **kwargs):
         problems = check_registered()
     except DatabaseError:
         return []  # no table yet (before migrate): nothing registered to check
-    return [Warning(problem, id="blogimages.W010") for problem in problems]
+    return [Warning(problem, id="blogimages.W020") for problem in problems]
+
+
+@register(deploy=True)
+def check_private_media(app_configs=None, **kwargs):
+    """With BLOGIMAGES_PRIVATE_MEDIA on, the storage must hand out links that are private: the
+    site's MediaStorage (signed links) or S3 with presigned URLs. A plain FileSystemStorage would
+    link /media/ paths that are refused, and S3 without querystring auth would publish originals."""
+    from .media_storage import MediaStorage
+    from .signed_media import private_media
+    from .storage import get_storage
+
+    if not private_media():
+        return []
+    storage = get_storage()
+    if hasattr(storage, "querystring_auth"):
+        if not storage.querystring_auth:
+            return [Warning("BLOGIMAGES_PRIVATE_MEDIA is on but the S3 storage hands out unsigned URLs.",
+                            hint="Set AWS_QUERYSTRING_AUTH=true and keep the bucket private.", id="blogimages.W010")]
+        return []
+    if not isinstance(storage, MediaStorage):
+        return [Warning(f"BLOGIMAGES_PRIVATE_MEDIA is on but the storage {type(storage).__name__} links plain "
+                        "/media/ paths, which are refused.",
+                        hint='Use {"BACKEND": "blogimages.media_storage.MediaStorage"} for local files.',
+                        id="blogimages.W011")]
+    return []

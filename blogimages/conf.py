@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": "",
     "MEDIA_ACCEL_REDIRECT": "",
     "MEDIA_SENDFILE": False,
+    # Originals, sidecars and unpublished images only through signed, expiring links
+    # (signed_media.py); published renditions stay public. None = on unless DEBUG.
+    "PRIVATE_MEDIA": None,
     # A token's last_used_at is written at most this often (seconds): not one write per request.
     "TOKEN_LAST_USED_INTERVAL": 60,
     # When a provider is at its concurrency limit, a task steps aside for this long (s).

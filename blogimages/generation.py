@@ -250,7 +250,8 @@ def plan_for_prompt(
             guided = style_guide.apply(prompt, guide=guide, slot_key=slot_key, slot_kind=slot_kind,
                                        takes_negative=takes_negative)
             plan = plan_for_prompt(guided.prompt, setting=setting, provider=provider, overrides=overrides, n=n)
-            return replace(plan, style_guide=guided.marks)
+            marks = {**guided.marks, **style_guide.reference_marks(guide, plan.provider, plan.request.model)}
+            return replace(plan, style_guide=marks)
     return build_request(
         prompt_text=prompt.text(),
         setting=setting,
@@ -267,6 +268,8 @@ def snapshot(request: GenerationRequest, target: tuple[int, int] | None = None) 
     also the size that was asked for (requested_width/height); width/height are what was sent."""
     data = asdict(request)
     data["extra"] = dict(request.extra)
+    # Bytes stay out of JSON; the style guide's marks name the reference images instead.
+    data.pop("reference_images", None)
     if target is not None:
         data["requested_width"], data["requested_height"] = target
     return data
@@ -388,6 +391,7 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
                 return claimed
             request = replace(plan.request, n=len(outputs))
             try:
+                request = style_guide.attach_references(request, outputs[0].setting_snapshot)
                 result = plan.provider.run(comfy_workflows.attach(plan.provider, request),
                                            progress=progress_writer(outputs))
             except ProviderError as exc:

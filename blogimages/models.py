@@ -659,6 +659,13 @@ class ChatMessage(models.Model):
         USER = "user", "You"
         ASSISTANT = "assistant", "Assistant"
 
+    class Status(models.TextChoices):
+        # An assistant message is stored before it is answered, so the page can show it
+        # (streamed or polled) at once; "answering" is claimed by exactly one request.
+        PENDING = "pending", "Waiting"
+        ANSWERING = "answering", "Answering"
+        DONE = "done", "Done"
+
     thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role.choices)
     text = models.TextField(blank=True)
@@ -669,6 +676,7 @@ class ChatMessage(models.Model):
     llm_call = models.ForeignKey(LlmCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     outputs = models.ManyToManyField(ImageOutput, blank=True, related_name="chat_messages")
     error = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DONE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -676,6 +684,10 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.text[:60]}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.status == self.Status.DONE
 
 
 class StyleGuide(models.Model):

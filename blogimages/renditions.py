@@ -3,6 +3,10 @@
     prepared = prepare_renditions(images)        # one query for all images' renditions
     image.prepared_renditions["w800.webp"]       # what the template tag reads
 
+A published page passes `public=True`: its renditions get plain, cacheable URLs
+(`signed_media.public_url`; served by views/media.public only while the image is published).
+Everywhere else, with BLOGIMAGES_PRIVATE_MEDIA on, a rendition's URL is a signed link.
+
 A page with 50 images costs the same queries as one with 5: existing renditions are read
 in one query, missing ones are made and inserted in bulk. Originals are never touched.
 """
@@ -16,9 +20,10 @@ from dataclasses import dataclass
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from . import derive, storage
+from . import derive, signed_media, storage
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
+from .integration import get_post_adapter
 from .imaging.renditions import RenditionSpec, format_of, parse_spec, render, scaled_height, srcset_widths
 from .models import ImageOutput, OutputStatus, Rendition
 
@@ -58,17 +63,21 @@ def rendition_name(image: ImageOutput, spec: RenditionSpec) -> str:
     return f"{blogimages_settings.ROOT}/renditions/{image.uid.hex}/{spec.name.rsplit('.', 1)[0]}.{spec.extension}"
 
 
-def prepare_renditions(images: Iterable[ImageOutput | None], *,
-                       fills: Iterable[tuple[int, int]] = ()) -> dict[int, dict[str, Rendition]]:
-    """Every image's renditions, made if missing; attached as `image.prepared_renditions`."""
+def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[tuple[int, int]] = (),
+                       public: bool = False) -> dict[int, dict[str, Rendition]]:
+    """Every image's renditions, made if missing; attached as `image.prepared_renditions`.
+    `public`: the images are shown on a published page (their renditions' URLs are plain)."""
     usable = [i for i in images if i is not None and i.status == OutputStatus.SUCCEEDED and i.file]
+    for image in usable:
+        image.public_renditions = public
     fills = tuple(fills)
     by_image: dict[int, dict[str, Rendition]] = {i.pk: {} for i in usable}
     if usable:
         for rendition in Rendition.objects.filter(image__in=[i.pk for i in usable]):
             by_image[rendition.image_id][rendition.spec] = rendition
     missing: list[Rendition] = []
-    for image in usable:
+    # One image may fill two slots of a page (featured and a section): make its files once.
+    for image in {i.pk: i for i in usable}.values():
         wanted = [s for s in specs_for(image, fills=fills) if s.name not in by_image[image.pk]]
         if not wanted:
             continue
@@ -119,8 +128,26 @@ def srcset(image: ImageOutput, fmt: str) -> list[Source]:
     for name, rendition in prepared.items():
         spec = parse_spec(name)
         if spec.height is None and spec.format == fmt:
-            found.append(Source(url=rendition.url, width=rendition.width, height=rendition.height))
+            found.append(Source(url=url_of(rendition, public=getattr(image, "public_renditions", False)),
+                                width=rendition.width, height=rendition.height))
     return sorted(found, key=lambda s: s.width)
+
+
+def url_of(rendition: Rendition, *, public: bool = False) -> str:
+    """A rendition's URL: plain and cacheable on a published page, else the storage's
+    (a signed link with BLOGIMAGES_PRIVATE_MEDIA on)."""
+    return signed_media.public_url(rendition.file.name) if public else rendition.url
+
+
+def is_published(name: str) -> bool:
+    """Whether a stored file is a rendition of an image a published post shows (then anyone may fetch it)."""
+    rendition = Rendition.objects.select_related("image__post").filter(file=name).first()
+    if rendition is None or not rendition.image.post_id:
+        return False
+    image, adapter = rendition.image, get_post_adapter()
+    if not adapter.is_published(image.post):
+        return False
+    return image.pk in set(adapter.chosen_slot_images(image.post).values())
 
 
 def fill(image: ImageOutput, size: tuple[int, int]) -> Rendition | None:
@@ -129,4 +156,5 @@ def fill(image: ImageOutput, size: tuple[int, int]) -> Rendition | None:
     prepared = getattr(image, "prepared_renditions", None) or {}
     if name in prepared:
         return prepared[name]
-    return prepare_renditions([image], fills=[size]).get(image.pk, {}).get(name)
+    public = getattr(image, "public_renditions", False)
+    return prepare_renditions([image], fills=[size], public=public).get(image.pk, {}).get(name)

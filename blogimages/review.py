@@ -10,7 +10,9 @@ Who may do what:
 
 - review (approve, reject, regenerate, assign, replace): active staff with
   `blogimages.change_imageoutput`;
-- delete: the image's creator, or staff with `blogimages.delete_imageoutput`;
+- delete: the image's creator, or staff with `blogimages.delete_imageoutput`; an approved or
+  chosen image only if they also review, and its slots get the next approved image (or the
+  delete is refused);
 - make derived images (watermark, resize, variations... see derive.py): reviewers and the
   image's creator.
 """
@@ -31,8 +33,10 @@ from .access import (  # noqa: F401 - who may act is part of review's API for th
     can_delete,
     can_derive,
     can_review,
+    is_protected,
     record,
     require_reviewer,
+    slots_showing,
 )
 from .conf import blogimages_settings
 from .exceptions import InvalidImage
@@ -274,14 +278,64 @@ def replace_with_upload(output: ImageOutput, upload, *, user, note: str = "") ->
 # -- delete -----------------------------------------------------------------------------
 
 
-def delete(output: ImageOutput, *, user) -> None:
-    """Delete an image (its files follow once committed). Only its creator or staff with the
-    delete permission; a derived image's deletion is recorded on its original."""
+def delete(output: ImageOutput, *, user) -> dict[str, int]:
+    """Delete an image (its files follow once committed).
+
+    Its creator or staff with the delete permission may; an approved image, or one a post
+    slot shows, only someone who also has review rights. A slot is never left silently blank:
+    each slot showing the image gets the newest other approved image made for that slot
+    (recorded on it, and returned as {slot key: id of the image it now shows}); if a slot has
+    none, nothing is deleted and ValueError says to choose or reject first. A derived image's
+    deletion is recorded on its original.
+    """
     if not can_delete(user, output):
+        if is_protected(output) and not can_review(user):
+            raise PermissionDenied(
+                f"Image #{output.pk} is approved or shown on a post; only staff with permission to review "
+                "images may delete it.")
         raise PermissionDenied("Only the image's creator or staff with permission to delete images may delete it.")
     with transaction.atomic():
+        replaced = _take_over_slots(output, user=user)
         if output.derived_from_id:
             record(output.derived_from, user=user, action=ReviewAction.DELETE,
                    note=f"Deleted derived image #{output.pk} ({output.derivation or 'derived'}).",
                    data={"deleted_output": output.pk, "derivation": output.derivation})
         output.delete()
+    return replaced
+
+
+def _take_over_slots(output: ImageOutput, *, user) -> dict[str, int]:
+    slots = slots_showing(output)
+    if not slots:
+        return {}
+    adapter = get_post_adapter()
+    gone = {output.pk, *output.derivatives.filter(derivation="publish").values_list("pk", flat=True)}
+    if output.derivation == "publish" and output.derived_from_id:
+        gone.add(output.derived_from_id)  # its original is the same picture
+    plan: dict[str, ImageOutput] = {}
+    for key in slots:
+        candidate = (ImageOutput.objects.filter(post_id=output.post_id, section_key=key,
+                                                status=OutputStatus.SUCCEEDED, review_status=ReviewStatus.APPROVED)
+                     .exclude(pk__in=gone).exclude(derivation="publish").order_by("-created_at", "-pk").first())
+        if candidate is None:
+            raise ValueError(
+                f"Image #{output.pk} is the chosen image of slot {key!r} and no other approved image was made for "
+                "it: choose another image for the slot (or reject this one) before deleting it.")
+        plan[key] = candidate
+    replaced = {}
+    for key, candidate in plan.items():
+        shown = derive.publish_copy(candidate, user=user)
+        adapter.assign_slot_image(output.post, key, shown)
+        record(candidate, user=user, action=ReviewAction.ASSIGN,
+               note=f"Chosen for slot {key!r} in place of deleted image #{output.pk}.",
+               data={"section": key, "assigned_output": shown.pk, "previous": output.pk, "replaces": output.pk})
+        replaced[key] = shown.pk
+    return replaced
+
+
+def describe_deletion(pk: int, replaced: dict[str, int]) -> str:
+    """What the faces tell the person who deleted an image."""
+    text = f"Deleted image #{pk} and its files."
+    for key, shown in replaced.items():
+        text += f" Slot {key!r} now shows image #{shown}, the newest other approved image made for it."
+    return text

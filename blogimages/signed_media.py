@@ -18,10 +18,12 @@ an internal name), else the request's.
 
 from __future__ import annotations
 
+import copy
 import math
 import posixpath
 import time
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
 from django.urls import reverse
@@ -52,6 +54,26 @@ def read_token(token: str) -> str:
     if time.time() > data["e"]:
         raise PermissionError("This link has expired.")
     return data["n"]
+
+
+def private_media() -> bool:
+    """BLOGIMAGES_PRIVATE_MEDIA, which defaults to on unless DEBUG is."""
+    value = blogimages_settings.PRIVATE_MEDIA
+    return (not settings.DEBUG) if value is None else bool(value)
+
+
+def public_url(name: str) -> str:
+    """The plain, cacheable URL of a published file (a rendition on a public page): MEDIA_URL +
+    name for local files (views/media.public serves it only while it is published), the
+    unsigned object URL on S3 (the bucket policy makes the renditions prefix public)."""
+    storage = get_storage()
+    if hasattr(storage, "public_url"):
+        return storage.public_url(name)
+    if hasattr(storage, "querystring_auth"):
+        unsigned = copy.copy(storage)
+        unsigned.querystring_auth = False
+        return unsigned.url(name)
+    return storage.url(name)
 
 
 def _presigned(name: str, lifetime: int) -> str | None:

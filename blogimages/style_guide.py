@@ -8,10 +8,11 @@ that say which part came from the guide, stored with each image so pages can sho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .models import ImagePrompt, StyleGuide
+from . import storage
+from .models import ImageOutput, ImagePrompt, OutputStatus, StyleGuide
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,3 +56,42 @@ def apply(prompt: ImagePrompt, *, guide: StyleGuide | None, slot_key: str = "", 
     marks = {"name": guide.name, "style": _join(style_part, avoid), "format": format_part,
              "negative_prompt": negative_part}
     return Guided(prompt=copy, marks={k: v for k, v in marks.items() if v})
+
+
+def reference_marks(guide: StyleGuide, provider, model: str) -> dict[str, Any]:
+    """Which of the guide's reference images go with the request (ids, in order), or why none do.
+
+    Only providers that take references in a generation get them (`reference_limit`), at
+    most as many as the model takes; the rest is said, not silently dropped."""
+    ids = list(guide.reference_images.filter(status=OutputStatus.SUCCEEDED).exclude(file="")
+               .order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return {}
+    limit = provider.reference_limit(model)
+    if limit <= 0:
+        return {"references_skipped": f"{provider.alias} takes no reference images; "
+                                      f"{len(ids)} of the style guide's not sent"}
+    marks: dict[str, Any] = {"references": ids[:limit]}
+    if len(ids) > limit:
+        marks["references_skipped"] = f"{model or provider.alias} takes at most {limit}; {len(ids) - limit} not sent"
+    return marks
+
+
+def attach_references(request, snapshot: dict[str, Any]):
+    """`request` with the bytes of the reference images its snapshot names (style guide marks).
+
+    A reference deleted since the image was queued is left out: the image is still made,
+    and its snapshot still names what was meant."""
+    ids = ((snapshot or {}).get("style_guide") or {}).get("references") or []
+    if not ids or request.reference_images:
+        return request
+    images = {o.pk: o for o in ImageOutput.objects.filter(pk__in=ids).exclude(file="")}
+    data = []
+    for pk in ids:
+        if pk in images:
+            try:
+                with storage.get_storage().open(images[pk].file.name, "rb") as fh:
+                    data.append(fh.read())
+            except OSError:  # the file went missing: make the image without it
+                continue
+    return replace(request, reference_images=tuple(data))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
+from .views import alt_text, assist, chat, compare, gallery, style_guide, media, prompts, publishing, tester, tokens
 
 app_name = "blogimages"
 
@@ -17,9 +17,14 @@ urlpatterns = [
     path("<int:pk>/focal/", publishing.image_focal, name="image_focal"),
     path("<int:pk>/status/", tester.output_status, name="output_status"),
     path("<int:pk>/retry/", tester.output_retry, name="output_retry"),
+    path("assist/", assist.assist_proposal, name="assist"),
+    path("alt-text/", alt_text.alt_text_missing, name="alt_text_missing"),
+    path("alt-text/<int:pk>/suggest/", alt_text.alt_text_suggest, name="alt_text_suggest"),
     path("chat/", chat.chat_list, name="chat_list"),
     path("chat/<int:pk>/", chat.chat_thread, name="chat_thread"),
     path("chat/<int:pk>/messages/", chat.chat_messages, name="chat_messages"),
+    path("chat/<int:pk>/messages/<int:message_id>/", chat.chat_message, name="chat_message"),
+    path("chat/<int:pk>/messages/<int:message_id>/stream/", chat.chat_stream, name="chat_stream"),
     path("chat/<int:pk>/rename/", chat.chat_rename, name="chat_rename"),
     path("chat/<int:pk>/delete/", chat.chat_delete, name="chat_delete"),
     path("chat/<int:pk>/use/<int:output_id>/", chat.chat_use, name="chat_use"),

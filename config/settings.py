@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from gunicorn itself, compressed and cached for good (whitenoise's place).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -175,8 +177,12 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 # Files go through Django's storage API, so S3 works by configuration alone.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Local files whose .url is a signed link when BLOGIMAGES_PRIVATE_MEDIA is on.
+    "default": {"BACKEND": "blogimages.media_storage.MediaStorage"},
+    # Production (DEBUG off): `collectstatic` writes hashed, gzip/brotli-compressed copies that
+    # whitenoise serves with far-future cache headers. Development serves the source folders.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     STORAGES["default"] = {
@@ -402,6 +408,8 @@ BLOGIMAGES_PUBLIC_BASE_URL = env.str("BLOGIMAGES_PUBLIC_BASE_URL", default="")
 BLOGIMAGES_SIGNED_URL_SECONDS = env.int("BLOGIMAGES_SIGNED_URL_SECONDS", default=3600)
 BLOGIMAGES_MEDIA_ACCEL_REDIRECT = env.str("BLOGIMAGES_MEDIA_ACCEL_REDIRECT", default="")
 BLOGIMAGES_MEDIA_SENDFILE = env.bool("BLOGIMAGES_MEDIA_SENDFILE", default=False)
+# On in production: files that are not published renditions get signed, expiring URLs.
+BLOGIMAGES_PRIVATE_MEDIA = env.bool("BLOGIMAGES_PRIVATE_MEDIA", default=not DEBUG)
 if BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT not in ("url", "b64_json"):
     raise ImproperlyConfigured("BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT must be 'url' or 'b64_json'.")
 # ninja in INSTALLED_APPS: /api/docs serves its bundled Swagger UI (no CDN).

@@ -66,13 +66,15 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such post.")
     sections = list(post.sections.select_related("chosen_image"))
     shown = [post.featured_image, *(s.chosen_image for s in sections)]
-    renditions.prepare_renditions(shown)
+    # A published page's renditions are public and cacheable; a preview's stay behind signed links.
+    renditions.prepare_renditions(shown, public=not preview)
     social = post.social_image or post.featured_image
     og_image = renditions.fill(social, renditions.SOCIAL_SIZE) if social else None
     return render(request, "posts/post_detail.html", {
         "post": post, "sections": sections, "preview": preview, "social": social, "og_image": og_image,
         "canonical": request.build_absolute_uri(post.get_absolute_url()),
-        "og_image_url": request.build_absolute_uri(og_image.url) if og_image else "",
+        "og_image_url": request.build_absolute_uri(renditions.url_of(og_image, public=not preview))
+        if og_image else "",
         "og_alt": alt_for(social) if social else "",
     })
 
@@ -214,11 +216,14 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
     # By default only the slots without an approved image; "regenerate all" makes every slot anew.
     only_missing = data.get("regenerate_all") != "on"
     use_style_guide = data.get("skip_style_guide") != "on"
+    # Story mode: the slots as one series (one style, a seed family).
+    story = data.get("story") == "on"
     plan, error = None, ""
     if request.method == "POST":
         try:
             started = batches.start_post_batch(post=post, setting=setting, user=request.user,
-                                               only_missing=only_missing, use_style_guide=use_style_guide)
+                                               only_missing=only_missing, use_style_guide=use_style_guide,
+                                               story=story)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
         else:
@@ -231,12 +236,12 @@ def generate_all(request: HttpRequest, slug: str) -> HttpResponse:
     if not error:
         try:
             plan = batches.plan_post_batch(post=post, setting=setting, only_missing=only_missing,
-                                           use_style_guide=use_style_guide)
+                                           use_style_guide=use_style_guide, story=story)
         except (BlogImagesError, ValueError) as exc:
             error = str(exc)
     context = {"post": post, "plan": plan, "error": error, "setting": setting, "regenerate_all": not only_missing,
                "settings": ImageSetting.objects.all(), "style_guide": style_guide.active_guide(),
-               "skip_style_guide": not use_style_guide}
+               "skip_style_guide": not use_style_guide, "story": story}
     if is_fragment(request):
         return render(request, "posts/develop.html#plan", context)
     return render(request, "posts/develop.html", {**_develop_context(request, post), **context, "show_plan": True})

@@ -11,3 +11,7 @@ import secrets
 os.environ.setdefault("DJANGO_SECRET_KEY", f"tests-only-{secrets.token_urlsafe(32)}")
 
 from config.settings import *  # noqa: E402, F403
+
+# The tests render pages without running collectstatic first: the source folders, unhashed.
+# (tests/test_production.py and .ci/production-smoke run the production storage, collected.)
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

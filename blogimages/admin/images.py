@@ -5,19 +5,22 @@ Everything generated is read-only; state changes only through the services in `r
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .. import derive, review
+from .. import bulk, derive, review
 from ..forms_admin import (
     AssignForm,
     ConvertForm,
@@ -140,7 +143,7 @@ class ImageOutputAdmin(admin.ModelAdmin):
 
     @admin.display(description="Shown in sections")
     def chosen_for(self, obj: ImageOutput) -> str:
-        keys = _sections_showing(obj)
+        keys = review.slots_showing(obj)
         return ", ".join(keys) if keys else "—"
 
     def get_readonly_fields(self, request, obj=None):
@@ -180,11 +183,47 @@ class ImageOutputAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj) -> None:
-        review.delete(obj, user=request.user)
+        # The admin checked has_delete_permission (review.can_delete); the service checks again
+        # and may refuse a chosen image with no approved successor: say so instead of a 500.
+        pk = obj.pk
+        try:
+            replaced = review.delete(obj, user=request.user)
+        except (PermissionDenied, ValueError) as exc:
+            self.message_user(request, f"Image #{pk} was not deleted: {exc}", messages.ERROR)
+            raise _NotDeleted from exc
+        if replaced:
+            self.message_user(request, review.describe_deletion(pk, replaced), messages.WARNING)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except _NotDeleted:
+            return redirect(reverse("admin:blogimages_imageoutput_change", args=[object_id]))
+
+    def log_deletions(self, request, queryset) -> None:
+        # The delete action logs the whole selection before delete_queryset runs; the service may
+        # refuse some of it, so that action's entries are written there, for what was deleted.
+        if isinstance(queryset, QuerySet):
+            return
+        super().log_deletions(request, queryset)
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in queryset.select_related("derived_from"):
-            review.delete(obj, user=request.user)
+        # The bulk action goes through the same service per image: one refusal stops no other.
+        selected = list(queryset.select_related("derived_from", "post"))
+        before = {obj.pk: copy.copy(obj) for obj in selected}  # a deleted row forgets its pk
+        result = bulk.apply("delete", selected, user=request.user)
+        if result.done:
+            super().log_deletions(request, [before[pk] for pk in result.done])
+        level = messages.ERROR if result.all_refused else messages.WARNING if result.refused else messages.SUCCESS
+        self.message_user(request, result.summary(), level)
+        request._blogimages_bulk_deleted = True
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs) -> None:
+        # Django's delete action then says "Successfully deleted N" whatever happened; our
+        # summary (what was deleted, what was refused and why) has already said it exactly.
+        if getattr(request, "_blogimages_bulk_deleted", False) and str(message).startswith("Successfully deleted"):
+            return
+        super().message_user(request, message, level, *args, **kwargs)
 
     # -- the change page ----------------------------------------------------------------
 
@@ -208,7 +247,7 @@ class ImageOutputAdmin(admin.ModelAdmin):
             "events": events,
             "derivatives": list(obj.derivatives.order_by("-created_at", "-id")),
             "parent": obj.derived_from,
-            "sections_showing": _sections_showing(obj),
+            "sections_showing": review.slots_showing(obj),
             "review_urls": {name: reverse(f"admin:blogimages_imageoutput_{name}", args=[obj.pk])
                             for name, _ in self._review_views()},
         }
@@ -523,13 +562,6 @@ def _made(prefix: str) -> Callable[[Any], str]:
     return message
 
 
-def _sections_showing(obj: ImageOutput) -> list[str]:
-    if not obj.post_id:
-        return []
-    ids = {obj.pk, *obj.derivatives.filter(derivation="publish").values_list("pk", flat=True)}
-    return [key for key, chosen in get_post_adapter().chosen_images(obj.post).items() if chosen in ids]
-
-
 LINK_KEYS = {"new_output": "new image", "new_outputs": "new image", "assigned_output": "shown image",
              "previous": "previous image", "replaces": "replaced image", "deleted_output": None}
 
@@ -548,3 +580,7 @@ def _event_links(event: ReviewEvent) -> list[tuple[str, str | None, str]]:
         if value not in (None, ""):
             links.append((key.replace("_", " "), None, str(value)))
     return links
+
+
+class _NotDeleted(Exception):
+    """The service refused a delete the admin had confirmed (rolls back delete_view's transaction)."""

@@ -767,6 +767,27 @@ def reject_image(request: HttpRequest, image_id: ImageId, payload: RejectIn):
                      lambda output: review.reject(output, user=caller(request), reason=payload.reason))
 
 
+class DeletedOut(Schema):
+    deleted: int
+    replaced: dict[str, int] = Field(description="Slots that showed the image: {slot key: id of the image each "
+                                                 "now shows} (the newest other approved image made for it).")
+    detail: str
+
+
+@images.delete("/{int:image_id}", response={200: DeletedOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+               summary="Delete an image")
+def delete_image(request: HttpRequest, image_id: ImageId):
+    """The image's creator or staff with blogimages.delete_imageoutput; an approved image, or one
+    a post slot shows, only staff who also review. A slot it shows gets the newest other approved
+    image made for that slot; 409 when a slot has none (nothing is deleted)."""
+    output = _image_or_404(image_id)
+    try:
+        replaced = review.delete(output, user=caller(request))
+    except ValueError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return {"deleted": image_id, "replaced": replaced, "detail": review.describe_deletion(image_id, replaced)}
+
+
 class UseIn(Schema):
     post: Text(200) = Field(description="The post's slug (or id).")
     slot: Text(100) = Field(description="The slot key: featured, social or a section key.")

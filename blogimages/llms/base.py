@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -198,6 +198,19 @@ class BaseLLM:
 
     def complete_request(self, request: CompletionRequest, *, on_text=None) -> Completion:
         raise NotImplementedError
+
+    def stream(self, request: CompletionRequest) -> Iterator[str | Completion]:
+        """Answer `request` as it is written: text pieces (str), then the Completion, last.
+
+        A backend that does not stream yields its Completion alone, so callers need one loop."""
+        self.validate(request)
+        if self.capabilities(self.model_for(request)).streaming:
+            yield from self.stream_request(request)
+        else:
+            yield self.complete_request(request)
+
+    def stream_request(self, request: CompletionRequest) -> Iterator[str | Completion]:
+        yield self.complete_request(request)
 
     def check(self) -> list[str]:
         """Configuration problems, for `manage.py check`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -166,6 +166,20 @@ class OpenAILLM(BaseLLM):
                           request_id=request_id)
 
     def _stream(self, params: dict[str, Any], on_text: Callable[[str], None]) -> Completion:
+        for piece in self._events(params):
+            if isinstance(piece, Completion):
+                return piece
+            on_text(piece)
+        raise ProviderServerError("the stream ended without an answer", provider=self.alias)
+
+    def stream_request(self, request: CompletionRequest) -> Iterator[str | Completion]:
+        try:
+            yield from self._events(self.params(request))
+        except openai.OpenAIError as exc:
+            raise self.translate_error(exc) from exc
+
+    def _events(self, params: dict[str, Any]) -> Iterator[str | Completion]:
+        """The SSE answer: each text delta as it arrives, then the assembled Completion."""
         stream = self.client.chat.completions.create(**params, stream=True, stream_options={"include_usage": True})
         request_id = stream.response.headers.get("x-request-id", "")
         text: list[str] = []
@@ -185,7 +199,7 @@ class OpenAILLM(BaseLLM):
                         refusal += delta.refusal
                     if delta.content:
                         text.append(delta.content)
-                        on_text(delta.content)
+                        yield delta.content
                     for part in delta.tool_calls or []:
                         entry = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
                         entry["id"] = part.id or entry["id"]
@@ -197,8 +211,8 @@ class OpenAILLM(BaseLLM):
                                  request_id=request_id, code="refusal")
         tool_calls = [self._tool_call(c["id"], c["name"], c["arguments"], request_id)
                       for _, c in sorted(calls.items())]
-        return Completion(text="".join(text), tool_calls=tool_calls, usage=usage, model=model,
-                          finish_reason=finish, request_id=request_id, streamed=True)
+        yield Completion(text="".join(text), tool_calls=tool_calls, usage=usage, model=model,
+                         finish_reason=finish, request_id=request_id, streamed=True)
 
     def _tool_call(self, call_id: str, name: str, arguments: str, request_id: str) -> ToolCall:
         try:

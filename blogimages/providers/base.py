@@ -64,6 +64,9 @@ class GenerationRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # An opaque end-user id some providers take for abuse monitoring.
     user: str = ""
+    # Images the result should follow (the style guide's references), for providers whose
+    # `reference_limit` is above 0. Bytes: attached just before the call, never snapshotted.
+    reference_images: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def size(self) -> str:
@@ -323,6 +326,10 @@ class BaseProvider:
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Call the backend. Raise a `ProviderError` subclass on failure."""
         raise NotImplementedError
+
+    def reference_limit(self, model: str = "") -> int:
+        """How many `reference_images` a plain generation with `model` takes (0: none)."""
+        return 0
 
     def check(self) -> list[str]:
         """Problems with this provider's configuration, for `manage.py check`."""

@@ -24,12 +24,18 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from ..fonts import font_path
+from ..exceptions import UnsupportedFeature
 from .base import MAX_SEED, MIME_TYPES, BaseProvider, Capabilities, GeneratedImage, GenerationRequest, GenerationResult
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
 
 LAYOUTS = ("gradient", "geometric")
+# Centred marks on a plain or transparent ground (the avatar / icon / logo mark presets):
+# chosen only by name (extra "layout"), never from style words.
+MARK_LAYOUTS = ("avatar", "icon", "mark")
+TRANSPARENT = "transparent"
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 MODELS = {"cards": "", "cards-gradient": "gradient", "cards-geometric": "geometric"}
 LAYOUT_WORDS = {
     "geometric": ("geometric", "bauhaus", "shapes", "flat", "pattern", "tiles", "graphic", "memphis"),
@@ -104,6 +110,17 @@ class CardsProvider(BaseProvider):
             output_formats=("png", "webp", "jpeg"), prices={"*": Decimal("0")},
         )
 
+    def validate(self, request: GenerationRequest, caps: Capabilities | None = None) -> None:
+        super().validate(request, caps)
+        background = str((request.extra or {}).get("background") or "")
+        problems = []
+        if background == TRANSPARENT and (request.output_format or "png") == "jpeg":
+            problems.append("a transparent background needs png or webp output")
+        elif background and background != TRANSPARENT and not _HEX.match(background):
+            problems.append(f"background {background!r} is neither 'transparent' nor a colour like #f4efe6")
+        if problems:
+            raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
+
     def generate(self, request: GenerationRequest) -> GenerationResult:
         if request.seed is None:
             # Report the seed we picked so the image can be made again.
@@ -122,6 +139,7 @@ class CardsProvider(BaseProvider):
             layout=str(extra.get("layout") or MODELS.get(model, "")),
             palette=str(extra.get("palette") or ""),
             label=str(extra.get("label") or self.options.get("label") or ""),
+            background=str(extra.get("background") or ""),
         )
         fmt = request.output_format or "png"
         return GeneratedImage(data=encode(image, fmt), mime_type=MIME_TYPES[fmt], seed=seed,
@@ -129,10 +147,14 @@ class CardsProvider(BaseProvider):
 
 
 def render_card(*, width: int, height: int, seed: int, text: str, style: str = "", negative: str = "",
-                layout: str = "", palette: str = "", label: str = "") -> tuple[Image.Image, dict[str, Any]]:
-    """Draw one card; returns the RGB image and what was chosen, for the sidecar."""
+                layout: str = "", palette: str = "", label: str = "",
+                background: str = "") -> tuple[Image.Image, dict[str, Any]]:
+    """Draw one card; returns the image (RGB, or RGBA on a transparent ground) and what was chosen."""
     rng = random.Random(seed)
     chosen = PALETTES_BY_NAME.get(palette) or choose_palette(style, negative, rng)
+    if layout in MARK_LAYOUTS:
+        return render_mark(width=width, height=height, rng=rng, palette=chosen, text=_clean(text), layout=layout,
+                           background=background, no_text=_mentions(negative, NO_TEXT_WORDS))
     layout = layout if layout in LAYOUTS else choose_layout(style, negative, rng)
     text, label = _clean(text), _clean(label)
     # Text no bundled font can draw (CJK, say) is dropped; the card becomes an abstract cover.
@@ -649,3 +671,79 @@ def _motif(draw: ImageDraw.ImageDraw, box: Box, colour: RGB, rng: random.Random)
             for j in range(3):
                 px, py = x0 + w * (i + 0.5) / 3, y0 + h * (j + 0.5) / 3
                 draw.ellipse((px - r, py - r, px + r, py + r), fill=colour)
+
+
+# -- marks: avatar, icon, logo mark ----------------------------------------------------------
+
+
+def initials(text: str, limit: int = 2) -> str:
+    """The first letters of the first words ("red lighthouse" -> "RL"), letters and digits only."""
+    letters = [word[0] for word in re.findall(r"[^\W_]+", text)]
+    return "".join(letters[:limit]).upper()
+
+
+def render_mark(*, width: int, height: int, rng: random.Random, palette: Palette, text: str, layout: str,
+                background: str, no_text: bool = False) -> tuple[Image.Image, dict[str, Any]]:
+    """One centred mark, drawn large and scaled down for smooth edges, on a transparent or plain ground.
+
+    avatar: a disc with the subject's initials; icon: a rounded tile with one flat shape;
+    mark: two overlapping flat shapes with one initial. The ground is `background` (a colour
+    or "transparent"), else the palette's paper colour — a named solid colour either way."""
+    transparent = background == TRANSPARENT
+    ground = (0, 0, 0, 0) if transparent else (*_rgb(background if _HEX.match(background or "") else palette.paper), 255)
+    factor = 4 if max(width, height) <= 512 else 2
+    big = (width * factor, height * factor)
+    image = Image.new("RGBA", big, ground)
+    draw = ImageDraw.Draw(image)
+    side = min(big)
+    cx, cy = big[0] / 2, big[1] / 2
+    accents = [_rgb(a) for a in palette.accents]
+    deep = _rgb(palette.background[1])
+    paper = _rgb(palette.paper)
+    word = "" if no_text else initials(text, 2 if layout == "avatar" else 1)
+    if layout == "avatar":
+        radius = side * 0.46
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(*deep, 255))
+        inner = radius * 0.9
+        draw.ellipse((cx - inner, cy - inner, cx + inner, cy + inner), outline=(*rng.choice(accents), 255),
+                     width=max(2, round(side * 0.018)))
+        glyph_box = radius * 1.1
+    elif layout == "icon":
+        half = side * 0.42
+        draw.rounded_rectangle((cx - half, cy - half, cx + half, cy + half), radius=half * 0.44,
+                               fill=(*rng.choice(accents), 255))
+        shape = rng.choice(("circle", "triangle", "diamond"))
+        size = half * 0.55
+        fill = (*deep, 255)
+        if shape == "circle":
+            draw.ellipse((cx - size, cy - size, cx + size, cy + size), fill=fill)
+        elif shape == "triangle":
+            draw.polygon([(cx, cy - size), (cx + size * 1.05, cy + size * 0.8), (cx - size * 1.05, cy + size * 0.8)],
+                         fill=fill)
+        else:
+            draw.polygon([(cx, cy - size), (cx + size, cy), (cx, cy + size), (cx - size, cy)], fill=fill)
+        word, glyph_box = "", 0  # an icon carries no letters: they blur at 32 px
+    else:
+        first, second = rng.sample(accents, 2) if len(accents) > 1 else (accents[0], deep)
+        radius = side * 0.3
+        offset = side * 0.09
+        draw.ellipse((cx - radius - offset, cy - radius, cx + radius - offset, cy + radius), fill=(*first, 255))
+        half = side * 0.26
+        tile = Image.new("RGBA", big, (0, 0, 0, 0))
+        ImageDraw.Draw(tile).rounded_rectangle((cx - half + offset, cy - half, cx + half + offset, cy + half),
+                                              radius=half * 0.2, fill=(*second, 225))
+        image = Image.alpha_composite(image, tile)
+        draw = ImageDraw.Draw(image)
+        glyph_box = radius * 0.95
+    if word:
+        font_size = round(glyph_box * (0.62 if len(word) > 1 else 0.8))
+        font = _font("display", font_size)
+        colour = paper if layout == "avatar" else _rgb(palette.ink)
+        draw.text((cx, cy), word, font=font, fill=(*colour, 255), anchor="mm")
+    image = image.resize((width, height), Image.Resampling.LANCZOS)
+    if not transparent:
+        image = image.convert("RGB")
+    metadata = {"palette": palette.name, "layout": layout, "renderer": "cards/1",
+                "background": TRANSPARENT if transparent else "#%02x%02x%02x" % ground[:3],
+                "text": word, "text_lines": 1 if word else 0, "font_size": 0, "truncated": False}
+    return image, metadata

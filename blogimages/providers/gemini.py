@@ -381,7 +381,12 @@ class GeminiProvider(BaseProvider):
             ) from exc
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        return self._generate(request, references=())
+        # Gemini takes reference images in a plain generation too: inline, before the prompt.
+        references = self.check_references(request.model, request.reference_images) if request.reference_images else ()
+        return self._generate(request, references=references)
+
+    def reference_limit(self, model: str = "") -> int:
+        return self.max_reference_images(model)
 
     def edit(self, request: GenerationRequest, *, images: Sequence[bytes]) -> GenerationResult:
         """`request.n` images from the prompt and `images` (sources or references, in order).

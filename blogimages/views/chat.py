@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import chat, publishing
 from ..exceptions import BlogImagesError
 from ..integration import get_post_adapter
 from ..llms import get_llm
-from ..models import ChatThread, ImageOutput
+from ..models import ChatMessage, ChatThread, ImageOutput
 from .common import is_fragment
 
 
@@ -44,7 +47,8 @@ def _context(request: HttpRequest, thread: ChatThread, **extra) -> dict:
         "thread": thread, "chat_messages": thread.messages.prefetch_related("outputs"), "llm": llm,
         "offline": llm.capabilities().offline, "slot_label": slot_label, "state": chat.prompt_record(
             chat.state_of(thread), thread.provider or ""), "nav": "chat",
-        "can_use": request.user.has_perm("blogimages.change_imageoutput"), **extra,
+        "can_use": request.user.has_perm("blogimages.change_imageoutput"), "streams": chat.streams(thread),
+        **extra,
     }
 
 
@@ -57,21 +61,77 @@ def chat_thread(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def chat_messages(request: HttpRequest, pk: int) -> HttpResponse:
-    """Post a message (field `message`); htmx gets the two new messages, others the page."""
+    """Post a message (field `message`).
+
+    htmx gets the user's message and the assistant's, still unanswered, at once: the
+    assistant's streams its answer in (SSE) or fetches it, so the page never waits on the
+    model. Without JavaScript the answer is made here and the page reloaded."""
     thread = _thread(request, pk)
     text = request.POST.get("message", "")
     try:
-        reply = chat.send_message(thread, text=text, user=request.user)
+        if not is_fragment(request):
+            chat.send_message(thread, text=text, user=request.user)
+            return redirect("blogimages:chat_thread", pk=thread.pk)
+        turn = chat.post_message(thread, text=text)
     except ValueError as exc:
         if is_fragment(request):
             return HttpResponse(f'<p class="error-box" role="alert">{exc}</p>', status=422)
         messages.error(request, str(exc))
         return redirect("blogimages:chat_thread", pk=thread.pk)
-    if is_fragment(request):
-        turn = list(thread.messages.filter(pk__lte=reply.pk).order_by("-created_at", "-pk")[:2])[::-1]
-        return render(request, "blogimages/chat_thread.html#turn",
-                      _context(request, thread, chat_messages=turn))
-    return redirect("blogimages:chat_thread", pk=thread.pk)
+    return render(request, "blogimages/chat_thread.html#turn", _context(request, thread, chat_messages=list(turn)))
+
+
+def _assistant_message(thread: ChatThread, message_id: int) -> ChatMessage:
+    return get_object_or_404(ChatMessage, pk=message_id, thread=thread, role=ChatMessage.Role.ASSISTANT)
+
+
+@login_required
+@require_GET
+def chat_message(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    """One assistant message: answered here if nobody has started on it; polled while another request writes it."""
+    thread = _thread(request, pk)
+    message = _assistant_message(thread, message_id)
+    if message.status == ChatMessage.Status.PENDING:
+        message = chat.answer(message, user=request.user)
+    else:
+        message = chat.give_up_if_stale(message)
+    return render(request, "blogimages/chat_thread.html#message", _context(request, thread, message=message))
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+@login_required
+@require_GET
+def chat_stream(request: HttpRequest, pk: int, message_id: int) -> StreamingHttpResponse:
+    """Server-sent events of one answer: `text` pieces as the model writes them, `status` when it
+    goes on to make the image, then `done`
+    with the finished message's HTML, or `wait` when another request is answering it (poll)."""
+    thread = _thread(request, pk)
+    message = _assistant_message(thread, message_id)
+
+    def events():
+        # A first byte at once: the browser knows the stream is open before the model answers.
+        yield ": answering\n\n"
+        for piece in chat.answer_stream(message, user=request.user):
+            if isinstance(piece, chat.Working):
+                yield _event("status", {"text": piece.note})
+            else:
+                yield _event("text", {"text": piece})
+        message.refresh_from_db()
+        if not message.is_answered:
+            yield _event("wait", {})
+            return
+        html = render_to_string("blogimages/chat_thread.html#message",
+                                _context(request, thread, message=message), request=request)
+        yield _event("done", {"html": html})
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    # Proxies (nginx) would otherwise hold the pieces back until the answer is complete.
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 @login_required

@@ -208,12 +208,19 @@ def image_download(request: HttpRequest, pk: int) -> FileResponse:
 def image_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes the row (its files go once the delete commits)."""
     output = get_object_or_404(ImageOutput.objects.select_related("post"), pk=pk)
-    if not can_delete(request.user, output):
-        raise PermissionDenied("Only the image's creator or staff may delete it.")
     if request.method == "POST":
-        logger.info("user %s deleted image %s (%s)", request.user.pk, output.pk, output.file.name)
-        review.delete(output, user=request.user)
-        messages.success(request, f"Deleted image #{pk} and its files.")
+        name = output.file.name
+        try:
+            replaced = review.delete(output, user=request.user)  # checks who may, and refuses a blank slot
+        except ValueError as exc:
+            messages.error(request, str(exc))
+            return redirect("blogimages:image_detail", pk)
+        logger.info("user %s deleted image %s (%s); slots given other images: %s", request.user.pk, pk, name, replaced)
+        (messages.warning if replaced else messages.success)(request, review.describe_deletion(pk, replaced))
         return redirect("blogimages:gallery")
+    if not can_delete(request.user, output):
+        raise PermissionDenied("Only the image's creator or staff may delete it; an approved or chosen image, "
+                               "only staff who review images.")
     return render(request, "blogimages/image_confirm_delete.html",
-                  {"output": output, "nav": "gallery", "derivative_count": output.derivatives.count()})
+                  {"output": output, "nav": "gallery", "derivative_count": output.derivatives.count(),
+                   "slots_showing": review.slots_showing(output)})

@@ -1,4 +1,10 @@
-"""Files behind signed, expiring links (see signed_media.py): streamed, or handed to the web server."""
+"""Stored files over HTTP: behind signed, expiring links (see signed_media.py), and the
+renditions of published images at their plain MEDIA_URL paths.
+
+Both stream the file or hand it to the web server (X-Accel-Redirect for nginx, X-Sendfile
+for Apache). With BLOGIMAGES_PRIVATE_MEDIA off and DEBUG on, `public` serves the whole media
+folder as runserver always did.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,21 @@ import mimetypes
 import posixpath
 from urllib.parse import quote
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_GET
+from django.views.static import serve as static_serve
 
+from .. import renditions
 from ..conf import blogimages_settings
-from ..signed_media import read_token
+from ..signed_media import private_media, read_token
 from ..storage import get_storage
 
+# A rendition's name is its image's uid and spec, and its bytes never change: caches may keep it.
+PUBLISHED_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
-@require_GET
-def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
-    try:
-        name = read_token(token)
-    except PermissionError as exc:
-        return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
-    if posixpath.basename(name) != leaf:
-        return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
+
+def _send(name: str, *, cache_control: str) -> HttpResponse:
     storage = get_storage()
     if not storage.exists(name):
         raise Http404("The file is gone.")
@@ -35,7 +40,29 @@ def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
         response["X-Sendfile"] = storage.path(name)
     else:
         response = FileResponse(storage.open(name, "rb"), content_type=content_type)
-    # The link is a capability: caches may keep it only as long as it is valid, and only privately.
-    response["Cache-Control"] = "private, max-age=300"
+    response["Cache-Control"] = cache_control
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@require_GET
+def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
+    try:
+        name = read_token(token)
+    except PermissionError as exc:
+        return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
+    if posixpath.basename(name) != leaf:
+        return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
+    # The link is a capability: caches may keep it only as long as it is valid, and only privately.
+    return _send(name, cache_control="private, max-age=300")
+
+
+@require_GET
+def public(request: HttpRequest, name: str) -> HttpResponse:
+    if settings.DEBUG and not private_media():
+        return static_serve(request, name, document_root=settings.MEDIA_ROOT)
+    # Anything else (an original, a sidecar, a draft's rendition) is "not found", not "forbidden":
+    # the answer says nothing about which files exist.
+    if posixpath.normpath(name) != name or not renditions.is_published(name):
+        raise Http404("No such file.")
+    return _send(name, cache_control=PUBLISHED_CACHE_CONTROL)

@@ -61,6 +61,8 @@ def post():
 # -- the list -------------------------------------------------------------------------------
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 def test_the_list_shows_thumbnails_and_filters(recorder, staff_client, post):
     lighthouse = make_image(post=post, section_key="arrival", description="A lighthouse")
     boat = make_image(description="A fishing boat")
@@ -103,6 +105,8 @@ def test_the_list_needs_a_constant_number_of_queries(recorder, staff_client, pos
 # -- the change page ------------------------------------------------------------------------
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 def test_the_change_page_shows_a_large_preview_trail_and_relatives(recorder, staff_client, editor, post):
     from blogimages import derive, review
 
@@ -382,6 +386,9 @@ def test_only_the_creator_or_staff_with_delete_permission_delete(recorder, clien
     from blogimages import review
 
     review.approve(theirs, user=other)  # it has a review trail: deleted with it
+    # Approved: deleting it is a review decision (test_deletion_rights.py).
+    assert client.post(delete(theirs), {"post": "yes"}).status_code == 403
+    client.force_login(make_user(perms=("view_imageoutput", "change_imageoutput", "delete_imageoutput")))
     assert client.post(delete(theirs), {"post": "yes"}).status_code == 302
     assert not ImageOutput.objects.exists() and not ReviewEvent.objects.exists()
 

@@ -62,6 +62,7 @@ SERVICES = (
     "blogimages.generation",
     "blogimages.integration",
     "blogimages.llm_calls",
+    "blogimages.media_storage",
     "blogimages.messages",
     "blogimages.presets",
     "blogimages.publishing",

@@ -105,6 +105,7 @@ def test_the_command_fills_every_image_of_a_post_missing_approved_alt(section_im
     assert "[##############################] 1/1 described" in out.getvalue()
     assert ImageOutput.objects.get(pk=section_image.pk).alt_text == "A red lighthouse at dusk"
     assert ImageOutput.objects.get(pk=other.pk).alt_text == other.alt_text  # not in the post: untouched
+    assert "Editors approve them at /images/alt-text/?post=coast" in out.getvalue()
 
 
 def test_the_command_reports_failures_and_still_describes_the_rest(section_image, vision):

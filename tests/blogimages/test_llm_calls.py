@@ -8,7 +8,7 @@ import pytest
 
 from blogimages.budgets import BudgetExceeded, check_budget, spent
 from blogimages.exceptions import ProviderRateLimited
-from blogimages.llm_calls import llm_complete
+from blogimages.llm_calls import llm_complete, llm_stream
 from blogimages.llms import CompletionRequest, Message
 from blogimages.models import CostBasis, LlmCall
 from tests.blogimages.llms.chat_server import answer, completion, error_body
@@ -80,3 +80,40 @@ def test_a_failed_call_is_recorded_with_its_reason_and_costs_nothing(chat_llm, h
 def test_the_offline_rules_cost_nothing():
     result, call = llm_complete(hello())
     assert call.alias == "rules" and call.cost is None and "offline" in result.text
+
+
+def test_a_streamed_call_yields_its_pieces_then_records_and_prices_it(chat_llm, httpserver):
+    from tests.blogimages.llms.chat_server import CHAT, chunk, sse
+
+    user = UserFactory()
+    httpserver.expect_oneshot_request(CHAT, method="POST").respond_with_response(sse(
+        chunk({"content": "A red "}), chunk({"content": "lighthouse."}), chunk({}, finish_reason="stop"),
+        chunk(None, usage={"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500})))
+    got = list(llm_stream(hello(), alias=chat_llm, user=user, purpose="chat"))
+    assert got[:2] == ["A red ", "lighthouse."] and len(got) == 3
+    completion_, call = got[2]
+    assert completion_.text == "A red lighthouse." and completion_.streamed
+    assert call.cost == Decimal("0.008000") and call.cost_basis == CostBasis.USAGE and call.user == user
+
+
+def test_a_backend_that_does_not_stream_yields_only_its_answer(chat_llm, httpserver, settings):
+    import json as json_
+
+    settings.BLOGIMAGES_LLMS["chat"]["OPTIONS"]["streaming"] = False
+    answer(httpserver, completion("hi"))
+    [(result, call)] = list(llm_stream(hello(), alias=chat_llm))
+    assert result.text == "hi" and not result.streamed and call.input_tokens == 120
+    assert "stream" not in json_.loads(httpserver.log[0][0].get_data())
+
+
+def test_a_streamed_call_is_refused_over_budget_and_a_failed_one_recorded(chat_llm, httpserver, settings):
+    user = UserFactory()
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.01"}
+    with pytest.raises(BudgetExceeded):
+        next(llm_stream(hello(max_tokens=1000), alias=chat_llm, user=user))
+    assert httpserver.log == [] and not LlmCall.objects.exists()
+    settings.BLOGIMAGES_BUDGETS = {}
+    answer(httpserver, error_body("slow down", type="rate_limit_exceeded"), status=429, headers={"retry-after": "7"})
+    with pytest.raises(ProviderRateLimited):
+        list(llm_stream(hello(), alias=chat_llm, user=user))
+    assert "slow down" in LlmCall.objects.get().error

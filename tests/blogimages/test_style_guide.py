@@ -97,3 +97,76 @@ def test_a_slot_chat_shows_the_guides_part_of_what_was_sent(guide, post, django_
     assert "flat illustration" in reply.prompt["text"] and reply.prompt["negative_prompt"] == "text, logos"
     assert reply.prompt["style_guide"]["negative_prompt"] == "text, logos"
     assert reply.outputs.get().prompt_text == reply.prompt["text"]
+
+
+# -- reference images -------------------------------------------------------------------------
+
+@pytest.fixture
+def references(guide):
+    made = [generation.generate(prompt=f"reference {i}", overrides={"width": 256, "height": 256})[0] for i in (1, 2)]
+    guide.reference_images.set(made)
+    return made
+
+
+@pytest.fixture
+def gemini(settings, httpserver):
+    from tests.blogimages.providers.gemini_server import API_KEY, GeminiStandIn
+
+    stand_in = GeminiStandIn(httpserver)
+    settings.BLOGIMAGES_PROVIDERS = {
+        **settings.BLOGIMAGES_PROVIDERS,
+        "gemini": {"BACKEND": "blogimages.providers.gemini.GeminiProvider",
+                   "OPTIONS": {"api_key": API_KEY, "base_url": stand_in.base_url, "timeout": 5}},
+    }
+    return stand_in
+
+
+def test_a_provider_that_takes_references_gets_the_guides_images_inline(guide, references, post, gemini):
+    import base64
+
+    [output] = generation.generate(prompt="a lighthouse", provider="gemini", post=post, section_key="intro",
+                                   overrides={"width": 1024, "height": 1024})
+    output.refresh_from_db()
+    assert output.status == "succeeded"
+    assert output.setting_snapshot["style_guide"]["references"] == [r.pk for r in references]
+    assert "reference_images" not in output.setting_snapshot  # bytes never go into the JSON
+    [content] = gemini.requests[0]["contents"]
+    inline = [part.get("inlineData") or part.get("inline_data") for part in content["parts"][:2]]
+    sent = [base64.urlsafe_b64decode(part["data"]) for part in inline]
+    expected = []
+    for reference in references:
+        with reference.file.open("rb") as fh:
+            expected.append(fh.read())
+    assert sent == expected and "a lighthouse" in content["parts"][2]["text"]
+
+
+def test_more_references_than_the_model_takes_are_cut_and_said(guide, references, post, gemini, monkeypatch):
+    from blogimages.providers.gemini import GeminiProvider
+
+    monkeypatch.setattr(GeminiProvider, "reference_limit", lambda self, model="": 1)
+    plan = generation.plan_for_prompt(ImagePrompt(description="a lighthouse"), provider="gemini", post=post,
+                                      slot_key="intro", overrides={"width": 1024, "height": 1024})
+    assert plan.style_guide["references"] == [references[0].pk]
+    assert "takes at most 1; 1 not sent" in plan.style_guide["references_skipped"]
+
+
+def test_a_provider_without_references_is_told_so_not_sent_them(guide, references, post):
+    [output] = generation.generate(prompt="a lighthouse", post=post, section_key="intro",
+                                   overrides={"width": 320, "height": 180})
+    marks = output.setting_snapshot["style_guide"]
+    assert "references" not in marks
+    assert marks["references_skipped"] == "cards takes no reference images; 2 of the style guide's not sent"
+
+
+def test_a_reference_deleted_after_queueing_is_left_out(guide, references, post, gemini):
+    from blogimages.models import ImageOutput
+
+    outputs = generation.submit(prompt="a lighthouse", provider="gemini", post=post, section_key="intro",
+                                overrides={"width": 1024, "height": 1024})
+    # Not run yet (no commit in this test's transaction): take one reference away first.
+    ImageOutput.objects.filter(pk=references[0].pk).delete()
+    generation.execute(outputs)
+    outputs[0].refresh_from_db()
+    assert outputs[0].status == "succeeded"
+    [content] = gemini.requests[0]["contents"]
+    assert sum(1 for part in content["parts"] if part.get("inlineData") or part.get("inline_data")) == 1

@@ -38,8 +38,8 @@ def chromium():
 
 @pytest.fixture
 def site(settings, transactional_db, live_server):
-    """The demo data (seed_demo), the offline cards provider, and media served by the live server."""
-    settings.ROOT_URLCONF = "tests.browser.urls"
+    """The demo data (seed_demo) and the offline cards provider, on the site's own URLs (pages
+    link files through signed links; Django's live server also answers MEDIA_URL itself)."""
     settings.BLOGIMAGES_PROVIDERS = {"cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}}}
     settings.BLOGIMAGES_DEFAULT_PROVIDER = "cards"
     call_command("seed_demo", stdout=io.StringIO())

@@ -74,3 +74,56 @@ def test_improve_shows_a_proposal_that_saves_only_when_accepted(page):
     page.wait_for_url(f"**/posts/{DEMO}/develop/**")
     saved = ImagePrompt.objects.get(post__slug=DEMO, section_key="arrival")
     assert (saved.description, saved.negative_prompt) == ("a lighthouse at dusk", "people")
+
+
+def test_a_streaming_assistant_writes_into_the_page_as_it_answers(page, settings, httpserver):
+    """The stand-in holds its SSE answer half-way: the words so far are on the page, and so is the
+    loading state; released, the tool call makes the image and the finished message replaces them."""
+    import json
+    import threading
+
+    from werkzeug import Response
+
+    from tests.blogimages.llms.chat_server import CHAT, chunk
+
+    settings.BLOGIMAGES_LLMS = {"stand-in": {"BACKEND": "blogimages.llms.openai_compatible.OpenAICompatibleLLM",
+                                             "OPTIONS": {"base_url": httpserver.url_for("/v1"), "model": "chat-1"}}}
+    settings.BLOGIMAGES_DEFAULT_LLM = "stand-in"
+    release = threading.Event()
+    arguments = json.dumps({"description": "a red lighthouse at dusk", "width": 1536, "height": 864})
+
+    def held_stream(request):
+        def body():
+            yield f"data: {json.dumps(chunk({'role': 'assistant', 'content': 'Drawing a red '}))}\n\n"
+            release.wait(30)
+            for part in (chunk({"content": "lighthouse."}),
+                         chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                "function": {"name": "generate_image", "arguments": arguments}}]}),
+                         chunk({}, finish_reason="tool_calls")):
+                yield f"data: {json.dumps(part)}\n\n"
+            yield "data: [DONE]\n\n"
+        return Response(body(), content_type="text/event-stream")
+
+    httpserver.expect_oneshot_request(CHAT, method="POST").respond_with_handler(held_stream)
+    log_in(page)
+    page.goto("/images/chat/")
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url("**/images/chat/*/")
+    expect(page.locator("#chat-interpreter")).to_contain_text("stand-in")
+    page.get_by_label("Message").fill("a red lighthouse at dusk")
+    page.get_by_role("button", name="Send").click()
+
+    answering = page.locator("article.chat-message.assistant")
+    try:
+        expect(answering.locator("[data-streamed]")).to_have_text("Drawing a red ")
+        expect(answering.locator(".chat-waiting")).to_be_visible()
+        expect(page.get_by_label("Message")).to_have_value("")  # the form is free while it answers
+        screenshot(page, "chat-streaming", phone=False)
+    finally:
+        release.set()
+    expect(answering).to_have_attribute("data-status", "done")
+    expect(answering.locator(".chat-text")).to_have_text("Drawing a red lighthouse.")
+    expect(answering.locator("[data-size]")).to_have_text("1536×864")
+    expect(answering.locator(".output-card img.result")).to_be_visible()
+    expect(answering.locator(".chat-waiting")).to_have_count(0)
+    httpserver.check_assertions()

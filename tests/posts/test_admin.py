@@ -18,6 +18,8 @@ def admin_client(client):
     return client
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 def test_the_post_page_shows_each_sections_chosen_image(recorder, admin_client):
     post = PostFactory(title="Coast", slug="coast")
     SectionFactory(post=post, key="arrival", heading="Arriving", order=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from blogimages.describe import images_to_describe, suggest_description
 from blogimages.exceptions import BlogImagesError
@@ -54,6 +55,10 @@ class Command(BaseCommand):
             self.stdout.write(f"\r{bar(done, len(images), len(failed))}", ending="")
             self.stdout.flush()
         self.stdout.write("")
+        if images:
+            # Suggestions are not approved alt text: say where an editor approves them.
+            self.stdout.write(f"Editors approve them at {reverse('blogimages:alt_text_missing')}"
+                              + (f"?post={post}" if post else ""))
         for line in failed:
             self.stderr.write(line)
         if failed:

@@ -52,6 +52,8 @@ class Command(BaseCommand):
         parser.add_argument("--sections", help="Older name of --slots.")
         parser.add_argument("--only-missing", action="store_true",
                             help="Only the slots without an approved image (when no slots are named).")
+        parser.add_argument("--story", action="store_true",
+                            help="Story mode: the slots as one series (one style, a seed family fixed by the post).")
         parser.add_argument("-n", "--per-section", type=int, default=1, dest="n", help="Images per section.")
         parser.add_argument("--wait", action="store_true", help="Show a live progress bar until the batch ends.")
         parser.add_argument("--yes", action="store_true", help="Do not ask before an expensive batch.")
@@ -68,7 +70,8 @@ class Command(BaseCommand):
         named = opts["slots"] or opts["sections"]
         sections = [s.strip() for s in named.split(",") if s.strip()] if named else None
         kwargs = dict(post=post, setting=setting, provider=opts["provider"], sections=sections,
-                      n_per_section=opts["n"], example=example, only_missing=opts["only_missing"])
+                      n_per_section=opts["n"], example=example, only_missing=opts["only_missing"],
+                      story=opts["story"])
         try:
             plan = batches.plan_post_batch(**kwargs)
         except (BlogImagesError, ValueError) as exc:

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from blogimages.models import ImagePromptExample, ImageSetting
+from blogimages.presets import install_shipped_presets
 from posts.models import Post, PostStatus, Section
 
 DEMO_USERNAME = "demo"
@@ -97,6 +98,9 @@ class Command(BaseCommand):
             data = dict(data)
             data["setting"] = settings_by_name[data.pop("setting")]
             ImagePromptExample.objects.update_or_create(name=data["name"], defaults=data)
+
+        # The avatar, icon and logo mark presets the app ships with.
+        install_shipped_presets()
 
         post, _ = Post.objects.update_or_create(
             slug=POST["slug"], defaults={**POST, "status": PostStatus.DRAFT}

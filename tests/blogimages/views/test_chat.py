@@ -72,12 +72,55 @@ def test_the_done_when_conversation_offline(editor_client, editor, post):
     assert chosen is not None and chosen.derived_from_id in (None, image2.pk) and chosen.width == 1536
 
 
-def test_an_htmx_message_gets_just_the_new_turn(editor_client, editor):
+def test_an_htmx_message_shows_both_messages_at_once_and_the_answer_is_fetched(editor_client, editor,
+                                                                               django_capture_on_commit_callbacks):
     thread = chat.thread_create(user=editor)
     response = say(editor_client, thread, "a blue boat", **HX)
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html
-    assert html.count('class="chat-message') == 2 and "a blue boat" in html and 'data-size' in html
+    assert html.count('class="chat-message') == 2 and "a blue boat" in html
+    pending = ChatMessage.objects.get(thread=thread, role="assistant")
+    url = reverse("blogimages:chat_message", args=[thread.pk, pending.pk])
+    # Nothing answered yet: the offline interpreter does not stream, so the message fetches its answer.
+    assert pending.status == ChatMessage.Status.PENDING and not ImageOutput.objects.exists()
+    assert f'hx-get="{url}" hx-trigger="load"' in html and "data-stream=" not in html and "data-size" not in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fetched = editor_client.get(url, **HX).content.decode()
+    pending.refresh_from_db()
+    assert pending.status == ChatMessage.Status.DONE and 'data-size' in fetched and "hx-trigger" not in \
+        fetched.split("<header")[0]
+    assert pending.outputs.get().status == OutputStatus.SUCCEEDED
+    # Fetching it again answers nothing twice.
+    editor_client.get(url, **HX)
+    assert ImageOutput.objects.count() == 1 and ChatMessage.objects.filter(role="assistant").count() == 1
+
+
+@pytest.mark.clock
+def test_a_message_another_request_is_answering_is_polled_and_given_up_when_stale(editor_client, editor, clock):
+    thread = chat.thread_create(user=editor)
+    _, pending = chat.post_message(thread, text="a blue boat")
+    ChatMessage.objects.filter(pk=pending.pk).update(status=ChatMessage.Status.ANSWERING)
+    url = reverse("blogimages:chat_message", args=[thread.pk, pending.pk])
+    html = editor_client.get(url, **HX).content.decode()
+    assert f'hx-get="{url}" hx-trigger="every 1s"' in html and not ImageOutput.objects.exists()
+    clock.shift(chat.ANSWER_STALE_SECONDS - 1)
+    assert "every 1s" in editor_client.get(url, **HX).content.decode()
+    clock.shift(2)
+    html = editor_client.get(url, **HX).content.decode()
+    pending.refresh_from_db()
+    assert pending.status == ChatMessage.Status.DONE and pending.error == chat.INTERRUPTED
+    assert chat.INTERRUPTED in html and "hx-trigger" not in html.split("<header")[0]
+
+
+def test_someone_elses_message_is_not_found(client, editor):
+    thread = chat.thread_create(user=editor)
+    _, pending = chat.post_message(thread, text="a blue boat")
+    client.force_login(UserFactory(username="other"))
+    for name in ("blogimages:chat_message", "blogimages:chat_stream"):
+        assert client.get(reverse(name, args=[thread.pk, pending.pk])).status_code == 404
+    pending.refresh_from_db()
+    assert pending.status == ChatMessage.Status.PENDING
 
 
 def test_an_empty_message_is_refused_and_nothing_is_stored(editor_client, editor):

@@ -34,6 +34,8 @@ def ids(response) -> list[int]:
     return [o.pk for o in response.context["outputs"]]
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 def test_grid_shows_thumbnails_lazily_never_originals(editor_client):
     [output] = finished()
     html = editor_client.get(GALLERY).content.decode()

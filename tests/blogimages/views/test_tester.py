@@ -20,6 +20,8 @@ def form(**overrides) -> dict:
     return data
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_test_shows_the_image_and_its_metadata(recorder, editor_client, editor):
     response = editor_client.post(TESTER, form(n=2), **HX)
@@ -136,6 +138,8 @@ def test_unknown_section_is_reported(recorder, editor_client, post):
     assert "The post has no image slot &#x27;nope&#x27;." in html
 
 
+# A file's URL is a signed link whose token holds its expiry: the page and the assertion share one frozen instant.
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_without_javascript_the_tester_renders_the_whole_page(recorder, editor_client):
     response = editor_client.post(TESTER, form())

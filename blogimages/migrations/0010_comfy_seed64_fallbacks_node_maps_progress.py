@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blogimages', '0008_chat_llm_style_guide'),
+        ('blogimages', '0009_chat2_message_status'),
     ]
 
     operations = [
