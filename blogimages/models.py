@@ -34,9 +34,12 @@ class Seed64Field(models.BigIntegerField):
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
-        if value is not None and value > 2**63 - 1:
-            return value - _TWO_64
-        return value
+        if value is None:
+            return value
+        if not 0 <= value <= MAX_SEED_64:
+            # A negative column value means a seed of 2^63 and up: refuse to write one by mistake.
+            raise ValueError(f"A seed is 0 to {MAX_SEED_64}, not {value}.")
+        return value - _TWO_64 if value > 2**63 - 1 else value
 
     def from_db_value(self, value, expression, connection):
         return value + _TWO_64 if value is not None and value < 0 else value
