@@ -1,4 +1,5 @@
 import pytest
+from django.db import transaction
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -28,7 +29,7 @@ def test_setting_constraints():
     for seed in (2**32, 2**63, 2**64 - 1):
         assert ImageSetting.objects.get(pk=ImageSettingFactory(seed=seed).pk).seed == seed
     for seed in (-1, 2**64):
-        with pytest.raises(ValueError, match="A seed is 0 to"):
+        with pytest.raises(ValueError, match="A seed is 0 to"), transaction.atomic():
             ImageSettingFactory(seed=seed)
 
 
@@ -36,7 +37,7 @@ def test_output_constraints():
     violates(ImageOutputFactory, status="done")
     violates(ImageOutputFactory, review_status="maybe")
     violates(ImageOutputFactory, width=0)
-    with pytest.raises(ValueError, match="A seed is 0 to"):
+    with pytest.raises(ValueError, match="A seed is 0 to"), transaction.atomic():
         ImageOutputFactory(seed=-5)
     violates(ImageOutputFactory, status="succeeded", file="")
     violates(ImageOutputFactory, status="failed", error="")
