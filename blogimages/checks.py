@@ -105,6 +105,20 @@ def check_content_credentials(app_configs=None, **kwargs):
     return [Error(f"C2PA signing: {problem}", id="blogimages.E010") for problem in content_credentials.problems()]
 
 
+@register()
+def check_comfy_workflows(app_configs=None, **kwargs):
+    """Registered ComfyUI workflows against their own rules and each reachable server's /object_info."""
+    from django.db import DatabaseError
+
+    from .comfy_workflows import check_registered
+
+    try:
+        problems = check_registered()
+    except DatabaseError:
+        return []  # no table yet (before migrate): nothing registered to check
+    return [Warning(problem, id="blogimages.W030") for problem in problems]
+
+
 @register(deploy=True)
 def check_private_media(app_configs=None, **kwargs):
     """With BLOGIMAGES_PRIVATE_MEDIA on, the storage must hand out links that are private: the

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from .exceptions import InvalidProviderError, ProviderError
 from .models import ComfyWorkflow
-from .providers import BaseProvider, GenerationRequest
-from .providers.comfyui import ComfyUIProvider, Workflow, is_workflow_name
+from .providers import BaseProvider, GenerationRequest, providers
+from .providers.comfyui import ComfyUIProvider, Workflow, is_workflow_name, object_info_problems, validate_workflow
 
 
 def registered(name: str) -> Workflow | None:
@@ -23,7 +24,7 @@ def registered(name: str) -> Workflow | None:
     if row is None:
         return None
     graph = json.loads(row.workflow) if isinstance(row.workflow, str) else row.workflow
-    return Workflow(name=name, graph=graph)
+    return Workflow(name=name, graph=graph, nodes=row.nodes or {}, options=row.options or {})
 
 
 def attach(backend: BaseProvider, request: GenerationRequest) -> GenerationRequest:
@@ -49,3 +50,40 @@ def detach(request: GenerationRequest, *, named: str | None) -> GenerationReques
     else:
         del extra["workflow"]
     return replace(request, extra=extra)
+
+
+def comfy_backends() -> list[ComfyUIProvider]:
+    """Every configured ComfyUI provider."""
+    found = []
+    for alias in providers.aliases():
+        try:
+            backend = providers[alias]
+        except InvalidProviderError:
+            continue
+        if isinstance(backend, ComfyUIProvider):
+            found.append(backend)
+    return found
+
+
+def server_problems(graph, nodes=None) -> list[str]:
+    """What each reachable ComfyUI server says cannot run in `graph` (missing node classes,
+    values out of range, model names it does not list); servers that cannot be asked right
+    now are skipped — the graph is judged again when it runs."""
+    problems = []
+    for backend in comfy_backends():
+        try:
+            info = backend.object_info()
+        except ProviderError:
+            continue
+        problems += [f"on {backend.alias}: {problem}" for problem in object_info_problems(graph, info, nodes)]
+    return problems
+
+
+def check_registered() -> list[str]:
+    """Problems of every registered workflow, for `manage.py check`."""
+    problems = []
+    for row in ComfyWorkflow.objects.order_by("name"):
+        graph = json.loads(row.workflow) if isinstance(row.workflow, str) else row.workflow
+        found = validate_workflow(graph, row.nodes) or server_problems(graph, row.nodes)
+        problems += [f"ComfyUI workflow {row.name!r}: {problem}" for problem in found]
+    return problems

@@ -96,6 +96,11 @@ class ContentRefused(ProviderRejected):
     """The provider's safety system refused the prompt or the result."""
 
 
+class ProviderCancelled(ProviderRejected):
+    """Someone stopped the run on the provider's side (ComfyUI's Cancel button): a person's
+    decision, never retried and never handed to a fallback provider."""
+
+
 class ProviderAuthError(ProviderRejected):
     """Missing, wrong or insufficient credentials (HTTP 401/403), or exhausted quota."""
 

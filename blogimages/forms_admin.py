@@ -8,13 +8,13 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from . import presets, storage
+from . import comfy_workflows, presets, storage
 from .conf import blogimages_settings
 from .derive import image_formats
 from .exceptions import InvalidImage
 from .imaging import resize, watermark
 from .models import ComfyWorkflow, ImageSetting, WatermarkPreset
-from .providers.comfyui import validate_workflow
+from .providers.comfyui import SIZE_LIMITS, Workflow, guess_node_map, validate_workflow
 
 OUTPUT_FORMAT_CHOICES = [("", "Keep the original's format"), ("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WebP")]
 POSITION_CHOICES = [(p, p.replace("-", " ").capitalize()) for p in watermark.POSITIONS]
@@ -246,8 +246,10 @@ class ImageSettingForm(forms.ModelForm):
 class ComfyWorkflowForm(forms.ModelForm):
     class Meta:
         model = ComfyWorkflow
-        fields = ("name", "description", "workflow")
-        widgets = {"workflow": forms.Textarea(attrs={"rows": 20, "cols": 100, "style": "font-family: monospace"})}
+        fields = ("name", "description", "workflow", "nodes", "options")
+        widgets = {"workflow": forms.Textarea(attrs={"rows": 20, "cols": 100, "class": "monospace"}),
+                   "nodes": forms.Textarea(attrs={"rows": 6, "cols": 100, "class": "monospace"}),
+                   "options": forms.Textarea(attrs={"rows": 3, "cols": 100, "class": "monospace"})}
 
     def clean_workflow(self):
         graph = self.cleaned_data.get("workflow")
@@ -256,10 +258,46 @@ class ComfyWorkflowForm(forms.ModelForm):
                 graph = json.loads(graph)
             except ValueError as exc:
                 raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
-        problems = validate_workflow(graph)
-        if problems:
-            raise forms.ValidationError(problems)
         return graph
+
+    def clean_nodes(self):
+        return self.cleaned_data.get("nodes") or {}
+
+    def clean_options(self):
+        options = self.cleaned_data.get("options") or {}
+        if not isinstance(options, dict):
+            raise forms.ValidationError('Must be a JSON object, e.g. {"min_size": 512, "max_size": 1536}.')
+        for key, value in options.items():
+            if key not in SIZE_LIMITS:
+                raise forms.ValidationError(f"Unknown option {key!r}; known: {', '.join(SIZE_LIMITS)}.")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise forms.ValidationError(f"{key} must be a whole number of pixels.")
+        return options
+
+    def clean(self):
+        cleaned = super().clean()
+        graph, nodes = cleaned.get("workflow"), cleaned.get("nodes") or {}
+        if graph is None or "workflow" in self.errors or "nodes" in self.errors:
+            return cleaned
+        if not nodes and not Workflow(name="", graph=graph if isinstance(graph, dict) else {}).placeholders:
+            guessed = guess_node_map(graph) if isinstance(graph, dict) else {}
+            if "prompt" in guessed:
+                # An exported graph as it is: propose the map for the standard graph, to be
+                # looked at and saved (the form shows it filled in).
+                data = self.data.copy()
+                data[self.add_prefix("nodes")] = json.dumps(guessed, indent=1)
+                self.data = data
+                self.add_error("nodes", "No placeholders and no node map: this map was guessed from the graph. "
+                                        "Check which node takes each value, then save again.")
+                return cleaned
+        problems = validate_workflow(graph, nodes)
+        if problems:
+            self.add_error("workflow", forms.ValidationError(problems))
+            return cleaned
+        problems = comfy_workflows.server_problems(graph, nodes)
+        if problems:
+            self.add_error("workflow", forms.ValidationError(problems))
+        return cleaned
 
 
 class ApiTokenCreateForm(forms.Form):

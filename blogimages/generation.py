@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -34,7 +35,15 @@ from django.utils.dateparse import parse_datetime
 from . import alttext, boards, budgets, comfy_workflows, content_credentials, ratelimit, storage, style_guide
 from .concurrency import ProviderBusy, provider_slot
 from .conf import blogimages_settings
-from .exceptions import BlogImagesError, InvalidImage, ProviderError, UnsupportedFeature
+from .exceptions import (
+    BlogImagesError,
+    InvalidImage,
+    InvalidProviderError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderUnreachable,
+    UnsupportedFeature,
+)
 from .imaging import fit, masks, phash, provenance
 from .integration import get_post_adapter
 from .models import (
@@ -49,7 +58,7 @@ from .models import (
     RunSource,
 )
 from .providers import BaseProvider, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers.base import MAX_SEED, Capabilities, PartialCallback
+from .providers.base import BATCH_INDEX_SEEDS, Capabilities, PartialCallback
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
@@ -60,6 +69,9 @@ PARAMETER_FIELDS = (
     "output_format", "extra", "negative_prompt", "user",
 )
 
+
+# A seed of −1 asks for a random one (AUTOMATIC1111's convention), from every face.
+RANDOM_SEED = -1
 
 # A requested size is made from a nearby size the provider can generate only if that needs
 # at most this much enlargement; anything further is refused as a size the provider cannot make.
@@ -78,6 +90,8 @@ class Plan:
     # An edit's inputs (editing.py): stored names of the source, mask and references, the
     # strength...; with it, execute() calls the provider's edit instead of generate.
     edit: dict[str, Any] | None = None
+    # Provider aliases tried in order when this one fails for good or cannot be reached.
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def cost_per_image(self) -> Decimal | None:
@@ -104,6 +118,9 @@ def build_request(
     Raises UnsupportedFeature (a ValueError) or InvalidProviderError; nothing is stored.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
+    if overrides.get("seed") == RANDOM_SEED:
+        del overrides["seed"]
+    fallbacks = overrides.pop("fallbacks", None)
     unknown = set(overrides) - set(PARAMETER_FIELDS)
     if unknown:
         raise UnsupportedFeature(f"Unknown parameter(s): {', '.join(sorted(unknown))}.")
@@ -133,11 +150,73 @@ def build_request(
     request, target = _fit_size(backend, request)
     named = request.extra.get("workflow")
     request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
-    if request.seed is None and backend.capabilities(request.model).supports_seed:
+    caps = backend.capabilities(request.model)
+    if request.seed is None and caps.supports_seed:
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
-        request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
-    return Plan(provider=backend, request=request, target=target)
+        request = replace(request, seed=secrets.randbelow(caps.max_seed + 1))
+    if fallbacks is None:
+        fallbacks = (setting.fallbacks if setting is not None and setting.fallbacks else None) \
+            or backend.options.get("fallbacks") or ()
+    return Plan(provider=backend, request=request, target=target, fallbacks=fallback_chain(backend.alias, fallbacks))
+
+
+def fallback_chain(alias: str, fallbacks) -> tuple[str, ...]:
+    """The fallback aliases, checked: each configured, none twice, never the provider itself."""
+    if isinstance(fallbacks, str):
+        fallbacks = [fallbacks]
+    chain: list[str] = []
+    for name in fallbacks or ():
+        name = str(name).strip()
+        if not name or name == alias or name in chain:
+            continue
+        get_provider(name)  # InvalidProviderError names the configured aliases
+        chain.append(name)
+    return tuple(chain)
+
+
+# Why a provider's failure hands the request to the next one: it may work elsewhere. A
+# refusal of the content, a cancel by a person or a request that is wrong stays with it.
+def falls_through(exc: ProviderError, *, retries_left: bool) -> bool:
+    if isinstance(exc, ProviderUnreachable | ProviderAuthError):
+        return True  # down, or out of credentials or quota: no retry helps soon
+    return exc.retryable and not retries_left
+
+
+# Request fields a fallback keeps only when its capabilities take them.
+_TRANSLATED = ("negative_prompt", "seed", "steps", "guidance_scale", "quality", "style", "sampler",
+               "output_format")
+
+
+def translate(request: GenerationRequest, target: tuple[int, int] | None, backend: BaseProvider
+              ) -> tuple[GenerationRequest, tuple[int, int] | None, list[str]]:
+    """`request` as `backend` can take it: the size asked for made at its nearest allowed
+    size (then cropped when stored), what it does not take dropped — and named."""
+    width, height = target or (request.width, request.height)
+    caps = backend.capabilities("")
+    dropped: list[str] = []
+    changes: dict[str, Any] = {"model": "", "extra": {}, "width": width, "height": height}
+    if request.model:
+        dropped.append(f"model {request.model}")
+    if request.extra:
+        dropped.append("extra " + ", ".join(sorted(k for k in request.extra)))
+    takes = {"negative_prompt": caps.supports_negative_prompt, "seed": caps.supports_seed,
+             "steps": caps.supports_steps, "guidance_scale": caps.supports_guidance,
+             "quality": request.quality in caps.qualities, "style": request.style in caps.styles,
+             "sampler": request.sampler in caps.samplers, "output_format": request.output_format in caps.output_formats}
+    for name in _TRANSLATED:
+        value = getattr(request, name)
+        if value in (None, "") or takes[name]:
+            continue
+        changes[name] = None if name in ("seed", "steps", "guidance_scale") else ""
+        dropped.append(name)
+    if request.seed is not None and takes["seed"] and request.seed > caps.max_seed:
+        changes["seed"] = request.seed % (caps.max_seed + 1)
+        dropped.append(f"seed {request.seed} (beyond {caps.max_seed}; sent {changes['seed']})")
+    translated = replace(request, **changes)
+    translated, fitted = _fit_size(backend, translated)
+    translated = backend.prepare(translated)
+    return translated, fitted, dropped
 
 
 def _fit_size(backend: BaseProvider, request: GenerationRequest) -> tuple[GenerationRequest, tuple[int, int] | None]:
@@ -317,11 +396,18 @@ def build_outputs(
     request = plan.request
     cost = plan.cost_per_image
     outputs = []
+    per_batch_index = request.n > 1 and plan.provider.capabilities(request.model).batch_seeds == BATCH_INDEX_SEEDS
     for index in range(request.n):
-        single = replace(request, n=1, seed=request.seed_for(index))
+        if per_batch_index:
+            # ComfyUI seeds a batch once and varies the noise by batch index: image k is
+            # (seed, index k of n), which is what its snapshot must say to be made again.
+            single = replace(request, n=1, extra={**request.extra, "batch_index": index, "batch_size": request.n})
+        else:
+            single = replace(request, n=1, seed=request.seed_for(index))
         single_snapshot = {"provider": plan.provider.alias, **snapshot(single, plan.target),
                            **({"style_guide": plan.style_guide} if plan.style_guide else {}),
-                           **({"edit": dict(plan.edit)} if plan.edit is not None else {})}
+                           **({"edit": dict(plan.edit)} if plan.edit is not None else {}),
+                           **({"fallbacks": list(plan.fallbacks)} if plan.fallbacks else {})}
         outputs.append(
             ImageOutput(
                 prompt=prompt,
@@ -407,7 +493,8 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
     if plan is None:
         first = outputs[0]
         plan = Plan(provider=get_provider(first.provider), request=request_from_snapshot(first.setting_snapshot),
-                    target=target_from_snapshot(first.setting_snapshot), edit=first.setting_snapshot.get("edit"))
+                    target=target_from_snapshot(first.setting_snapshot), edit=first.setting_snapshot.get("edit"),
+                    fallbacks=tuple((first.setting_snapshot or {}).get("fallbacks") or ()))
 
     # The slot comes before the claim: a task that steps aside for a busy provider
     # leaves its image queued and untouched.
@@ -425,8 +512,13 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             try:
                 request = style_guide.attach_references(request, outputs[0].setting_snapshot)
                 result = _call_provider(plan, comfy_workflows.attach(plan.provider, request),
-                                        on_partial=on_partial, partial_images=partial_images)
+                                        on_partial=on_partial, partial_images=partial_images,
+                                        progress=progress_writer(outputs))
             except ProviderError as exc:
+                # An edit has no fallback: another provider would make a new image, not this edit.
+                if plan.fallbacks and plan.edit is None and falls_through(exc, retries_left=raise_retryable):
+                    return _fall_back(outputs, plan, request, exc, on_partial=on_partial,
+                                      partial_images=partial_images)
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
                     raise
@@ -454,9 +546,9 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
 
 
 def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
-                   partial_images: int = 0) -> GenerationResult:
+                   partial_images: int = 0, progress=None) -> GenerationResult:
     if plan.edit is None:
-        return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images)
+        return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images, progress=progress)
     return _call_edit(plan, request)
 
 
@@ -495,6 +587,67 @@ def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
             continue
         images.append(replace(item, data=pasted, mime_type="image/png", metadata={**item.metadata, "pasted_back": True}))
     return replace(result, images=tuple(images))
+
+
+def progress_writer(outputs: Sequence[ImageOutput]):
+    """A provider's progress callback that keeps the running images' `progress` up to date
+    (written when it changes: a step, or a place in the queue)."""
+    ids = [output.pk for output in outputs]
+    last: list[dict[str, Any]] = [{}]
+    owner = threading.get_ident()
+
+    def report(value: int, maximum: int, queue_position: int | None = None, source: str = "") -> None:
+        data = {"value": value, "max": maximum, "queue_position": queue_position, "source": source}
+        if data == last[0]:
+            return
+        last[0] = data
+        try:
+            ImageOutput.objects.filter(pk__in=ids, status=OutputStatus.RUNNING).update(progress=data)
+        except (OperationalError, InterfaceError) as exc:  # progress is a courtesy: never fail a run for it
+            logger.info("image(s) %s: progress not saved: %s", ids, exc)
+        finally:
+            if threading.get_ident() != owner:
+                connection.close()  # a provider's watcher thread (A1111): leave no connection behind
+        for output in outputs:
+            output.progress = data
+
+    return report
+
+
+def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationRequest, first: ProviderError, *,
+               on_partial: PartialCallback | None = None, partial_images: int = 0) -> list[ImageOutput]:
+    """Try the plan's fallbacks in order after `first` failed; the image records which
+    provider made it, what was dropped on the way and why each earlier one did not."""
+    tried = [{"provider": plan.provider.alias, "error": str(first), **error_details(first)}]
+    last: BlogImagesError = first
+    for alias in plan.fallbacks:
+        try:
+            backend = get_provider(alias)
+            translated, fitted, dropped = translate(request, plan.target, backend)
+            logger.info("image(s) %s: %s failed (%s); trying %s", [o.pk for o in outputs], tried[-1]["provider"],
+                        tried[-1]["error"], alias)
+            with provider_slot(backend, blocking=True):
+                result = backend.run(comfy_workflows.attach(backend, translated), on_partial=on_partial,
+                                     partial_images=partial_images, progress=progress_writer(outputs))
+        except (ProviderError, UnsupportedFeature, InvalidProviderError) as exc:
+            tried.append({"provider": alias, "error": str(exc), **error_details(exc)})
+            last = exc
+            if isinstance(exc, ProviderError) and not falls_through(exc, retries_left=False):
+                break  # refused content, a cancel, a wrong request: the chain stops here
+            continue
+        record = {"provider": alias, "tried": tried, "dropped": dropped}
+        for output in outputs:
+            output.provider, output.model = alias, result.model or translated.model
+            output.setting_snapshot = {**snapshot(replace(translated, n=1), fitted or plan.target),
+                                       "provider": alias, "fallback_from": output.setting_snapshot}
+            output.provider_metadata = {**(output.provider_metadata or {}), "fallback": record}
+        store_call(outputs, result, alias)
+        return outputs
+    for output in outputs:
+        output.provider_metadata = {**(output.provider_metadata or {}), "fallback": {"provider": None, "tried": tried}}
+    reasons = "; then ".join(entry["error"] for entry in tried)
+    _fail(outputs, f"every provider failed: {reasons}", error=last)
+    return outputs
 
 
 def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: str) -> None:
@@ -669,7 +822,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
             output.seed = image.seed
         output.model = result.model or output.model
         output.revised_prompt = image.revised_prompt
-        kept = {k: v for k, v in (output.provider_metadata or {}).items() if k in ("call", "usage")}
+        kept = {k: v for k, v in (output.provider_metadata or {}).items() if k in ("call", "usage", "fallback")}
         output.provider_metadata = {
             **dict(image.metadata),
             **({"request_id": result.request_id} if result.request_id else {}),
@@ -697,6 +850,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
 
 STORED_FIELDS = [
     "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "phash", "seed", "model",
+    "provider", "setting_snapshot",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
     "alt_text", "credentials",
 ]

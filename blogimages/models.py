@@ -15,9 +15,40 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from .providers.base import MAX_SEED
+from .providers.base import MAX_SEED_64
 
 MAX_SIDE = 8192
+_TWO_64 = 2**64
+
+
+class Seed64Field(models.BigIntegerField):
+    """A seed from 0 to 2^64−1 (ComfyUI's range) in a signed 64-bit column.
+
+    Seeds above 2^63−1 are stored as their two's complement (negative) value, so every
+    column value stands for exactly one seed and seeds below 2^63 read the same in SQL.
+    """
+
+    description = "An unsigned 64-bit seed"
+
+    @property
+    def validators(self):  # the signed bigint range of BigIntegerField would refuse 2^63 and up
+        return [MinValueValidator(0), MaxValueValidator(MAX_SEED_64), *self._validators]
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None:
+            return value
+        if not 0 <= value <= MAX_SEED_64:
+            # A negative column value means a seed of 2^63 and up: refuse to write one by mistake.
+            raise ValueError(f"A seed is 0 to {MAX_SEED_64}, not {value}.")
+        return value - _TWO_64 if value > 2**63 - 1 else value
+
+    def from_db_value(self, value, expression, connection):
+        return value + _TWO_64 if value is not None and value < 0 else value
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"min_value": 0, "max_value": MAX_SEED_64, **kwargs})
+
 # Token-priced images cost fractions of a cent; a call's cost is split over its images.
 COST_PLACES = 6
 
@@ -37,14 +68,18 @@ class ImageSetting(models.Model):
     height = models.PositiveIntegerField(default=1024, validators=[MinValueValidator(1), MaxValueValidator(MAX_SIDE)])
     steps = models.PositiveIntegerField(null=True, blank=True)
     guidance_scale = models.FloatField(null=True, blank=True)
-    seed = models.BigIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)],
-        help_text="Blank: a new random seed for every image.",
+    seed = Seed64Field(
+        null=True, blank=True,
+        help_text="Blank: a new random seed for every image. 0 to 2^64−1 (ComfyUI); AUTOMATIC1111 takes up to 2^32−1.",
     )
     quality = models.CharField(max_length=30, blank=True)
     style = models.CharField(max_length=30, blank=True)
     sampler = models.CharField(max_length=100, blank=True)
     extra_settings = models.JSONField(default=dict, blank=True)
+    fallbacks = models.JSONField(
+        default=list, blank=True,
+        help_text='Provider aliases tried in order when this one fails or cannot be reached, e.g. ["openai", "cards"].',
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,9 +90,6 @@ class ImageSetting(models.Model):
             models.CheckConstraint(
                 condition=Q(width__gte=1, width__lte=MAX_SIDE, height__gte=1, height__lte=MAX_SIDE),
                 name="imagesetting_size_in_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(seed__isnull=True) | Q(seed__gte=0, seed__lte=MAX_SEED), name="imagesetting_seed_in_range"
             ),
             models.CheckConstraint(condition=Q(steps__isnull=True) | Q(steps__gte=1), name="imagesetting_steps_positive"),
         ]
@@ -83,6 +115,8 @@ class ImageSetting(models.Model):
         # (presets.validate_setting): a model never calls a service.
         if not isinstance(self.extra_settings, dict):
             raise ValidationError({"extra_settings": "Must be a JSON object."})
+        if not isinstance(self.fallbacks, list) or not all(isinstance(a, str) and a for a in self.fallbacks):
+            raise ValidationError({"fallbacks": 'Must be a JSON list of provider aliases, e.g. ["cards"].'})
 
 
 class PromptSource(models.TextChoices):
@@ -309,7 +343,10 @@ class ImageOutput(models.Model):
     setting_snapshot = models.JSONField(default=dict, blank=True, help_text="The parameters actually sent.")
     provider = models.CharField(max_length=50)
     model = models.CharField(max_length=200, blank=True)
-    seed = models.BigIntegerField(null=True, blank=True)
+    seed = Seed64Field(null=True, blank=True)
+    # While it runs: {"value": step, "max": steps, "queue_position": n or None, "source": "websocket" |
+    # "polling" | "progress"}, as the provider reports it (ComfyUI's WebSocket, A1111's /progress).
+    progress = models.JSONField(default=dict, blank=True)
     revised_prompt = models.TextField(blank=True)
     provider_metadata = models.JSONField(default=dict, blank=True)
 
@@ -414,9 +451,6 @@ class ImageOutput(models.Model):
                 condition=(Q(width__isnull=True) | Q(width__gte=1)) & (Q(height__isnull=True) | Q(height__gte=1)),
                 name="imageoutput_size_positive",
             ),
-            models.CheckConstraint(
-                condition=Q(seed__isnull=True) | Q(seed__gte=0, seed__lte=MAX_SEED), name="imageoutput_seed_in_range"
-            ),
             # A succeeded image always has its file; a failed one always says why.
             models.CheckConstraint(
                 condition=~Q(status=OutputStatus.SUCCEEDED) | ~Q(file=""), name="imageoutput_succeeded_has_file"
@@ -486,7 +520,19 @@ class ComfyWorkflow(models.Model):
 
     name = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    workflow = models.JSONField(help_text="API-format workflow (Export (API) in ComfyUI) with {{placeholders}}.")
+    workflow = models.JSONField(help_text="API-format workflow (Export (API) in ComfyUI) with {{placeholders}}, "
+                                          "or exported as it is and given a node map.")
+    nodes = models.JSONField(
+        default=dict, blank=True, verbose_name="node map",
+        help_text='Which node input takes each value, e.g. {"prompt": "6.text", "seed": "3.seed", "width": "5.width"} '
+                  "(Open WebUI's COMFYUI_WORKFLOW_NODES list works too). Left empty for an exported standard graph, "
+                  "it is guessed and shown to confirm.",
+    )
+    options = models.JSONField(
+        default=dict, blank=True,
+        help_text='This workflow\'s size limits: {"min_size": 512, "max_size": 1536, "size_multiple": 64, '
+                  '"max_pixels": 1572864}. Empty: 64 to 2048 px in steps of 8.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -774,7 +820,7 @@ class PromptRun(models.Model):
     model = models.CharField(max_length=200, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
-    seed = models.BigIntegerField(null=True, blank=True)
+    seed = Seed64Field(null=True, blank=True)  # ComfyUI's 0…2^64−1, like ImageOutput.seed
     n = models.PositiveSmallIntegerField(default=1)
     # The request as sent (generation.snapshot of the first image): what "Use again" refills.
     parameters = models.JSONField(default=dict, blank=True)

@@ -366,3 +366,32 @@ def run_list(user, filters: RunFilters | None = None):
     elif filters.outcome == "pending":
         runs = runs.filter(image_count__gt=F("ok_count") + F("failed_count"))
     return runs.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class ImageStep:
+    """Where one unfinished image of a batch is: queued, waiting on the server, or at a step."""
+
+    output: ImageOutput
+    value: int
+    maximum: int
+    queue_position: int | None
+
+    @property
+    def label(self) -> str:
+        if self.maximum:
+            return f"step {self.value} of {self.maximum}"
+        if self.queue_position:
+            return f"waiting, #{self.queue_position} in the provider's queue"
+        return "starting" if self.output.status == OutputStatus.RUNNING else "queued"
+
+
+def unfinished_images(batch) -> list[ImageStep]:
+    """The batch's images still queued or running, each with the progress its provider reports."""
+    steps = []
+    for output in batch.outputs.filter(status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]).order_by(
+            "section_key", "pk"):
+        progress = output.progress if isinstance(output.progress, dict) else {}
+        steps.append(ImageStep(output=output, value=int(progress.get("value") or 0),
+                               maximum=int(progress.get("max") or 0), queue_position=progress.get("queue_position")))
+    return steps

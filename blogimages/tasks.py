@@ -124,7 +124,10 @@ def generate_output(self, output_id: int) -> str:
     eager = bool(self.request.is_eager)
     try:
         # Inline (no broker) there is nobody to come back later: fail fast instead.
-        owned = generation.execute([output], raise_retryable=not eager)
+        # On its last attempt an image with fallbacks goes to the next provider instead.
+        last_attempt = self.request.retries >= blogimages_settings.TASK_MAX_RETRIES
+        has_fallbacks = bool((output.setting_snapshot or {}).get("fallbacks"))
+        owned = generation.execute([output], raise_retryable=not eager and not (last_attempt and has_fallbacks))
     except ProviderBusy as exc:
         # Not a failure: step aside with a fresh task so the worker serves other images.
         schedule(output_id, countdown=exc.retry_after or 1)

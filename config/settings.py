@@ -326,6 +326,10 @@ def _providers_from_env() -> dict:
                 "workflow": env.str("COMFYUI_WORKFLOW", default="") or None,
                 "checkpoint": env.str("COMFYUI_CHECKPOINT", default="") or None,
                 "max_concurrency": env.int("COMFYUI_MAX_CONCURRENCY", default=2),
+                # Seconds from queueing a workflow to its last image (a big model on a busy GPU needs more).
+                "timeout": env.float("COMFYUI_TIMEOUT", default=120.0),
+                # A ComfyUI behind a proxy: "user:password" (HTTP Basic) or a bearer token.
+                "auth": env.str("COMFYUI_AUTH", default="") or None,
             },
         }
     if env.str("DIFFUSERS_MODEL_PATH", default=""):

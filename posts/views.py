@@ -25,6 +25,7 @@ from blogimages import assist, batches, chat, publishing, renditions, review, st
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter, slot_size
+from blogimages.selectors import unfinished_images
 from blogimages.slots import SHAPE_SIZES
 from blogimages.models import (
     GenerationBatch,
@@ -176,9 +177,11 @@ def _develop_context(request: HttpRequest, post: Post, **extra) -> dict:
     rows = section_rows(post)
     adapter = get_post_adapter()
     fields = [(name, field_label(name)) for name in adapter.text_fields(post)]
+    batch = GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").first()
     return {
         "post": post, "rows": rows, "fields": fields, "nav": "posts",
-        "batch": GenerationBatch.objects.filter(post=post).order_by("-created_at", "-id").first(),
+        "batch": batch,
+        "image_steps": unfinished_images(batch) if batch is not None and not batch.is_finished else [],
         "failed_outputs": batches.latest_failed(post),
         "settings": ImageSetting.objects.all(), "remembered_setting": last_setting_id(post),
         "shape_sizes": {word: list(size) for word, size in SHAPE_SIZES.items()},
@@ -252,7 +255,8 @@ def _remembered_setting(post: Post) -> ImageSetting | None:
 def _progress_response(request, post, batch, **extra) -> HttpResponse:
     response = render(request, "posts/develop.html#progress", {
         "post": post, "batch": batch, "can_edit": request.user.has_perm(REVIEW_PERMISSION),
-        "failed_outputs": batches.latest_failed(post), **extra})
+        "failed_outputs": batches.latest_failed(post),
+        "image_steps": [] if batch.is_finished else unfinished_images(batch), **extra})
     if batch.is_finished:
         # Sections refresh their candidates when a batch is done. The event is fired on
         # <body> itself: the element that asked may already have been swapped out, and an

@@ -101,3 +101,12 @@ def test_database_connections_persist_by_default_and_the_url_overrides(url, max_
     found = settings_of("DATABASES", DJANGO_DEBUG="true", DATABASE_URL=url)["DATABASES"]["default"]
     assert found["CONN_MAX_AGE"] == max_age and found["CONN_HEALTH_CHECKS"] is health
     assert "conn_max_age" not in found.get("OPTIONS", {})  # never passed on to the driver
+
+
+def test_comfyui_timeout_and_auth_come_from_the_environment():
+    options = settings_of("BLOGIMAGES_PROVIDERS", DJANGO_DEBUG="true", COMFYUI_URL="http://127.0.0.1:8188",
+                          COMFYUI_TIMEOUT="900", COMFYUI_AUTH="artist:pa55word")["BLOGIMAGES_PROVIDERS"]["comfyui"]
+    assert options["OPTIONS"]["timeout"] == 900.0 and options["OPTIONS"]["auth"] == "artist:pa55word"
+    defaults = settings_of("BLOGIMAGES_PROVIDERS", DJANGO_DEBUG="true",
+                           COMFYUI_URL="http://127.0.0.1:8188")["BLOGIMAGES_PROVIDERS"]["comfyui"]["OPTIONS"]
+    assert defaults["timeout"] == 120.0 and defaults["auth"] is None

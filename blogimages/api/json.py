@@ -46,7 +46,7 @@ from ..models import (
     ReviewStatus,
 )
 from ..providers import get_provider
-from ..providers.base import MAX_SEED
+from ..providers.base import MAX_SEED_64
 from ..selectors import ImageFilters, image_list
 from .openai import seconds_until_budget_reset
 
@@ -238,7 +238,8 @@ ImageId = Annotated[int, Path(example=1, description="The image's id.")]
 BatchId = Annotated[int, Path(example=1, description="The batch's id.")]
 PostSlug = Annotated[str, Path(example="hello-world", description="The post's slug.")]
 Size = Annotated[int, Field(ge=1, le=8192)]
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+# 0 … 2^64−1 (ComfyUI); each provider narrows it (AUTOMATIC1111: 2^32−1); −1 = random, as in A1111.
+Seed = Annotated[int, Field(ge=-1, le=MAX_SEED_64)]
 Steps = Annotated[int, Field(ge=1, le=10_000)]
 Guidance = Annotated[float, Field(ge=-1000, le=1000, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=1, le=10)]
@@ -496,6 +497,8 @@ class SettingIn(Schema):
     style: Text(30) = ""
     sampler: Text(100) = ""
     extra_settings: JsonObject = Field(default_factory=dict, description="Anything else the provider takes.")
+    fallbacks: list[Text(50)] = Field(default_factory=list, max_length=10,
+                                      description="Provider aliases tried in order when this one fails or is down.")
     notes: Text(20_000) = ""
 
 
@@ -513,6 +516,7 @@ class SettingOut(Schema):
     style: str
     sampler: str
     extra_settings: dict[str, Any]
+    fallbacks: list[str]
     notes: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -523,7 +527,7 @@ class SettingPage(Page):
 
 
 SETTING_FIELDS = ("name", "provider", "model", "width", "height", "steps", "guidance_scale", "seed", "quality",
-                  "style", "sampler", "extra_settings", "notes")
+                  "style", "sampler", "extra_settings", "fallbacks", "notes")
 
 
 def setting_out(setting: ImageSetting) -> dict[str, Any]:
@@ -536,6 +540,8 @@ def _apply_setting(setting: ImageSetting, data: dict[str, Any]) -> None:
     for name, value in data.items():
         if name == "provider" and not value:
             value = blogimages_settings.DEFAULT_PROVIDER
+        if name == "seed" and value == -1:
+            value = None  # −1 = a new random seed for every image, as a blank seed
         setattr(setting, name, value)
 
 

@@ -243,8 +243,53 @@ def _png_text_chunk(key: str, value: str) -> bytes:
         return _png_chunk(b"iTXt", key.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
 
 
+# ComfyUI's SaveImage writes the graph it ran as JSON under these keys; ComfyUI reads them
+# back when the image is dropped on its page, so they are kept (unless parameters are stripped).
+COMFYUI_PNG_KEYS = ("prompt", "workflow")
+
+
+def _png_text_value(chunk: bytes) -> tuple[str, str] | None:
+    """(keyword, text) of a tEXt, zTXt or iTXt chunk (whole, with length and CRC), or None."""
+    kind, payload = chunk[4:8], chunk[8:-4]
+    key, _, rest = payload.partition(b"\x00")
+    try:
+        if kind == b"tEXt":
+            return key.decode("latin-1"), rest.decode("latin-1")
+        if kind == b"zTXt":
+            return key.decode("latin-1"), zlib.decompress(rest[1:]).decode("latin-1")
+        if kind == b"iTXt":
+            compressed, rest = rest[0], rest[2:]
+            _lang, _, rest = rest.partition(b"\x00")
+            _translated, _, value = rest.partition(b"\x00")
+            return key.decode("latin-1"), (zlib.decompress(value) if compressed else value).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError, IndexError):
+        return None
+    return None
+
+
+def _comfyui_graph_keys(data: bytes) -> set[str]:
+    """Which of ComfyUI's keys hold a graph (a JSON object) in this PNG."""
+    found = set()
+    for kind, chunk in _png_chunks(data):
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            pair = _png_text_value(chunk)
+            if pair and pair[0] in COMFYUI_PNG_KEYS and pair[1].lstrip().startswith("{"):
+                try:
+                    if isinstance(json.loads(pair[1]), dict):
+                        found.add(pair[0])
+                except ValueError:
+                    pass
+        elif kind == b"IDAT":
+            break
+    return found
+
+
 def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, size: tuple[int, int]) -> bytes:
     text = dict(fields)
+    comfy_keys = set() if strip_parameters else _comfyui_graph_keys(data)
+    for key in comfy_keys:
+        # Our prompt stays in the XMP description and "parameters"; ComfyUI's graph keeps its key.
+        text.pop(key, None)
     if not strip_parameters:
         text["parameters"] = fields.get("parameters") or _a1111_parameters(fields, size)
     new_chunks = [_png_text_chunk(key, value) for key, value in text.items()]
@@ -254,6 +299,9 @@ def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, s
     for kind, chunk in _png_chunks(data):
         if kind in (b"tEXt", b"zTXt", b"iTXt"):
             key = chunk[8 : 8 + min(len(chunk) - 12, 80)].split(b"\x00", 1)[0].decode("latin-1")
+            if key in comfy_keys:
+                out.append(chunk)
+                continue
             if key == _PNG_XMP_KEY or key in text:
                 continue
             if strip_parameters and key not in _PNG_KEEP_WHEN_STRIPPED:

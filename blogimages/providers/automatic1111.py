@@ -3,11 +3,16 @@
 The server must run with `--api`; with `--api-auth user:password` every call needs HTTP
 Basic, configured here as the `auth` option ("user:password", from SD_WEBUI_AUTH).
 `txt2img` is synchronous: the request blocks until every image is done, so the read
-timeout is the whole generation time (option `timeout`, default 120 s).
+timeout is the whole generation time (option `timeout`, default 120 s). Each call carries
+our own task id (`force_task_id`): while it runs, `/internal/progress` for that id says
+whether it waits or runs and `/sdapi/v1/progress` gives the sampling step; when it takes
+too long, `/sdapi/v1/interrupt` (+ `skip`) stops it — only when that task is the one running.
+The checkpoint is chosen per request with `override_settings` (restored afterwards), never
+with the global `POST /sdapi/v1/options`, so users of one WebUI cannot switch each other's model.
 
 OPTIONS: base_url, auth, timeout, connect_timeout, defaults, max_concurrency, max_n,
 model (default checkpoint), models / samplers (static lists used when the server cannot
-be asked), prices.
+be asked), prices, progress_interval (s between progress checks, default 1).
 """
 
 from __future__ import annotations
@@ -15,15 +20,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
+import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..exceptions import InvalidProviderError, ProviderServerError, UnsupportedFeature
+import requests
+
+from ..exceptions import InvalidProviderError, ProviderError, ProviderServerError, ProviderTimeout, ProviderUnreachable
+from ..exceptions import UnsupportedFeature
 from ..imaging import masks
-from .base import Capabilities, EditRequest, GeneratedImage, GenerationRequest, GenerationResult
+from .base import Capabilities, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, Progress
 from .base import apply_defaults
 from .http import HttpProvider, sniff_image_mime
 
@@ -32,6 +43,7 @@ IMG2IMG = "/sdapi/v1/img2img"
 EXTRAS = "/sdapi/v1/extra-single-image"
 # A1111's own default denoising strength for img2img.
 DEFAULT_DENOISE = 0.75
+logger = logging.getLogger("blogimages.providers.automatic1111")
 
 # Shown, and accepted, while the server cannot list its own samplers (A1111 1.9+ names).
 BUILTIN_SAMPLERS = (
@@ -48,6 +60,7 @@ BUILTIN_SCHEDULERS = (
 
 class Automatic1111Provider(HttpProvider):
     display_name = "Stable Diffusion WebUI (AUTOMATIC1111 / Forge)"
+    reports_progress = True
 
     def __init__(self, *, alias: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(alias=alias, options=options)
@@ -61,6 +74,7 @@ class Automatic1111Provider(HttpProvider):
             # Our copy of the options may be shown or logged by someone; the session keeps the secret.
             self.options["auth"] = "<redacted>"
         self.has_auth = bool(auth)
+        self.progress_interval = float(self.options.get("progress_interval", 1.0))
 
     def check(self) -> list[str]:
         host = urlsplit(self.base_url).hostname or ""
@@ -101,6 +115,27 @@ class Automatic1111Provider(HttpProvider):
             # fail a request permanently on a guess.
             caps = replace(caps, samplers=(*caps.samplers, request.sampler))
         super().validate(request, caps)
+        upscaler = request.extra.get("hr_upscaler")
+        listed = self.hires_upscalers() if upscaler else None
+        if upscaler and listed is not None and upscaler not in listed:
+            raise UnsupportedFeature(f"{self.alias}: upscaler {upscaler!r} is not on the server; "
+                                     f"choose one of: {', '.join(listed)}")
+
+    def hires_upscalers(self) -> tuple[str, ...] | None:
+        """The upscalers the server lists, "None" included (for hires fix's `hr_upscaler`);
+        None while it can't say."""
+        listing = self.cached_listing("upscalers", lambda: self._fetch_list("/sdapi/v1/upscalers"))
+        return None if listing is None else tuple(str(item.get("name")) for item in listing if item.get("name"))
+
+    def upscalers(self) -> tuple[str, ...]:
+        """The server's upscalers for enlarging an image (extra-single-image), without its
+        "None"; () if it cannot say."""
+        return tuple(name for name in self.hires_upscalers() or () if name != "None")
+
+    def probe(self) -> dict[str, Any]:
+        """What the server offers, each from its own listing (None: it could not be asked)."""
+        return {"models": self._model_titles() or None, "samplers": self._sampler_names(),
+                "schedulers": self._scheduler_labels(), "upscalers": self.hires_upscalers()}
 
     def _sd_models(self) -> list[Mapping[str, Any]] | None:
         return self.cached_listing("sd-models", lambda: self._fetch_list("/sdapi/v1/sd-models"))
@@ -152,11 +187,29 @@ class Automatic1111Provider(HttpProvider):
 
     # -- generation ---------------------------------------------------------------------
 
-    def generate(self, request: GenerationRequest) -> GenerationResult:
+    def generate(self, request: GenerationRequest, *, progress: Progress | None = None) -> GenerationResult:
         request = apply_defaults(request, self.defaults)
-        payload = txt2img_payload(request)
-        response = self.call("POST", TXT2IMG, action="txt2img", json=payload)
-        body = self.decode_json(response, action="txt2img")
+        return self._post(TXT2IMG, "txt2img", txt2img_payload(request), request, progress)
+
+    def _post(self, path: str, action: str, payload: dict[str, Any], request: GenerationRequest,
+              progress: Progress | None) -> GenerationResult:
+        """POST txt2img or img2img with our own task id: its progress is watched, and on a
+        timeout that task (and only it) is stopped on the server."""
+        task_id = payload["force_task_id"]
+        watcher = _ProgressWatcher(self, task_id, progress) if progress is not None else None
+        try:
+            if watcher:
+                watcher.start()
+            response = self.call("POST", path, action=action, json=payload)
+        except ProviderTimeout as exc:
+            if not isinstance(exc, ProviderUnreachable):
+                exc.message += self._cancel(task_id)
+                exc.args = (exc.message,)
+            raise
+        finally:
+            if watcher:
+                watcher.stop()
+        body = self.decode_json(response, action=action)
         images, info = parse_txt2img(body, request=request, expected=_expected_images(payload))
         return GenerationResult(
             images=images,
@@ -164,7 +217,6 @@ class Automatic1111Provider(HttpProvider):
             usage={"images": len(images)},
             provider_ms=_process_ms(response.headers.get("X-Process-Time")),
         )
-
 
     # -- edits and upscaling ----------------------------------------------------------------
 
@@ -172,21 +224,7 @@ class Automatic1111Provider(HttpProvider):
         """POST /sdapi/v1/img2img: the source as `init_images`, the mask (white = inpaint) as
         `mask`, the strength as `denoising_strength`; the checkpoint per request as for txt2img."""
         request = apply_defaults(edit.request, self.defaults)
-        payload = img2img_payload(edit, request)
-        response = self.call("POST", IMG2IMG, action="img2img", json=payload)
-        body = self.decode_json(response, action="img2img")
-        images, info = parse_txt2img(body, request=request, expected=_expected_images(payload))
-        return GenerationResult(
-            images=images,
-            model=request.model or str(info.get("sd_model_name") or ""),
-            usage={"images": len(images)},
-            provider_ms=_process_ms(response.headers.get("X-Process-Time")),
-        )
-
-    def upscalers(self) -> tuple[str, ...]:
-        """The server's upscalers (GET /sdapi/v1/upscalers), without its "None"; () if it cannot say."""
-        listing = self.cached_listing("upscalers", lambda: self._fetch_list("/sdapi/v1/upscalers"))
-        return tuple(str(item["name"]) for item in listing or () if item.get("name") and item["name"] != "None")
+        return self._post(IMG2IMG, "img2img", img2img_payload(edit, request), request, None)
 
     def upscale_image(self, image: bytes, *, factor: float, upscaler: str = "") -> bytes:
         """POST /sdapi/v1/extra-single-image: `image` enlarged `factor` times by `upscaler`
@@ -206,28 +244,102 @@ class Automatic1111Provider(HttpProvider):
             raise ProviderServerError("extra-single-image: the answer has no image", response=_trim(body))
         return _decode_base64(body["image"], 0)
 
+    # -- progress and cancelling ------------------------------------------------------------
+
+    def task_state(self, task_id: str, session: requests.Session | None = None) -> Mapping[str, Any]:
+        """/internal/progress for our task: {"active", "queued", "completed", "progress", "eta", ...}."""
+        session = session or self.session
+        response = session.post(self.url("/internal/progress"), json={
+            "id_task": task_id, "id_live_preview": -1, "live_preview": False},
+            timeout=(self.connect_timeout, self.listing_timeout))
+        response.raise_for_status()
+        state = response.json()
+        if not isinstance(state, Mapping):
+            raise ValueError("/internal/progress is not an object")
+        return state
+
+    def _cancel(self, task_id: str) -> str:
+        """Stop our task if it is the one running; say what happened, for the error message.
+        The WebUI has no way to take a queued request back: it will run it when its turn comes."""
+        try:
+            state = self.task_state(task_id)
+            if state.get("active"):
+                self.call("POST", "/sdapi/v1/skip", action="skipping", read_timeout=self.listing_timeout)
+                self.call("POST", "/sdapi/v1/interrupt", action="interrupting", read_timeout=self.listing_timeout)
+                return "; it was interrupted on the server"
+            if state.get("queued"):
+                logger.warning("provider %s: task %s is still queued on the WebUI, which cannot dequeue it",
+                               self.alias, task_id)
+                return "; it was still queued on the server, which will run it (the WebUI cannot take it back)"
+            return ""
+        except (ProviderError, requests.RequestException, ValueError) as exc:
+            logger.warning("provider %s: could not stop task %s: %s", self.alias, task_id, exc)
+            return "; it could not be stopped on the server"
+
+
+class _ProgressWatcher:
+    """Asks the WebUI how our task is doing while txt2img blocks, on a session of its own."""
+
+    def __init__(self, provider: Automatic1111Provider, task_id: str, progress: Progress) -> None:
+        self.provider, self.task_id, self.progress = provider, task_id, progress
+        self.session = requests.Session()
+        self.session.headers.update(provider.session.headers)
+        self.session.auth = provider.session.auth
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True, name=f"a1111-progress-{task_id}")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(self.provider.listing_timeout + 1)
+        self.session.close()
+
+    def run(self) -> None:
+        while not self.done.wait(self.provider.progress_interval):
+            try:
+                state = self.provider.task_state(self.task_id, self.session)
+                if state.get("queued"):
+                    self.progress(0, 0, queue_position=_queue_position(state), source="progress")
+                elif state.get("active"):
+                    response = self.session.get(self.provider.url("/sdapi/v1/progress"),
+                                                params={"skip_current_image": "true"},
+                                                timeout=(self.provider.connect_timeout, self.provider.listing_timeout))
+                    response.raise_for_status()
+                    shared = response.json().get("state") or {}
+                    steps = int(shared.get("sampling_steps") or 0)
+                    if steps:
+                        self.progress(int(shared.get("sampling_step") or 0), steps, source="progress")
+            except (requests.RequestException, ValueError, AttributeError, TypeError) as exc:
+                logger.debug("provider %s: progress check failed: %s", self.provider.alias, exc)
+
+
+def _queue_position(state: Mapping[str, Any]) -> int | None:
+    # "In queue: 2/3" style text, when the build says; otherwise "waiting" without a number.
+    text = str(state.get("textinfo") or "")
+    for word in text.replace("/", " ").split():
+        if word.isdigit():
+            return int(word)
+    return None
+
 
 def img2img_payload(edit: EditRequest, request: GenerationRequest) -> dict[str, Any]:
-    """The JSON body of POST /sdapi/v1/img2img: txt2img's fields plus the image inputs."""
-    payload = txt2img_payload(replace(request, extra={}))
+    """The JSON body of POST /sdapi/v1/img2img: txt2img's fields (own task id, per-request
+    checkpoint restored afterwards) plus the image inputs."""
+    payload = txt2img_payload(request)
     payload["init_images"] = [base64.b64encode(edit.image).decode("ascii")]
-    payload["denoising_strength"] = DEFAULT_DENOISE if edit.strength is None else edit.strength
-    payload["include_init_images"] = False
+    if edit.strength is not None:
+        payload["denoising_strength"] = edit.strength
+    payload.setdefault("denoising_strength", DEFAULT_DENOISE)
+    payload.setdefault("include_init_images", False)
     if edit.mask is not None:
         payload["mask"] = base64.b64encode(masks.to_black_and_white(edit.mask)).decode("ascii")
         # 1 = start from the original pixels ("original"), the usual choice for touch-ups.
-        payload["inpainting_fill"] = 1
-        payload["mask_blur"] = 4
-        payload["inpaint_full_res"] = False
-        payload["inpainting_mask_invert"] = 0
-    extra = dict(request.extra)
-    extra.pop("workflow", None)
-    overrides = dict(extra.pop("override_settings", None) or {})
-    if request.model:
-        overrides.setdefault("sd_model_checkpoint", request.model)
-    payload.update(extra)
-    if overrides:
-        payload["override_settings"] = overrides
+        payload.setdefault("inpainting_fill", 1)
+        payload.setdefault("mask_blur", 4)
+        payload.setdefault("inpaint_full_res", False)
+        payload.setdefault("inpainting_mask_invert", 0)
     return payload
 
 
@@ -244,6 +356,8 @@ def txt2img_payload(request: GenerationRequest) -> dict[str, Any]:
         "send_images": True,
         # save_images=false also keeps the server from prepending a grid image.
         "save_images": False,
+        # Our own id: its progress and its cancel concern this request only.
+        "force_task_id": f"task(blogimages-{uuid.uuid4().hex[:16]})",
     }
     if request.steps is not None:
         payload["steps"] = request.steps
@@ -252,7 +366,8 @@ def txt2img_payload(request: GenerationRequest) -> dict[str, Any]:
     if request.sampler:
         payload["sampler_name"] = request.sampler
     extra = dict(request.extra)
-    extra.pop("workflow", None)  # a ComfyUI option that may ride along in shared settings
+    for comfy_only in ("workflow", "batch_index", "batch_size"):  # ComfyUI's, riding along in shared settings
+        extra.pop(comfy_only, None)
     overrides = dict(extra.pop("override_settings", None) or {})
     if request.model:
         # Per request, restored afterwards: never switches the server's model for others.
@@ -260,6 +375,7 @@ def txt2img_payload(request: GenerationRequest) -> dict[str, Any]:
     payload.update(extra)
     if overrides:
         payload["override_settings"] = overrides
+        payload["override_settings_restore_afterwards"] = True
     return payload
 
 

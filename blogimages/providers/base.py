@@ -20,7 +20,14 @@ from ..exceptions import ModelRetired, ProviderError, UnsupportedFeature
 
 logger = logging.getLogger("blogimages.providers")
 
+#: The largest seed most backends take (AUTOMATIC1111, cards): 32 bits.
 MAX_SEED = 2**32 - 1
+#: The largest seed anything takes (ComfyUI: 0 … 2^64−1); models and APIs store up to this.
+MAX_SEED_64 = 2**64 - 1
+#: How the images of one call are seeded: seed, seed+1, ... (AUTOMATIC1111, cards), or one
+#: seed for the whole batch with the noise varied by batch index (ComfyUI).
+CONSECUTIVE_SEEDS = "consecutive"
+BATCH_INDEX_SEEDS = "batch_index"
 OUTPUT_FORMATS = ("png", "webp", "jpeg")
 MIME_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 # A model whose shutdown is this close is reported as deprecated (checks, provider status).
@@ -69,7 +76,8 @@ class GenerationRequest:
         """Seed of the index-th image: consecutive seeds, as AUTOMATIC1111 does for a batch."""
         if self.seed is None:
             return None
-        return (self.seed + index) % (MAX_SEED + 1)
+        # A 32-bit seed stays 32-bit (the backend that took it would refuse seed + 1 past 2^32−1).
+        return (self.seed + index) % ((MAX_SEED if self.seed <= MAX_SEED else MAX_SEED_64) + 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +200,8 @@ class Capabilities:
     # The same request with the same seed always makes the same image (byte for byte): an
     # identical request can then be answered from storage (generation.reuse_identical).
     deterministic: bool = False
+    max_seed: int = MAX_SEED
+    batch_seeds: str = CONSECUTIVE_SEEDS
     supports_steps: bool = False
     max_steps: int = 150
     supports_guidance: bool = False
@@ -295,6 +305,10 @@ def _size_distance(size: tuple[int, int], width: int, height: int) -> tuple[floa
     area = math.log((w * h) / (width * height))
     # Generating smaller than asked means upscaling: count it double.
     return (round(shape * 10 + (abs(area) if area >= 0 else -2 * area), 6), -w * h)
+
+
+#: A progress report: (step, steps, queue_position=None, source="").
+Progress = Callable[..., None]
 
 
 # Request fields a provider's `defaults` option may fill, with their "unset" value.
@@ -435,15 +449,23 @@ class BaseProvider:
         backend streams before the final ones. Backends that make none just generate."""
         return self.generate(request)
 
+    #: Whether `generate()` takes a `progress` callback (see `Progress`).
+    reports_progress = False
+
     def run(self, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
-            partial_images: int = 0) -> GenerationResult:
+            partial_images: int = 0, progress: Progress | None = None) -> GenerationResult:
         """Validate, call `generate()` (or `generate_streaming()` when partial images are
-        wanted and the model makes them), time it and log the outcome (never the secrets)."""
+        wanted and the model makes them), time it and log the outcome (never the secrets).
+
+        `progress(value, maximum, queue_position=None, source="")` is called as the backend
+        reports steps, for backends that report them."""
         request = self.prepare(request)
         most = self.capabilities(request.model).max_partial_images if on_partial is not None else 0
         if most and partial_images > 0:
             return self._timed(request, lambda: self.generate_streaming(
                 request, partial_images=min(partial_images, most), on_partial=on_partial))
+        if progress is not None and self.reports_progress:
+            return self._timed(request, lambda: self.generate(request, progress=progress))
         return self._timed(request, lambda: self.generate(request))
 
     def validate_edit(self, edit: EditRequest) -> None:
@@ -564,8 +586,8 @@ def validation_problems(request: GenerationRequest, caps: Capabilities) -> list[
     if request.seed is not None:
         if not caps.supports_seed:
             problems.append("this model does not take a seed")
-        elif not 0 <= request.seed <= MAX_SEED:
-            problems.append(f"seed must be between 0 and {MAX_SEED}")
+        elif not 0 <= request.seed <= caps.max_seed:
+            problems.append(f"seed must be between 0 and {caps.max_seed}")
     if request.steps is not None:
         if not caps.supports_steps:
             problems.append("this model does not take a step count")

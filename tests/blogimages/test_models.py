@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from blogimages.models import ImageOutput, ImagePromptExample, compose_prompt, fill_placeholders, normalize_tags
+from blogimages.models import ImageOutput, ImagePromptExample, ImageSetting, compose_prompt, fill_placeholders, normalize_tags
 from tests.factories import (
     ImageOutputFactory,
     ImagePromptExampleFactory,
@@ -23,17 +23,21 @@ def violates(factory, **kwargs):
 def test_setting_constraints():
     violates(ImageSettingFactory, width=0)
     violates(ImageSettingFactory, height=10000)
-    violates(ImageSettingFactory, seed=-1)
-    violates(ImageSettingFactory, seed=2**32)
     violates(ImageSettingFactory, steps=0)
-    assert ImageSettingFactory(seed=2**32 - 1).seed == 2**32 - 1
+    # Seeds are 64-bit (ComfyUI's range): stored exactly, nothing outside 0 … 2^64−1 is written.
+    for seed in (2**32, 2**63, 2**64 - 1):
+        assert ImageSetting.objects.get(pk=ImageSettingFactory(seed=seed).pk).seed == seed
+    for seed in (-1, 2**64):
+        with pytest.raises(ValueError, match="A seed is 0 to"), transaction.atomic():
+            ImageSettingFactory(seed=seed)
 
 
 def test_output_constraints():
     violates(ImageOutputFactory, status="done")
     violates(ImageOutputFactory, review_status="maybe")
     violates(ImageOutputFactory, width=0)
-    violates(ImageOutputFactory, seed=2**40)
+    with pytest.raises(ValueError, match="A seed is 0 to"), transaction.atomic():
+        ImageOutputFactory(seed=-5)
     violates(ImageOutputFactory, status="succeeded", file="")
     violates(ImageOutputFactory, status="failed", error="")
     violates(ImageOutputFactory, section_key="intro", post=None)

@@ -65,6 +65,8 @@ class Command(OneLineErrorCommand):
         parser.add_argument("--seed", type=int, help="Seed for reproducible images.")
         parser.add_argument("--steps", type=int, help="Sampling steps (providers that take them).")
         parser.add_argument("--setting", help="Name of an ImageSetting preset to start from.")
+        parser.add_argument("--fallback", action="append", default=[], metavar="ALIAS",
+                            help="A provider to try when the first fails or cannot be reached (repeatable, in order).")
         parser.add_argument("--output", type=Path, help="Also write the image(s) here: robot.png -> robot_1.png ...")
         parser.add_argument("--raw", action="store_true", help="Print JSON instead of text.")
         parser.add_argument("--verbose", action="store_true", help="Print every parameter sent.")
@@ -127,6 +129,7 @@ class Command(OneLineErrorCommand):
     def _style_and_overrides(self, opts, setting) -> tuple[str, dict[str, Any]]:
         overrides: dict[str, Any] = {
             "model": opts["model"], "seed": opts["seed"], "steps": opts["steps"], "quality": opts["quality"],
+            "fallbacks": opts["fallback"] or None,
         }
         if opts["size"]:
             overrides["width"], overrides["height"] = parse_size(opts["size"])
@@ -167,6 +170,7 @@ class Command(OneLineErrorCommand):
                     "usage": (o.provider_metadata or {}).get("usage"),
                     "generated_size": (o.provider_metadata or {}).get("generated_size"),
                     "provider_ms": o.provider_ms,
+                    "fallback": (o.provider_metadata or {}).get("fallback"),
                     "parameters": o.setting_snapshot,
                 }
                 for o in outputs
@@ -192,6 +196,11 @@ class Command(OneLineErrorCommand):
                 f"{o.bytes:,} bytes  {o.provider_ms} ms{cost}"
             )
             self.stdout.write(f"     {_local_path(o.file) or o.file.name}")
+            fallback = (o.provider_metadata or {}).get("fallback")
+            if fallback:
+                why = "; ".join(f"{t['provider']}: {t['error']}" for t in fallback["tried"])
+                dropped = f" (dropped: {', '.join(fallback['dropped'])})" if fallback.get("dropped") else ""
+                self.stdout.write(f"     made by fallback {fallback['provider']} after {why}{dropped}")
             if o.revised_prompt:
                 self.stdout.write(f"     revised prompt: {o.revised_prompt}")
             if verbose:

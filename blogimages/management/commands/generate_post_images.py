@@ -14,6 +14,7 @@ from blogimages.conf import blogimages_settings
 from blogimages.exceptions import BlogImagesError, QueueUnavailable
 from blogimages.integration import get_post_adapter
 from blogimages.models import GenerationBatch, ImagePromptExample, ImageSetting, OutputStatus
+from blogimages.selectors import unfinished_images
 
 BAR_WIDTH = 30
 
@@ -24,6 +25,19 @@ def progress_bar(batch: GenerationBatch) -> str:
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
     failed = f", {batch.failed_count} failed" if batch.failed_count else ""
     return f"[{bar}] {batch.done_count}/{batch.total} done{failed}"
+
+
+STEP_BAR_WIDTH = 20
+
+
+def step_lines(batch: GenerationBatch) -> list[str]:
+    """One line per unfinished image: a step bar from its provider's progress, or where it waits."""
+    lines = []
+    for step in unfinished_images(batch):
+        filled = int(STEP_BAR_WIDTH * step.value / step.maximum) if step.maximum else 0
+        bar = "#" * filled + "-" * (STEP_BAR_WIDTH - filled)
+        lines.append(f"  {step.output.section_key or 'image':<12} [{bar}] {step.label}")
+    return lines
 
 
 class Command(BaseCommand):
@@ -113,10 +127,14 @@ class Command(BaseCommand):
         while True:
             batch.refresh_from_db()
             line = progress_bar(batch)
-            if line != last:
-                self.stdout.write(("\r" + line) if tty else line, ending="" if tty else "\n")
+            steps = [] if batch.is_finished else step_lines(batch)
+            if (line, steps) != last:
+                if tty:
+                    self.stdout.write("\r" + line + "".join(f"  |{s.strip()}" for s in steps), ending="")
+                else:
+                    self.stdout.write("\n".join([line, *steps]))
                 self.stdout.flush()
-                last = line
+                last = (line, steps)
             if batch.is_finished:
                 break
             if time.monotonic() > deadline:

@@ -239,9 +239,19 @@ def test_setting_crud_is_validated_against_the_provider(api, recorder):
     default = api.post("/settings", {"name": "Default", "width": 64, "height": 64})
     assert default.json()["provider"] == "test"
     assert api.post("/settings", {"name": "Nul", "extra_settings": {"a": "\x00"}}).status_code == 422
-    assert api.post("/settings", {"name": "Neg", "seed": -1}).status_code == 422
+    assert api.post("/settings", {"name": "Neg", "seed": -2}).status_code == 422
+    random_seed = api.post("/settings", {"name": "Random", "seed": -1, "width": 64, "height": 64})
+    assert random_seed.status_code == 201 and random_seed.json()["seed"] is None  # −1 = random, as in A1111
+    wide = api.post("/settings", {"name": "Wide", "seed": 2**64 - 1, "width": 64, "height": 64})
+    assert wide.status_code == 400 and "seed must be between 0 and 4294967295" in wide.json()["detail"]
+    assert api.post("/settings", {"name": "Wider", "seed": 2**64}).status_code == 422
+    chained = api.post("/settings", {"name": "Chain", "width": 64, "height": 64, "fallbacks": ["cards"]})
+    assert chained.status_code == 201 and chained.json()["fallbacks"] == ["cards"]
+    assert ImageSetting.objects.get(name="Chain").fallbacks == ["cards"]
+    nowhere = api.post("/settings", {"name": "Chain2", "width": 64, "height": 64, "fallbacks": ["nope"]})
+    assert nowhere.status_code == 400 and "'nope' is not configured" in nowhere.json()["detail"]
 
-    assert api.get("/settings", {"provider": "test"}).json()["count"] == 2
+    assert api.get("/settings", {"provider": "test"}).json()["count"] == 4
     assert api.put(f"/settings/{setting.pk}", {"name": "Small", "provider": "test", "width": 32,
                                                "height": 32}).json()["steps"] is None
     assert api.delete(f"/settings/{setting.pk}").status_code == 204

@@ -290,7 +290,8 @@ BAD_BODIES = [
     ({"prompt": "x", "response_format": "png"}, 400, "response_format", "invalid_value"),
     ({"prompt": "x", "quality": "ultra"}, 400, "quality", "invalid_value"),
     ({"prompt": "x", "style": "weird"}, 400, "style", "invalid_value"),
-    ({"prompt": "x", "seed": -1}, 400, "seed", "integer_below_min_value"),
+    ({"prompt": "x", "seed": -2}, 400, "seed", "integer_below_min_value"),  # −1 = random (A1111)
+    ({"prompt": "x", "seed": 2**64}, 400, "seed", "integer_above_max_value"),
     ({"prompt": "x", "seed": "1"}, 400, "seed", "invalid_type"),
     ({"prompt": "x", "steps": 0}, 400, "steps", "integer_below_min_value"),
     ({"prompt": "x", "model": "cards", "steps": 20}, 400, "steps", "unsupported_parameter"),

@@ -132,11 +132,16 @@ def test_txt2img_sends_the_documented_request_with_basic_auth(sd_server, provide
     assert sent.headers["Authorization"] == "Basic " + b64(AUTH.encode())
     assert sent.headers["Content-Type"] == "application/json"
     assert "Origin" not in sent.headers
-    assert sent.get_json() == {
+    body = sent.get_json()
+    assert body.pop("force_task_id").startswith("task(blogimages-")  # ours: progress and cancel by it
+    assert body == {
         "prompt": "a lighthouse", "negative_prompt": "blurry", "seed": -1, "width": 512, "height": 768,
         "batch_size": 2, "n_iter": 1, "send_images": True, "save_images": False, "steps": 30,
-        "cfg_scale": 6.5, "sampler_name": "DPM++ 2M", "override_settings": {"sd_model_checkpoint": TITLE},
+        "cfg_scale": 6.5, "sampler_name": "DPM++ 2M",
+        # The checkpoint for this request only, put back afterwards: never POST /sdapi/v1/options.
+        "override_settings": {"sd_model_checkpoint": TITLE}, "override_settings_restore_afterwards": True,
     }
+    assert requests_to(sd_server, "/sdapi/v1/options") == []
     assert [image.data for image in result.images] == images
     assert [image.mime_type for image in result.images] == ["image/png", "image/png"]
     assert result.model == TITLE
@@ -441,3 +446,106 @@ def test_check_warns_about_auth_in_clear_text_to_a_remote_host():
 
     assert remote.check() and "https" in remote.check()[0]
     assert local.check() == []
+
+
+# -- seeds, progress, cancel, capabilities ------------------------------------------------------
+
+
+def test_seeds_are_32_bit_and_minus_one_is_random(sd_server, provider):
+    from blogimages.providers.base import MAX_SEED
+
+    with pytest.raises(UnsupportedFeature, match=f"seed must be between 0 and {MAX_SEED}"):
+        provider.run(GenerationRequest(prompt="x", width=512, height=512, seed=MAX_SEED + 1))
+    assert requests_to(sd_server, "/sdapi/v1/txt2img") == []
+    assert provider.capabilities().max_seed == MAX_SEED
+
+
+@pytest.fixture
+def threaded_webui():
+    """A WebUI that answers progress checks while txt2img still runs (werkzeug, threaded)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(threaded=True)
+    server.start()
+    for path, listing in (("/sdapi/v1/sd-models", SD_MODELS), ("/sdapi/v1/samplers", SAMPLERS),
+                          ("/sdapi/v1/schedulers", SCHEDULERS),
+                          ("/sdapi/v1/upscalers", [{"name": "None"}, {"name": "Latent"}, {"name": "R-ESRGAN 4x+"}])):
+        server.expect_request(path, method="GET").respond_with_json(listing)
+    yield server
+    server.clear()
+    server.stop()
+
+
+def test_progress_comes_from_the_webuis_progress_for_our_task(threaded_webui, make_provider):
+    import threading
+
+    seen, tasks_asked = [], []
+    reported = threading.Event()
+
+    def internal_progress(request: Request) -> Response:
+        tasks_asked.append(request.get_json()["id_task"])
+        state = {"active": len(tasks_asked) > 1, "queued": len(tasks_asked) == 1, "completed": False,
+                 "progress": 0.4, "eta": 2.0, "live_preview": None, "id_live_preview": -1,
+                 "textinfo": "In queue: 1" if len(tasks_asked) == 1 else "Sampling"}
+        return Response(json.dumps(state), content_type="application/json")
+
+    def txt2img(request: Request) -> Response:
+        assert reported.wait(10)
+        return Response(json.dumps(txt2img_answer([png()])), content_type="application/json")
+
+    threaded_webui.expect_request("/internal/progress", method="POST").respond_with_handler(internal_progress)
+    threaded_webui.expect_request("/sdapi/v1/progress", method="GET").respond_with_json(
+        {"progress": 0.4, "eta_relative": 2.0, "state": {"sampling_step": 8, "sampling_steps": 20, "job": "txt2img"},
+         "current_image": None, "textinfo": None})
+    threaded_webui.expect_request("/sdapi/v1/txt2img", method="POST").respond_with_handler(txt2img)
+    provider = make_provider(base_url=threaded_webui.url_for("/").rstrip("/"), progress_interval=0.01)
+
+    def report(value, maximum, queue_position=None, source=""):
+        seen.append((value, maximum, queue_position, source))
+        if maximum:
+            reported.set()
+
+    provider.run(GenerationRequest(prompt="x", width=512, height=512), progress=report)
+
+    assert seen[0] == (0, 0, 1, "progress") and (8, 20, None, "progress") in seen
+    sent = [r for r, _ in threaded_webui.log if r.path == "/sdapi/v1/txt2img"][0].get_json()
+    assert set(tasks_asked) == {sent["force_task_id"]}
+
+
+def test_a_timeout_interrupts_and_skips_our_running_task(threaded_webui, make_provider):
+    import threading
+
+    release = threading.Event()
+
+    def txt2img(request: Request) -> Response:
+        release.wait(10)
+        return Response(json.dumps(txt2img_answer([png()])), content_type="application/json")
+
+    def stop(request: Request) -> Response:
+        release.set()
+        return Response("", status=200)
+
+    threaded_webui.expect_request("/sdapi/v1/txt2img", method="POST").respond_with_handler(txt2img)
+    threaded_webui.expect_request("/internal/progress", method="POST").respond_with_json(
+        {"active": True, "queued": False, "completed": False, "progress": 0.5, "eta": 1, "id_live_preview": -1})
+    threaded_webui.expect_request("/sdapi/v1/skip", method="POST").respond_with_handler(stop)
+    threaded_webui.expect_request("/sdapi/v1/interrupt", method="POST").respond_with_handler(stop)
+    provider = make_provider(base_url=threaded_webui.url_for("/").rstrip("/"), timeout=0.3)
+
+    with pytest.raises(ProviderTimeout, match="it was interrupted on the server"):
+        provider.run(GenerationRequest(prompt="x", width=512, height=512))
+
+    paths = [r.path for r, _ in threaded_webui.log]
+    assert "/sdapi/v1/skip" in paths and "/sdapi/v1/interrupt" in paths
+
+
+def test_capabilities_are_probed_from_the_servers_listings(threaded_webui, make_provider):
+    provider = make_provider(base_url=threaded_webui.url_for("/").rstrip("/"))
+
+    probed = provider.probe()
+
+    assert probed["models"] == tuple(item["title"] for item in SD_MODELS)
+    assert probed["upscalers"] == ("None", "Latent", "R-ESRGAN 4x+")
+    with pytest.raises(UnsupportedFeature, match="upscaler 'SwinIR' is not on the server; choose one of: None"):
+        provider.run(GenerationRequest(prompt="x", width=512, height=512,
+                                       extra={"enable_hr": True, "hr_upscaler": "SwinIR"}))

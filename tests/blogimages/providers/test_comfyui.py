@@ -142,7 +142,8 @@ def test_a_run_queues_the_filled_template_polls_history_and_downloads_every_imag
     assert sent.headers["Content-Type"] == "application/json"
     assert "Origin" not in sent.headers  # ComfyUI's anti-CSRF check answers 403 to a foreign Origin
     body = sent.get_json()
-    assert body["client_id"] == provider.client_id
+    assert body["client_id"].startswith(provider.client_id)  # one client id per run, for its WebSocket events
+    assert body["prompt_id"]  # ours, so a lost answer can still be cancelled
     graph = body["prompt"]
     prefix = graph["9"]["inputs"]["filename_prefix"]
     assert prefix.startswith("blogimages/")
