@@ -325,6 +325,7 @@ def request_key(plan: Plan, single_snapshot: dict[str, Any]) -> str:
     material = {k: v for k, v in single_snapshot.items() if k not in KEY_IGNORES}
     material["provider"] = plan.provider.alias
     material["backend"] = type(plan.provider).__module__ + "." + type(plan.provider).__qualname__
+    material["render_version"] = getattr(plan.provider, "render_version", None)
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 

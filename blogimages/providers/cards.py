@@ -111,6 +111,9 @@ class CardsProvider(BaseProvider):
     # Laid out by rules from the prompt's words, with no trained model: IPTC's algorithmicMedia
     # ("created purely by an algorithm not based on any sampled training data").
     digital_source_type = "algorithmicMedia"
+    # Part of the key under which identical requests are answered from storage: raised whenever
+    # a change to the renderer changes its pixels, so no image from an older renderer is reused.
+    render_version = 2
 
     def capabilities(self, model: str = "") -> Capabilities:
         return Capabilities(
@@ -439,8 +442,11 @@ def fit_text(text: str, *, font_name: str, width: int, height: int, max_size: in
 
 
 def _balance(words: list[str], font: ImageFont.FreeTypeFont, width: int, count: int) -> list[str]:
-    # Narrow the measure as far as the line count allows, so the last line is not a lone word.
-    low, high = width // 2, width
+    # Narrow the measure as far as the line count allows, so the last line is not a lone word,
+    # but never below the widest word: narrower, a word is cut in two ("lighthous / e") while
+    # the line count stays the same.
+    widest = max(_length(font, word) for word in words)
+    low, high = min(width, max(width // 2, math.ceil(widest))), width
     while low < high:
         mid = (low + high) // 2
         if len(_wrap(words, font, mid)) <= count:

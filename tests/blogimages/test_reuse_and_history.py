@@ -68,6 +68,14 @@ def test_anything_different_is_a_new_call(det):
     assert random_seed.reused_from_id is None and len(det.requests) == 6
 
 
+def test_a_new_renderer_version_is_a_new_call(det, monkeypatch):
+    # A renderer whose pixels changed (a layout fix) must not answer with its older images.
+    make()
+    monkeypatch.setattr(type(det), "render_version", 2, raising=False)
+    [again] = make()
+    assert len(det.requests) == 2 and again.reused_from_id is None
+
+
 def test_only_deterministic_providers_reuse_and_the_setting_turns_it_off(det, settings):
     from blogimages.providers import providers
 

@@ -332,3 +332,14 @@ def test_ordinary_words_are_not_cut_when_a_smaller_size_keeps_them_whole():
                      min_size=10, max_lines=7)
     assert block is not None
     assert " ".join(block.lines).split() == ["A", "lighthouse", "in", "a", "storm"]
+
+
+def test_balancing_the_lines_never_cuts_a_word_that_fits_the_measure():
+    # Seen at 1024²: "a red / lighthous / e at dusk". Balancing narrowed the measure below
+    # "lighthouse" because cutting it still gave three lines.
+    from blogimages.providers.cards import _set_title
+
+    for short in (256, 512, 1024, 1536):
+        block = _set_title("a red lighthouse at dusk", round(short * 0.62), round(short * 0.6), short)
+        assert block is not None
+        assert [word for line in block.lines for word in line.split()] == "a red lighthouse at dusk".split(), block.lines
