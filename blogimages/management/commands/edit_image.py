@@ -9,7 +9,6 @@ images reported with their reason.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from blogimages import editing
 from blogimages.exceptions import BlogImagesError
 from blogimages.models import ImageOutput, OutputStatus
 
-from .generate_image import EXTENSION_FORMATS, output_paths, write_as
+from .generate_image import output_paths, write_as
 from .generate_image import Command as GenerateCommand
 
 
@@ -47,25 +46,9 @@ class Command(GenerateCommand):
         parser.add_argument("--raw", action="store_true", help="Print JSON instead of text.")
         parser.add_argument("--verbose", action="store_true", help="Print every parameter sent.")
 
-    def handle(self, *args, **opts) -> None:
-        app_logger = logging.getLogger("blogimages")
-        level = app_logger.level
-        if not opts["verbose"]:
-            app_logger.setLevel(logging.CRITICAL)
-        try:
-            self._edit(opts)
-        finally:
-            app_logger.setLevel(level)
-
-    def _edit(self, opts) -> None:
-        n = opts["n"]
-        if not 1 <= n <= 10:
-            raise CommandError(f"-n must be between 1 and 10, not {n}.")
-        output = opts["output"]
-        if output is not None and output.suffix.lower() not in EXTENSION_FORMATS:
-            raise CommandError("--output must end in .png, .webp, .jpg or .jpeg.")
-        if output is not None and not output.parent.exists():
-            raise CommandError(f"--output folder {output.parent} does not exist.")
+    # handle() is generate_image's: log lines only with --verbose, then make_images().
+    def make_images(self, opts) -> None:
+        n, output = self.check_count_and_output(opts)
         source = ImageOutput.objects.filter(pk=opts["image_id"]).first()
         if source is None:
             raise CommandError(f"No image with id {opts['image_id']}.")

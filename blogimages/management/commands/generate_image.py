@@ -79,11 +79,13 @@ class Command(OneLineErrorCommand):
         if not opts["verbose"]:
             app_logger.setLevel(logging.CRITICAL)
         try:
-            self._generate(opts)
+            self.make_images(opts)
         finally:
             app_logger.setLevel(level)
 
-    def _generate(self, opts) -> None:
+    @staticmethod
+    def check_count_and_output(opts) -> tuple[int, Path | None]:
+        """-n and --output, refused before anything is made (edit_image shares them)."""
         n = opts["n"]
         if not 1 <= n <= 10:
             raise CommandError(f"-n must be between 1 and 10, not {n}.")
@@ -92,6 +94,10 @@ class Command(OneLineErrorCommand):
             raise CommandError("--output must end in .png, .webp, .jpg or .jpeg.")
         if output is not None and not output.parent.exists():
             raise CommandError(f"--output folder {output.parent} does not exist.")
+        return n, output
+
+    def make_images(self, opts) -> None:
+        n, output = self.check_count_and_output(opts)
         setting = None
         if opts["setting"]:
             setting = ImageSetting.objects.filter(name=opts["setting"]).first()
