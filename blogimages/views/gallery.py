@@ -80,6 +80,11 @@ def gallery_context(request: HttpRequest, params) -> dict:
             return "?" + urlencode(query) if query else "?"
         return "?" + urlencode({**query, "cursor": cursor_value, "page": page_number})
 
+    if filters.collapse:
+        # Identical hashes are already one tile (in SQL, across the list); near ones fold here,
+        # within this page (see similar.py for why not across the library). Cursors were taken
+        # from the rows read, so the next page starts after the last of them, folded or not.
+        items = similar.collapse_near_duplicates(items)
     outputs = with_thumb_sizes(items)
     stack_of(outputs)
     for output in outputs:
