@@ -932,6 +932,13 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "finished_at": output.finished_at,
         "provider_ms": output.provider_ms,
         "credentials": output.credentials or None,
+        # An identical request answered from storage: its file is the original's bytes, so what
+        # is embedded in it (PNG text / XMP `image_id`, a C2PA manifest's title) names the
+        # original's uid, `embedded_image_id` here; this sidecar names the image itself (`uid`).
+        "reused_from": ({"id": output.reused_from_id,
+                         "uid": (output.provider_metadata or {}).get("reused_from_uid"),
+                         "embedded_image_id": (output.provider_metadata or {}).get("embedded_image_id")}
+                        if output.reused_from_id else None),
         "generator": "blogimages",
     }
 
@@ -1034,7 +1041,13 @@ def store_reuse(output: ImageOutput, source: ImageOutput) -> None:
         for name in ("mime_type", "width", "height", "bytes", "sha256", "seed", "model", "revised_prompt", "phash"):
             setattr(output, name, getattr(source, name))
         output.reused_from = source
-        output.provider_metadata = {"reused_from": source.pk, "reused_from_uid": str(source.uid)}
+        # The bytes are the source's, byte for byte (sha256 and any C2PA signature stay valid),
+        # so the ids embedded in them are the source's (its own source's, for a reuse of a reuse).
+        embedded = (source.provider_metadata or {}).get("embedded_image_id") or str(source.uid)
+        output.provider_metadata = {"reused_from": source.pk, "reused_from_uid": str(source.uid),
+                                    "embedded_image_id": embedded}
+        # The same manifest as the source's file: what the page and the admin report about it.
+        output.credentials = dict(source.credentials or {})
         output.cost, output.cost_basis, output.provider_ms = Decimal(0), "", 0
         if not output.alt_text:
             output.alt_text = source.alt_text or suggested_alt_text(output)
