@@ -66,7 +66,7 @@ def board_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
     board = _board_or_404(request, pk)
-    pager = cursor_pager(request.GET, boards.board_entries(board), size=PER_PAGE, query={}, jump_field="added_at")
+    pager = cursor_pager(request.GET, boards.board_entries(board), size=PER_PAGE, query={}, jumps=True)
     share_path = boards.share_path(board)
     return render(request, "blogimages/board_detail.html", {
         "nav": "boards", "board": board, "pager": pager, "jump_param": JUMP_PARAM, "query": {},
@@ -180,7 +180,7 @@ def board_shared(request: HttpRequest, token: str) -> HttpResponse:
     if board is None:
         raise Http404("No such board.")
     pager = cursor_pager(request.GET, boards.board_entries(board, shared=True), size=PER_PAGE, query={},
-                         jump_field="added_at")
+                         jumps=True)
     tiles = []
     for output in with_thumb_sizes(entry.image for entry in pager.items):
         # A suggested alt text is made from the prompt: only an approved one (written for

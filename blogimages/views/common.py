@@ -111,12 +111,12 @@ class CursorPager:
 
 
 def cursor_pager(params: Mapping[str, str], rows: QuerySet, *, size: int, query: Mapping[str, str],
-                 jump_field: str | None = None) -> CursorPager:
-    """One page of `rows` (ordered `(-field, -pk)` or any keyset ordering) from `?cursor=` or,
-    with `jump_field`, `?jump=<date>`; links keep `query` (the filters). A cursor this list did
+                 jumps: bool = False) -> CursorPager:
+    """One page of `rows` (any keyset ordering) from `?cursor=` or, with `jumps` (rows ordered
+    `(-date field, -pk)`), `?jump=<date>`; links keep `query` (the filters). A cursor this list did
     not hand out, or a date that is not one, gives the newest page and an `error` to show."""
     cursor = (params.get("cursor") or "").strip()
-    jump, error = parse_jump(params.get(JUMP_PARAM)) if jump_field and not cursor else (None, "")
+    jump, error = parse_jump(params.get(JUMP_PARAM)) if jumps and not cursor else (None, "")
     if jump is not None:
         cursor = paging.jump_cursor(rows, end_of_day(jump))
     try:

@@ -30,7 +30,7 @@ def history(request: HttpRequest) -> HttpResponse:
         filters = dataclasses.replace(filters, who="")
     query = filters.as_params()
     pager = cursor_pager(request.GET, run_list(request.user, filters), size=PER_PAGE, query=query,
-                         jump_field="created_at")
+                         jumps=True)
     runs = pager.items
     images: dict[int, list[ImageOutput]] = {}
     for output in ImageOutput.objects.filter(run__in=runs).order_by("pk"):

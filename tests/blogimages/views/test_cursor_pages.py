@@ -16,7 +16,6 @@ from django.utils import timezone
 from blogimages import boards, paging
 from blogimages.models import Board, BoardImage, BoardVisibility, ImageOutput, PromptRun
 from blogimages.views import boards as board_views
-from blogimages.views import history as history_views
 from tests.blogimages.views.helpers import make_editor
 from tests.factories import ImageOutputFactory
 
@@ -156,10 +155,6 @@ def test_history_bad_cursor_or_date_is_a_clear_message_and_the_newest_page(clien
     assert response.status_code == 200
     assert 'id="pager-error"' in html and "showing the newest first" in html
     assert listed(html, "run") == pks[:20]
-
-
-def test_history_per_page_is_the_views_constant():
-    assert history_views.PER_PAGE == 20
 
 
 # -- boards: the list, one board, the public share page ---------------------------------------------
