@@ -79,7 +79,7 @@ def test_history_walks_every_run_once_by_cursor_and_back(client, editor):
         html = page(client, "/images/history/" + url)
         pages.append(listed(html, "run"))
         url = link(html, "data-older")
-    assert sum(pages, []) == pks and [len(p) for p in pages] == [20, 20, 5]
+    assert [pk for shown in pages for pk in shown] == pks and [len(p) for p in pages] == [20, 20, 5]
     back = page(client, "/images/history/" + link(html, "data-newer"))
     assert listed(back, "run") == pks[20:40]
 
@@ -223,7 +223,7 @@ def test_board_pages_cost_the_same_queries_deep_as_first(client, editor):
 
 
 def test_a_board_jumps_by_the_date_images_were_added(client, editor):
-    board, order = board_with_images(editor, 20)  # two a day-half apart: 1 March 12:00 … 6 March 00:00
+    board, _order = board_with_images(editor, 20)  # two a day-half apart: 1 March 12:00 … 6 March 00:00
     html = page(client, f"/images/boards/{board.pk}/?jump=2026-03-02")
     entries = BoardImage.objects.filter(board=board, added_at__lt=timezone.make_aware(dt.datetime(2026, 3, 3)))
     expected = list(entries.order_by("-added_at", "-id").values_list("image_id", flat=True))
