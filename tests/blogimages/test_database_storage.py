@@ -189,3 +189,17 @@ def test_a_database_file_link_is_stable_for_its_hour_then_renewed(database_stora
     renewed = output.file.url
     assert renewed != first and signed_media.read_token(renewed.split("/")[3]) == output.file.name
     assert signed_media.read_token(first.split("/")[3]) == output.file.name, "the old link still works a while"
+
+
+def test_an_edits_uploaded_inputs_leave_the_database_with_its_image(database_storage,
+                                                                    django_capture_on_commit_callbacks):
+    from blogimages import editing
+    from tests.conftest import png_bytes
+
+    [edited] = editing.edit(image=png_bytes(200, 150), prompt="From an upload", provider="cards")
+    [source] = editing.stored_inputs(edited.setting_snapshot)
+    assert File.objects.filter(name=source).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        edited.delete()
+    assert not File.objects.filter(name=source).exists()
+    assert not File.objects.filter(name=edited.file.name).exists()
