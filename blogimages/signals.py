@@ -35,8 +35,11 @@ def _delete_rendition_file(sender, instance: Rendition, **kwargs) -> None:
 
 def _post_saved(sender, instance, **kwargs) -> None:
     from .automation import post_content_changed
+    from .post_renditions import schedule
 
     post_content_changed(instance)
+    # Published (or saved while published): its page's renditions are made now, not on a first view.
+    schedule(instance)
 
 
 def connect_post_model() -> None:
