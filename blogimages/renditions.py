@@ -155,9 +155,14 @@ def url_of(rendition: Rendition, *, public: bool = False) -> str:
 def is_published(name: str) -> bool:
     """Whether a stored file is a rendition of an image a published post shows (then anyone may fetch it)."""
     rendition = Rendition.objects.select_related("image__post").filter(file=name).first()
-    if rendition is None or not rendition.image.post_id:
+    return rendition is not None and shown_on_published_post(rendition.image)
+
+
+def shown_on_published_post(image: ImageOutput) -> bool:
+    """Whether a published post shows the image in one of its slots (then anyone may see it)."""
+    if not image.post_id:
         return False
-    image, adapter = rendition.image, get_post_adapter()
+    adapter = get_post_adapter()
     if not adapter.is_published(image.post):
         return False
     return image.pk in set(adapter.chosen_slot_images(image.post).values())

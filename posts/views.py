@@ -77,7 +77,8 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
         post_renditions.prepare_published(post, shown, social)
         og_image = renditions.fill(social, renditions.SOCIAL_SIZE, make=False) if social else None
     return render(request, "posts/post_detail.html", {
-        "post": post, "sections": sections, "preview": preview, "social": social, "og_image": og_image,
+        "post": post, "sections": sections, "preview": preview, "public": not preview, "social": social,
+        "og_image": og_image,
         "canonical": request.build_absolute_uri(post.get_absolute_url()),
         "og_image_url": request.build_absolute_uri(renditions.url_of(og_image, public=not preview))
         if og_image else "",
