@@ -140,3 +140,16 @@ def test_renditions_that_cannot_be_queued_or_made_never_fail_the_publish(
     post.refresh_from_db()
     assert post.status == PostStatus.PUBLISHED
     assert client.get(post.get_absolute_url()).status_code == 200  # originals
+
+
+def test_a_section_saved_with_another_image_on_a_published_post_gets_its_renditions(
+        client, django_capture_on_commit_callbacks):
+    post = draft_post(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        post.status = PostStatus.PUBLISHED
+        post.save()
+    section = post.sections.get()
+    section.chosen_image = make_image(post, "s0", size=(640, 360), description="Harbour in fog")
+    with django_capture_on_commit_callbacks(execute=True):
+        section.save()  # as the admin's inline does
+    assert Rendition.objects.filter(image=section.chosen_image).count() >= 2
