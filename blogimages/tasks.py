@@ -18,7 +18,7 @@ from celery.utils import uuid
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from . import generation, reconcile
+from . import generation, post_renditions, reconcile
 from .concurrency import ProviderBusy
 from .conf import blogimages_settings
 from .exceptions import ProviderUnavailable, QueueUnavailable
@@ -160,6 +160,29 @@ def _until_stale(output: ImageOutput) -> float:
         return 1.0
     elapsed = (timezone.now() - output.started_at).total_seconds()
     return max(1.0, stale_after - elapsed + 0.5)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def make_post_renditions(post_pk) -> int:
+    """A published post's renditions (post_renditions.make); making one twice is harmless."""
+    return post_renditions.make(post_pk)
+
+
+def enqueue_post_renditions(post_pk) -> bool:
+    """The task for a published post's renditions: True once the broker has it; made inline
+    (False) when there is no broker, or when the broker does not answer (nothing is lost)."""
+    if make_post_renditions.app.conf.task_always_eager:
+        make_post_renditions.apply((post_pk,))
+        return False
+    try:
+        make_post_renditions.apply_async((post_pk,), ignore_result=True)
+    except Exception as exc:
+        if not is_broker_error(exc):
+            raise
+        logger.error("broker unreachable: renditions of post %s are made inline: %s", post_pk, exc)
+        post_renditions.make(post_pk)
+        return False
+    return True
 
 
 @shared_task(ignore_result=True)
