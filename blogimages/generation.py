@@ -509,16 +509,17 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             outputs = reuse_identical(outputs)
             if not outputs:
                 return claimed
-            request = replace(plan.request, n=len(outputs))
+            request, indexes = call_request(plan, outputs)
             try:
                 request = style_guide.attach_references(request, outputs[0].setting_snapshot)
                 result = _call_provider(plan, comfy_workflows.attach(plan.provider, request),
                                         on_partial=on_partial, partial_images=partial_images,
-                                        progress=progress_writer(outputs))
+                                        progress=progress_writer(outputs, alias=plan.provider.alias))
             except ProviderError as exc:
                 # An edit has no fallback: another provider would make a new image, not this edit.
                 if plan.fallbacks and plan.edit is None and falls_through(exc, retries_left=raise_retryable):
-                    return _fall_back(outputs, plan, request, exc, on_partial=on_partial,
+                    # The fallback makes one image per row (its seeds are its own).
+                    return _fall_back(outputs, plan, replace(request, n=len(outputs)), exc, on_partial=on_partial,
                                       partial_images=partial_images)
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
@@ -542,8 +543,87 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             fail_output(output, f"{exc} (no free slot after {plan.provider.timeout:g} s)")
         return list(outputs)
 
+    if indexes is not None and len(indexes) > 1:
+        outputs, result = _match_batch_indexes(outputs, indexes, result, plan.provider.alias)
     store_call(outputs, result, plan.provider.alias)
     return claimed
+
+
+def _batch_of(outputs: Sequence[ImageOutput]) -> tuple[int, list[int]] | None:
+    """(batch size, the batch index of each output) when every output is image k of one
+    batch-index-seeded call (ComfyUI: one seed, the noise varied by index); else None."""
+    sizes, indexes = set(), []
+    for output in outputs:
+        extra = (output.setting_snapshot or {}).get("extra") or {}
+        if extra.get("batch_index") in (None, "") or extra.get("batch_size") in (None, ""):
+            return None
+        sizes.add(int(extra["batch_size"]))
+        indexes.append(int(extra["batch_index"]))
+    if len(sizes) != 1 or len(set(indexes)) != len(indexes):
+        return None
+    return sizes.pop(), indexes
+
+
+def call_request(plan: Plan, outputs: Sequence[ImageOutput]) -> tuple[GenerationRequest, list[int] | None]:
+    """The request of the one provider call that makes `outputs`, and their batch indexes
+    (None unless the provider seeds a batch by index).
+
+    Images k of one batch-index-seeded batch are made by running that batch once, whatever
+    subset of it is left to make: one image alone is asked as image k of the batch (the
+    provider keeps that one), several as the whole batch, each row taking its own index —
+    n images of one call cost one run, not n."""
+    batch = _batch_of(outputs)
+    if batch is None:
+        return replace(plan.request, n=len(outputs)), None
+    size, indexes = batch
+    extra = {key: value for key, value in plan.request.extra.items() if key not in ("batch_index", "batch_size")}
+    if len(indexes) == 1:
+        return replace(plan.request, n=1, extra={**extra, "batch_index": indexes[0], "batch_size": size}), indexes
+    return replace(plan.request, n=size, extra=extra), indexes
+
+
+def _match_batch_indexes(outputs: Sequence[ImageOutput], indexes: list[int], result: GenerationResult,
+                         alias: str) -> tuple[list[ImageOutput], GenerationResult]:
+    """Each output with the image of its own batch index (the rest of the batch is dropped);
+    an output whose index is missing from the answer fails with the reason."""
+    by_index: dict[int, GeneratedImage] = {}
+    for image in result.images:
+        index = (image.metadata or {}).get("batch_index")
+        if isinstance(index, int) and index not in by_index:
+            by_index[index] = image
+    if not by_index:
+        return list(outputs), result  # an answer without indexes: in order, as any provider's
+    kept = [(output, by_index[index]) for output, index in zip(outputs, indexes, strict=True) if index in by_index]
+    missing = [output for output, index in zip(outputs, indexes, strict=True) if index not in by_index]
+    if missing:
+        _fail(missing, f"{alias} answered without the image of batch index "
+                       f"{', '.join(str(i) for i in indexes if i not in by_index)}.")
+    # The call's cost stays whole: the images of the batch that were dropped were paid for too.
+    return [output for output, _image in kept], replace(result, images=tuple(image for _output, image in kept))
+
+
+def call_group(output: ImageOutput) -> list[ImageOutput]:
+    """`output` and the other unfinished images of its provider call that one run makes
+    together: the rest of its batch when the provider seeds a batch by index (ComfyUI),
+    else `output` alone. A task claims them all at once and stores every one."""
+    extra = (output.setting_snapshot or {}).get("extra") or {}
+    if output.run_id is None or extra.get("batch_index") in (None, "") or extra.get("batch_size") in (None, ""):
+        return [output]
+    key = _call_key(output.setting_snapshot)
+    rows = (ImageOutput.objects.select_related("post", "prompt", "setting")
+            .filter(run_id=output.run_id, provider=output.provider,
+                    status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING])
+            .exclude(pk=output.pk).order_by("pk"))
+    group = [output, *(row for row in rows if _call_key(row.setting_snapshot) == key)]
+    group.sort(key=lambda row: int(row.setting_snapshot["extra"]["batch_index"]))
+    return group if _batch_of(group) is not None else [output]
+
+
+def _call_key(data: dict[str, Any] | None) -> str:
+    """A row's snapshot without its batch index: equal for every image of one call."""
+    data = dict(data or {})
+    data["extra"] = {k: v for k, v in (data.get("extra") or {}).items() if k != "batch_index"}
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
@@ -590,9 +670,14 @@ def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
     return replace(result, images=tuple(images))
 
 
-def progress_writer(outputs: Sequence[ImageOutput]):
+def progress_writer(outputs: Sequence[ImageOutput], *, alias: str = ""):
     """A provider's progress callback that keeps the running images' `progress` up to date
-    (written when it changes: a step, or a place in the queue)."""
+    (written when it changes: a step, or a place in the queue).
+
+    Its `submitted(job)` hook records the job a backend is about to start (ComfyUI's
+    prompt_id, AUTOMATIC1111's task id) on the rows, as `provider_metadata["job"]` with the
+    provider's alias, before the job is sent: a worker killed mid-run never cancels it, and
+    the reconciler that takes the rows over cancels it from this record (`cancel_abandoned`)."""
     ids = [output.pk for output in outputs]
     last: list[dict[str, Any]] = [{}]
     owner = threading.get_ident()
@@ -612,7 +697,41 @@ def progress_writer(outputs: Sequence[ImageOutput]):
         for output in outputs:
             output.progress = data
 
+    def submitted(job: dict[str, Any]) -> None:
+        record = {"provider": alias, **job}
+        for output in outputs:
+            metadata = {**(output.provider_metadata or {}), "job": record}
+            try:
+                ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING) \
+                    .update(provider_metadata=metadata)
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("image %s: job %s not recorded (a killed worker would leave it running): %s",
+                               output.pk, job, exc)
+                continue
+            output.provider_metadata = metadata
+
+    report.submitted = submitted
     return report
+
+
+def cancel_abandoned(output: ImageOutput) -> bool:
+    """Cancel the provider job a dead attempt left behind (`provider_metadata["job"]`, see
+    progress_writer), for an image this caller has claimed; the record is dropped after.
+    True when a job was on record and its provider was asked to cancel it."""
+    job = (output.provider_metadata or {}).get("job")
+    if not isinstance(job, dict) or not job.get("provider"):
+        return False
+    try:
+        backend = get_provider(job["provider"])
+    except InvalidProviderError as exc:
+        logger.warning("image %s: cannot cancel job %s: %s", output.pk, job, exc)
+        return False
+    backend.cancel_job({k: v for k, v in job.items() if k != "provider"})
+    output.provider_metadata = {k: v for k, v in output.provider_metadata.items() if k != "job"}
+    ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts).update(
+        provider_metadata=output.provider_metadata)
+    logger.info("image %s: cancelled %s job %s left by a dead attempt", output.pk, job["provider"], job)
+    return True
 
 
 def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationRequest, first: ProviderError, *,
@@ -629,7 +748,7 @@ def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationReques
                         tried[-1]["error"], alias)
             with provider_slot(backend, blocking=True):
                 result = backend.run(comfy_workflows.attach(backend, translated), on_partial=on_partial,
-                                     partial_images=partial_images, progress=progress_writer(outputs))
+                                     partial_images=partial_images, progress=progress_writer(outputs, alias=alias))
         except (ProviderError, UnsupportedFeature, InvalidProviderError) as exc:
             tried.append({"provider": alias, "error": str(exc), **error_details(exc)})
             last = exc

@@ -307,8 +307,19 @@ def _size_distance(size: tuple[int, int], width: int, height: int) -> tuple[floa
     return (round(shape * 10 + (abs(area) if area >= 0 else -2 * area), 6), -w * h)
 
 
-#: A progress report: (step, steps, queue_position=None, source="").
+#: A progress report: (step, steps, queue_position=None, source=""). A callback may also
+#: carry a `submitted(job)` hook: see `report_job`.
 Progress = Callable[..., None]
+
+
+def report_job(progress: Progress | None, job: Mapping[str, Any]) -> None:
+    """Tell whoever follows a run which job the backend is about to start on the server
+    (ComfyUI: {"prompt_id"}; AUTOMATIC1111: {"task_id"}), through the progress callback's
+    `submitted` hook when it has one — before the job is sent, so that a caller killed
+    while it runs leaves a record from which `BaseProvider.cancel_job` can stop it."""
+    hook = getattr(progress, "submitted", None)
+    if hook is not None:
+        hook(dict(job))
 
 
 # Request fields a provider's `defaults` option may fill, with their "unset" value.
@@ -399,6 +410,12 @@ class BaseProvider:
 
     def close(self) -> None:
         """Release connections; called when settings change."""
+
+    def cancel_job(self, job: Mapping[str, Any]) -> bool:
+        """Stop a job this backend started (as `report_job` reported it) whose caller is gone,
+        if it is still waiting or running on the server; only that job. True when the server
+        was asked. Backends whose calls end with the connection have nothing to stop."""
+        return False
 
     # -- provided -----------------------------------------------------------------------
 
