@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -93,9 +94,17 @@ class Plan:
     # Provider aliases tried in order when this one fails for good or cannot be reached.
     fallbacks: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def cost_per_image(self) -> Decimal | None:
-        return self.provider.estimate_cost(replace(self.request, n=1))
+        """What one image may cost: the most of the provider's estimate and each fallback's
+        (for the request as that fallback would take it), so that the budget reserved
+        before the call covers a fallback to a costlier provider. Unknown prices count nothing."""
+        single = replace(self.request, n=1)
+        costs = [self.provider.estimate_cost(single)]
+        if self.edit is None:  # an edit has no fallback
+            costs += [fallback_cost(alias, single, self.target) for alias in self.fallbacks]
+        known = [cost for cost in costs if cost is not None]
+        return max(known) if known else None
 
     @property
     def cost_estimate(self) -> Decimal | None:
@@ -173,6 +182,18 @@ def fallback_chain(alias: str, fallbacks) -> tuple[str, ...]:
         get_provider(name)  # InvalidProviderError names the configured aliases
         chain.append(name)
     return tuple(chain)
+
+
+def fallback_cost(alias: str, request: GenerationRequest, target: tuple[int, int] | None) -> Decimal | None:
+    """The estimate of fallback `alias` for `request` translated to what it takes; None
+    when it has no price or cannot take the request at all (then it spends nothing)."""
+    try:
+        backend = get_provider(alias)
+        translated, _fitted, _dropped = translate(request, target, backend)
+        return backend.estimate_cost(replace(translated, n=request.n))
+    except (BlogImagesError, ValueError) as exc:
+        logger.info("fallback %s: no estimate for this request (%s)", alias, exc)
+        return None
 
 
 # Why a provider's failure hands the request to the next one: it may work elsewhere. A
@@ -782,6 +803,10 @@ def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: 
     shares = cost_shares(result.cost, len(outputs))
     for index, output in enumerate(outputs):
         output.cost, output.cost_basis = shares[index], result.cost_basis if shares[index] is not None else ""
+        if output.cost is None:
+            # Made by a provider without a price: the reservation (perhaps a costlier
+            # fallback's estimate, see Plan.cost_per_image) is given back.
+            output.cost_estimate = None
         call = {"images": len(outputs), "index": index, **({"request_id": result.request_id} if result.request_id else {})}
         output.provider_metadata = {
             **(output.provider_metadata or {}), "call": call,
@@ -972,7 +997,7 @@ STORED_FIELDS = [
     "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "phash", "seed", "model",
     "provider", "setting_snapshot",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
-    "alt_text", "credentials",
+    "cost_estimate", "alt_text", "credentials",
 ]
 
 
