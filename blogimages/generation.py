@@ -59,7 +59,8 @@ from .models import (
     RunSource,
 )
 from .providers import BaseProvider, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers.base import BATCH_INDEX_SEEDS, Capabilities, PartialCallback
+from .providers import base
+from .providers.base import BATCH_INDEX_SEEDS, Capabilities, PartialCallback, given_seed
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
@@ -72,7 +73,7 @@ PARAMETER_FIELDS = (
 
 
 # A seed of −1 asks for a random one (AUTOMATIC1111's convention), from every face.
-RANDOM_SEED = -1
+RANDOM_SEED = base.RANDOM_SEED
 
 # A requested size is made from a nearby size the provider can generate only if that needs
 # at most this much enlargement; anything further is refused as a size the provider cannot make.
@@ -127,7 +128,7 @@ def build_request(
     Raises UnsupportedFeature (a ValueError) or InvalidProviderError; nothing is stored.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
-    if overrides.get("seed") == RANDOM_SEED:
+    if "seed" in overrides and given_seed(overrides["seed"]) is None:
         del overrides["seed"]
     fallbacks = overrides.pop("fallbacks", None)
     unknown = set(overrides) - set(PARAMETER_FIELDS)

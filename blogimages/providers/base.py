@@ -24,6 +24,14 @@ logger = logging.getLogger("blogimages.providers")
 MAX_SEED = 2**32 - 1
 #: The largest seed anything takes (ComfyUI: 0 … 2^64−1); models and APIs store up to this.
 MAX_SEED_64 = 2**64 - 1
+#: What AUTOMATIC1111 users and OpenAI-style clients send for "a random seed": no seed.
+RANDOM_SEED = -1
+
+
+def given_seed(value: int | None) -> int | None:
+    """A seed as a face received it: −1 ("random") is no seed, so a provider that takes no
+    seed is not refused for it, and one that does draws (and records) its own."""
+    return None if value == RANDOM_SEED else value
 #: How the images of one call are seeded: seed, seed+1, ... (AUTOMATIC1111, cards), or one
 #: seed for the whole batch with the noise varied by batch index (ComfyUI).
 CONSECUTIVE_SEEDS = "consecutive"
