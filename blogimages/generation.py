@@ -22,9 +22,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import cached_property
 from datetime import timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -59,7 +59,6 @@ from .models import (
     RunSource,
 )
 from .providers import BaseProvider, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers import base
 from .providers.base import BATCH_INDEX_SEEDS, Capabilities, PartialCallback, given_seed
 from .queueing import enqueue_outputs
 
@@ -71,9 +70,6 @@ PARAMETER_FIELDS = (
     "output_format", "extra", "negative_prompt", "user",
 )
 
-
-# A seed of −1 asks for a random one (AUTOMATIC1111's convention), from every face.
-RANDOM_SEED = base.RANDOM_SEED
 
 # A requested size is made from a nearby size the provider can generate only if that needs
 # at most this much enlargement; anything further is refused as a size the provider cannot make.

@@ -86,7 +86,8 @@ def test_the_rest_of_a_half_finished_batch_is_one_run_of_that_batch(fake):
     plan = generation.build_request(prompt_text="a lighthouse", provider="comfy", n=4, overrides={**SIZE, "seed": 7})
     rows = generation.queue_outputs(plan, prompt=None)
     # Images 1 and 3 are already final (made, or failed for good): 2 and 4 are left.
-    ImageOutput.objects.filter(pk__in=[rows[0].pk, rows[2].pk]).update(status=OutputStatus.FAILED, error="made elsewhere")
+    ImageOutput.objects.filter(pk__in=[rows[0].pk, rows[2].pk]).update(status=OutputStatus.FAILED,
+                                                                       error="made elsewhere")
 
     assert generate_output.apply((rows[1].pk,)).get() == OutputStatus.SUCCEEDED
     assert generate_output.apply((rows[3].pk,)).get() == "finished"  # made by the first task
@@ -190,8 +191,8 @@ def test_comfyui_cancel_job_without_a_prompt_id_asks_nothing(fake):
 def test_a_request_reaches_the_provider_as_image_k_only_when_it_is_alone(fake):
     rows = [ImageOutput(pk=i, setting_snapshot={"seed": 1, "extra": {"batch_index": i, "batch_size": 4}})
             for i in (1, 3)]
-    plan = generation.Plan(provider=get_provider("comfy"),
-                           request=GenerationRequest(prompt="x", n=1, seed=1, extra={"batch_index": 1, "batch_size": 4}))
+    single = GenerationRequest(prompt="x", n=1, seed=1, extra={"batch_index": 1, "batch_size": 4})
+    plan = generation.Plan(provider=get_provider("comfy"), request=single)
     request, indexes = generation.call_request(plan, rows)
     assert (request.n, dict(request.extra), indexes) == (4, {}, [1, 3])
     request, indexes = generation.call_request(plan, rows[1:])
