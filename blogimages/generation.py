@@ -523,6 +523,9 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             # A taken-over image whose bytes an earlier attempt stored is adopted, never
             # asked of the provider again.
             outputs = [o for o in claimed if not (o.attempts > 1 and adopt_from_sidecar(o))]
+            # A stale claim taken over here (a re-delivered task): the dead attempt's job is
+            # stopped on the server before the image is asked for again.
+            cancel_abandoned_jobs([o for o in outputs if o.attempts > 1])
             # An identical request already stored costs nothing twice.
             outputs = reuse_identical(outputs)
             if not outputs:
@@ -732,23 +735,35 @@ def progress_writer(outputs: Sequence[ImageOutput], *, alias: str = ""):
     return report
 
 
-def cancel_abandoned(output: ImageOutput) -> bool:
+def cancel_abandoned_jobs(outputs: Sequence[ImageOutput]) -> None:
+    """cancel_abandoned for each output, each job once (the images of one call share it)."""
+    seen: set[str] = set()
+    for output in outputs:
+        job = (output.provider_metadata or {}).get("job")
+        key = json.dumps(job, sort_keys=True, default=str)
+        cancel_abandoned(output, ask=key not in seen)
+        seen.add(key)
+
+
+def cancel_abandoned(output: ImageOutput, *, ask: bool = True) -> bool:
     """Cancel the provider job a dead attempt left behind (`provider_metadata["job"]`, see
     progress_writer), for an image this caller has claimed; the record is dropped after.
-    True when a job was on record and its provider was asked to cancel it."""
+    True when a job was on record and its provider was asked to cancel it (`ask`: false when
+    the caller already asked for another image of the same job)."""
     job = (output.provider_metadata or {}).get("job")
     if not isinstance(job, dict) or not job.get("provider"):
         return False
-    try:
-        backend = get_provider(job["provider"])
-    except InvalidProviderError as exc:
-        logger.warning("image %s: cannot cancel job %s: %s", output.pk, job, exc)
-        return False
-    backend.cancel_job({k: v for k, v in job.items() if k != "provider"})
+    if ask:
+        try:
+            backend = get_provider(job["provider"])
+        except InvalidProviderError as exc:
+            logger.warning("image %s: cannot cancel job %s: %s", output.pk, job, exc)
+            return False
+        backend.cancel_job({k: v for k, v in job.items() if k != "provider"})
+        logger.info("image %s: cancelled %s job %s left by a dead attempt", output.pk, job["provider"], job)
     output.provider_metadata = {k: v for k, v in output.provider_metadata.items() if k != "job"}
     ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts).update(
         provider_metadata=output.provider_metadata)
-    logger.info("image %s: cancelled %s job %s left by a dead attempt", output.pk, job["provider"], job)
     return True
 
 
@@ -1277,8 +1292,10 @@ def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException |
 
 def _requeue(outputs: Sequence[ImageOutput], reason: str) -> None:
     for output in outputs:
+        # The attempt ended (its provider job ended or was cancelled): nothing left to cancel.
+        output.provider_metadata = {k: v for k, v in (output.provider_metadata or {}).items() if k != "job"}
         ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING).update(
-            status=OutputStatus.QUEUED, error=reason
+            status=OutputStatus.QUEUED, error=reason, provider_metadata=output.provider_metadata,
         )
         output.status, output.error = OutputStatus.QUEUED, reason
 

@@ -197,3 +197,26 @@ def test_a_request_reaches_the_provider_as_image_k_only_when_it_is_alone(fake):
     assert (request.n, dict(request.extra), indexes) == (4, {}, [1, 3])
     request, indexes = generation.call_request(plan, rows[1:])
     assert (request.n, dict(request.extra), indexes) == (1, {"batch_index": 3, "batch_size": 4}, [3])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivered_task_that_takes_over_a_stale_claim_cancels_the_dead_attempts_prompt(fake):
+    """A killed worker's message comes back to another worker before the reconciler runs:
+    the task takes the stale claim over, and stops what the dead attempt left running."""
+    fake.behave(Behaviour(hold=True))
+    left_running = fake_prompt(fake, "the-dead-worker")
+    _wait_until(lambda: fake.running is not None and fake.running.prompt_id == left_running)
+    plan = generation.build_request(prompt_text="a lighthouse", provider="comfy", overrides=SIZE)
+    [row] = generation.queue_outputs(plan, prompt=None)
+    stale = timezone.now() - timedelta(seconds=blogimages_settings.TASK_STALE_AFTER + 60)
+    ImageOutput.objects.filter(pk=row.pk).update(status=OutputStatus.RUNNING, attempts=1, started_at=stale,
+                                                 provider_metadata={"job": {"provider": "comfy",
+                                                                            "prompt_id": left_running}})
+
+    assert generate_output.apply((row.pk,)).get() == OutputStatus.SUCCEEDED
+
+    assert fake.calls("POST", "/interrupt") == [{"prompt_id": left_running}]
+    assert fake.calls("POST", "/queue") == [{"delete": [left_running]}]
+    assert fake.history[left_running]["status"]["status_str"] == "error"
+    row.refresh_from_db()
+    assert row.attempts == 2 and "job" not in row.provider_metadata
