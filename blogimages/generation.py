@@ -651,7 +651,7 @@ def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: Partia
                    partial_images: int = 0, progress=None) -> GenerationResult:
     if plan.edit is None:
         return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images, progress=progress)
-    return _call_edit(plan, request)
+    return _call_edit(plan, request, progress=progress)
 
 
 def _read_input(name: str) -> bytes:
@@ -662,7 +662,7 @@ def _read_input(name: str) -> bytes:
         raise BlogImagesError(f"An input of this edit is missing from storage ({name}).") from exc
 
 
-def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
+def _call_edit(plan: Plan, request: GenerationRequest, *, progress=None) -> GenerationResult:
     """An edit (editing.py planned it): read its stored inputs, call the provider's edit and,
     after a masked edit, paste every unmasked pixel back from the source."""
     inputs = plan.edit or {}
@@ -673,7 +673,7 @@ def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
     references = tuple(_read_input(name) for name in inputs.get("references") or ())
     result = plan.provider.run_edit(EditRequest(
         request=request, image=source, mask=mask, references=references, strength=inputs.get("strength"),
-        input_fidelity=inputs.get("input_fidelity") or ""))
+        input_fidelity=inputs.get("input_fidelity") or ""), progress=progress)
     if mask is None or not inputs.get("paste_back"):
         return result
     info = storage.inspect_image(source)

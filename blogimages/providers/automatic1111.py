@@ -230,11 +230,11 @@ class Automatic1111Provider(HttpProvider):
 
     # -- edits and upscaling ----------------------------------------------------------------
 
-    def edit_image(self, edit: EditRequest) -> GenerationResult:
+    def edit_image(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
         """POST /sdapi/v1/img2img: the source as `init_images`, the mask (white = inpaint) as
         `mask`, the strength as `denoising_strength`; the checkpoint per request as for txt2img."""
         request = apply_defaults(edit.request, self.defaults)
-        return self._post(IMG2IMG, "img2img", img2img_payload(edit, request), request, None)
+        return self._post(IMG2IMG, "img2img", img2img_payload(edit, request), request, progress)
 
     def upscale_image(self, image: bytes, *, factor: float, upscaler: str = "") -> bytes:
         """POST /sdapi/v1/extra-single-image: `image` enlarged `factor` times by `upscaler`

@@ -500,10 +500,13 @@ class BaseProvider:
         if problems:
             raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
-    def run_edit(self, edit: EditRequest) -> GenerationResult:
-        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`."""
+    def run_edit(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
+        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`
+        (with `progress` for backends that report it, as `generate()`)."""
         edit = replace(edit, request=self.prepare(edit.request))
         self.validate_edit(edit)
+        if progress is not None and self.reports_progress:
+            return self._timed(edit.request, lambda: self.edit_image(edit, progress=progress))
         return self._timed(edit.request, lambda: self.edit_image(edit))
 
     def _timed(self, request: GenerationRequest, call) -> GenerationResult:

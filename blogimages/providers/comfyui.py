@@ -912,7 +912,7 @@ class ComfyUIProvider(HttpProvider):
 
     # -- edits ------------------------------------------------------------------------------
 
-    def edit_image(self, edit: EditRequest) -> GenerationResult:
+    def edit_image(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
         """Upload the source (POST /upload/image) and the mask (POST /upload/mask, which
         ComfyUI writes into the source's alpha: LoadImage's MASK is then the area to change),
         then run the img2img or inpaint template with {{image}}, {{mask}} and {{denoise}}."""
@@ -943,7 +943,7 @@ class ComfyUIProvider(HttpProvider):
                         "denoise": DEFAULT_DENOISE if edit.strength is None else float(edit.strength)}
         values.update({key: value for key, value in extra_values.items() if key in workflow.placeholders})
         graph = fill_workflow(workflow.graph, values, workflow.nodes)
-        prompt_id, entry = self._run_graph(graph, deadline)
+        prompt_id, entry = self._run_graph(graph, deadline, progress=progress)
         status = entry.get("status") or {}
         if status.get("status_str") == "error":
             raise execution_failure(status)
