@@ -46,7 +46,7 @@ from ..models import (
     ReviewStatus,
 )
 from ..providers import get_provider
-from ..providers.base import MAX_SEED_64
+from ..providers.base import MAX_SEED_64, given_seed
 from ..selectors import ImageFilters, image_list
 from .openai import seconds_until_budget_reset
 
@@ -752,7 +752,7 @@ def generate_images(request: HttpRequest, payload: GenerateIn):
     setting = _setting_or_400(payload.setting)
     alias = payload.provider or (setting.provider if setting else None)
     style, overrides = payload.style, {
-        "model": payload.model, "seed": payload.seed, "steps": payload.steps,
+        "model": payload.model, "seed": given_seed(payload.seed), "steps": payload.steps,
         "guidance_scale": payload.guidance_scale, "quality": payload.quality,
         "width": payload.width, "height": payload.height,
     }

@@ -18,6 +18,7 @@ from blogimages.imaging import convert
 from blogimages.management.base import USER_HELP, OneLineErrorCommand, user_named
 from blogimages.models import ImagePrompt, ImageSetting, OutputStatus
 from blogimages.providers import get_provider
+from blogimages.providers.base import given_seed
 
 EXTENSION_FORMATS = {".png": "PNG", ".webp": "WEBP", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
@@ -62,7 +63,7 @@ class Command(OneLineErrorCommand):
             help="The prompt's style part (e.g. 'watercolor'); a provider style such as 'vivid' is passed as one.",
         )
         parser.add_argument("--quality", default="", help="Provider quality, e.g. hd or high.")
-        parser.add_argument("--seed", type=int, help="Seed for reproducible images.")
+        parser.add_argument("--seed", type=int, help="Seed for reproducible images; -1 (or none): a random one.")
         parser.add_argument("--steps", type=int, help="Sampling steps (providers that take them).")
         parser.add_argument("--setting", help="Name of an ImageSetting preset to start from.")
         parser.add_argument("--fallback", action="append", default=[], metavar="ALIAS",
@@ -137,7 +138,8 @@ class Command(OneLineErrorCommand):
 
     def _style_and_overrides(self, opts, setting) -> tuple[str, dict[str, Any]]:
         overrides: dict[str, Any] = {
-            "model": opts["model"], "seed": opts["seed"], "steps": opts["steps"], "quality": opts["quality"],
+            "model": opts["model"], "seed": given_seed(opts["seed"]), "steps": opts["steps"],
+            "quality": opts["quality"],
             "fallbacks": opts["fallback"] or None,
         }
         if opts["size"]:
