@@ -20,3 +20,8 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 # per user a fixture makes or logs in; the tests check who may do what, not the hasher's
 # strength. Production keeps Django's default hashers (config/settings.py sets none).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# After each transactional test the tables are emptied with DELETE rather than TRUNCATE
+# (tests/db_backends/postgresql/base.py says why); otherwise the stock PostgreSQL backend.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "tests.db_backends.postgresql"  # noqa: F405
