@@ -550,7 +550,7 @@ def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: Partia
                    partial_images: int = 0, progress=None) -> GenerationResult:
     if plan.edit is None:
         return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images, progress=progress)
-    return _call_edit(plan, request)
+    return _call_edit(plan, request, on_partial=on_partial, partial_images=partial_images)
 
 
 def _read_input(name: str) -> bytes:
@@ -561,9 +561,11 @@ def _read_input(name: str) -> bytes:
         raise BlogImagesError(f"An input of this edit is missing from storage ({name}).") from exc
 
 
-def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
+def _call_edit(plan: Plan, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
+               partial_images: int = 0) -> GenerationResult:
     """An edit (editing.py planned it): read its stored inputs, call the provider's edit and,
-    after a masked edit, paste every unmasked pixel back from the source."""
+    after a masked edit, paste every unmasked pixel back from the source (previews passed
+    to `on_partial` are the provider's own, without the paste-back)."""
     inputs = plan.edit or {}
     if not inputs.get("source"):
         raise BlogImagesError("This edit has no source image on record.")
@@ -572,7 +574,7 @@ def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
     references = tuple(_read_input(name) for name in inputs.get("references") or ())
     result = plan.provider.run_edit(EditRequest(
         request=request, image=source, mask=mask, references=references, strength=inputs.get("strength"),
-        input_fidelity=inputs.get("input_fidelity") or ""))
+        input_fidelity=inputs.get("input_fidelity") or ""), on_partial=on_partial, partial_images=partial_images)
     if mask is None or not inputs.get("paste_back"):
         return result
     info = storage.inspect_image(source)

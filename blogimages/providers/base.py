@@ -475,10 +475,22 @@ class BaseProvider:
         if problems:
             raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
-    def run_edit(self, edit: EditRequest) -> GenerationResult:
-        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`."""
+    def edit_image_streaming(self, edit: EditRequest, *, partial_images: int,
+                             on_partial: PartialCallback) -> GenerationResult:
+        """Like `edit_image`, calling `on_partial(PartialImage)` for each partial image the
+        backend streams before the final ones. Backends that make none just edit."""
+        return self.edit_image(edit)
+
+    def run_edit(self, edit: EditRequest, *, on_partial: PartialCallback | None = None,
+                 partial_images: int = 0) -> GenerationResult:
+        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`
+        (or `edit_image_streaming()` when partial images are wanted and the model makes them)."""
         edit = replace(edit, request=self.prepare(edit.request))
         self.validate_edit(edit)
+        most = self.capabilities(edit.request.model).max_partial_images if on_partial is not None else 0
+        if most and partial_images > 0:
+            return self._timed(edit.request, lambda: self.edit_image_streaming(
+                edit, partial_images=min(partial_images, most), on_partial=on_partial))
         return self._timed(edit.request, lambda: self.edit_image(edit))
 
     def _timed(self, request: GenerationRequest, call) -> GenerationResult:
