@@ -462,8 +462,10 @@ class BaseProvider:
         request = self.prepare(request)
         most = self.capabilities(request.model).max_partial_images if on_partial is not None else 0
         if most and partial_images > 0:
+            # A backend that reports progress takes it in generate_streaming() too.
+            steps = {"progress": progress} if progress is not None and self.reports_progress else {}
             return self._timed(request, lambda: self.generate_streaming(
-                request, partial_images=min(partial_images, most), on_partial=on_partial))
+                request, partial_images=min(partial_images, most), on_partial=on_partial, **steps))
         if progress is not None and self.reports_progress:
             return self._timed(request, lambda: self.generate(request, progress=progress))
         return self._timed(request, lambda: self.generate(request))

@@ -189,3 +189,43 @@ def test_a_bad_stream_value_is_a_400(client, raw_token):
                                  "image": SimpleUploadedFile("a.png", png((64, 64)), content_type="image/png")})
     assert response.status_code == 400 and response.json()["error"]["param"] == "stream"
     assert ImageOutput.objects.count() == 0
+
+
+# -- ComfyUI previews as partial images -----------------------------------------------------------
+
+
+@pytest.fixture
+def comfy(settings):
+    from tests.blogimages.providers.comfy_standin import CHECKPOINTS, FakeComfy
+
+    server = FakeComfy().start()
+    settings.BLOGIMAGES_PROVIDERS = {
+        "comfyui": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
+                    "OPTIONS": {"base_url": server.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
+                                "timeout": 10}},
+        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
+    }
+    yield server
+    server.stop()
+
+
+def test_comfyui_previews_stream_as_partial_images(sdk, comfy):
+    from tests.blogimages.providers.comfy_standin import Behaviour
+
+    comfy.behave(Behaviour(steps=6))
+    events = list(sdk.images.generate(model="comfyui", prompt="A lighthouse at dusk", size="512x512", stream=True,
+                                      partial_images=2))
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+    sent = {step: image for _client, step, image in comfy.previews_sent}
+    # After steps 2 and 4 of 6: ComfyUI's JPEG previews, byte for byte.
+    assert [base64.b64decode(e.b64_json) for e in events[:2]] == [sent[2], sent[4]]
+    assert [(e.partial_image_index, e.output_format, e.size) for e in events[:2]] == [
+        (0, "jpeg", "512x512"), (1, "jpeg", "512x512")]
+    output = ImageOutput.objects.get()
+    assert output.provider == "comfyui" and base64.b64decode(events[-1].b64_json) == stored(output)
+
+
+def test_comfyui_without_partial_images_streams_only_the_final_image(sdk, comfy):
+    events = list(sdk.images.generate(model="comfyui", prompt="A lighthouse at dusk", size="512x512", stream=True))
+    assert [e.type for e in events] == ["image_generation.completed"]
+    assert comfy.previews_sent  # ComfyUI sent them; nobody asked for them
