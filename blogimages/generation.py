@@ -14,13 +14,14 @@ raises, before anything is stored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -757,6 +758,18 @@ def submit(
     return outputs
 
 
+@contextlib.contextmanager
+def admitted(*, user, api_token=None, cost: Decimal | None) -> Iterator[None]:
+    """One request that makes images, let in: counted against the per-user (and per-token)
+    rate limits, then, in a transaction, its budget reserved. Insert the request's queued
+    rows inside the block: they are the reservation (see budgets.reserve). Raises
+    RateLimited / BudgetExceeded before anything is stored."""
+    ratelimit.hit(user=user, token=api_token)
+    with transaction.atomic():
+        budgets.reserve(user=user, cost=cost)
+        yield
+
+
 def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, n, user, api_token,
                     post=None, section_key="", batch=None, use_style_guide=True,
                     source: str = "") -> tuple[Plan, list[ImageOutput]]:
@@ -767,10 +780,7 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
                            slot_key=section_key, use_style_guide=use_style_guide)
     # Every face that makes images comes through here, so every one counts against the
     # per-user (and per-token) limits; a request refused as invalid above counts nothing.
-    ratelimit.hit(user=user, token=api_token)
-    with transaction.atomic():
-        # The queued rows are the budget reservation (see budgets.reserve).
-        budgets.reserve(user=user, cost=plan.cost_estimate)
+    with admitted(user=user, api_token=api_token, cost=plan.cost_estimate):
         if prompt.pk is None:
             if getattr(user, "is_authenticated", False) and prompt.author_id is None:
                 prompt.author = user
