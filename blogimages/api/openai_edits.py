@@ -9,7 +9,8 @@ The same tokens, rate limits, budgets, model names, answers and error objects as
 Edits: `image` (one file, or `image[]` up to 16: the first is the source, the others its
 references), `mask` (PNG the first image's size, transparent = change), `prompt`, `model`,
 `n`, `size`, `quality`, `background`, `output_format`, `output_compression`,
-`input_fidelity`, `response_format`, `user`. Variations: `image`, `model`, `n`, `size`,
+`input_fidelity`, `response_format`, `user`, `stream` / `partial_images` (OpenAI's
+`image_edit.*` events, see `openai.stream_events`). Variations: `image`, `model`, `n`, `size`,
 `response_format`, `user` — an edit of the image with its own prompt (read from the
 file's provenance when it has one) and a new seed per image.
 """
