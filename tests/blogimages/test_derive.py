@@ -292,7 +292,10 @@ class VariationProvider(RecordingProvider):
     def create_variation(self, *, image, n, model, size, prompt):
         self.variation_calls.append({"image": image, "n": n, "model": model, "size": size, "prompt": prompt})
         images = tuple(GeneratedImage(data=solid_png(256, 256, 100 + i), mime_type="image/png") for i in range(n))
-        return GenerationResult(images=images, model=model, request_id="var-1")
+        # Priced as a provider with a price table prices its call (a result without a cost
+        # gives its reservation back).
+        return GenerationResult(images=images, model=model, request_id="var-1", cost=Decimal("0.02") * n,
+                                cost_basis="estimate")
 
 
 def test_a_providers_own_variation_endpoint_is_used(settings):
