@@ -1,13 +1,25 @@
-"""Benchmark POST /v1/images/generations (cards, 256x256, b64_json) on the development
-server and under gunicorn.
+"""Benchmark POST /v1/images/generations in front of a zero-latency upstream, side by side
+with the LiteLLM proxy in front of the same upstream, in one run.
 
     .venv/bin/python bench/api.py [--requests 200] [--concurrency 4] [--servers runserver,gunicorn]
+                                  [--litellm /work/venv-litellm/bin/litellm] [--model upstream|cards]
 
-Each server gets a fresh temporary SQLite database and media folder (migrated, with a user
-and an API token), listens on a free loopback port, is warmed up, then receives a bounded
-number of requests from a small thread pool; the script prints requests per second and
-median / p95 latency for each, then stops the server. It prints figures and asserts
-nothing about time. Rate limits are switched off for the run; nothing leaves 127.0.0.1.
+The upstream is an OpenAI-style images endpoint in a process of its own that answers every
+request at once with the same 256x256 base64 PNG. `upstream direct` is that endpoint called
+straight; each of our servers reaches it as the `openai_compatible` provider (model
+`flat-1`); with `--litellm PATH` (the `litellm` command of a venv that has the proxy, never
+this project's requirements) the LiteLLM proxy, `--num_workers 2` like gunicorn's `-w 2`, is
+given the same upstream as `openai/flat-1`. Every row gets the same body (`model`, `prompt`,
+`size`; no `response_format`, which LiteLLM refuses for a non-DALL·E name) and prints
+requests per second, median / p95 latency, the median latency added over the upstream
+direct, and the server's CPU per request (its whole process session, from /proc: the
+upstream's CPU is not in it). `--model cards` benches the offline cards renderer instead
+(no upstream, no LiteLLM row).
+
+Each of our servers gets a fresh temporary SQLite database and media folder (migrated, with
+a user and an API token), listens on a free loopback port, is warmed up, then receives a
+bounded number of requests from a small thread pool, then is stopped. It prints figures and
+asserts nothing about time. Rate limits are switched off for the run; nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -31,6 +43,49 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BODY = {"model": "cards", "size": "256x256", "response_format": "b64_json"}
+# In front of the upstream: what every row (upstream, ours, LiteLLM) is sent.
+UPSTREAM_MODEL = "flat-1"
+UPSTREAM_BODY = {"model": UPSTREAM_MODEL, "size": "256x256"}
+LITELLM_KEY = "sk-bench-only"
+
+
+def serve_upstream(port: int) -> None:
+    """The zero-latency upstream: every POST gets the same ImagesResponse, at once."""
+    import base64
+    import io
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), "teal").save(buffer, format="PNG")
+    answer = json.dumps({"created": 1_796_083_200, "data": [{"b64_json": base64.b64encode(buffer.getvalue()).decode()}],
+                         "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}}).encode()
+    listing = json.dumps({"object": "list", "data": [
+        {"id": UPSTREAM_MODEL, "object": "model", "created": 1_796_083_200, "owned_by": "bench"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real API
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def reply(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.reply(answer)
+
+        def do_GET(self) -> None:
+            self.reply(listing)
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
 def free_port() -> int:
@@ -39,8 +94,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def site_env(workdir: Path) -> dict[str, str]:
+def site_env(workdir: Path, upstream: str = "") -> dict[str, str]:
     env = dict(os.environ)
+    if upstream:
+        env.update({"OPENAI_COMPATIBLE_BASE_URL": f"{upstream}/v1", "OPENAI_COMPATIBLE_MODELS": UPSTREAM_MODEL,
+                    "OPENAI_COMPATIBLE_MAX_CONCURRENCY": "16"})
     env.update({
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "MEDIA_ROOT": str(workdir / "media"),
@@ -81,7 +139,7 @@ def server_command(kind: str, port: int) -> list[str]:
     raise ValueError(kind)
 
 
-def wait_until_up(base: str, token: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until_up(base: str, token: str, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -123,9 +181,11 @@ def session_cpu_seconds(sid: int) -> float:
     return total / ticks
 
 
-def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: float) -> dict[str, float]:
+def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: float,
+         body: dict | None = None) -> dict[str, float]:
     """`count` requests from `concurrency` threads (each with its own connection), stopping
     early at `time_limit` seconds. Latencies of successful requests only."""
+    body_fields = body or BODY
     local = threading.local()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     stop_at = time.monotonic() + time_limit
@@ -136,9 +196,9 @@ def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: flo
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
-        body = json.dumps({**BODY, "prompt": f"Benchmark card number {index}"})
+        data = json.dumps({**body_fields, "prompt": f"Benchmark card number {index}"})
         started = time.perf_counter()
-        response = session.post(f"{base}/v1/images/generations", data=body, headers=headers, timeout=60)
+        response = session.post(f"{base}/v1/images/generations", data=data, headers=headers, timeout=60)
         elapsed = time.perf_counter() - started
         if response.ok and not response.json()["data"][0]["b64_json"]:
             return elapsed, 599
@@ -166,24 +226,86 @@ def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: flo
     }
 
 
-def bench(kind: str, *, count: int, concurrency: int, warmup: int, time_limit: float) -> dict[str, float]:
+def measure(process: subprocess.Popen, base: str, token: str, *, body: dict, count: int, concurrency: int,
+            warmup: int, time_limit: float) -> dict[str, float]:
+    """Warm up, then fire `count` requests; adds the server session's CPU per request."""
+    wait_until_up(base, token, process)
+    fire(base, token, count=warmup, concurrency=concurrency, time_limit=time_limit, body=body)
+    cpu_before = session_cpu_seconds(process.pid)
+    result = fire(base, token, count=count, concurrency=concurrency, time_limit=time_limit, body=body)
+    cpu = session_cpu_seconds(process.pid) - cpu_before
+    result["cpu_ms"] = cpu * 1000 / max(1, result["ok"] + result["errors"])
+    return result
+
+
+def bench(kind: str, *, count: int, concurrency: int, warmup: int, time_limit: float,
+          upstream: str = "") -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix=f"bench-api-{kind}-") as tmp:
-        env = site_env(Path(tmp))
+        env = site_env(Path(tmp), upstream)
         token = prepare_site(env)
         port = free_port()
         process = subprocess.Popen(server_command(kind, port), cwd=ROOT, env=env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(base, token, process)
-            fire(base, token, count=warmup, concurrency=concurrency, time_limit=time_limit)
-            cpu_before = session_cpu_seconds(process.pid)
-            result = fire(base, token, count=count, concurrency=concurrency, time_limit=time_limit)
-            cpu = session_cpu_seconds(process.pid) - cpu_before
-            result["cpu_ms"] = cpu * 1000 / max(1, result["ok"] + result["errors"])
-            return result
+            return measure(process, f"http://127.0.0.1:{port}", token, body=UPSTREAM_BODY if upstream else BODY,
+                           count=count, concurrency=concurrency, warmup=warmup, time_limit=time_limit)
         finally:
             stop(process)
+
+
+def start_upstream() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([PYTHON, str(Path(__file__).resolve()), "--serve-upstream", str(port)], cwd=ROOT,
+                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(base, "upstream", process, timeout=30)
+    return process, base
+
+
+def bench_upstream_direct(process: subprocess.Popen, upstream: str, *, count: int, concurrency: int, warmup: int,
+                          time_limit: float) -> dict[str, float]:
+    return measure(process, upstream, "upstream", body=UPSTREAM_BODY, count=count, concurrency=concurrency,
+                   warmup=warmup, time_limit=time_limit)
+
+
+def bench_litellm(litellm: str, upstream: str, *, count: int, concurrency: int, warmup: int,
+                  time_limit: float) -> dict[str, float]:
+    """The LiteLLM proxy (2 workers) with one model: `openai/flat-1` at the upstream."""
+    with tempfile.TemporaryDirectory(prefix="bench-api-litellm-") as tmp:
+        config = Path(tmp) / "config.yaml"
+        config.write_text(json.dumps({  # JSON is YAML
+            "model_list": [{"model_name": UPSTREAM_MODEL, "litellm_params": {
+                "model": f"openai/{UPSTREAM_MODEL}", "api_base": f"{upstream}/v1", "api_key": "upstream-key"}}],
+            "general_settings": {"master_key": LITELLM_KEY},
+            "litellm_settings": {"telemetry": False},
+        }))
+        # No database, no Redis: the proxy with a master key and one model, nothing else.
+        env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL")}
+        env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "LITELLM_MODE": "PRODUCTION"})
+        port = free_port()
+        log = Path(tmp) / "litellm.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen([litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+                                        "--num_workers", "2"], cwd=tmp, env=env, start_new_session=True,
+                                       stdout=output, stderr=subprocess.STDOUT)
+        try:
+            return measure(process, f"http://127.0.0.1:{port}", LITELLM_KEY, body=UPSTREAM_BODY, count=count,
+                           concurrency=concurrency, warmup=warmup, time_limit=time_limit)
+        except RuntimeError:
+            print(log.read_text(errors="replace")[-2000:], file=sys.stderr)
+            raise
+        finally:
+            stop(process)
+
+
+def litellm_version(litellm: str) -> str:
+    python = Path(litellm).resolve().parent / "python"
+    try:
+        done = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    except OSError:
+        return "?"
+    return done.stdout.strip() or "?"
 
 
 def main() -> None:
@@ -193,19 +315,63 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=8, help="Requests before measuring (default 8).")
     parser.add_argument("--time-limit", type=float, default=180.0, help="Seconds per server at most (default 180).")
     parser.add_argument("--servers", default="runserver,gunicorn", help="Comma-separated: runserver, gunicorn.")
+    parser.add_argument("--model", choices=("upstream", "cards"), default="upstream",
+                        help="upstream: openai_compatible in front of the zero-latency upstream (default); "
+                             "cards: the offline renderer.")
+    parser.add_argument("--litellm", default="", metavar="PATH",
+                        help="The `litellm` command of a venv with the proxy: adds its row (upstream only).")
+    parser.add_argument("--serve-upstream", type=int, default=0, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream)
+        return
+    if args.litellm and not os.access(args.litellm, os.X_OK):
+        parser.error(f"--litellm {args.litellm}: not an executable")
 
-    print(f"POST /v1/images/generations  model=cards size=256x256 response_format=b64_json  "
-          f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPU(s)")
-    print(f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'server':<34} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} {'CPU ms/req':>11}")
+    upstream_process = upstream = None
+    if args.model == "upstream":
+        upstream_process, upstream = start_upstream()
+    what = (f"model={UPSTREAM_MODEL} (openai_compatible → zero-latency upstream) size=256x256"
+            if upstream else "model=cards size=256x256 response_format=b64_json")
+    print(f"POST /v1/images/generations  {what}  {args.requests} requests, concurrency {args.concurrency}, "
+          f"{os.cpu_count()} CPU(s)")
+    print(f"load average at start {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+    print(f"{'server':<38} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} {'added ms':>9} "
+          f"{'CPU ms/req':>11}")
     labels = {"runserver": "runserver (threaded, dev server)", "gunicorn": "gunicorn -w 2 -k gthread --threads 4"}
-    for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
-        result = bench(kind, count=args.requests, concurrency=args.concurrency, warmup=args.warmup,
-                       time_limit=args.time_limit)
-        print(f"{labels.get(kind, kind):<34} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
-              f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {result['cpu_ms']:>11.1f}"
-              + (f"  ({result['skipped']} not sent: time limit)" if result["skipped"] else ""))
+    options = {"count": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
+               "time_limit": args.time_limit}
+    rows: dict[str, dict[str, float]] = {}
+    baseline = float("nan")
+
+    def show(label: str, result: dict[str, float]) -> None:
+        added = result["median_ms"] - baseline
+        print(f"{label:<38} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
+              f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {added:>9.1f} {result['cpu_ms']:>11.1f}"
+              + (f"  ({result['skipped']} not sent: time limit)" if result["skipped"] else ""), flush=True)
+
+    try:
+        if upstream:
+            rows["upstream"] = bench_upstream_direct(upstream_process, upstream, **options)
+            baseline = rows["upstream"]["median_ms"]
+            show("upstream direct (no proxy)", rows["upstream"])
+        for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
+            rows[kind] = bench(kind, upstream=upstream or "", **options)
+            show(labels.get(kind, kind), rows[kind])
+        if upstream and args.litellm:
+            rows["litellm"] = bench_litellm(args.litellm, upstream, **options)
+            show(f"LiteLLM proxy {litellm_version(args.litellm)} --num_workers 2", rows["litellm"])
+        elif upstream:
+            print("LiteLLM proxy: not run (pass --litellm PATH to its `litellm` command)")
+    finally:
+        if upstream_process is not None:
+            stop(upstream_process)
+    print(f"load average at end {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+    ours, theirs = rows.get("gunicorn"), rows.get("litellm")
+    if ours and theirs and theirs["cpu_ms"] and theirs["rps"]:
+        # Issue 17's targets: CPU/request at most 2x LiteLLM's, req/s at least 0.5x LiteLLM's.
+        print(f"gunicorn vs LiteLLM: CPU/request {ours['cpu_ms'] / theirs['cpu_ms']:.2f}x (target <= 2), "
+              f"req/s {ours['rps'] / theirs['rps']:.2f}x (target >= 0.5)")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from django.utils import timezone
 
 from . import content_credentials, generation, storage
 from .access import UPLOAD_PROVIDER, can_derive, record
-from .budgets import check_budget
 from .conf import blogimages_settings
 from .exceptions import UnsupportedFeature
 from .imaging import convert, phash, provenance, resize, watermark
@@ -452,12 +451,14 @@ def queue_rerun(
     output: ImageOutput, plans: generation.Plan | list[generation.Plan], *, user, prompt, derivation: str = "",
 ) -> list[ImageOutput]:
     """Queue the plans' images for the output's post and section (a one-section batch, so the
-    develop screen shows the progress); tasks start when the transaction commits."""
+    develop screen shows the progress); tasks start when the transaction commits.
+
+    One request, let in as every other (`generation.admitted`): counted against the rate
+    limits, its budget reserved by the queued rows."""
     plans = plans if isinstance(plans, list) else [plans]
     costs = [plan.cost_estimate for plan in plans]
     total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
-    check_budget(user=user, cost=total)
-    with transaction.atomic():
+    with generation.admitted(user=user, cost=total):
         batch = None
         if output.post_id:
             batch = GenerationBatch.objects.create(
@@ -549,23 +550,24 @@ def _endpoint_variations(output, source, backend, method, model, n, *, user) -> 
     wanted = (output.width or 1024, output.height or 1024)
     side_w, side_h = backend.capabilities(model).nearest_size(*wanted)
     request = GenerationRequest(prompt=output.prompt_text or "variation", model=model, width=side_w, height=side_h, n=n)
-    check_budget(user=user, cost=backend.estimate_cost(request))
     now = timezone.now()
     snapshot = {"provider": backend.alias, "variation_of": str(output.uid), "model": model,
                 "width": side_w, "height": side_h, "n": 1, "prompt": output.prompt_text, "method": "edit"}
     if (side_w, side_h) != wanted:
         snapshot["requested_width"], snapshot["requested_height"] = wanted
-    rows = ImageOutput.objects.bulk_create([
-        ImageOutput(
-            prompt=source.prompt, prompt_text=output.prompt_text, negative_prompt=output.negative_prompt,
-            setting=output.setting, setting_snapshot=snapshot, provider=backend.alias, model=model,
-            post=output.post, section_key=output.section_key, derived_from=output, derivation="variation",
-            created_by=user if getattr(user, "is_authenticated", False) else None,
-            cost_estimate=backend.estimate_cost(replace(request, n=1)),
-            status=OutputStatus.RUNNING, attempts=1, queued_at=now, started_at=now,
-        )
-        for _ in range(n)
-    ])
+    # Let in as every request (rate limits, budget): the rows below are the reservation.
+    with generation.admitted(user=user, cost=backend.estimate_cost(request)):
+        rows = ImageOutput.objects.bulk_create([
+            ImageOutput(
+                prompt=source.prompt, prompt_text=output.prompt_text, negative_prompt=output.negative_prompt,
+                setting=output.setting, setting_snapshot=snapshot, provider=backend.alias, model=model,
+                post=output.post, section_key=output.section_key, derived_from=output, derivation="variation",
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+                cost_estimate=backend.estimate_cost(replace(request, n=1)),
+                status=OutputStatus.RUNNING, attempts=1, queued_at=now, started_at=now,
+            )
+            for _ in range(n)
+        ])
     try:
         result = method(image=data, n=n, model=model, size=f"{side_w}x{side_h}", prompt=output.prompt_text)
     except Exception as exc:  # whatever went wrong, the rows must not stay "running"
@@ -580,3 +582,4 @@ def _endpoint_variations(output, source, backend, method, model, n, *, user) -> 
     for row in rows:
         row.refresh_from_db()
     return rows
+

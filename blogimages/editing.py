@@ -39,7 +39,7 @@ from .exceptions import BlogImagesError, InvalidImage, UnsupportedFeature
 from .imaging import masks
 from .models import ImageOutput, ImagePrompt, ImageSetting, OutputStatus, ReviewAction
 from .providers import EditRequest, get_provider
-from .providers.base import MAX_SEED
+from .providers.base import MAX_SEED, PartialCallback
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.editing")
@@ -278,8 +278,11 @@ def edit(
     user=None,
     api_token=None,
     background: bool = False,
+    on_partial: PartialCallback | None = None,
+    partial_images: int = 0,
 ) -> list[ImageOutput]:
     """Edit an image: `n` derived ImageOutputs (succeeded or failed; queued with `background`).
+    `on_partial`/`partial_images`: see `generation.execute` (streaming answers use them).
 
     Raises before storing anything when an input or the request is invalid, the provider
     cannot do the edit, or the budget would be broken.
@@ -321,5 +324,5 @@ def edit(
         for output in outputs:
             output.refresh_from_db()
         return outputs
-    generation.execute(outputs, plan=plan)
+    generation.execute(outputs, plan=plan, on_partial=on_partial, partial_images=partial_images)
     return outputs

@@ -14,13 +14,14 @@ raises, before anything is stored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -651,7 +652,7 @@ def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: Partia
                    partial_images: int = 0, progress=None) -> GenerationResult:
     if plan.edit is None:
         return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images, progress=progress)
-    return _call_edit(plan, request, progress=progress)
+    return _call_edit(plan, request, progress=progress, on_partial=on_partial, partial_images=partial_images)
 
 
 def _read_input(name: str) -> bytes:
@@ -662,9 +663,11 @@ def _read_input(name: str) -> bytes:
         raise BlogImagesError(f"An input of this edit is missing from storage ({name}).") from exc
 
 
-def _call_edit(plan: Plan, request: GenerationRequest, *, progress=None) -> GenerationResult:
+def _call_edit(plan: Plan, request: GenerationRequest, *, progress=None, on_partial: PartialCallback | None = None,
+               partial_images: int = 0) -> GenerationResult:
     """An edit (editing.py planned it): read its stored inputs, call the provider's edit and,
-    after a masked edit, paste every unmasked pixel back from the source."""
+    after a masked edit, paste every unmasked pixel back from the source (previews passed
+    to `on_partial` are the provider's own, without the paste-back)."""
     inputs = plan.edit or {}
     if not inputs.get("source"):
         raise BlogImagesError("This edit has no source image on record.")
@@ -673,7 +676,8 @@ def _call_edit(plan: Plan, request: GenerationRequest, *, progress=None) -> Gene
     references = tuple(_read_input(name) for name in inputs.get("references") or ())
     result = plan.provider.run_edit(EditRequest(
         request=request, image=source, mask=mask, references=references, strength=inputs.get("strength"),
-        input_fidelity=inputs.get("input_fidelity") or ""), progress=progress)
+        input_fidelity=inputs.get("input_fidelity") or ""), progress=progress, on_partial=on_partial,
+        partial_images=partial_images)
     if mask is None or not inputs.get("paste_back"):
         return result
     info = storage.inspect_image(source)
@@ -911,6 +915,18 @@ def submit(
     return outputs
 
 
+@contextlib.contextmanager
+def admitted(*, user, api_token=None, cost: Decimal | None) -> Iterator[None]:
+    """One request that makes images, let in: counted against the per-user (and per-token)
+    rate limits, then, in a transaction, its budget reserved. Insert the request's queued
+    rows inside the block: they are the reservation (see budgets.reserve). Raises
+    RateLimited / BudgetExceeded before anything is stored."""
+    ratelimit.hit(user=user, token=api_token)
+    with transaction.atomic():
+        budgets.reserve(user=user, cost=cost)
+        yield
+
+
 def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, n, user, api_token,
                     post=None, section_key="", batch=None, use_style_guide=True,
                     source: str = "") -> tuple[Plan, list[ImageOutput]]:
@@ -921,10 +937,7 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
                            slot_key=section_key, use_style_guide=use_style_guide)
     # Every face that makes images comes through here, so every one counts against the
     # per-user (and per-token) limits; a request refused as invalid above counts nothing.
-    ratelimit.hit(user=user, token=api_token)
-    with transaction.atomic():
-        # The queued rows are the budget reservation (see budgets.reserve).
-        budgets.reserve(user=user, cost=plan.cost_estimate)
+    with admitted(user=user, api_token=api_token, cost=plan.cost_estimate):
         if prompt.pk is None:
             if getattr(user, "is_authenticated", False) and prompt.author_id is None:
                 prompt.author = user

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ModelRetired, ProviderError, UnsupportedFeature
 from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
 from ..providers import BaseProvider, Capabilities, get_provider, providers
-from ..providers.base import MAX_SEED_64, given_seed
+from ..providers.base import MAX_SEED_64, PartialCallback, given_seed
 
 logger = logging.getLogger("blogimages.api")
 
@@ -641,21 +641,35 @@ def _sse(event: str, data: Mapping[str, Any]) -> bytes:
 
 def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, prompt: ImagePrompt,
                     overrides: dict[str, Any], token: ApiToken, headers: dict[str, str]) -> HttpResponse:
-    """`text/event-stream` with OpenAI's events: `image_generation.partial_image` for each
-    preview the provider streams, then `image_generation.completed` for each stored image
-    (the last one with the call's usage); `error` if the provider failed after the stream began.
+    """stream=true for /v1/images/generations: see `stream_events`."""
+    def run(on_partial: PartialCallback) -> list[ImageOutput]:
+        return generation.generate(
+            prompt=prompt, provider=target.alias, overrides=overrides, n=req.n, user=token.user, api_token=token,
+            on_partial=on_partial, partial_images=req.partial_images or 0, source="v1")
 
-    The generation runs in a thread of its own and hands its events over a queue. Nothing is
-    sent before its first event, so a refusal (rate limit, budget, a model that cannot take
-    the request) is still an ordinary JSON error with its status code.
+    return stream_events(run, req=req, target=target, overrides=overrides, token=token, headers=headers,
+                         kind="image_generation")
+
+
+def stream_events(run: Callable[[PartialCallback], list[ImageOutput]], *, req: ImagesRequest, target: Target,
+                  overrides: dict[str, Any], token: ApiToken, headers: dict[str, str], kind: str,
+                  refusal: Callable[[BlogImagesError], OpenAIError] | None = None) -> HttpResponse:
+    """`text/event-stream` with OpenAI's events (`kind` is "image_generation" or
+    "image_edit"): `<kind>.partial_image` for each preview the provider streams, then
+    `<kind>.completed` for each stored image (the last one with the call's usage); `error` if
+    the provider failed after the stream began.
+
+    `run(on_partial)` makes the images, in a thread of its own that hands its events over a
+    queue. Nothing is sent before its first event, so a refusal (rate limit, budget, a model
+    that cannot take the request) is still an ordinary JSON error with its status code
+    (`refusal` says which; `generation_error` by default).
     """
+    refusal = refusal or (lambda exc: generation_error(exc, req.model))
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def work() -> None:
         try:
-            outputs = generation.generate(
-                prompt=prompt, provider=target.alias, overrides=overrides, n=req.n, user=token.user, api_token=token,
-                on_partial=lambda image: events.put(("partial", image)), partial_images=req.partial_images or 0, source="v1")
+            outputs = run(lambda image: events.put(("partial", image)))
             events.put(("done", outputs))
         except BaseException as exc:  # handed over whole: the view decides what the client sees
             events.put(("error", exc))
@@ -673,7 +687,7 @@ def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, pr
     if first[0] == "error":
         exc = first[1]
         if isinstance(exc, BlogImagesError):
-            raise generation_error(exc, req.model) from exc
+            raise refusal(exc) from exc
         raise exc
     if first[0] == "done" and not any(o.status == OutputStatus.SUCCEEDED for o in first[1]):
         raise _failure_error(first[1])
@@ -682,12 +696,12 @@ def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, pr
     sent_background = (overrides.get("extra") or {}).get("background") or "auto"
 
     def stream() -> Iterator[bytes]:
-        kind, value = first
+        event, value = first
         while True:
-            if kind == "partial":
+            if event == "partial":
                 meta = value.metadata
-                yield _sse("image_generation.partial_image", {
-                    "type": "image_generation.partial_image",
+                yield _sse(f"{kind}.partial_image", {
+                    "type": f"{kind}.partial_image",
                     "b64_json": base64.b64encode(value.data).decode("ascii"),
                     "partial_image_index": value.index,
                     "created_at": int(time.time()),
@@ -697,17 +711,17 @@ def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, pr
                     "background": meta.get("background") or sent_background,
                     "output_format": meta.get("output_format") or value.mime_type.split("/")[-1],
                 })
-            elif kind == "done":
-                yield from _completed_events(value, quality)
+            elif event == "done":
+                yield from _completed_events(value, quality, kind=kind)
                 return
             else:
                 logger.error("v1 stream failed after it began: %s", value)
-                error = (generation_error(value, req.model) if isinstance(value, BlogImagesError)
+                error = (refusal(value) if isinstance(value, BlogImagesError)
                          else OpenAIError(500, "The server had an error while streaming.", type="server_error"))
                 yield _sse("error", {"type": "error", "error": {"message": error.message, "type": error.type,
                                                                 "param": error.param, "code": error.code}})
                 return
-            kind, value = events.get()
+            event, value = events.get()
 
     response = StreamingHttpResponse(stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -715,7 +729,7 @@ def stream_response(request: HttpRequest, req: ImagesRequest, target: Target, pr
     return response
 
 
-def _completed_events(outputs: list[ImageOutput], quality: str) -> Iterator[bytes]:
+def _completed_events(outputs: list[ImageOutput], quality: str, *, kind: str = "image_generation") -> Iterator[bytes]:
     succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
     if not succeeded:
         error = _failure_error(outputs)
@@ -728,8 +742,8 @@ def _completed_events(outputs: list[ImageOutput], quality: str) -> Iterator[byte
     for position, output in enumerate(succeeded):
         with output.file.open("rb") as fh:
             data = base64.b64encode(fh.read()).decode("ascii")
-        yield _sse("image_generation.completed", {
-            "type": "image_generation.completed",
+        yield _sse(f"{kind}.completed", {
+            "type": f"{kind}.completed",
             "b64_json": data,
             "created_at": int(time.time()),
             "size": f"{output.width}x{output.height}",

@@ -9,7 +9,8 @@ The same tokens, rate limits, budgets, model names, answers and error objects as
 Edits: `image` (one file, or `image[]` up to 16: the first is the source, the others its
 references), `mask` (PNG the first image's size, transparent = change), `prompt`, `model`,
 `n`, `size`, `quality`, `background`, `output_format`, `output_compression`,
-`input_fidelity`, `response_format`, `user`. Variations: `image`, `model`, `n`, `size`,
+`input_fidelity`, `response_format`, `user`, `stream` / `partial_images` (OpenAI's
+`image_edit.*` events, see `openai.stream_events`). Variations: `image`, `model`, `n`, `size`,
 `response_format`, `user` — an edit of the image with its own prompt (read from the
 file's provenance when it has one) and a new seed per image.
 """
@@ -64,8 +65,6 @@ def _form(request: HttpRequest, allowed: frozenset[str]) -> tuple[Mapping[str, s
     for name in files:
         if name not in ("image", "image[]", "mask"):
             raise v1._invalid(name, f"Unrecognized file supplied: {name}", "unknown_parameter")
-    if "stream" in data and data["stream"].lower() not in ("false", "0", ""):
-        raise v1._invalid("stream", "'stream' is not supported by this server.", "unsupported_parameter")
     uploads = files.getlist("image") + files.getlist("image[]")
     if not uploads:
         raise v1._invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")
@@ -98,6 +97,17 @@ def _integer_field(data: Mapping[str, str], name: str, *, minimum: int, maximum:
     return value
 
 
+def _boolean_field(data: Mapping[str, str], name: str) -> bool:
+    """A multipart boolean as the SDKs send one ("true"/"false"); nothing is false."""
+    raw = (data.get(name) or "").strip().lower()
+    if raw in ("", "false", "0"):
+        return False
+    if raw in ("true", "1"):
+        return True
+    raise v1._invalid(name, f"Invalid type for '{name}': expected a boolean, but got '{raw[:20]}' instead.",
+                      "invalid_type")
+
+
 def _images_request(data: Mapping[str, str], *, prompt: str) -> v1.ImagesRequest:
     if not prompt.strip():
         raise v1._invalid("prompt", "Invalid 'prompt': empty string. Expected a string with minimum length 1.",
@@ -122,6 +132,8 @@ def _images_request(data: Mapping[str, str], *, prompt: str) -> v1.ImagesRequest
         prompt=prompt, model=model, n=_integer_field(data, "n", minimum=1, maximum=v1.MAX_N) or 1, size=size,
         quality=data.get("quality") or "", style="", response_format=response_format, user=user,
         negative_prompt="", seed=None, steps=None, output_format=data.get("output_format") or "",
+        partial_images=_integer_field(data, "partial_images", minimum=0, maximum=v1.MAX_PARTIAL_IMAGES),
+        stream=_boolean_field(data, "stream"),
     )
 
 
@@ -185,17 +197,30 @@ def _answer(request: HttpRequest, *, kind: str, allowed: frozenset[str], variati
         fidelity = data.get("input_fidelity") or ""
         if fidelity:
             v1._choice("input_fidelity", fidelity, editing.INPUT_FIDELITIES)
-        try:
+
+        def run(on_partial=None) -> list:
             outputs = editing.edit(image=images[0], mask=mask, references=images[1:], prompt=req.prompt,
                                    input_fidelity=fidelity, provider=target.alias, overrides=overrides, n=req.n,
-                                   user=token.user, api_token=token)
-        except (InvalidImage, UnsupportedFeature) as exc:
-            raise _refused(exc) from exc
+                                   user=token.user, api_token=token, on_partial=on_partial,
+                                   partial_images=req.partial_images or 0)
+            for output in outputs:
+                output.refresh_from_db()
+            return outputs
+
+        def refusal(exc: BlogImagesError) -> v1.OpenAIError:
+            if isinstance(exc, (InvalidImage, UnsupportedFeature)):
+                return _refused(exc)
+            return v1.generation_error(exc, req.model)
+
+        if req.stream:
+            response = v1.stream_events(run, req=req, target=target, overrides=overrides, token=token,
+                                        headers=headers, kind="image_edit", refusal=refusal)
+            return v1._with_headers(response, headers)
+        try:
+            outputs = run()
         except BlogImagesError as exc:
-            raise v1.generation_error(exc, req.model) from exc
+            raise refusal(exc) from exc
         headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
-        for output in outputs:
-            output.refresh_from_db()
         succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
         if not succeeded:
             raise v1._failure_error(outputs)

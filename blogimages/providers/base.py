@@ -487,8 +487,10 @@ class BaseProvider:
         request = self.prepare(request)
         most = self.capabilities(request.model).max_partial_images if on_partial is not None else 0
         if most and partial_images > 0:
+            # A backend that reports progress takes it in generate_streaming() too.
+            steps = {"progress": progress} if progress is not None and self.reports_progress else {}
             return self._timed(request, lambda: self.generate_streaming(
-                request, partial_images=min(partial_images, most), on_partial=on_partial))
+                request, partial_images=min(partial_images, most), on_partial=on_partial, **steps))
         if progress is not None and self.reports_progress:
             return self._timed(request, lambda: self.generate(request, progress=progress))
         return self._timed(request, lambda: self.generate(request))
@@ -500,11 +502,23 @@ class BaseProvider:
         if problems:
             raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
-    def run_edit(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
+    def edit_image_streaming(self, edit: EditRequest, *, partial_images: int,
+                             on_partial: PartialCallback) -> GenerationResult:
+        """Like `edit_image`, calling `on_partial(PartialImage)` for each partial image the
+        backend streams before the final ones. Backends that make none just edit."""
+        return self.edit_image(edit)
+
+    def run_edit(self, edit: EditRequest, *, progress: Progress | None = None,
+                 on_partial: PartialCallback | None = None, partial_images: int = 0) -> GenerationResult:
         """Like `run()` for an edit: validate the request and the edit, call `edit_image()`
-        (with `progress` for backends that report it, as `generate()`)."""
+        (with `progress` for backends that report it, as `generate()`; `edit_image_streaming()`
+        when partial images are wanted and the model makes them)."""
         edit = replace(edit, request=self.prepare(edit.request))
         self.validate_edit(edit)
+        most = self.capabilities(edit.request.model).max_partial_images if on_partial is not None else 0
+        if most and partial_images > 0:
+            return self._timed(edit.request, lambda: self.edit_image_streaming(
+                edit, partial_images=min(partial_images, most), on_partial=on_partial))
         if progress is not None and self.reports_progress:
             return self._timed(edit.request, lambda: self.edit_image(edit, progress=progress))
         return self._timed(edit.request, lambda: self.edit_image(edit))

@@ -47,8 +47,10 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import random
 import re
+import struct
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -79,6 +81,8 @@ from .base import (
     EditRequest,
     GenerationRequest,
     GenerationResult,
+    PartialCallback,
+    PartialImage,
     Progress,
     report_job,
 )
@@ -116,6 +120,53 @@ DEFAULT_STEPS = 20
 DEFAULT_CFG = 7.0
 # Exceptions inside a node that the same graph may not hit on a later try.
 _TRANSIENT_EXCEPTIONS = re.compile(r"OutOfMemory|CUDA|Timeout|Connection", re.IGNORECASE)
+
+
+# ComfyUI's binary WebSocket frames (server.py BinaryEventTypes, send_image/encode_bytes):
+# a big-endian uint32 event type, then for PREVIEW_IMAGE a uint32 image format and the bytes.
+PREVIEW_IMAGE = 1
+PREVIEW_FORMATS = {1: "image/jpeg", 2: "image/png"}
+_PREVIEW_MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+#: Previews /v1 may ask for (OpenAI's partial_images is 0–3).
+MAX_PREVIEWS = 3
+
+
+def parse_preview_frame(frame: bytes) -> tuple[bytes, str] | None:
+    """(image bytes, mime type) of a PREVIEW_IMAGE frame; None for any other frame (other
+    binary events, an unknown image format, bytes that are not that format's)."""
+    if len(frame) < 8:
+        return None
+    event, image_format = struct.unpack(">II", frame[:8])
+    mime = PREVIEW_FORMATS.get(image_format)
+    data = bytes(frame[8:])
+    if event != PREVIEW_IMAGE or mime is None or not data.startswith(_PREVIEW_MAGIC[mime]):
+        return None
+    return data, mime
+
+
+class PreviewForwarder:
+    """Hands at most `most` of a run's preview frames to `on_partial`, spread over its steps:
+    ComfyUI sends one per sampler step (after that step's `progress` message), OpenAI's
+    partial_images asks for a few. Without a known step count, the first ones go."""
+
+    def __init__(self, most: int, on_partial: PartialCallback) -> None:
+        self.most, self.on_partial = most, on_partial
+        self.sent = 0
+        self.step = self.steps = 0
+
+    def progress(self, value: int, maximum: int) -> None:
+        self.step, self.steps = value, maximum
+
+    def frame(self, frame: bytes) -> None:
+        parsed = parse_preview_frame(frame)
+        if parsed is None or self.sent >= self.most:
+            return
+        if self.steps and self.step < math.ceil(self.steps * (self.sent + 1) / (self.most + 1)):
+            return
+        data, mime = parsed
+        self.on_partial(PartialImage(index=self.sent, data=data, mime_type=mime,
+                                     metadata={"output_format": mime.split("/")[1], "step": self.step}))
+        self.sent += 1
 
 
 # -- templates ------------------------------------------------------------------------------
@@ -580,6 +631,8 @@ class ComfyUIProvider(HttpProvider):
             # Edits run the shipped img2img / inpaint templates (or the request's own).
             supports_edit=True, supports_mask=True, supports_strength=True,
             output_formats=("png",),
+            # Its /ws preview frames, when the socket is used (and the server makes previews).
+            max_partial_images=MAX_PREVIEWS if self.websocket else 0,
             prices={key: Decimal(str(value)) for key, value in (self.options.get("prices") or {"*": 0}).items()},
         )
 
@@ -662,7 +715,13 @@ class ComfyUIProvider(HttpProvider):
 
     # -- generation ---------------------------------------------------------------------
 
-    def generate(self, request: GenerationRequest, *, progress: Progress | None = None) -> GenerationResult:
+    def generate_streaming(self, request: GenerationRequest, *, partial_images: int, on_partial: PartialCallback,
+                           progress: Progress | None = None) -> GenerationResult:
+        """`generate`, with up to `partial_images` of ComfyUI's preview frames passed to `on_partial`."""
+        return self.generate(request, progress=progress, previews=PreviewForwarder(partial_images, on_partial))
+
+    def generate(self, request: GenerationRequest, *, progress: Progress | None = None,
+                 previews: PreviewForwarder | None = None) -> GenerationResult:
         deadline = time.monotonic() + self.timeout
         request = apply_defaults(request, self.defaults)
         workflow = self._workflow_for(request)
@@ -672,7 +731,7 @@ class ComfyUIProvider(HttpProvider):
             raise error(f"{self.alias}: workflow {workflow.name!r} cannot run: " + " ".join(problems))
         values = self._values(request, workflow)
         graph = fill_workflow(workflow.graph, values, workflow.nodes)
-        prompt_id, entry = self._run_graph(graph, deadline, progress=progress)
+        prompt_id, entry = self._run_graph(graph, deadline, progress=progress, previews=previews)
         status = entry.get("status") or {}
         if status.get("status_str") == "error":
             raise execution_failure(status)
@@ -694,16 +753,16 @@ class ComfyUIProvider(HttpProvider):
             usage={"images": len(images)},
         )
 
-    def _run_graph(self, graph: Mapping[str, Any], deadline: float, *,
-                   progress: Progress | None = None) -> tuple[str, Mapping[str, Any]]:
+    def _run_graph(self, graph: Mapping[str, Any], deadline: float, *, progress: Progress | None = None,
+                   previews: PreviewForwarder | None = None) -> tuple[str, Mapping[str, Any]]:
         """Queue `graph` and wait for its history entry; a prompt given up on is cancelled."""
         # Our own id: a /prompt whose answer is lost (a timeout) can still be cancelled.
         prompt_id = str(uuid.uuid4())
         client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
         finished = False
         with contextlib.ExitStack() as sockets:
-            socket = self._open_socket(client_id, deadline, sockets) if progress is not None and self.websocket \
-                else None
+            wanted = progress is not None or previews is not None
+            socket = self._open_socket(client_id, deadline, sockets) if wanted and self.websocket else None
             try:
                 # On record before it is sent: a worker killed while it runs cannot cancel it,
                 # the reconciler that takes its image over can (cancel_job).
@@ -712,7 +771,7 @@ class ComfyUIProvider(HttpProvider):
                 if answered != prompt_id:
                     prompt_id = answered
                     report_job(progress, {"prompt_id": prompt_id})
-                entry = self._wait(prompt_id, deadline, progress=progress, socket=socket)
+                entry = self._wait(prompt_id, deadline, progress=progress, socket=socket, previews=previews)
                 finished = True  # in the history: nothing left to cancel
             finally:
                 if not finished:
@@ -787,8 +846,9 @@ class ComfyUIProvider(HttpProvider):
             return None
 
     def _listen(self, socket: ClientConnection, prompt_id: str, deadline: float,
-                progress: Progress | None) -> bool:
-        """Read the socket until our prompt ends (True) or it is quiet for socket_poll s (False)."""
+                progress: Progress | None, previews: PreviewForwarder | None = None) -> bool:
+        """Read the socket until our prompt ends (True) or it is quiet for socket_poll s (False).
+        Binary frames are previews (of our prompt: the socket's client id is this run's own)."""
         while True:
             timeout = min(self.socket_poll, max(deadline - time.monotonic(), 0))
             try:
@@ -796,7 +856,9 @@ class ComfyUIProvider(HttpProvider):
             except TimeoutError:
                 return False
             if isinstance(raw, bytes):
-                continue  # a preview image
+                if previews is not None:
+                    previews.frame(raw)
+                continue
             try:
                 message = json.loads(raw)
             except ValueError:
@@ -806,6 +868,8 @@ class ComfyUIProvider(HttpProvider):
             if not isinstance(data, Mapping):
                 continue
             ours = data.get("prompt_id") == prompt_id
+            if kind == "progress" and ours and previews is not None:
+                previews.progress(int(data.get("value") or 0), int(data.get("max") or 0))
             if kind == "progress" and ours and progress is not None:
                 progress(int(data.get("value") or 0), int(data.get("max") or 0), source="websocket")
             elif kind == "status" and progress is not None:
@@ -827,7 +891,7 @@ class ComfyUIProvider(HttpProvider):
                 return
 
     def _wait(self, prompt_id: str, deadline: float, *, progress: Progress | None = None,
-              socket: ClientConnection | None = None) -> Mapping[str, Any]:
+              socket: ClientConnection | None = None, previews: PreviewForwarder | None = None) -> Mapping[str, Any]:
         """The history entry of `prompt_id` once it finished; it is `{}` until then.
 
         A status check that fails (no answer in time, a dropped connection, a 5xx) says
@@ -845,7 +909,7 @@ class ComfyUIProvider(HttpProvider):
                 )
             if socket is not None:
                 try:
-                    self._listen(socket, prompt_id, deadline, progress)
+                    self._listen(socket, prompt_id, deadline, progress, previews)
                 except (ConnectionClosed, OSError) as exc:
                     logger.info("provider %s: the WebSocket closed (%s); polling /history", self.alias, exc)
                     socket = None

@@ -386,6 +386,14 @@ class OpenAIProvider(BaseProvider):
                      self.alias, request.model, request.size, request.n, partial_images)
         raw = self.call(lambda client: client.images.with_raw_response.generate(
             **params, stream=True, partial_images=partial_images, extra_headers=self.request_headers()))
+        return self.read_stream(raw, request, on_partial, kind="image_generation")
+
+    def read_stream(self, raw, request: GenerationRequest, on_partial: PartialCallback, *,
+                    kind: str) -> GenerationResult:
+        """The images of a streamed answer (`kind` is "image_generation" or "image_edit", the
+        events' prefix): each `<kind>.partial_image` goes to `on_partial` as it arrives; the
+        `<kind>.completed` events are the images, with the call's usage."""
+        partial_type, completed_type = f"{kind}.partial_image", f"{kind}.completed"
         request_id = raw.request_id or ""
         images: list[GeneratedImage] = []
         usage: dict[str, Any] = {}
@@ -399,14 +407,14 @@ class OpenAIProvider(BaseProvider):
                 raise self.translate_error(exc) from exc
 
         for event in events():
-            kind = getattr(event, "type", "")
-            if kind not in ("image_generation.partial_image", "image_generation.completed"):
+            event_type = getattr(event, "type", "")
+            if event_type not in (partial_type, completed_type):
                 continue
             data, declared = self.decode(event.b64_json or "", len(images), request_id)
             metadata = {name: value for name in ("size", "quality", "background", "output_format", "created_at")
                         if (value := getattr(event, name, None)) is not None}
             mime = self.mime_type(data, declared, getattr(event, "output_format", None) or request.output_format)
-            if kind == "image_generation.partial_image":
+            if event_type == partial_type:
                 on_partial(PartialImage(index=event.partial_image_index, data=data, mime_type=mime,
                                         metadata=metadata))
                 continue
@@ -428,6 +436,26 @@ class OpenAIProvider(BaseProvider):
         `input_fidelity` goes only to models that take the field; gpt-image-2 and later
         always keep the input's detail and refuse it, so it is left out for them.
         """
+        params = self.edit_params(edit)
+        raw = self.call(
+            lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
+        )
+        return self.to_result(raw, edit.request)
+
+    def edit_image_streaming(self, edit: EditRequest, *, partial_images: int,
+                             on_partial: PartialCallback) -> GenerationResult:
+        """`images.edit(stream=True, partial_images=N)`: `image_edit.partial_image` events go
+        to `on_partial`, the `image_edit.completed` events are the images."""
+        if self.model_info(edit.request.model).takes_response_format:
+            return self.edit_image(edit)  # DALL·E never streamed
+        params = self.edit_params(edit)
+        raw = self.call(lambda client: client.images.with_raw_response.edit(
+            **params, stream=True, partial_images=partial_images, extra_headers=self.request_headers()))
+        return self.read_stream(raw, edit.request, on_partial, kind="image_edit")
+
+    def edit_params(self, edit: EditRequest) -> dict[str, Any]:
+        """Keyword arguments for `client.images.edit`: the source first, then the references,
+        as `image[]` when there are several; the mask; input_fidelity where the model takes it."""
         request = edit.request
         info = self.model_info(request.model)
         inputs = [edit.image, *edit.references]
@@ -441,10 +469,7 @@ class OpenAIProvider(BaseProvider):
             params["input_fidelity"] = edit.input_fidelity
         logger.debug("provider %s: images.edit model=%s size=%s n=%d images=%d mask=%s",
                      self.alias, request.model, request.size, request.n, len(files), edit.mask is not None)
-        raw = self.call(
-            lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
-        )
-        return self.to_result(raw, request)
+        return params
 
     def validate_edit(self, edit: EditRequest) -> None:
         super().validate_edit(edit)

@@ -292,7 +292,10 @@ class VariationProvider(RecordingProvider):
     def create_variation(self, *, image, n, model, size, prompt):
         self.variation_calls.append({"image": image, "n": n, "model": model, "size": size, "prompt": prompt})
         images = tuple(GeneratedImage(data=solid_png(256, 256, 100 + i), mime_type="image/png") for i in range(n))
-        return GenerationResult(images=images, model=model, request_id="var-1")
+        # Priced as a provider with a price table prices its call (a result without a cost
+        # gives its reservation back).
+        return GenerationResult(images=images, model=model, request_id="var-1", cost=Decimal("0.02") * n,
+                                cost_basis="estimate")
 
 
 def test_a_providers_own_variation_endpoint_is_used(settings):
@@ -324,3 +327,87 @@ def test_an_original_stored_without_provenance_gets_it_in_its_copies(recorder):
     info = provenance.read_provenance(file_bytes(copy))
     assert info["digital_source_type"] == AI and info["prompt"] == original.prompt_text
     assert info["seed"] == original.seed and copy.file.name == "blogimages/legacy/old-40x20.png"
+
+
+# -- variations are let in like every request: rate limits and the budget reservation -----------
+
+
+def _variation_state() -> tuple[int, int, set[str]]:
+    return (ImageOutput.objects.count(), ReviewEvent.objects.filter(action="variation").count(),
+            media_files(storage.get_storage().location) if hasattr(storage.get_storage(), "location") else set())
+
+
+@pytest.mark.parametrize("provider", ["test", "oa"])
+def test_a_variation_over_the_rate_limit_is_refused_with_nothing_stored(recorder, settings, provider):
+    from blogimages.ratelimit import RateLimited
+
+    settings.BLOGIMAGES_PROVIDERS = {
+        **settings.BLOGIMAGES_PROVIDERS,
+        "oa": {"BACKEND": "tests.blogimages.test_derive.VariationProvider", "OPTIONS": {}}}
+    original = make_image(provider=provider, size=(256, 256))  # made by nobody: counted for nobody
+    user = make_user()
+    settings.BLOGIMAGES_RATE_LIMITS = {"user_per_minute": 1}
+    [first] = derive.variations(original, 1, user=user)
+    assert first.derivation == "variation"
+    before = _variation_state()
+    with pytest.raises(RateLimited):
+        derive.variations(original, 1, user=user)
+    assert _variation_state() == before
+
+
+@pytest.mark.parametrize("provider", ["test", "oa"])
+def test_a_variation_over_budget_is_refused_with_nothing_stored(recorder, settings, provider):
+    from blogimages.budgets import BudgetExceeded
+
+    settings.BLOGIMAGES_PROVIDERS = {
+        **settings.BLOGIMAGES_PROVIDERS,
+        "oa": {"BACKEND": "tests.blogimages.test_derive.VariationProvider", "OPTIONS": {}}}
+    original = make_image(provider=provider, size=(256, 256))
+    user = make_user()
+    settings.BLOGIMAGES_RATE_LIMITS = {}
+    # Both providers price an image at $0.02–0.04: two fit in $0.09, a third does not.
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.09" if provider == "test" else "0.05"}
+    derive.variations(original, 2, user=user)
+    before = _variation_state()
+    with pytest.raises(BudgetExceeded):
+        derive.variations(original, 1, user=user)
+    assert _variation_state() == before
+
+
+@pytest.mark.clock
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_variations_cannot_overspend(recorder, settings):
+    import threading
+
+    from django.db import connection
+
+    from blogimages import budgets
+    from blogimages.budgets import BudgetExceeded
+    from tests.conftest import require_service
+
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "concurrent transactions need DATABASE_URL=postgres://...")
+    original = make_image()
+    user = make_user()
+    settings.BLOGIMAGES_RATE_LIMITS = {}
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.20"}  # $0.04 an image: room for 5 of 8
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def ask():
+        try:
+            start.wait()
+            derive.variations(original, 1, user=user)
+            outcomes.append("made")
+        except BudgetExceeded:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["made"] * 5 + ["refused"] * 3
+    assert budgets.spent(user=user, period="daily") == Decimal("0.20")

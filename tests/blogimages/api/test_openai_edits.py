@@ -2,8 +2,10 @@
 Open WebUI's exact edit request, and bad input answered in OpenAI's error shape with
 nothing stored."""
 
+import asyncio
 import base64
 import io
+import re
 import uuid
 
 import numpy
@@ -14,6 +16,7 @@ from PIL import Image
 
 from blogimages import generation, tokens
 from blogimages.models import ImageOutput
+from tests.blogimages.providers.openai_standin import configure_app
 from tests.factories import UserFactory
 
 from .test_openai import assert_error
@@ -117,6 +120,110 @@ def test_open_webuis_exact_edit_request(live_server, token):
                              files=[("image", ("x.png", io.BytesIO(png()), "image/png"))],
                              headers={"Authorization": f"Bearer {token[1]}"}, timeout=30)
     assert response.status_code == 400 and response.json()["error"]["param"] == "background"
+
+
+
+async def open_webui_generation(base_url: str, api_key: str, *, model: str, prompt: str, n: int = 1,
+                                size: str | None = None, params: dict | None = None, user=None,
+                                api_version: str = "") -> list[tuple[bytes, str]]:
+    """backend/open_webui/routers/images.py (image_generations, engine "openai"), the request
+    and the reading of its answer as it is written there: aiohttp, Bearer auth and a JSON
+    Content-Type (plus the X-OpenWebUI-User-* headers with ENABLE_FORWARD_USER_INFO_HEADERS),
+    `?api-version=` when one is configured, a body of model, prompt, n and size, no
+    `response_format` for a model matching IMAGE_URL_RESPONSE_MODELS_REGEX_PATTERN
+    (`^gpt-image`), IMAGES_OPENAI_API_PARAMS merged last. Each `data` item: a truthy `url` is
+    fetched with the same headers minus Content-Type and must answer an image/* type; else
+    `b64_json` is decoded as it is (no data: prefix, so labelled image/png)."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    if user is not None:
+        from urllib.parse import quote
+        headers = {**headers, "X-OpenWebUI-User-Name": quote(user["name"], safe=" "),
+                   "X-OpenWebUI-User-Id": user["id"], "X-OpenWebUI-User-Email": user["email"],
+                   "X-OpenWebUI-User-Role": user["role"]}
+    url = f"{base_url}/images/generations"
+    if api_version:
+        url = f"{url}?api-version={api_version}"
+    data = {"model": model, "prompt": prompt, "n": n, **({"size": size} if size else {}),
+            **({} if re.match(r"^gpt-image", model) else {"response_format": "b64_json"}), **(params or {})}
+    images = []
+    async with aiohttp.ClientSession(trust_env=True) as session:
+        async with session.post(url=url, json=data, headers=headers) as r:
+            r.raise_for_status()
+            res = await r.json(content_type=None)
+        for image in res["data"]:
+            if image_url := image.get("url", None):
+                async with session.get(image_url, headers={k: v for k, v in headers.items()
+                                                            if k != "Content-Type"}) as fetched:
+                    fetched.raise_for_status()
+                    content_type = fetched.headers.get("content-type", "")
+                    assert content_type.split("/")[0] == "image", content_type
+                    images.append((await fetched.read(), content_type))
+            else:
+                images.append((base64.b64decode(image["b64_json"]), "image/png"))
+    return images
+
+
+OPEN_WEBUI_USER = {"name": "Ada Lovelace", "id": "8f1c2c9e-5b7a-4d1e-9f0a-2f6d1c3b4a5e",
+                   "email": "ada@example.com", "role": "user"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("size", ["1024x1024", "auto"])
+def test_open_webuis_exact_gpt_image_generation_request(live_server, token, httpserver, settings, size):
+    """Open WebUI's generation request for a `gpt-image-*` model (no response_format, its
+    user headers, its api-version query, IMAGES_OPENAI_API_PARAMS) gets base64 it decodes
+    to the stored PNG; the openai provider (its loopback stand-in) made the image."""
+    standin = configure_app(settings, httpserver)
+    [(data, content_type)] = asyncio.run(open_webui_generation(
+        live_server.url + "/v1", token[1], model="gpt-image-2", prompt="A lighthouse at dusk", size=size,
+        params={"quality": "low"}, user=OPEN_WEBUI_USER, api_version="2025-04-01-preview"))
+    output = ImageOutput.objects.get()
+    with output.file.open("rb") as fh:
+        assert data == fh.read()
+    assert content_type == "image/png" and Image.open(io.BytesIO(data)).format == "PNG"
+    assert (output.provider, output.model, output.width, output.height) == ("openai", "gpt-image-2", 1024, 1024)
+    assert output.api_token_id == token[0].pk
+    [call] = standin.calls
+    assert call.params["quality"] == "low" and "response_format" not in call.params
+    # "auto" is the provider's default size here (GenerationRequest carries pixels), not OpenAI's own choice.
+    assert call.params["size"] == "1024x1024"
+    httpserver.check_assertions()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_open_webui_fetches_a_url_answer_with_its_own_headers(live_server, token, httpserver, settings):
+    """With BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT=url Open WebUI fetches the link, sending its
+    Bearer token and user headers along, and keeps it only with an image/* content type."""
+    configure_app(settings, httpserver)
+    settings.BLOGIMAGES_V1_DEFAULT_RESPONSE_FORMAT = "url"
+    [(data, content_type)] = asyncio.run(open_webui_generation(
+        live_server.url + "/v1", token[1], model="gpt-image-2", prompt="A lighthouse at dusk", size="1024x1024",
+        user=OPEN_WEBUI_USER))
+    output = ImageOutput.objects.get()
+    with output.file.open("rb") as fh:
+        assert data == fh.read()
+    assert content_type == "image/png"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_open_webuis_default_size_for_gpt_image_2_is_refused_naming_size(live_server, token, httpserver, settings):
+    """Open WebUI's default IMAGE_SIZE is 512x512, below gpt-image-2's smallest image (as at
+    OpenAI): a 400 naming `size`, and no provider call, nothing stored."""
+    import aiohttp
+
+    standin = configure_app(settings, httpserver)
+    with pytest.raises(aiohttp.ClientResponseError) as caught:
+        asyncio.run(open_webui_generation(live_server.url + "/v1", token[1], model="gpt-image-2", prompt="x",
+                                          size="512x512"))
+    assert caught.value.status == 400
+    response = requests.post(f"{live_server.url}/v1/images/generations", timeout=30,
+                             headers={"Authorization": f"Bearer {token[1]}"},
+                             json={"model": "gpt-image-2", "prompt": "x", "n": 1, "size": "512x512"})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "size"
+    assert "512x512" in response.json()["error"]["message"]
+    assert standin.calls == [] and ImageOutput.objects.count() == 0
 
 
 def post(client, raw, data, files):

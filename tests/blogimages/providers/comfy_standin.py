@@ -11,7 +11,9 @@ with a `prompt_id` stops only that prompt when it runs (without one: whatever ru
 `/view` serves the saved PNGs, which carry ComfyUI's own `prompt` (and `workflow`) text
 chunks; `/ws?clientId=` sends `status`, `execution_start`, `execution_cached`, `executing`,
 `progress`, `executed`, `execution_success` / `execution_error` / `execution_interrupted` to
-the client that queued the prompt.
+the client that queued the prompt, and after each step's `progress` a binary preview frame
+(server.py send_image: uint32 PREVIEW_IMAGE = 1, uint32 format 1 = JPEG / 2 = PNG, the bytes)
+as a server started with a `--preview-method` does (`preview_format = None`: none).
 
 Pixels depend only on (seed, batch index), as ComfyUI's noise does: image k of a batch
 seeded s is the same whether the batch was 2 or 4 images, and differs from seed s + k.
@@ -27,6 +29,7 @@ import asyncio
 import hashlib
 import io
 import json
+import struct
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -142,6 +145,9 @@ class FakeComfy:
         self.history_faults: list[str] = []
         self.stall_s = 1.0
         self.websocket_enabled = True
+        # "JPEG" or "PNG": a preview frame after each step's progress (None: no previews).
+        self.preview_format: str | None = "JPEG"
+        self.previews_sent: list[tuple[str, int, bytes]] = []  # (client id, step, image bytes)
         self.sockets: dict[str, list[web.WebSocketResponse]] = {}
         self.ws_connects: list[str] = []
         self.number = 0
@@ -357,6 +363,28 @@ class FakeComfy:
         if self._loop.is_running():
             asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
 
+    def _send_preview(self, client_id: str | None, step: int, width: int, height: int) -> None:
+        """One preview frame, as server.py's send_image packs it (a latent preview is small)."""
+        fmt = self.preview_format
+        if not fmt or not client_id:
+            return
+        buffer = io.BytesIO()
+        Image.new("RGB", (max(8, width // 8), max(8, height // 8)), (40 * step % 256,) * 3).save(
+            buffer, format=fmt, quality=95, compress_level=1)
+        image = buffer.getvalue()
+        frame = struct.pack(">I", 1) + struct.pack(">I", 1 if fmt == "JPEG" else 2) + image
+
+        async def send() -> None:
+            for ws in list(self.sockets.get(client_id, [])):
+                try:
+                    await ws.send_bytes(frame)
+                except (ConnectionError, RuntimeError):
+                    pass
+
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
+            self.previews_sent.append((client_id, step, image))
+
     async def _broadcast_status(self) -> None:
         for sockets in list(self.sockets.values()):
             for ws in list(sockets):
@@ -404,6 +432,8 @@ class FakeComfy:
                 break
             self._send(client, "progress", {"value": step, "max": behaviour.steps, "prompt_id": item.prompt_id,
                                             "node": node})
+            self._send_preview(client, step, int(_first_input(item.prompt, ("width",), 64)),
+                               int(_first_input(item.prompt, ("height",), 64)))
             while behaviour.hold and step == hold_after and not item.release.wait(0.02):
                 if self._stopping:
                     return

@@ -99,7 +99,10 @@ class OpenAIStandIn:
         if not request.headers.get("Content-Type", "").startswith("multipart/form-data"):
             return self.error(400, "Unsupported content type; send multipart/form-data.")
         params: dict[str, Any] = request.form.to_dict()
-        for name in ("n",):
+        if "stream" in params:
+            # The SDK sends a multipart boolean as "true"/"false".
+            params["stream"] = params["stream"] == "true"
+        for name in ("n", "partial_images"):
             if name in params:
                 try:
                     params[name] = int(params[name])
@@ -139,11 +142,11 @@ class OpenAIStandIn:
             if params.get("model") in LIVE:
                 return self.error(400, f"input_fidelity is not supported for {params['model']}; omit this parameter.",
                                   param="input_fidelity", code="unsupported_parameter")
-        return self.answer(params, input_images=len(images))
+        return self.answer(params, input_images=len(images), kind="image_edit")
 
     # -- the rules -------------------------------------------------------------------------
 
-    def answer(self, params: dict[str, Any], *, input_images: int) -> Response:
+    def answer(self, params: dict[str, Any], *, input_images: int, kind: str = "image_generation") -> Response:
         model = params.get("model")
         if not model:
             return self.error(400, "Missing required parameter: 'model'.", param="model",
@@ -204,12 +207,13 @@ class OpenAIStandIn:
                                            input_images=input_images)
             self.usages.append(body["usage"])
         if params.get("stream"):
-            return self.stream(body, params)
+            return self.stream(body, params, kind=kind)
         return self.json(body, headers={"x-request-id": f"req_{len(self.calls)}"})
 
-    def stream(self, body: dict[str, Any], params: dict[str, Any]) -> Response:
+    def stream(self, body: dict[str, Any], params: dict[str, Any], *, kind: str = "image_generation") -> Response:
         """stream=true: `partial_images` previews (smaller, grey), then one completed event per
-        image, as server-sent events in OpenAI's shapes (image_gen_*_event.py)."""
+        image, as server-sent events in OpenAI's shapes (image_gen_*_event.py, and
+        image_edit_*_event.py with `kind="image_edit"`)."""
         partials = params.get("partial_images", 0)
         if not isinstance(partials, int) or not 0 <= partials <= 3:
             return self.error(400, "partial_images must be between 0 and 3.", param="partial_images")
@@ -219,16 +223,16 @@ class OpenAIStandIn:
         for index in range(partials):
             buffer = io.BytesIO()
             Image.new("RGB", (width // 4, height // 4), (60 * (index + 1),) * 3).save(buffer, format="PNG")
-            events.append(("image_generation.partial_image", {
-                "type": "image_generation.partial_image", "b64_json": base64.b64encode(buffer.getvalue()).decode(),
+            events.append((f"{kind}.partial_image", {
+                "type": f"{kind}.partial_image", "b64_json": base64.b64encode(buffer.getvalue()).decode(),
                 "partial_image_index": index, "created_at": 1764547200, **common}))
         if self.stream_error:
             events.append(("error", {"type": "error", "error": {
                 "type": "server_error", "code": "server_error", "message": self.stream_error, "param": None}}))
             body = {**body, "data": []}
         for item in body["data"]:
-            events.append(("image_generation.completed", {
-                "type": "image_generation.completed", "b64_json": item["b64_json"], "created_at": 1764547201,
+            events.append((f"{kind}.completed", {
+                "type": f"{kind}.completed", "b64_json": item["b64_json"], "created_at": 1764547201,
                 **common, "usage": body.get("usage") or {}}))
         text = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
         return Response(text, status=200, content_type="text/event-stream",

@@ -406,3 +406,61 @@ def test_without_a_websocket_the_run_is_followed_by_polling(fake, make_provider)
     assert len(result.images) == 1
     assert fake.ws_connects == []
     assert len(fake.calls("GET", f"/history/{result.request_id}")) >= 1
+
+
+# -- previews: ComfyUI's binary /ws frames as partial images ---------------------------------------
+
+
+def test_preview_frames_become_partial_images_spread_over_the_steps(fake, make_provider):
+    provider = make_provider()
+    fake.behave(Behaviour(steps=8))
+    partials, steps = [], []
+
+    result = provider.run(request(), on_partial=partials.append, partial_images=3,
+                          progress=lambda value, maximum, queue_position=None, source="": steps.append(value))
+
+    assert provider.capabilities().max_partial_images == 3
+    sent = {step: image for _client, step, image in fake.previews_sent}
+    assert sorted(sent) == list(range(1, 9))  # one frame per step reached us
+    # Three of eight, after steps 2, 4 and 6, passed on as they were.
+    assert [(p.index, p.metadata["step"], p.mime_type) for p in partials] == [
+        (0, 2, "image/jpeg"), (1, 4, "image/jpeg"), (2, 6, "image/jpeg")]
+    assert [p.data for p in partials] == [sent[2], sent[4], sent[6]]
+    assert len(result.images) == 1 and 8 in steps  # progress still reported alongside
+
+
+def test_png_previews_and_fewer_asked_for(fake, make_provider):
+    fake.preview_format = "PNG"
+    fake.behave(Behaviour(steps=4))
+    partials = []
+    make_provider().run(request(), on_partial=partials.append, partial_images=1)
+    [only] = partials
+    assert (only.index, only.metadata["step"], only.mime_type) == (0, 2, "image/png")
+    with Image.open(io.BytesIO(only.data)) as preview:
+        assert preview.format == "PNG" and preview.size == (8, 8)
+
+
+def test_a_server_without_previews_still_makes_the_image(fake, make_provider):
+    fake.preview_format = None
+    partials = []
+    result = make_provider().run(request(), on_partial=partials.append, partial_images=2)
+    assert partials == [] and len(result.images) == 1
+
+
+def test_without_the_websocket_no_previews_are_offered(make_provider):
+    assert make_provider(websocket=False).capabilities().max_partial_images == 0
+
+
+def test_only_preview_image_frames_of_a_known_format_are_previews():
+    import struct
+
+    from blogimages.providers.comfyui import parse_preview_frame
+
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(jpeg, format="JPEG")
+    good = struct.pack(">II", 1, 1) + jpeg.getvalue()
+    assert parse_preview_frame(good) == (jpeg.getvalue(), "image/jpeg")
+    assert parse_preview_frame(struct.pack(">II", 3, 1) + jpeg.getvalue()) is None  # TEXT, not a preview
+    assert parse_preview_frame(struct.pack(">II", 1, 9) + jpeg.getvalue()) is None  # unknown format
+    assert parse_preview_frame(struct.pack(">II", 1, 2) + jpeg.getvalue()) is None  # says PNG, is JPEG
+    assert parse_preview_frame(b"\x00\x00\x00\x01") is None
