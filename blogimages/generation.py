@@ -824,13 +824,28 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         info, decoded = storage.load_image(raw)
     if later is None:
         with decoded:
-            thumbnail = storage.make_thumbnail(decoded)
             output.phash = phash.phash_hex(decoded)
+            small = storage.thumbnail_image(decoded)
+        # Encoded once the full-size pixels are freed: the encoder's buffers never add to them.
+        thumbnail = storage.encode_thumbnail(small)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC digital source type go inside it, without touching the pixels.
-    data = provenance.embed_provenance(raw, provenance_info(output, image, result))
-    # Signed last: the C2PA signature binds the finished bytes (the provider's own manifest, if any, kept as parent).
-    data, output.credentials = content_credentials.sign_original(output, data, received=image.data)
+    facts = provenance_info(output, image, result)
+    if info.format == "PNG" and output.derivation != "edit" and not content_credentials.is_configured():
+        # Nothing to sign: the PNG is written as views of the bytes received around its new
+        # chunks, never as a second full-size copy of the file.
+        data = storage.Pieces(provenance.embed_provenance_parts(raw, facts))
+        output.credentials = content_credentials.unsigned_record(image.data)
+        digest = hashlib.sha256()
+        for piece in data.pieces:
+            digest.update(piece)
+        size, sha256 = data.size, digest.hexdigest()
+    else:
+        # Signed last: the C2PA signature binds the finished bytes (the provider's own
+        # manifest, if any, kept as parent).
+        data, output.credentials = content_credentials.sign_original(
+            output, provenance.embed_provenance(raw, facts), received=image.data)
+        size, sha256 = len(data), hashlib.sha256(data).hexdigest()
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
@@ -841,8 +856,7 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         output.thumbnail.name = thumb_name
         output.mime_type = info.mime_type
         output.width, output.height = info.width, info.height
-        output.bytes = len(data)
-        output.sha256 = hashlib.sha256(data).hexdigest()
+        output.bytes, output.sha256 = size, sha256
         if image.seed is not None:
             output.seed = image.seed
         output.model = result.model or output.model
@@ -952,9 +966,9 @@ def make_derivatives(output: ImageOutput, decoded=None) -> bool:
             _info, decoded = storage.load_image(handle.read())
         with decoded:
             return make_derivatives(output, decoded)
-    thumbnail = None if output.thumbnail.name else storage.make_thumbnail(decoded)
     if not output.phash:
         output.phash = phash.phash_hex(decoded)
+    thumbnail = None if output.thumbnail.name else storage.make_thumbnail(decoded)
     stem = output.file.name.rsplit(".", 1)[0]
     try:
         with storage.file_batch() as files:
