@@ -1,4 +1,8 @@
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,7 @@ from tests.clock import (  # noqa: F401  (pytest finds hooks and fixtures by nam
 )
 
 IN_CI = bool(os.environ.get("CI"))
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def require_service(name: str, reason: str) -> None:
@@ -76,3 +81,20 @@ def _celery_inline(request):
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager, app.conf.task_default_queue = saved
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """One SQLite database migrated by `manage.py migrate` in a subprocess with the site's own
+    settings, once per session (a migrate costs 3-7 s). Tests that run the CLI as a program
+    start from a copy of it: `copy_migrated_sqlite(migrated_sqlite, tmp_path / "cli.sqlite3")`."""
+    path = tmp_path_factory.mktemp("migrated-sqlite") / "template.sqlite3"
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{path}", DJANGO_SETTINGS_MODULE="config.settings")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
+    return path
+
+
+def copy_migrated_sqlite(template: Path, target: Path) -> Path:
+    shutil.copyfile(template, target)
+    return target

@@ -10,6 +10,7 @@ from PIL import Image
 
 from blogimages.exceptions import ProviderServerError
 from blogimages.models import ImageOutput
+from tests.conftest import copy_migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -94,9 +95,9 @@ def _cli_env(tmp_path):
 
 
 @pytest.fixture
-def cli_env(tmp_path):
+def cli_env(tmp_path, migrated_sqlite):
     env = _cli_env(tmp_path)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    copy_migrated_sqlite(migrated_sqlite, tmp_path / "cli.sqlite3")
     return env
 
 

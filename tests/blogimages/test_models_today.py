@@ -25,6 +25,7 @@ from tests.blogimages.providers.openai_server import API_KEY
 from tests.blogimages.providers.openai_standin import OpenAIStandIn, configure_app
 from tests.blogimages.test_cli import _cli_env
 from tests.blogimages.test_review import make_user
+from tests.conftest import copy_migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -198,12 +199,12 @@ def test_the_data_migration_maps_retired_settings_and_records_what_it_changed(st
 
 
 @pytest.fixture
-def openai_cli_env(tmp_path, httpserver):
+def openai_cli_env(tmp_path, httpserver, migrated_sqlite):
     standin = OpenAIStandIn(httpserver)
     env = {k: v for k, v in _cli_env(tmp_path).items()
            if not k.startswith(("OPENAI", "BLOGIMAGES", "A1111", "COMFYUI", "GEMINI", "SD_"))}
     env.update(OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=standin.base_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    copy_migrated_sqlite(migrated_sqlite, tmp_path / "cli.sqlite3")
     return env, standin
 
 

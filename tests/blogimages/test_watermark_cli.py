@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from blogimages.imaging import provenance
 from blogimages.models import ImageOutput, ReviewEvent, WatermarkPreset
 from tests.blogimages.test_review import make_image, media_files
-from tests.conftest import png_bytes
+from tests.conftest import copy_migrated_sqlite, png_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -95,11 +95,11 @@ def test_preset_and_text_together_are_refused(recorder):
 
 
 @pytest.fixture
-def cli_env(tmp_path):
+def cli_env(tmp_path, migrated_sqlite):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}", MEDIA_ROOT=str(tmp_path / "media"),
                DJANGO_SETTINGS_MODULE="config.settings")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    copy_migrated_sqlite(migrated_sqlite, tmp_path / "cli.sqlite3")
     return env
 
 

@@ -1,0 +1,18 @@
+"""Unused imports are defects ruff finds: the shipped packages carry none."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_packages_have_no_unused_imports():
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():  # a venv layered on another (its site-packages on a .pth line)
+        from ruff.__main__ import find_ruff_bin
+
+        ruff = Path(find_ruff_bin())
+    result = subprocess.run([str(ruff), "check", "--select", "F401", "--output-format", "concise",
+                             "blogimages", "config", "posts"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
