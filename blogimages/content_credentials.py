@@ -155,11 +155,7 @@ def sign_original(output: ImageOutput, data: bytes, *, received: bytes | None = 
     the provider's own image (`received`) carries a manifest, EDIT with that image as the
     parent so the provider's signature stays in the chain. An edit made by a model
     (derivation "edit") has its source image as the parent."""
-    incoming: dict[str, Any] = {}
-    if received is not None:
-        incoming = c2pa_files.read(received, trust_anchors=_anchors_or_none())
-        if incoming.get("state") == c2pa_files.NONE:
-            incoming = {}
+    incoming = _incoming(received)
     facts = {"provider": output.provider, "model": output.model, "image_id": str(output.uid)}
     software = output.provider if output.model in ("", output.provider) else f"{output.provider} {output.model}"
     source_type = source_type_of(output.provider)
@@ -184,6 +180,22 @@ def sign_original(output: ImageOutput, data: bytes, *, received: bytes | None = 
     if incoming:
         record = {**record, "received": {k: v for k, v in incoming.items() if k != "chain"}}
     return data, record
+
+
+def _incoming(received: bytes | None) -> dict[str, Any]:
+    """The Content Credentials the provider's own image carries ({} when none)."""
+    if received is None:
+        return {}
+    incoming = c2pa_files.read(received, trust_anchors=_anchors_or_none())
+    return {} if incoming.get("state") == c2pa_files.NONE else incoming
+
+
+def unsigned_record(received: bytes | None) -> dict[str, Any]:
+    """What `sign_original` records for an original when no signing is configured (and it
+    is not an edit): only the credentials the provider's image came with, if any. For a
+    store path that writes the file in pieces without ever holding its signed bytes."""
+    incoming = _incoming(received)
+    return {"received": {k: v for k, v in incoming.items() if k != "chain"}} if incoming else {}
 
 
 def _anchors_or_none() -> bytes | None:

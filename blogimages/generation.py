@@ -15,6 +15,7 @@ raises, before anything is stored.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -369,14 +371,18 @@ def queue_outputs(
     derived_from: ImageOutput | None = None,
     derivation: str = "",
     source: str = "",
+    claimed: bool = False,
 ) -> list[ImageOutput]:
     """One queued ImageOutput per image of the plan, each with its own n=1 snapshot and seed,
-    and the run they belong to in the prompt history (`source`: which face asked)."""
+    and the run they belong to in the prompt history (`source`: which face asked).
+
+    `claimed`: the rows are inserted already running as this process's first attempt (see
+    `build_outputs`), for a caller that executes them at once (`generate`): no claim UPDATE."""
     run = build_run(plan, prompt=prompt, setting=setting, post=post, user=user, api_token=api_token, source=source)
     run.save()
     outputs = ImageOutput.objects.bulk_create(build_outputs(
         plan, prompt=prompt, setting=setting, post=post, section_key=section_key, batch=batch, user=user,
-        api_token=api_token, derived_from=derived_from, derivation=derivation, run=run))
+        api_token=api_token, derived_from=derived_from, derivation=derivation, run=run, claimed=claimed))
     boards.collect(outputs)
     return outputs
 
@@ -410,8 +416,14 @@ def build_outputs(
     derived_from: ImageOutput | None = None,
     derivation: str = "",
     run: PromptRun | None = None,
+    claimed: bool = False,
 ) -> list[ImageOutput]:
-    """queue_outputs' rows, unsaved (a batch inserts every section's rows at once)."""
+    """queue_outputs' rows, unsaved (a batch inserts every section's rows at once).
+
+    `claimed`: each row is inserted as `claim()` would leave it (running, attempt 1, started
+    now), for the process that inserts it and executes it straight away; a row nobody else
+    knows of yet needs no claim, and a worker that dies with it leaves a stale running row
+    that the reconciler takes over like any other."""
     now = timezone.now()
     request = plan.request
     cost = plan.cost_per_image
@@ -448,8 +460,9 @@ def build_outputs(
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 api_token=api_token,
                 cost_estimate=cost,
-                status=OutputStatus.QUEUED,
+                status=OutputStatus.RUNNING if claimed else OutputStatus.QUEUED,
                 queued_at=now,
+                **({"attempts": 1, "started_at": now} if claimed else {}),
             )
         )
     return outputs
@@ -499,14 +512,16 @@ def _claim_returning(pks: list[int], now, stale_before) -> list[tuple[int, int, 
 
 
 def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_retryable: bool = False,
-            on_partial: PartialCallback | None = None, partial_images: int = 0) -> list[ImageOutput]:
+            on_partial: PartialCallback | None = None, partial_images: int = 0,
+            claimed: bool = False) -> list[ImageOutput]:
     """Make and store the images of `outputs` (all from the same plan) with one provider call.
 
     Only outputs this call can claim are worked on; they are returned. Provider errors
     and unusable images mark them failed with the reason. With `raise_retryable`, a
     transient provider error puts them back in the queue and re-raises it so a task can
     retry later. `on_partial` receives the previews of a provider that streams them
-    (`partial_images` of them at most), before the images are stored.
+    (`partial_images` of them at most), before the images are stored. `claimed`: the
+    outputs were inserted already claimed by this process (`queue_outputs(claimed=True)`).
     """
     if not outputs:
         return []
@@ -520,7 +535,7 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
     # leaves its image queued and untouched.
     try:
         with provider_slot(plan.provider, blocking=not raise_retryable):
-            claimed = claim(outputs)
+            claimed = list(outputs) if claimed else claim(outputs)
             # A taken-over image whose bytes an earlier attempt stored is adopted, never
             # asked of the provider again.
             outputs = [o for o in claimed if not (o.attempts > 1 and adopt_from_sidecar(o))]
@@ -876,12 +891,16 @@ def generate(
     budget. `on_partial`/`partial_images`: see `execute` (streaming answers use them).
     """
     # The prompt and its rows in one transaction: one commit (one WAL flush) instead of two,
-    # and never a saved prompt without its images.
+    # and never a saved prompt without its images. The rows are inserted already claimed
+    # (this process executes them next; no claim UPDATE), except a batch's: claiming its
+    # first image is what moves the batch to running.
+    claimed = batch is None
     with transaction.atomic():
         plan, outputs = _plan_and_queue(prompt=prompt, setting=setting, provider=provider, overrides=overrides,
                                         n=n, post=post, section_key=section_key, batch=batch, user=user,
-                                        api_token=api_token, use_style_guide=use_style_guide, source=source)
-    execute(outputs, plan=plan, on_partial=on_partial, partial_images=partial_images)
+                                        api_token=api_token, use_style_guide=use_style_guide, source=source,
+                                        claimed=claimed)
+    execute(outputs, plan=plan, on_partial=on_partial, partial_images=partial_images, claimed=claimed)
     return outputs
 
 
@@ -929,7 +948,7 @@ def admitted(*, user, api_token=None, cost: Decimal | None) -> Iterator[None]:
 
 def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, n, user, api_token,
                     post=None, section_key="", batch=None, use_style_guide=True,
-                    source: str = "") -> tuple[Plan, list[ImageOutput]]:
+                    source: str = "", claimed: bool = False) -> tuple[Plan, list[ImageOutput]]:
     """Validate, check the budget, save the prompt and queue one ImageOutput per image."""
     if isinstance(prompt, str):
         prompt = ImagePrompt(description=prompt)
@@ -943,7 +962,7 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
                 prompt.author = user
             prompt.save()
         outputs = queue_outputs(plan, prompt=prompt, setting=setting, post=post, section_key=section_key,
-                                batch=batch, user=user, api_token=api_token, source=source)
+                                batch=batch, user=user, api_token=api_token, source=source, claimed=claimed)
     return plan, outputs
 
 
@@ -951,7 +970,11 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     """Validate the bytes, write original + thumbnail + sidecar, then save the row.
 
     Any failure after the first write removes what was written: no half-stored image.
+    Inside `deferring_derivatives()` only the original and its row are written here; the
+    thumbnail, perceptual hash and sidecar are left to the collector (`make_derivatives`),
+    and until then the row names none of them.
     """
+    later = _DEFERRING.get()
     info, decoded = storage.load_image(image.data)
     raw = image.data
     snapshot_data = output.setting_snapshot or {}
@@ -968,26 +991,41 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         decoded.close()
         raw = fit.fit_exactly(image.data, width=target[0], height=target[1])
         info, decoded = storage.load_image(raw)
-    with decoded:
-        thumbnail = storage.make_thumbnail(decoded)
-        output.phash = phash.phash_hex(decoded)
+    if later is None:
+        with decoded:
+            output.phash = phash.phash_hex(decoded)
+            small = storage.thumbnail_image(decoded)
+        # Encoded once the full-size pixels are freed: the encoder's buffers never add to them.
+        thumbnail = storage.encode_thumbnail(small)
     # The file explains itself outside the app: prompt, provider, model, seed and the
     # IPTC digital source type go inside it, without touching the pixels.
-    data = provenance.embed_provenance(raw, provenance_info(output, image, result))
-    # Signed last: the C2PA signature binds the finished bytes (the provider's own manifest, if any, kept as parent).
-    data, output.credentials = content_credentials.sign_original(output, data, received=image.data)
+    facts = provenance_info(output, image, result)
+    if info.format == "PNG" and output.derivation != "edit" and not content_credentials.is_configured():
+        # Nothing to sign: the PNG is written as views of the bytes received around its new
+        # chunks, never as a second full-size copy of the file.
+        data = storage.Pieces(provenance.embed_provenance_parts(raw, facts))
+        output.credentials = content_credentials.unsigned_record(image.data)
+        digest = hashlib.sha256()
+        for piece in data.pieces:
+            digest.update(piece)
+        size, sha256 = data.size, digest.hexdigest()
+    else:
+        # Signed last: the C2PA signature binds the finished bytes (the provider's own
+        # manifest, if any, kept as parent).
+        data, output.credentials = content_credentials.sign_original(
+            output, provenance.embed_provenance(raw, facts), received=image.data)
+        size, sha256 = len(data), hashlib.sha256(data).hexdigest()
     stem = _stem_for(output)
     with storage.file_batch() as files:
         file_name = files.save(f"{stem}.{info.extension}", data)
         stem = file_name.rsplit(".", 1)[0]  # the storage may have made the name unique
-        thumb_name = files.save(storage.thumbnail_name(stem), thumbnail)
+        thumb_name = files.save(storage.thumbnail_name(stem), thumbnail) if later is None else ""
 
         output.file.name = file_name
         output.thumbnail.name = thumb_name
         output.mime_type = info.mime_type
         output.width, output.height = info.width, info.height
-        output.bytes = len(data)
-        output.sha256 = hashlib.sha256(data).hexdigest()
+        output.bytes, output.sha256 = size, sha256
         if image.seed is not None:
             output.seed = image.seed
         output.model = result.model or output.model
@@ -1006,16 +1044,122 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         output.finished_at = timezone.now()
         output.status = OutputStatus.SUCCEEDED
         output.error = ""
-        output.sidecar.name = files.save(storage.sidecar_name(stem), storage.sidecar_json(sidecar_metadata(output)))
+        if later is None:
+            output.sidecar.name = files.save(storage.sidecar_name(stem),
+                                             storage.sidecar_json(sidecar_metadata(output)))
+        else:
+            output.phash, output.sidecar.name = "", ""
         try:
             _finish(output, STORED_FIELDS)
         except DatabaseUnavailable:
+            if later is not None:
+                # Without its sidecar the reconciler could not adopt the original: written now.
+                output.sidecar.name = files.save(storage.sidecar_name(stem),
+                                                 storage.sidecar_json(sidecar_metadata(output)))
+                decoded.close()
             # The files are whole and the sidecar describes them: keep them (the image was
             # paid for) and let the reconciler adopt them once the database answers.
             files.names = []
             logger.error("image %s stored as %s but its row could not be saved; the reconciler adopts it "
                          "from its sidecar", output.pk, file_name)
             raise
+        except BaseException:
+            if later is not None:
+                decoded.close()
+            raise
+    if later is not None:
+        later.add(output, decoded)
+
+
+class Derivatives:
+    """What stores inside `deferring_derivatives()` left for later: each stored original's
+    thumbnail, perceptual hash and sidecar, made by `run()` (after the response is sent)."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[ImageOutput, Any]] = []
+
+    def add(self, output: ImageOutput, decoded) -> None:
+        self._pending.append((output, decoded))
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def run(self) -> None:
+        """Make them all; a failure is logged and leaves its row as it was (no thumbnail, no
+        sidecar named), for the reconciler to finish (`reconcile.repair_derivatives`)."""
+        pending, self._pending = self._pending, []
+        for output, decoded in pending:
+            try:
+                make_derivatives(output, decoded)
+            except Exception:
+                logger.exception("image %s: its thumbnail and sidecar could not be made now; the reconciler "
+                                 "makes them", output.pk)
+            finally:
+                decoded.close()
+
+
+_DEFERRING: contextvars.ContextVar[Derivatives | None] = contextvars.ContextVar(
+    "blogimages_deferred_derivatives", default=None)
+
+
+@contextmanager
+def deferring_derivatives() -> Iterator[Derivatives]:
+    """Within the block, the store path writes each image's original and its row only and
+    collects the rest (thumbnail, perceptual hash, sidecar); the caller runs the collector
+    when it has answered (the /v1 API: after the response is sent, on the same worker).
+    A collector never run leaves rows without a thumbnail, which the reconciler completes."""
+    later = Derivatives()
+    token = _DEFERRING.set(later)
+    try:
+        yield later
+    finally:
+        _DEFERRING.reset(token)
+
+
+class RowChanged(Exception):
+    """The row no longer is what the derivatives were made for (deleted, or completed meanwhile)."""
+
+
+def make_derivatives(output: ImageOutput, decoded=None) -> bool:
+    """Write what a stored original lacks — thumbnail, perceptual hash, sidecar — and record
+    them in one UPDATE that only applies while the row still says what it said when this
+    began, so a row never names a file that is not there and two repairs never both write.
+
+    `decoded`: the original's pixels when the caller still has them (read from storage
+    otherwise). Returns False when the row changed meanwhile; what this call wrote is then
+    removed. A sidecar that existed without the thumbnail is replaced by one naming it."""
+    before = {"file": output.file.name, "thumbnail": output.thumbnail.name, "sidecar": output.sidecar.name,
+              "phash": output.phash}
+    if decoded is None:
+        with storage.get_storage().open(output.file.name, "rb") as handle:
+            _info, decoded = storage.load_image(handle.read())
+        with decoded:
+            return make_derivatives(output, decoded)
+    if not output.phash:
+        output.phash = phash.phash_hex(decoded)
+    thumbnail = None if output.thumbnail.name else storage.make_thumbnail(decoded)
+    stem = output.file.name.rsplit(".", 1)[0]
+    try:
+        with storage.file_batch() as files:
+            if thumbnail is not None:
+                output.thumbnail.name = files.save(storage.thumbnail_name(stem), thumbnail)
+            output.sidecar.name = files.save(storage.sidecar_name(stem),
+                                             storage.sidecar_json(sidecar_metadata(output)))
+
+            def update() -> None:
+                updated = ImageOutput.objects.filter(pk=output.pk, status=OutputStatus.SUCCEEDED, **before).update(
+                    thumbnail=output.thumbnail.name, sidecar=output.sidecar.name, phash=output.phash)
+                if not updated:
+                    raise RowChanged(output.pk)
+
+            with_fresh_connection(update, what=f"recording the thumbnail of image {output.pk}")
+    except RowChanged:
+        output.thumbnail.name, output.sidecar.name, output.phash = before["thumbnail"], before["sidecar"], before["phash"]
+        logger.info("image %s changed while its thumbnail was made; nothing recorded", output.pk)
+        return False
+    if before["sidecar"]:
+        storage.delete_files([before["sidecar"]])  # replaced by the one that names the thumbnail
+    return True
 
 
 STORED_FIELDS = [

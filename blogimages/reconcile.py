@@ -5,9 +5,11 @@ while the broker was down) is queued again; a running image whose worker went si
 is adopted from the sidecar its attempt stored, or queued again through the claim
 logic (so it is still stored exactly once) after the provider job that attempt started
 is cancelled on the server (ComfyUI's prompt, AUTOMATIC1111's task: `provider_metadata["job"]`);
-batches whose images are all final are
-finalised; files no row owns and rows whose files are missing are reported (and, with
-`fix`, the unowned files removed).
+batches whose images are all final are finalised; a stored image still without its
+thumbnail or sidecar (made after the response by the /v1 API,
+`generation.deferring_derivatives`, when that step failed or its worker died) gets them;
+files no row owns and rows whose files are missing are reported (and, with `fix`, the
+unowned files removed).
 
     report = reconcile.reconcile(dry_run=False, fix=False)
 
@@ -36,6 +38,11 @@ logger = logging.getLogger("blogimages.reconcile")
 
 # A row committed a moment ago may not have its task yet (the publish runs on commit).
 JUST_QUEUED = 15.0
+# A stored image's thumbnail and sidecar follow its response within moments; one still
+# without them this long after it was stored has lost that step (seconds).
+DERIVATIVES_GRACE = 60.0
+# At most this many images are given their thumbnails per run (each one decodes its original).
+DERIVATIVES_PER_RUN = 100
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Report:
     # Taken-over images whose provider job (left by the dead attempt) was cancelled on the server.
     cancelled: list[int] = field(default_factory=list)
     finalised_batches: list[int] = field(default_factory=list)
+    repaired: list[int] = field(default_factory=list)
     unowned_files: list[str] = field(default_factory=list)
     removed_files: list[str] = field(default_factory=list)
     missing_files: list[int] = field(default_factory=list)
@@ -64,6 +72,8 @@ class Report:
               if self.cancelled else []),
             f"{len(self.finalised_batches)} batch(es) {would}finalised"
             + (f": {_ids(self.finalised_batches)}" if self.finalised_batches else ""),
+            f"{len(self.repaired)} stored image(s) without a thumbnail or sidecar {would}given them"
+            + (f": {_ids(self.repaired)}" if self.repaired else ""),
             f"{len(self.unowned_files)} file(s) no image owns"
             + (f" ({len(self.removed_files)} {would}removed)" if self.removed_files else ""),
             *[f"  {name}" for name in self.unowned_files],
@@ -147,10 +157,35 @@ def reconcile(*, dry_run: bool = False, fix: bool = False) -> Report:
         if not dry_run:
             with transaction.atomic():
                 generation.refresh_batch(batch_id)
+    repair_derivatives(report, dry_run=dry_run)
     check_files(report, remove=fix, dry_run=dry_run)
     for line in report.lines(dry_run=dry_run):
         logger.info("reconcile: %s", line)
     return report
+
+
+def missing_derivatives(*, now: datetime | None = None) -> QuerySet[ImageOutput]:
+    """Stored images whose thumbnail or sidecar is still not made, past the grace."""
+    now = now or timezone.now()
+    return (ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED,
+                                       finished_at__lt=now - timedelta(seconds=DERIVATIVES_GRACE))
+            .exclude(file="").filter(Q(thumbnail="") | Q(sidecar="")))
+
+
+def repair_derivatives(report: Report, *, dry_run: bool = False) -> None:
+    """Make the thumbnail, perceptual hash and sidecar a stored original lacks (the step after
+    a /v1 response that did not happen). An original that cannot be read is left for
+    `missing_files` to report."""
+    rows = missing_derivatives().select_related("prompt", "setting", "post").order_by("pk")[:DERIVATIVES_PER_RUN]
+    for output in rows:
+        if dry_run:
+            report.repaired.append(output.pk)
+            continue
+        try:
+            if generation.make_derivatives(output):
+                report.repaired.append(output.pk)
+        except Exception as exc:  # one unreadable original must not stop the others
+            logger.warning("reconcile: image %s: thumbnail and sidecar not made: %s", output.pk, exc)
 
 
 def owned_files() -> set[str]:

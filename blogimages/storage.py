@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
@@ -148,6 +148,12 @@ def make_thumbnail(source: bytes | Image.Image) -> bytes:
 
     A decoded image is left as it is: the thumbnail is resized from it directly (no
     full-size copy, no conversion of an image already in RGB/RGBA/L)."""
+    return encode_thumbnail(thumbnail_image(source))
+
+
+def thumbnail_image(source: bytes | Image.Image) -> Image.Image:
+    """The thumbnail's pixels, not yet encoded: a new image, so the caller may close the
+    full-size one before the WebP encoder allocates its buffers (see `encode_thumbnail`)."""
     size = blogimages_settings.THUMBNAIL_SIZE
     if isinstance(source, Image.Image):
         image = source
@@ -160,8 +166,12 @@ def make_thumbnail(source: bytes | Image.Image) -> bytes:
     width, height = image.size
     scale = min(1.0, size / max(width, height))
     target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    thumb = image if target == image.size else image.resize(
-        target, Image.Resampling.LANCZOS, reducing_gap=THUMBNAIL_REDUCING_GAP)
+    if target == image.size:
+        return image.copy() if image is source else image  # small already: a thumbnail-sized copy
+    return image.resize(target, Image.Resampling.LANCZOS, reducing_gap=THUMBNAIL_REDUCING_GAP)
+
+
+def encode_thumbnail(thumb: Image.Image) -> bytes:
     out = io.BytesIO()
     thumb.save(out, "WEBP", quality=blogimages_settings.THUMBNAIL_QUALITY, method=THUMBNAIL_WEBP_METHOD)
     return out.getvalue()
@@ -175,6 +185,45 @@ def sidecar_json(metadata: dict[str, Any]) -> bytes:
     return json.dumps(metadata, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
+class Pieces(io.RawIOBase):
+    """A file's bytes given as pieces in order (e.g. views of a PNG around new chunks), read
+    as one file: the storage backends read or chunk it, and no joined copy is ever made."""
+
+    def __init__(self, pieces: Iterable[bytes | memoryview]) -> None:
+        super().__init__()
+        self.pieces = [memoryview(piece).cast("B") for piece in pieces]
+        self.size = sum(len(piece) for piece in self.pieces)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, min(self.size, base + offset))
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        target = memoryview(buffer).cast("B")
+        written, start = 0, 0
+        for piece in self.pieces:
+            end = start + len(piece)
+            if end > self._position and written < len(target):
+                offset = self._position - start
+                count = min(len(piece) - offset, len(target) - written)
+                target[written:written + count] = piece[offset:offset + count]
+                written += count
+                self._position += count
+            start = end
+        return written
+
+
 class FileBatch:
     """Files written for one unit of work, deleted together if that work does not complete."""
 
@@ -182,12 +231,13 @@ class FileBatch:
         self.storage = storage or get_storage()
         self.names: list[str] = []
 
-    def save(self, name: str, data: bytes) -> str:
+    def save(self, name: str, data: bytes | Pieces) -> str:
         # Pick the free name first: cleaning up after a failed write must only ever touch
         # the name this write used, never an existing file the storage steered around.
         target = self.storage.get_available_name(name)
+        content = ContentFile(data) if isinstance(data, bytes) else File(data, name=target.rsplit("/", 1)[-1])
         try:
-            saved = self.storage.save(target, ContentFile(data))
+            saved = self.storage.save(target, content)
         except Exception:
             delete_files([target], storage=self.storage)
             raise

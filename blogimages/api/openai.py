@@ -44,6 +44,7 @@ from ..exceptions import BlogImagesError, InvalidProviderError, ModelRetired, Pr
 from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
 from ..providers import BaseProvider, Capabilities, get_provider, providers
 from ..providers.base import MAX_SEED_64, PartialCallback, given_seed
+from .after_response import after_response
 
 logger = logging.getLogger("blogimages.api")
 
@@ -669,8 +670,12 @@ def stream_events(run: Callable[[PartialCallback], list[ImageOutput]], *, req: I
 
     def work() -> None:
         try:
-            outputs = run(lambda image: events.put(("partial", image)))
+            # The stream waits for the originals and their rows only; thumbnails and
+            # sidecars are made here once the completed events have their images.
+            with generation.deferring_derivatives() as later:
+                outputs = run(lambda image: events.put(("partial", image)))
             events.put(("done", outputs))
+            later.run()
         except BaseException as exc:  # handed over whole: the view decides what the client sees
             events.put(("error", exc))
         finally:
@@ -773,6 +778,9 @@ def images_generations(request: HttpRequest) -> JsonResponse:
     request_id = getattr(request, "openai_request_id", None) or f"req_{uuid.uuid4().hex}"
     headers: dict[str, str] = {"x-request-id": request_id}
     started = time.monotonic()
+    # The response waits for the validated originals and their rows; each image's thumbnail,
+    # perceptual hash and sidecar are made after it is sent, on this worker.
+    later = generation.Derivatives()
     try:
         token = authenticate(request)
         req = parse_images_request(read_json(request))
@@ -784,8 +792,9 @@ def images_generations(request: HttpRequest) -> JsonResponse:
         if req.stream:
             return _with_headers(stream_response(request, req, target, prompt, overrides, token, headers), headers)
         try:
-            outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
-                                          user=token.user, api_token=token, source="v1")
+            with generation.deferring_derivatives() as later:
+                outputs = generation.generate(prompt=prompt, provider=target.alias, overrides=overrides, n=req.n,
+                                              user=token.user, api_token=token, source="v1")
         except BlogImagesError as exc:
             raise generation_error(exc, req.model) from exc
         headers.update(ratelimit.headers_for(ratelimit.status(user=token.user, token=token)))
@@ -816,15 +825,15 @@ def images_generations(request: HttpRequest) -> JsonResponse:
             },
         }
     except OpenAIError as exc:
-        return _with_headers(exc.response(), headers)
+        return after_response(_with_headers(exc.response(), headers), later.run)
     except Exception:
         # A bug must still answer in OpenAI's shape, or the SDK shows an HTML page as the error.
         logger.exception("v1 images/generations failed (%s)", request_id)
         error = OpenAIError(500, f"The server had an error while processing your request ({request_id}).",
                             type="server_error")
-        return _with_headers(error.response(), headers)
+        return after_response(_with_headers(error.response(), headers), later.run)
     headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
-    return _with_headers(JsonResponse(body), headers)
+    return after_response(_with_headers(JsonResponse(body), headers), later.run)
 
 
 @csrf_exempt

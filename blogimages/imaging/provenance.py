@@ -188,6 +188,22 @@ def embed_provenance(data: bytes, info: Mapping[str, Any], *, strip_parameters: 
     return embed(bytes(data), fmt, info, strip_parameters=strip_parameters, size=im.size)
 
 
+def embed_provenance_parts(data: bytes, info: Mapping[str, Any]) -> list[bytes | memoryview]:
+    """`embed_provenance(data, info)` as the pieces that make it up, in order: for a PNG, views
+    of `data` around the new chunks, so no second full-size copy of the file is made (the
+    store path writes the pieces straight to storage); one piece for JPEG and WebP."""
+    _normalise_info(info, strip_parameters=False)
+    im = open_image(data, decode=False)
+    fmt = format_name(im)
+    if fmt != "png":
+        return [embed_provenance(data, info)]
+    try:
+        return _png_parts(memoryview(data), _normalise_info(info, strip_parameters=False), strip_parameters=False,
+                          size=im.size)
+    except (IndexError, struct.error) as exc:
+        raise InvalidImage(f"Malformed PNG container: {exc}") from exc
+
+
 def embed(data: bytes, fmt: str, info: Mapping[str, Any], *, strip_parameters: bool, size: tuple[int, int]) -> bytes:
     fields = _normalise_info(info, strip_parameters=strip_parameters)
     try:
@@ -250,6 +266,7 @@ COMFYUI_PNG_KEYS = ("prompt", "workflow")
 
 def _png_text_value(chunk: bytes) -> tuple[str, str] | None:
     """(keyword, text) of a tEXt, zTXt or iTXt chunk (whole, with length and CRC), or None."""
+    chunk = bytes(chunk)  # a text chunk (small) may come as a view of the file
     kind, payload = chunk[4:8], chunk[8:-4]
     key, _, rest = payload.partition(b"\x00")
     try:
@@ -285,6 +302,11 @@ def _comfyui_graph_keys(data: bytes) -> set[str]:
 
 
 def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, size: tuple[int, int]) -> bytes:
+    return b"".join(_png_parts(memoryview(data), fields, strip_parameters=strip_parameters, size=size))
+
+
+def _png_parts(data: memoryview, fields: dict[str, str], *, strip_parameters: bool,
+               size: tuple[int, int]) -> list[bytes | memoryview]:
     text = dict(fields)
     comfy_keys = set() if strip_parameters else _comfyui_graph_keys(data)
     for key in comfy_keys:
@@ -298,7 +320,7 @@ def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, s
     inserted = False
     for kind, chunk in _png_chunks(data):
         if kind in (b"tEXt", b"zTXt", b"iTXt"):
-            key = chunk[8 : 8 + min(len(chunk) - 12, 80)].split(b"\x00", 1)[0].decode("latin-1")
+            key = bytes(chunk[8 : 8 + min(len(chunk) - 12, 80)]).split(b"\x00", 1)[0].decode("latin-1")
             if key in comfy_keys:
                 out.append(chunk)
                 continue
@@ -307,7 +329,7 @@ def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, s
             if strip_parameters and key not in _PNG_KEEP_WHEN_STRIPPED:
                 continue
         elif kind == b"eXIf" and strip_parameters:
-            minimal = _minimal_exif(chunk[8:-4])
+            minimal = _minimal_exif(bytes(chunk[8:-4]))
             if minimal is None:
                 continue
             chunk = _png_chunk(b"eXIf", minimal[6:])
@@ -315,7 +337,7 @@ def _png_embed(data: bytes, fields: dict[str, str], *, strip_parameters: bool, s
             out.extend(new_chunks)
             inserted = True
         out.append(chunk)
-    return b"".join(out)
+    return out
 
 
 def _jpeg_segment(marker: int, payload: bytes) -> bytes:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageMath, ImageStat
 
 from ..fonts import font_path
 from ..exceptions import UnsupportedFeature
@@ -113,7 +113,8 @@ class CardsProvider(BaseProvider):
     digital_source_type = "algorithmicMedia"
     # Part of the key under which identical requests are answered from storage: raised whenever
     # a change to the renderer changes its pixels, so no image from an older renderer is reused.
-    render_version = 2
+    # 3: the mesh gradient's ramp is drawn by Pillow in float32 (a rare pixel one level off).
+    render_version = 3
 
     def capabilities(self, model: str = "") -> Capabilities:
         return Capabilities(
@@ -307,7 +308,7 @@ class TextBlock:
 
     @property
     def cap_height(self) -> int:
-        return -self.font.getbbox("H", anchor="ls")[1]
+        return _cap_height(self.font)
 
     @property
     def height(self) -> int:
@@ -327,6 +328,13 @@ class TextBlock:
 @lru_cache(maxsize=256)
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(name)), size)
+
+
+@lru_cache(maxsize=256)
+def _cap_height(font: ImageFont.FreeTypeFont) -> int:
+    """How far a capital rises above the baseline, measured once per font size (fitting a
+    title asks for it at every size it tries, and drawing at every line)."""
+    return -font.getbbox("H", anchor="ls")[1]
 
 
 @lru_cache(maxsize=65_536)
@@ -518,11 +526,9 @@ def _mesh(size: tuple[int, int], palette: Palette, rng: random.Random) -> Image.
     dx, dy = math.cos(angle), math.sin(angle)
     corners = [x * dx + y * dy for x in (0, sw) for y in (0, sh)]
     low, span = min(corners), (max(corners) - min(corners)) or 1
-    ramp = Image.frombytes("L", (sw, sh), bytes(
-        round(255 * ((x * dx + y * dy) - low) / span) for y in range(sh) for x in range(sw)))
+    ramp = _linear_ramp(sw, sh, dx, dy, low, span)
     stops = [_rgb(c) for c in palette.background]
-    luts = [[round(_ramp_value(stops, i / 255, ch)) for i in range(256)] for ch in range(3)]
-    small = Image.merge("RGB", [ramp.point(lut) for lut in luts])
+    small = Image.merge("RGB", [ramp.point(lut) for lut in _ramp_luts(tuple(stops))])
     # Soft glows over the linear gradient, in the accents nearest the background's lightness:
     # a dark accent glowing on a light ground turns to mud, not colour.
     ground = sum(_luminance(stop) for stop in stops) / len(stops)
@@ -537,6 +543,26 @@ def _mesh(size: tuple[int, int], palette: Palette, rng: random.Random) -> Image.
         mask = mask.filter(ImageFilter.GaussianBlur(radius * 0.5))
         small = Image.composite(Image.new("RGB", (sw, sh), colour), small, mask)
     return small.resize(size, Image.Resampling.BICUBIC)
+
+
+# 0..255 down the rows: crops of it are the x and y coordinates of a small ramp (sides <= 160).
+_COORDINATES = Image.linear_gradient("L")
+
+
+def _linear_ramp(width: int, height: int, dx: float, dy: float, low: float, span: float) -> Image.Image:
+    """255 * (x*dx + y*dy - low) / span at every pixel, rounded, drawn by Pillow in one pass
+    (float32: a pixel in some 30,000 comes out one level off the float64 value)."""
+    ys = _COORDINATES.crop((0, 0, width, height)).convert("F")
+    xs = _COORDINATES.crop((0, 0, height, width)).transpose(Image.Transpose.TRANSPOSE).convert("F")
+    scale = 255 / span
+    ramp = ImageMath.lambda_eval(lambda v: (v["x"] * dx + v["y"] * dy - low) * scale + 0.5, x=xs, y=ys)
+    return ramp.convert("L")
+
+
+@lru_cache(maxsize=64)
+def _ramp_luts(stops: tuple[RGB, ...]) -> tuple[list[int], ...]:
+    """Each channel's 256-step ramp through the palette's stops (the same for every card of it)."""
+    return tuple([round(_ramp_value(list(stops), i / 255, ch)) for i in range(256)] for ch in range(3))
 
 
 def _ramp_value(stops: list[RGB], t: float, channel: int) -> float:

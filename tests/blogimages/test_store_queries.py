@@ -1,5 +1,6 @@
-"""The store path's statements: a generated image costs at most 4 queries, whatever the provider,
-plus the one row of its request in the prompt history (issue 21) when it is made inline."""
+"""The store path's statements: a generated image costs at most 4 queries, whatever the provider;
+made inline that includes its prompt and the one row of its request in the prompt history
+(issue 21): the image row is inserted already claimed, so no claim UPDATE (issue 17)."""
 
 import pytest
 from django.db import connection
@@ -15,14 +16,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")
 
 
-def test_one_image_is_stored_in_at_most_four_queries_and_its_history_row(recorder):
+def test_one_image_made_inline_is_stored_in_four_queries_with_its_prompt_and_history_row(recorder):
     generation.generate(prompt="warm-up", provider="test")  # content types, sessions... not ours
     with CaptureQueriesContext(connection) as queries:
         [output] = generation.generate(prompt="A lighthouse at dusk", provider="test")
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
     assert output.status == "succeeded", output.error
-    # The prompt, its prompt-history run, the row, the claim, the finish.
-    assert len(statements) <= 5, "\n".join(statements)
+    # The prompt, its prompt-history run, the row (inserted already claimed), the finish.
+    assert len(statements) <= 4, "\n".join(statements)
+    assert not any("attempts + 1" in sql for sql in statements), "a separate claim UPDATE"
     assert sum("blogimages_promptrun" in sql for sql in statements) == 1
     stored = ImageOutput.objects.get(pk=output.pk)
     assert stored.status == "succeeded" and stored.file.name and stored.thumbnail.name and stored.sidecar.name
