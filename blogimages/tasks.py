@@ -18,7 +18,7 @@ from celery.utils import uuid
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from . import generation, reconcile
+from . import generation, reconcile, warmup
 from .concurrency import ProviderBusy
 from .conf import blogimages_settings
 from .exceptions import ProviderUnavailable, QueueUnavailable
@@ -182,3 +182,6 @@ def import_provider_backends(**_kwargs) -> None:
         except Exception:  # reported by `manage.py check` and by the task that uses it
             logger.warning("provider %s: backend %r could not be imported", alias, config.get("BACKEND"),
                            exc_info=True)
+    # Then build the providers' clients and run the store path's image steps once, so the
+    # first round of a batch does not pay for them in every thread at once.
+    warmup.warm_up()

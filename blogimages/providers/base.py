@@ -400,6 +400,10 @@ class BaseProvider:
     def close(self) -> None:
         """Release connections; called when settings change."""
 
+    def warm(self) -> None:
+        """Build what the first call would build (an SDK client, its HTTP pool) without
+        calling the backend: a worker does this at start, not in its first task."""
+
     # -- provided -----------------------------------------------------------------------
 
     def default_model(self) -> str:
