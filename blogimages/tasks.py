@@ -31,6 +31,10 @@ logger = logging.getLogger("blogimages.tasks")
 WAITING_FOR_QUEUE = "Waiting for the queue: the task broker was unreachable when this image was started."
 
 
+#: Tasks published per pipelined round trip by `enqueue_outputs`.
+PUBLISH_CHUNK = 8
+
+
 def enqueue_outputs(output_ids: list[int]) -> None:
     """One task per image, its id written on the row first; inline when there is no broker.
 
@@ -48,10 +52,18 @@ def enqueue_outputs(output_ids: list[int]) -> None:
     due = timezone.now()
     try:
         with generate_output.app.producer_or_acquire() as producer:
-            for pk in output_ids:
-                task_id = uuid()
-                generate_output.apply_async((pk,), task_id=task_id, ignore_result=True, producer=producer)
-                sent[pk] = task_id
+            # In pipelined chunks (one round trip each on Redis; other brokers publish one
+            # by one): the first chunk reaches the workers as soon as it is built, and a
+            # 96-image batch costs a few round trips instead of 96. Only a flushed chunk
+            # counts as sent.
+            for start in range(0, len(output_ids), PUBLISH_CHUNK):
+                chunk: dict[int, str] = {}
+                with producer.batch():
+                    for pk in output_ids[start:start + PUBLISH_CHUNK]:
+                        chunk[pk] = uuid()
+                        generate_output.apply_async((pk,), task_id=chunk[pk], ignore_result=True,
+                                                    producer=producer)
+                sent.update(chunk)
     except Exception as exc:
         if not is_broker_error(exc):
             raise
