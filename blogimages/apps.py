@@ -13,6 +13,7 @@ class BlogImagesConfig(AppConfig):
         signals.connect_post_model()
         # Services queue images through `queueing`; the task layer says how they run.
         queueing.set_runner(tasks.enqueue_outputs)
+        queueing.set_post_renditions_runner(tasks.enqueue_post_renditions)
 
 
 class BinaryDatabaseFilesConfig(AppConfig):

@@ -200,6 +200,17 @@ def board_images(board: Board) -> QuerySet[ImageOutput]:
             .select_related("created_by").order_by("-board_entries__added_at", "-id"))
 
 
+def board_entries(board: Board, *, shared: bool = False) -> QuerySet[BoardImage]:
+    """The board's entries with their images, newest addition first, ordered `(-added_at, -id)`
+    (the boardimage_board_idx index) so its pages go by cursor; `shared`: what the link shows."""
+    entries = (BoardImage.objects.filter(board=board).select_related("image", "image__created_by")
+               .order_by("-added_at", "-id"))
+    if shared:
+        entries = entries.filter(image__review_status=ReviewStatus.APPROVED,
+                                 image__status=OutputStatus.SUCCEEDED).exclude(image__file="")
+    return entries
+
+
 def shared_board(token: str) -> Board | None:
     """The board a share link names, while it is shared by link; None otherwise (answer 404)."""
     if not token or len(token) > 64:

@@ -264,6 +264,38 @@ def describe(record: dict[str, Any]) -> str:
     return f"{', '.join(parts)} — {verdict}"
 
 
+#: Record states that mean the file carries a signed manifest (whether or not it validates).
+SIGNED_STATES = ("trusted", "valid", "invalid")
+
+
+def carries_manifest(image: ImageOutput | None) -> bool:
+    return image is not None and (image.credentials or {}).get("state") in SIGNED_STATES
+
+
+def public_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """What a reader may see of a record: who signed, what made the image, what was done to it
+    and whether it validates — the facts the manifest in the published file states anyway. No
+    prompt (a manifest never carries one), no error text, nothing the provider sent beside it."""
+    record = record or {}
+    verdict = {"trusted": "Validates: signed by a trusted signer.",
+               "valid": "Validates: intact, but the signer is not on this site's trust list.",
+               "invalid": "Does not validate: the file or its manifest was changed after signing."}
+    return {
+        "state": record.get("state", ""),
+        "verdict": verdict.get(record.get("state"), ""),
+        "failures": [str(f) for f in record.get("failures") or []] if record.get("state") == "invalid" else [],
+        "signer": record.get("signer", ""),
+        "issuer": record.get("issuer", ""),
+        "signed_at": record.get("signed_at", ""),
+        "generator": record.get("generator", ""),
+        "digital_source_type": record.get("digital_source_type", ""),
+        "edits": [e for e in record.get("edits") or [] if e != "c2pa.opened"],
+        "human_edit": bool(record.get("human_edit")),
+        "chain": [{key: step.get(key, "") for key in ("signer", "signed_at", "software", "digital_source_type")}
+                  | {"actions": list(step.get("actions") or [])} for step in record.get("chain") or []],
+    }
+
+
 def images_to_verify(*, post=None):
     """Every stored image (originals and copies), oldest first; a post's own when given."""
     images = ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED).exclude(file="").order_by("pk")

@@ -10,26 +10,20 @@ with what one system of record needs on top:
 - a missing file is FileNotFoundError, not an empty file;
 - `listdir` reads the table (the reconciler finds sidecars with it);
 - each row keeps the sha256 of its bytes, which the serving view sends as the ETag;
-- `url()` is this app's signed media link (signed_media.py), stable for an hour so browsers
-  can cache it; the view answers with a long max-age and 304 for a matching If-None-Match.
+- `url()` is this app's signed media link (signed_media.py), stable for a window so browsers
+  can cache it; the view answers with the link's remaining lifetime as max-age and 304 for a
+  matching If-None-Match (the ETag).
 """
 
 from __future__ import annotations
 
 import hashlib
-import posixpath
-import time
 from io import BytesIO, UnsupportedOperation
 
 from binary_database_files.models import File
 from binary_database_files.storage import DatabaseFile, DatabaseStorage as _PackageStorage
-from django.core import signing
 from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
-
-#: Links handed out by url() change once per this many seconds (so a page's images stay cached).
-URL_BUCKET_SECONDS = 3600
-
 
 class DatabaseStorage(_PackageStorage):
     def _open(self, name, mode="rb"):
@@ -103,34 +97,13 @@ class DatabaseStorage(_PackageStorage):
     get_created_time = get_modified_time
 
     def url(self, name):
-        """signed_media's link, the same for a whole hour: its expiry is the hour's end plus the
-        usual lifetime, and it is signed as of the hour's start (Django's signatures carry the
-        second they were made, which would change the link every second)."""
-        from django.urls import reverse
+        """signed_media's link, the same for a whole window of BLOGIMAGES_SIGNED_URL_SECONDS so
+        browsers can cache it (signed_media.window)."""
+        from .signed_media import app_url
 
-        from .conf import blogimages_settings
-        from .signed_media import SALT
-
-        now = int(time.time())
-        start = now - now % URL_BUCKET_SECONDS
-        expiry = start + URL_BUCKET_SECONDS + int(blogimages_settings.SIGNED_URL_SECONDS)
-        token = _SignedAt(salt=SALT, at=start).sign_object({"n": name, "e": expiry}, compress=True)
-        path = reverse("blogimages:signed_media", args=[token, posixpath.basename(name) or "file"])
-        base = (blogimages_settings.PUBLIC_BASE_URL or "").rstrip("/")
-        return base + path if base else path
-
+        return app_url(name)
 
     def public_url(self, name):
         """A published rendition's plain MEDIA_URL path (views/media.public serves it from here
         only while it is published)."""
         return FileSystemStorage.url(self, name)
-
-
-class _SignedAt(signing.TimestampSigner):
-    def __init__(self, *args, at: int, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._at = at
-
-    def timestamp(self) -> str:
-        return signing.b62_encode(self._at)
-

@@ -9,6 +9,9 @@ come here:
     plan_edit()     -> validated plan + inputs; raises before anything is stored
     edit()          -> plan, store the inputs, queue, and make inline (or queue for tasks)
 
+The inputs an edit stores for itself live under `<ROOT>/edits/`; they are deleted (signals.py)
+once the last image whose edit names them is deleted.
+
 Every check of the inputs (formats, pixel limits and decompression bombs, a mask that
 matches the source and has transparency, how many references, what the provider can do)
 runs before any provider call; a refusal stores nothing.
@@ -204,6 +207,34 @@ def editing_providers() -> list[str]:
         except Exception:  # a provider that cannot even say is not offered
             logger.warning("provider %s could not report its capabilities", alias, exc_info=True)
     return found
+
+
+def inputs_folder() -> str:
+    """Where an edit's own inputs (uploads, masks, uploaded references) are stored."""
+    return f"{blogimages_settings.ROOT}/edits/"
+
+
+def stored_inputs(snapshot: Mapping[str, Any] | None) -> list[str]:
+    """The stored inputs an image's edit wrote for itself (see `_store_inputs`): never a stored
+    image that it named as its source or a reference, which belongs to that image."""
+    edit = (snapshot or {}).get("edit") or {}
+    if not isinstance(edit, Mapping):
+        return []
+    references = edit.get("references") or []
+    names = [edit.get("source"), edit.get("mask"), *(references if isinstance(references, list) else [])]
+    folder = inputs_folder()
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n.startswith(folder)))
+
+
+def delete_unreferenced_inputs(names: Sequence[str]) -> list[str]:
+    """Delete the edit inputs `names` that no remaining image's edit names (the n images of one
+    edit share them); returns what it deleted. Through the storage API, so any storage works."""
+    unused = [name for name in dict.fromkeys(names)
+              if not ImageOutput.objects.filter(setting_snapshot__edit__source=name).exists()
+              and not ImageOutput.objects.filter(setting_snapshot__edit__mask=name).exists()
+              and not ImageOutput.objects.filter(setting_snapshot__edit__references__icontains=name).exists()]
+    storage.delete_files(unused)
+    return unused
 
 
 def _store_inputs(planned: EditPlan, written: list[str]) -> dict[str, Any]:

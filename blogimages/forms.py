@@ -10,7 +10,7 @@ from .exceptions import BlogImagesError
 from .integration import get_post_model
 from .models import MAX_SIDE, ImagePromptExample, ImageSetting, ReviewStatus
 from .providers import providers
-from .providers.base import MAX_SEED
+from .providers.base import MAX_SEED_64, RANDOM_SEED, given_seed
 
 MAX_TEST_IMAGES = 4
 COMPARE_MIN, COMPARE_MAX = 2, 4
@@ -117,9 +117,10 @@ class TesterForm(PromptPartsForm, _GenerationOptionsMixin):
     n = forms.IntegerField(label="Images", min_value=1, max_value=MAX_TEST_IMAGES, initial=1)
     post = PostChoiceField(label="Fill placeholders from post")
     section = forms.CharField(required=False, max_length=100, label="Section")
-    seed = forms.IntegerField(required=False, min_value=0, max_value=MAX_SEED, label="Seed",
-                              help_text="Blank: a new random seed. The same seed and settings make the same image "
-                                        "with a seedable provider.")
+    seed = forms.IntegerField(required=False, min_value=RANDOM_SEED, max_value=MAX_SEED_64, label="Seed",
+                              help_text="Blank or −1: a new random seed. The same seed and settings make the same "
+                                        "image with a seedable provider (0 to 2^64−1 for ComfyUI, to 2^32−1 for "
+                                        "AUTOMATIC1111).")
     # "Use again" from the prompt history: the run whose every other parameter is sent again.
     recall = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
@@ -128,7 +129,7 @@ class TesterForm(PromptPartsForm, _GenerationOptionsMixin):
 
     def overrides(self) -> dict:
         overrides = super().overrides()
-        if self.cleaned_data.get("seed") is not None:
+        if given_seed(self.cleaned_data.get("seed")) is not None:
             overrides["seed"] = self.cleaned_data["seed"]
         return overrides
 

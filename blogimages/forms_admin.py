@@ -14,6 +14,7 @@ from .derive import image_formats
 from .exceptions import InvalidImage
 from .imaging import resize, watermark
 from .models import ComfyWorkflow, ImageSetting, WatermarkPreset
+from .providers.base import MAX_SEED_64, RANDOM_SEED, given_seed
 from .providers.comfyui import SIZE_LIMITS, Workflow, guess_node_map, validate_workflow
 
 OUTPUT_FORMAT_CHOICES = [("", "Keep the original's format"), ("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WebP")]
@@ -231,9 +232,17 @@ class WatermarkPresetForm(forms.ModelForm):
 class ImageSettingForm(forms.ModelForm):
     """A preset: the model's own checks, then whether its provider takes it."""
 
+    # −1 ("random", as AUTOMATIC1111 has it) is saved as a blank seed.
+    seed = forms.IntegerField(required=False, min_value=RANDOM_SEED, max_value=MAX_SEED_64,
+                              help_text=ImageSetting._meta.get_field("seed").help_text.replace(
+                                  "Blank:", "Blank or −1:"))
+
     class Meta:
         model = ImageSetting
         fields = "__all__"
+
+    def clean_seed(self):
+        return given_seed(self.cleaned_data.get("seed"))
 
     def _post_clean(self) -> None:
         super()._post_clean()  # fills self.instance from the form and runs the model's full_clean()

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -58,7 +59,7 @@ from .models import (
     RunSource,
 )
 from .providers import BaseProvider, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, get_provider
-from .providers.base import BATCH_INDEX_SEEDS, Capabilities, PartialCallback
+from .providers.base import BATCH_INDEX_SEEDS, Capabilities, PartialCallback, given_seed
 from .queueing import enqueue_outputs
 
 logger = logging.getLogger("blogimages.generation")
@@ -69,9 +70,6 @@ PARAMETER_FIELDS = (
     "output_format", "extra", "negative_prompt", "user",
 )
 
-
-# A seed of −1 asks for a random one (AUTOMATIC1111's convention), from every face.
-RANDOM_SEED = -1
 
 # A requested size is made from a nearby size the provider can generate only if that needs
 # at most this much enlargement; anything further is refused as a size the provider cannot make.
@@ -93,9 +91,17 @@ class Plan:
     # Provider aliases tried in order when this one fails for good or cannot be reached.
     fallbacks: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def cost_per_image(self) -> Decimal | None:
-        return self.provider.estimate_cost(replace(self.request, n=1))
+        """What one image may cost: the most of the provider's estimate and each fallback's
+        (for the request as that fallback would take it), so that the budget reserved
+        before the call covers a fallback to a costlier provider. Unknown prices count nothing."""
+        single = replace(self.request, n=1)
+        costs = [self.provider.estimate_cost(single)]
+        if self.edit is None:  # an edit has no fallback
+            costs += [fallback_cost(alias, single, self.target) for alias in self.fallbacks]
+        known = [cost for cost in costs if cost is not None]
+        return max(known) if known else None
 
     @property
     def cost_estimate(self) -> Decimal | None:
@@ -118,7 +124,7 @@ def build_request(
     Raises UnsupportedFeature (a ValueError) or InvalidProviderError; nothing is stored.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
-    if overrides.get("seed") == RANDOM_SEED:
+    if "seed" in overrides and given_seed(overrides["seed"]) is None:
         del overrides["seed"]
     fallbacks = overrides.pop("fallbacks", None)
     unknown = set(overrides) - set(PARAMETER_FIELDS)
@@ -173,6 +179,18 @@ def fallback_chain(alias: str, fallbacks) -> tuple[str, ...]:
         get_provider(name)  # InvalidProviderError names the configured aliases
         chain.append(name)
     return tuple(chain)
+
+
+def fallback_cost(alias: str, request: GenerationRequest, target: tuple[int, int] | None) -> Decimal | None:
+    """The estimate of fallback `alias` for `request` translated to what it takes; None
+    when it has no price or cannot take the request at all (then it spends nothing)."""
+    try:
+        backend = get_provider(alias)
+        translated, _fitted, _dropped = translate(request, target, backend)
+        return backend.estimate_cost(replace(translated, n=request.n))
+    except (BlogImagesError, ValueError) as exc:
+        logger.info("fallback %s: no estimate for this request (%s)", alias, exc)
+        return None
 
 
 # Why a provider's failure hands the request to the next one: it may work elsewhere. A
@@ -510,20 +528,24 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             # A taken-over image whose bytes an earlier attempt stored is adopted, never
             # asked of the provider again.
             outputs = [o for o in claimed if not (o.attempts > 1 and adopt_from_sidecar(o))]
+            # A stale claim taken over here (a re-delivered task): the dead attempt's job is
+            # stopped on the server before the image is asked for again.
+            cancel_abandoned_jobs([o for o in outputs if o.attempts > 1])
             # An identical request already stored costs nothing twice.
             outputs = reuse_identical(outputs)
             if not outputs:
                 return claimed
-            request = replace(plan.request, n=len(outputs))
+            request, indexes = call_request(plan, outputs)
             try:
                 request = style_guide.attach_references(request, outputs[0].setting_snapshot)
                 result = _call_provider(plan, comfy_workflows.attach(plan.provider, request),
                                         on_partial=on_partial, partial_images=partial_images,
-                                        progress=progress_writer(outputs))
+                                        progress=progress_writer(outputs, alias=plan.provider.alias))
             except ProviderError as exc:
                 # An edit has no fallback: another provider would make a new image, not this edit.
                 if plan.fallbacks and plan.edit is None and falls_through(exc, retries_left=raise_retryable):
-                    return _fall_back(outputs, plan, request, exc, on_partial=on_partial,
+                    # The fallback makes one image per row (its seeds are its own).
+                    return _fall_back(outputs, plan, replace(request, n=len(outputs)), exc, on_partial=on_partial,
                                       partial_images=partial_images)
                 if raise_retryable and exc.retryable:
                     _requeue(outputs, str(exc))
@@ -547,15 +569,94 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             fail_output(output, f"{exc} (no free slot after {plan.provider.timeout:g} s)")
         return list(outputs)
 
+    if indexes is not None and len(indexes) > 1:
+        outputs, result = _match_batch_indexes(outputs, indexes, result, plan.provider.alias)
     store_call(outputs, result, plan.provider.alias)
     return claimed
+
+
+def _batch_of(outputs: Sequence[ImageOutput]) -> tuple[int, list[int]] | None:
+    """(batch size, the batch index of each output) when every output is image k of one
+    batch-index-seeded call (ComfyUI: one seed, the noise varied by index); else None."""
+    sizes, indexes = set(), []
+    for output in outputs:
+        extra = (output.setting_snapshot or {}).get("extra") or {}
+        if extra.get("batch_index") in (None, "") or extra.get("batch_size") in (None, ""):
+            return None
+        sizes.add(int(extra["batch_size"]))
+        indexes.append(int(extra["batch_index"]))
+    if len(sizes) != 1 or len(set(indexes)) != len(indexes):
+        return None
+    return sizes.pop(), indexes
+
+
+def call_request(plan: Plan, outputs: Sequence[ImageOutput]) -> tuple[GenerationRequest, list[int] | None]:
+    """The request of the one provider call that makes `outputs`, and their batch indexes
+    (None unless the provider seeds a batch by index).
+
+    Images k of one batch-index-seeded batch are made by running that batch once, whatever
+    subset of it is left to make: one image alone is asked as image k of the batch (the
+    provider keeps that one), several as the whole batch, each row taking its own index —
+    n images of one call cost one run, not n."""
+    batch = _batch_of(outputs)
+    if batch is None:
+        return replace(plan.request, n=len(outputs)), None
+    size, indexes = batch
+    extra = {key: value for key, value in plan.request.extra.items() if key not in ("batch_index", "batch_size")}
+    if len(indexes) == 1:
+        return replace(plan.request, n=1, extra={**extra, "batch_index": indexes[0], "batch_size": size}), indexes
+    return replace(plan.request, n=size, extra=extra), indexes
+
+
+def _match_batch_indexes(outputs: Sequence[ImageOutput], indexes: list[int], result: GenerationResult,
+                         alias: str) -> tuple[list[ImageOutput], GenerationResult]:
+    """Each output with the image of its own batch index (the rest of the batch is dropped);
+    an output whose index is missing from the answer fails with the reason."""
+    by_index: dict[int, GeneratedImage] = {}
+    for image in result.images:
+        index = (image.metadata or {}).get("batch_index")
+        if isinstance(index, int) and index not in by_index:
+            by_index[index] = image
+    if not by_index:
+        return list(outputs), result  # an answer without indexes: in order, as any provider's
+    kept = [(output, by_index[index]) for output, index in zip(outputs, indexes, strict=True) if index in by_index]
+    missing = [output for output, index in zip(outputs, indexes, strict=True) if index not in by_index]
+    if missing:
+        _fail(missing, f"{alias} answered without the image of batch index "
+                       f"{', '.join(str(i) for i in indexes if i not in by_index)}.")
+    # The call's cost stays whole: the images of the batch that were dropped were paid for too.
+    return [output for output, _image in kept], replace(result, images=tuple(image for _output, image in kept))
+
+
+def call_group(output: ImageOutput) -> list[ImageOutput]:
+    """`output` and the other unfinished images of its provider call that one run makes
+    together: the rest of its batch when the provider seeds a batch by index (ComfyUI),
+    else `output` alone. A task claims them all at once and stores every one."""
+    extra = (output.setting_snapshot or {}).get("extra") or {}
+    if output.run_id is None or extra.get("batch_index") in (None, "") or extra.get("batch_size") in (None, ""):
+        return [output]
+    key = _call_key(output.setting_snapshot)
+    rows = (ImageOutput.objects.select_related("post", "prompt", "setting")
+            .filter(run_id=output.run_id, provider=output.provider,
+                    status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING])
+            .exclude(pk=output.pk).order_by("pk"))
+    group = [output, *(row for row in rows if _call_key(row.setting_snapshot) == key)]
+    group.sort(key=lambda row: int(row.setting_snapshot["extra"]["batch_index"]))
+    return group if _batch_of(group) is not None else [output]
+
+
+def _call_key(data: dict[str, Any] | None) -> str:
+    """A row's snapshot without its batch index: equal for every image of one call."""
+    data = dict(data or {})
+    data["extra"] = {k: v for k, v in (data.get("extra") or {}).items() if k != "batch_index"}
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def _call_provider(plan: Plan, request: GenerationRequest, *, on_partial: PartialCallback | None = None,
                    partial_images: int = 0, progress=None) -> GenerationResult:
     if plan.edit is None:
         return plan.provider.run(request, on_partial=on_partial, partial_images=partial_images, progress=progress)
-    return _call_edit(plan, request)
+    return _call_edit(plan, request, progress=progress)
 
 
 def _read_input(name: str) -> bytes:
@@ -566,7 +667,7 @@ def _read_input(name: str) -> bytes:
         raise BlogImagesError(f"An input of this edit is missing from storage ({name}).") from exc
 
 
-def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
+def _call_edit(plan: Plan, request: GenerationRequest, *, progress=None) -> GenerationResult:
     """An edit (editing.py planned it): read its stored inputs, call the provider's edit and,
     after a masked edit, paste every unmasked pixel back from the source."""
     inputs = plan.edit or {}
@@ -577,7 +678,7 @@ def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
     references = tuple(_read_input(name) for name in inputs.get("references") or ())
     result = plan.provider.run_edit(EditRequest(
         request=request, image=source, mask=mask, references=references, strength=inputs.get("strength"),
-        input_fidelity=inputs.get("input_fidelity") or ""))
+        input_fidelity=inputs.get("input_fidelity") or ""), progress=progress)
     if mask is None or not inputs.get("paste_back"):
         return result
     info = storage.inspect_image(source)
@@ -595,9 +696,14 @@ def _call_edit(plan: Plan, request: GenerationRequest) -> GenerationResult:
     return replace(result, images=tuple(images))
 
 
-def progress_writer(outputs: Sequence[ImageOutput]):
+def progress_writer(outputs: Sequence[ImageOutput], *, alias: str = ""):
     """A provider's progress callback that keeps the running images' `progress` up to date
-    (written when it changes: a step, or a place in the queue)."""
+    (written when it changes: a step, or a place in the queue).
+
+    Its `submitted(job)` hook records the job a backend is about to start (ComfyUI's
+    prompt_id, AUTOMATIC1111's task id) on the rows, as `provider_metadata["job"]` with the
+    provider's alias, before the job is sent: a worker killed mid-run never cancels it, and
+    the reconciler that takes the rows over cancels it from this record (`cancel_abandoned`)."""
     ids = [output.pk for output in outputs]
     last: list[dict[str, Any]] = [{}]
     owner = threading.get_ident()
@@ -617,7 +723,53 @@ def progress_writer(outputs: Sequence[ImageOutput]):
         for output in outputs:
             output.progress = data
 
+    def submitted(job: dict[str, Any]) -> None:
+        record = {"provider": alias, **job}
+        for output in outputs:
+            metadata = {**(output.provider_metadata or {}), "job": record}
+            try:
+                ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING) \
+                    .update(provider_metadata=metadata)
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("image %s: job %s not recorded (a killed worker would leave it running): %s",
+                               output.pk, job, exc)
+                continue
+            output.provider_metadata = metadata
+
+    report.submitted = submitted
     return report
+
+
+def cancel_abandoned_jobs(outputs: Sequence[ImageOutput]) -> None:
+    """cancel_abandoned for each output, each job once (the images of one call share it)."""
+    seen: set[str] = set()
+    for output in outputs:
+        job = (output.provider_metadata or {}).get("job")
+        key = json.dumps(job, sort_keys=True, default=str)
+        cancel_abandoned(output, ask=key not in seen)
+        seen.add(key)
+
+
+def cancel_abandoned(output: ImageOutput, *, ask: bool = True) -> bool:
+    """Cancel the provider job a dead attempt left behind (`provider_metadata["job"]`, see
+    progress_writer), for an image this caller has claimed; the record is dropped after.
+    True when a job was on record and its provider was asked to cancel it (`ask`: false when
+    the caller already asked for another image of the same job)."""
+    job = (output.provider_metadata or {}).get("job")
+    if not isinstance(job, dict) or not job.get("provider"):
+        return False
+    if ask:
+        try:
+            backend = get_provider(job["provider"])
+        except InvalidProviderError as exc:
+            logger.warning("image %s: cannot cancel job %s: %s", output.pk, job, exc)
+            return False
+        backend.cancel_job({k: v for k, v in job.items() if k != "provider"})
+        logger.info("image %s: cancelled %s job %s left by a dead attempt", output.pk, job["provider"], job)
+    output.provider_metadata = {k: v for k, v in output.provider_metadata.items() if k != "job"}
+    ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts).update(
+        provider_metadata=output.provider_metadata)
+    return True
 
 
 def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationRequest, first: ProviderError, *,
@@ -634,7 +786,7 @@ def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationReques
                         tried[-1]["error"], alias)
             with provider_slot(backend, blocking=True):
                 result = backend.run(comfy_workflows.attach(backend, translated), on_partial=on_partial,
-                                     partial_images=partial_images, progress=progress_writer(outputs))
+                                     partial_images=partial_images, progress=progress_writer(outputs, alias=alias))
         except (ProviderError, UnsupportedFeature, InvalidProviderError) as exc:
             tried.append({"provider": alias, "error": str(exc), **error_details(exc)})
             last = exc
@@ -668,6 +820,10 @@ def store_call(outputs: Sequence[ImageOutput], result: GenerationResult, alias: 
     shares = cost_shares(result.cost, len(outputs))
     for index, output in enumerate(outputs):
         output.cost, output.cost_basis = shares[index], result.cost_basis if shares[index] is not None else ""
+        if output.cost is None:
+            # Made by a provider without a price: the reservation (perhaps a costlier
+            # fallback's estimate, see Plan.cost_per_image) is given back.
+            output.cost_estimate = None
         call = {"images": len(outputs), "index": index, **({"request_id": result.request_id} if result.request_id else {})}
         output.provider_metadata = {
             **(output.provider_metadata or {}), "call": call,
@@ -858,7 +1014,7 @@ STORED_FIELDS = [
     "file", "thumbnail", "sidecar", "mime_type", "width", "height", "bytes", "sha256", "phash", "seed", "model",
     "provider", "setting_snapshot",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
-    "alt_text", "credentials",
+    "cost_estimate", "alt_text", "credentials",
 ]
 
 
@@ -937,6 +1093,13 @@ def sidecar_metadata(output: ImageOutput) -> dict[str, Any]:
         "finished_at": output.finished_at,
         "provider_ms": output.provider_ms,
         "credentials": output.credentials or None,
+        # An identical request answered from storage: its file is the original's bytes, so what
+        # is embedded in it (PNG text / XMP `image_id`, a C2PA manifest's title) names the
+        # original's uid, `embedded_image_id` here; this sidecar names the image itself (`uid`).
+        "reused_from": ({"id": output.reused_from_id,
+                         "uid": (output.provider_metadata or {}).get("reused_from_uid"),
+                         "embedded_image_id": (output.provider_metadata or {}).get("embedded_image_id")}
+                        if output.reused_from_id else None),
         "generator": "blogimages",
     }
 
@@ -1039,7 +1202,13 @@ def store_reuse(output: ImageOutput, source: ImageOutput) -> None:
         for name in ("mime_type", "width", "height", "bytes", "sha256", "seed", "model", "revised_prompt", "phash"):
             setattr(output, name, getattr(source, name))
         output.reused_from = source
-        output.provider_metadata = {"reused_from": source.pk, "reused_from_uid": str(source.uid)}
+        # The bytes are the source's, byte for byte (sha256 and any C2PA signature stay valid),
+        # so the ids embedded in them are the source's (its own source's, for a reuse of a reuse).
+        embedded = (source.provider_metadata or {}).get("embedded_image_id") or str(source.uid)
+        output.provider_metadata = {"reused_from": source.pk, "reused_from_uid": str(source.uid),
+                                    "embedded_image_id": embedded}
+        # The same manifest as the source's file: what the page and the admin report about it.
+        output.credentials = dict(source.credentials or {})
         output.cost, output.cost_basis, output.provider_ms = Decimal(0), "", 0
         if not output.alt_text:
             output.alt_text = source.alt_text or suggested_alt_text(output)
@@ -1141,8 +1310,10 @@ def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException |
 
 def _requeue(outputs: Sequence[ImageOutput], reason: str) -> None:
     for output in outputs:
+        # The attempt ended (its provider job ended or was cancelled): nothing left to cancel.
+        output.provider_metadata = {k: v for k, v in (output.provider_metadata or {}).items() if k != "job"}
         ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING).update(
-            status=OutputStatus.QUEUED, error=reason
+            status=OutputStatus.QUEUED, error=reason, provider_metadata=output.provider_metadata,
         )
         output.status, output.error = OutputStatus.QUEUED, reason
 

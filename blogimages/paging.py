@@ -164,6 +164,19 @@ def cursor_before(item: Any, ordering: list[tuple[str, bool]]) -> str:
     return encode_cursor(NEWER, _values_of(item, ordering))
 
 
+def jump_cursor(queryset: QuerySet, value: Any) -> str:
+    """The cursor of the page that starts at the first row strictly older than `value` (a
+    jump by date: "images from before X"), for a list ordered `(-field, -pk)`. A keyset
+    cursor like any other: no offset, and its page's `newer` link goes back up from there.
+
+    The primary key half of the cursor is 0, below every key: `field < value OR (field =
+    value AND pk < 0)` is `field < value`, and the way back (`newer`) is `field >= value`."""
+    ordering = _ordering(queryset)
+    if len(ordering) != 2 or not all(desc for _name, desc in ordering):
+        raise ValueError("A jump needs a list ordered by one descending field, then the descending primary key.")
+    return encode_cursor(OLDER, [value, 0])
+
+
 def keyset_page(queryset: QuerySet, *, cursor: str | None, size: int) -> CursorPage:
     """The `size` rows after (or, for a `newer` cursor, before) the cursor's row.
 

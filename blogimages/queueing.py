@@ -31,3 +31,21 @@ def enqueue_outputs(output_ids: Iterable[int]) -> None:
     if _runner is None:
         raise ImproperlyConfigured("No runner for queued images: is 'blogimages' in INSTALLED_APPS (apps.ready)?")
     _runner(ids)
+
+
+PostRenditionsRunner = Callable[[int], bool]
+
+_post_renditions_runner: PostRenditionsRunner | None = None
+
+
+def set_post_renditions_runner(runner: PostRenditionsRunner) -> None:
+    """Make `runner(post_pk)` the way a published post's renditions get made: True when it handed
+    them to a worker, False when it made them before returning (no broker)."""
+    global _post_renditions_runner
+    _post_renditions_runner = runner
+
+
+def enqueue_post_renditions(post_pk) -> bool:
+    if _post_renditions_runner is None:
+        raise ImproperlyConfigured("No runner for post renditions: is 'blogimages' in INSTALLED_APPS (apps.ready)?")
+    return _post_renditions_runner(post_pk)

@@ -3,7 +3,9 @@
 A queued image whose task was lost (a broker restarted without persistence, a start
 while the broker was down) is queued again; a running image whose worker went silent
 is adopted from the sidecar its attempt stored, or queued again through the claim
-logic (so it is still stored exactly once); batches whose images are all final are
+logic (so it is still stored exactly once) after the provider job that attempt started
+is cancelled on the server (ComfyUI's prompt, AUTOMATIC1111's task: `provider_metadata["job"]`);
+batches whose images are all final are
 finalised; files no row owns and rows whose files are missing are reported (and, with
 `fix`, the unowned files removed).
 
@@ -41,6 +43,8 @@ class Report:
     requeued: list[int] = field(default_factory=list)
     taken_over: list[int] = field(default_factory=list)
     adopted: list[int] = field(default_factory=list)
+    # Taken-over images whose provider job (left by the dead attempt) was cancelled on the server.
+    cancelled: list[int] = field(default_factory=list)
     finalised_batches: list[int] = field(default_factory=list)
     unowned_files: list[str] = field(default_factory=list)
     removed_files: list[str] = field(default_factory=list)
@@ -56,6 +60,8 @@ class Report:
             + (f": {_ids(self.adopted)}" if self.adopted else ""),
             f"{len(self.taken_over)} stale running image(s) {would}taken over and queued again"
             + (f": {_ids(self.taken_over)}" if self.taken_over else ""),
+            *([f"{len(self.cancelled)} provider job(s) left by a dead worker cancelled: {_ids(self.cancelled)}"]
+              if self.cancelled else []),
             f"{len(self.finalised_batches)} batch(es) {would}finalised"
             + (f": {_ids(self.finalised_batches)}" if self.finalised_batches else ""),
             f"{len(self.unowned_files)} file(s) no image owns"
@@ -108,6 +114,11 @@ def revive(queryset: QuerySet[ImageOutput], *, dry_run: bool = False, report: Re
         if generation.adopt_from_sidecar(claimed[0]):
             report.adopted.append(output.pk)
         else:
+            # A killed worker never cancelled what it started: stop that job on the server
+            # (ComfyUI: its prompt dequeued, or interrupted if it runs) before the image is
+            # made again, so the work is neither done twice nor left running.
+            if generation.cancel_abandoned(claimed[0]):
+                report.cancelled.append(output.pk)
             generation._requeue(claimed, "taken over by the reconciler: its worker went silent")
             report.taken_over.append(output.pk)
             requeue.append(output.pk)

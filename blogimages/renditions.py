@@ -7,6 +7,9 @@ A published page passes `public=True`: its renditions get plain, cacheable URLs
 (`signed_media.public_url`; served by views/media.public only while the image is published).
 Everywhere else, with BLOGIMAGES_PRIVATE_MEDIA on, a rendition's URL is a signed link.
 
+A published post's renditions are made when it is published (post_renditions.py), not on its
+first view; the public page only reads them (`make=False`) and shows the original meanwhile.
+
 A page with 50 images costs the same queries as one with 5: existing renditions are read
 in one query, missing ones are made and inserted in bulk. Originals are never touched.
 """
@@ -64,9 +67,10 @@ def rendition_name(image: ImageOutput, spec: RenditionSpec) -> str:
 
 
 def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[tuple[int, int]] = (),
-                       public: bool = False) -> dict[int, dict[str, Rendition]]:
+                       public: bool = False, make: bool = True) -> dict[int, dict[str, Rendition]]:
     """Every image's renditions, made if missing; attached as `image.prepared_renditions`.
-    `public`: the images are shown on a published page (their renditions' URLs are plain)."""
+    `public`: the images are shown on a published page (their renditions' URLs are plain).
+    `make=False`: only read what exists (a page that must not wait; `missing` says what is not there)."""
     usable = [i for i in images if i is not None and i.status == OutputStatus.SUCCEEDED and i.file]
     for image in usable:
         image.public_renditions = public
@@ -77,7 +81,7 @@ def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[
             by_image[rendition.image_id][rendition.spec] = rendition
     missing: list[Rendition] = []
     # One image may fill two slots of a page (featured and a section): make its files once.
-    for image in {i.pk: i for i in usable}.values():
+    for image in ({i.pk: i for i in usable}.values() if make else ()):
         wanted = [s for s in specs_for(image, fills=fills) if s.name not in by_image[image.pk]]
         if not wanted:
             continue
@@ -120,6 +124,14 @@ def _store(renditions: list[Rendition]) -> None:
         Rendition.objects.bulk_create(fresh, ignore_conflicts=True)
 
 
+def missing(images: Iterable[ImageOutput | None], *, fills: Iterable[tuple[int, int]] = ()) -> list[ImageOutput]:
+    """The images (after prepare_renditions) that lack some of their renditions."""
+    fills = tuple(fills)
+    usable = [i for i in images if i is not None and i.status == OutputStatus.SUCCEEDED and i.file]
+    return [image for image in {i.pk: i for i in usable}.values()
+            if any(spec.name not in getattr(image, "prepared_renditions", {}) for spec in specs_for(image, fills=fills))]
+
+
 def srcset(image: ImageOutput, fmt: str) -> list[Source]:
     """The prepared renditions of one format, narrowest first."""
     prepared = getattr(image, "prepared_renditions", None)
@@ -143,19 +155,24 @@ def url_of(rendition: Rendition, *, public: bool = False) -> str:
 def is_published(name: str) -> bool:
     """Whether a stored file is a rendition of an image a published post shows (then anyone may fetch it)."""
     rendition = Rendition.objects.select_related("image__post").filter(file=name).first()
-    if rendition is None or not rendition.image.post_id:
+    return rendition is not None and shown_on_published_post(rendition.image)
+
+
+def shown_on_published_post(image: ImageOutput) -> bool:
+    """Whether a published post shows the image in one of its slots (then anyone may see it)."""
+    if not image.post_id:
         return False
-    image, adapter = rendition.image, get_post_adapter()
+    adapter = get_post_adapter()
     if not adapter.is_published(image.post):
         return False
     return image.pk in set(adapter.chosen_slot_images(image.post).values())
 
 
-def fill(image: ImageOutput, size: tuple[int, int]) -> Rendition | None:
-    """The exact-size crop of an image (made if missing), e.g. the social card."""
+def fill(image: ImageOutput, size: tuple[int, int], *, make: bool = True) -> Rendition | None:
+    """The exact-size crop of an image (made if missing, unless `make=False`), e.g. the social card."""
     name = fill_spec(image, size).name
     prepared = getattr(image, "prepared_renditions", None) or {}
     if name in prepared:
         return prepared[name]
     public = getattr(image, "public_renditions", False)
-    return prepare_renditions([image], fills=[size], public=public).get(image.pk, {}).get(name)
+    return prepare_renditions([image], fills=[size], public=public, make=make).get(image.pk, {}).get(name)

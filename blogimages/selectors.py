@@ -274,6 +274,25 @@ def post_images_overview(posts) -> list[PostImages]:
 # -- the prompt history ----------------------------------------------------------------------------
 
 RUN_OUTCOMES = ("succeeded", "failed", "partial", "pending")
+#: `who=unattributed`: the runs nobody is recorded for (the CLI without --user, a task with no
+#: user), which would otherwise be in nobody's history. Staff only.
+UNATTRIBUTED = "unattributed"
+
+
+def sees_unattributed_runs(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
+
+
+def recallable_runs(user):
+    """The runs `user` may open and "Use again": their own, and for staff the unattributed ones."""
+    from .models import PromptRun
+
+    if not getattr(user, "is_authenticated", False):
+        return PromptRun.objects.none()
+    query = Q(user=user)
+    if sees_unattributed_runs(user):
+        query |= Q(user__isnull=True)
+    return PromptRun.objects.filter(query)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,6 +306,7 @@ class RunFilters:
     date_to: dt.date | None = None
     outcome: str = ""  # one of RUN_OUTCOMES
     run: int | None = None
+    who: str = ""  # "" (your runs) or UNATTRIBUTED (staff: the runs recorded for nobody)
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> RunFilters:
@@ -305,6 +325,7 @@ class RunFilters:
             date_to=parse_date(params["date_to"].strip()) if _is_date(params.get("date_to")) else None,
             outcome=(params.get("outcome") or "").strip() if params.get("outcome") in RUN_OUTCOMES else "",
             run=integer("run"),
+            who=UNATTRIBUTED if (params.get("who") or "").strip() == UNATTRIBUTED else "",
         )
 
     def as_params(self) -> dict[str, str]:
@@ -329,11 +350,16 @@ def search_prompts(runs, q: str):
 
 
 def run_list(user, filters: RunFilters | None = None):
-    """The user's runs, newest first, with how many of their images succeeded and failed."""
+    """The user's runs (for staff with `who=unattributed`: the runs recorded for nobody, e.g.
+    the CLI without --user), newest first, with how many of their images succeeded and failed."""
     from .models import PromptRun
 
     filters = filters or RunFilters()
-    runs = PromptRun.objects.filter(user=user) if user is not None else PromptRun.objects.none()
+    if filters.who == UNATTRIBUTED:
+        runs = PromptRun.objects.filter(user__isnull=True) if sees_unattributed_runs(user) \
+            else PromptRun.objects.none()
+    else:
+        runs = PromptRun.objects.filter(user=user) if user is not None else PromptRun.objects.none()
     runs = search_prompts(runs, filters.q)
     if filters.run is not None:
         runs = runs.filter(pk=filters.run)

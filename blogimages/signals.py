@@ -1,4 +1,5 @@
-"""Files follow their rows: deleting an ImageOutput removes its file, thumbnail, sidecar and renditions."""
+"""Files follow their rows: deleting an ImageOutput removes its file, thumbnail, sidecar and renditions,
+and the inputs its edit stored for itself once no other image's edit names them."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -15,6 +16,12 @@ def _delete_files(sender, instance: ImageOutput, **kwargs) -> None:
     if names:
         # Only once the delete is committed: a rolled-back delete keeps its files.
         transaction.on_commit(lambda: delete_files(names))
+    from .editing import delete_unreferenced_inputs, stored_inputs
+
+    inputs = stored_inputs(instance.setting_snapshot)
+    if inputs:
+        # An edit's uploaded source, mask and references, once no other image's edit names them.
+        transaction.on_commit(lambda: delete_unreferenced_inputs(inputs))
 
 
 @receiver(post_delete, sender=Rendition)
@@ -28,8 +35,11 @@ def _delete_rendition_file(sender, instance: Rendition, **kwargs) -> None:
 
 def _post_saved(sender, instance, **kwargs) -> None:
     from .automation import post_content_changed
+    from .post_renditions import schedule
 
     post_content_changed(instance)
+    # Published (or saved while published): its page's renditions are made now, not on a first view.
+    schedule(instance)
 
 
 def connect_post_model() -> None:

@@ -12,6 +12,12 @@ working after a while, as OpenAI's do (60 minutes):
   `X-Accel-Redirect` (nginx, `BLOGIMAGES_MEDIA_ACCEL_REDIRECT` = its internal location) or
   `X-Sendfile` (Apache, `BLOGIMAGES_MEDIA_SENDFILE`) — views/media.py.
 
+Links are stable within a window of the lifetime L (BLOGIMAGES_SIGNED_URL_SECONDS): a link made
+at any moment of the window [kL, (k+1)L) expires at (k+2)L and is signed as of kL, so the same
+file has the same URL for the whole window (browsers reuse a thumbnail across pages) and every
+link handed out stays valid for at least L. `serve` answers with `Cache-Control: private,
+max-age=<seconds the link has left>`.
+
 The host is `BLOGIMAGES_PUBLIC_BASE_URL` when set (behind a proxy the request's own Host may be
 an internal name), else the request's.
 """
@@ -38,16 +44,38 @@ SALT = "blogimages.signed-media"
 
 
 def _lifetime(expires_in: int | None) -> int:
-    return int(expires_in if expires_in is not None else blogimages_settings.SIGNED_URL_SECONDS)
+    # At least a second: a window of 0 would have no end.
+    return max(1, int(expires_in if expires_in is not None else blogimages_settings.SIGNED_URL_SECONDS))
+
+
+def window(lifetime: int, now: float | None = None) -> tuple[int, int]:
+    """(start, expiry) of the link window `now` falls in: the window of `lifetime` seconds that
+    contains now, and its end plus one more lifetime (so a link lives between L and 2L)."""
+    now = math.floor(time.time() if now is None else now)
+    start = now - now % lifetime
+    return start, start + 2 * lifetime
+
+
+class _SignedAt(signing.TimestampSigner):
+    """A TimestampSigner whose timestamp is given (the window's start), not the current second:
+    Django's signatures carry the second they were made, which would change the link every second."""
+
+    def __init__(self, *args, at: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._at = at
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(self._at)
 
 
 def make_token(name: str, *, expires_in: int | None = None) -> str:
-    # Rounded up: a link is never shorter-lived than asked.
-    return signing.dumps({"n": name, "e": math.ceil(time.time()) + _lifetime(expires_in)}, salt=SALT, compress=True)
+    """A token for `name`, the same for every call within one window (see `window`)."""
+    start, expiry = window(_lifetime(expires_in))
+    return _SignedAt(salt=SALT, at=start).sign_object({"n": name, "e": expiry}, compress=True)
 
 
-def read_token(token: str) -> str:
-    """The storage name a token grants, or PermissionError (tampered, expired)."""
+def read_grant(token: str) -> tuple[str, int]:
+    """(storage name, expiry as a Unix time) a token grants, or PermissionError (tampered, expired)."""
     try:
         data = signing.loads(token, salt=SALT)
     except signing.BadSignature as exc:
@@ -56,7 +84,17 @@ def read_token(token: str) -> str:
         raise PermissionError("This link is not valid.")
     if time.time() > data["e"]:
         raise PermissionError("This link has expired.")
-    return data["n"]
+    return data["n"], data["e"]
+
+
+def read_token(token: str) -> str:
+    """The storage name a token grants, or PermissionError (tampered, expired)."""
+    return read_grant(token)[0]
+
+
+def seconds_left(expiry: int) -> int:
+    """Whole seconds until `expiry` (never below 0): what a cache may keep a signed file."""
+    return max(0, math.floor(expiry - time.time()))
 
 
 def private_media() -> bool:
@@ -113,6 +151,12 @@ def url_for(name: str, *, request: HttpRequest | None = None, expires_in: int | 
     presigned = _presigned(name, lifetime)
     if presigned:
         return presigned
+    return app_url(name, request=request, expires_in=lifetime)
+
+
+def app_url(name: str, *, request: HttpRequest | None = None, expires_in: int | None = None) -> str:
+    """The link served by this app (`serve`), whatever the storage: for storages that cannot presign."""
+    lifetime = _lifetime(expires_in)
     path = _media_path(make_token(name, expires_in=lifetime), posixpath.basename(name) or "file")
     base = (blogimages_settings.PUBLIC_BASE_URL or "").rstrip("/")
     if base:

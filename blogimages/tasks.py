@@ -18,7 +18,7 @@ from celery.utils import uuid
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from . import generation, reconcile, warmup
+from . import generation, post_renditions, reconcile, warmup
 from .concurrency import ProviderBusy
 from .conf import blogimages_settings
 from .exceptions import ProviderUnavailable, QueueUnavailable
@@ -139,7 +139,10 @@ def generate_output(self, output_id: int) -> str:
         # On its last attempt an image with fallbacks goes to the next provider instead.
         last_attempt = self.request.retries >= blogimages_settings.TASK_MAX_RETRIES
         has_fallbacks = bool((output.setting_snapshot or {}).get("fallbacks"))
-        owned = generation.execute([output], raise_retryable=not eager and not (last_attempt and has_fallbacks))
+        # The other images of its provider call come along (ComfyUI's batch: one run makes
+        # them all, instead of one run of the whole batch per image).
+        group = generation.call_group(output)
+        owned = generation.execute(group, raise_retryable=not eager and not (last_attempt and has_fallbacks))
     except ProviderBusy as exc:
         # Not a failure: step aside with a fresh task so the worker serves other images.
         schedule(output_id, countdown=exc.retry_after or 1)
@@ -147,15 +150,16 @@ def generate_output(self, output_id: int) -> str:
     except ProviderUnavailable as exc:
         retries = self.request.retries
         if retries >= blogimages_settings.TASK_MAX_RETRIES:
-            generation.fail_output(output, f"{exc} (gave up after {retries + 1} attempts)")
+            for row in group:  # the call's other images were put back in the queue with this one
+                generation.fail_output(row, f"{exc} (gave up after {retries + 1} attempts)")
             return "failed"
         countdown = backoff_seconds(retries, exc.retry_after)
         logger.info("image %s: %s; retry %d in %.1f s", output_id, exc, retries + 1, countdown)
-        ImageOutput.objects.filter(pk=output_id, status=OutputStatus.QUEUED).update(
+        ImageOutput.objects.filter(pk__in=[row.pk for row in group], status=OutputStatus.QUEUED).update(
             enqueued_at=timezone.now() + timedelta(seconds=countdown))
         raise self.retry(countdown=countdown, exc=exc) from exc
 
-    if not owned:
+    if not any(row.pk == output_id for row in owned):
         output.refresh_from_db(fields=["status", "started_at"])
         if output.status == OutputStatus.RUNNING:
             # Another attempt holds it: a live duplicate, or a killed worker's attempt that
@@ -163,7 +167,7 @@ def generate_output(self, output_id: int) -> str:
             schedule(output_id, countdown=_until_stale(output))
             return "deferred"
         return "finished"
-    return owned[0].status
+    return output.status
 
 
 def _until_stale(output: ImageOutput) -> float:
@@ -172,6 +176,29 @@ def _until_stale(output: ImageOutput) -> float:
         return 1.0
     elapsed = (timezone.now() - output.started_at).total_seconds()
     return max(1.0, stale_after - elapsed + 0.5)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def make_post_renditions(post_pk) -> int:
+    """A published post's renditions (post_renditions.make); making one twice is harmless."""
+    return post_renditions.make(post_pk)
+
+
+def enqueue_post_renditions(post_pk) -> bool:
+    """The task for a published post's renditions: True once the broker has it; made inline
+    (False) when there is no broker, or when the broker does not answer (nothing is lost)."""
+    if make_post_renditions.app.conf.task_always_eager:
+        make_post_renditions.apply((post_pk,))
+        return False
+    try:
+        make_post_renditions.apply_async((post_pk,), ignore_result=True)
+    except Exception as exc:
+        if not is_broker_error(exc):
+            raise
+        logger.error("broker unreachable: renditions of post %s are made inline: %s", post_pk, exc)
+        post_renditions.make(post_pk)
+        return False
+    return True
 
 
 @shared_task(ignore_result=True)

@@ -6,6 +6,7 @@ from .views import (
     boards,
     chat,
     compare,
+    credentials,
     editor,
     gallery,
     history,
@@ -63,6 +64,7 @@ urlpatterns = [
     path("prompts/<int:pk>/duplicate/", prompts.example_duplicate, name="example_duplicate"),
     path("prompts/<int:pk>/delete/", prompts.example_delete, name="example_delete"),
     path("media/<str:token>/<str:leaf>", media.serve, name="signed_media"),
+    path("credentials/<uuid:uid>/", credentials.public_credentials, name="public_credentials"),
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
 ]

@@ -4,7 +4,8 @@ Every value comes from the environment (defaults in brackets):
 
     GUNICORN_BIND             address to listen on [0.0.0.0:$PORT, PORT=8000]
     GUNICORN_WORKERS          worker processes [WEB_CONCURRENCY, else 2 x CPUs + 1]
-    GUNICORN_THREADS          threads per worker [1]
+    GUNICORN_WORKER_CLASS     gunicorn's worker class [gthread]
+    GUNICORN_THREADS          threads per worker [4]
     GUNICORN_TIMEOUT          seconds a request may take before its worker is restarted [120]
     GUNICORN_GRACEFUL_TIMEOUT seconds a worker gets to finish its requests on restart/stop [30]
     GUNICORN_KEEPALIVE        seconds an idle keep-alive connection stays open [5]
@@ -27,7 +28,10 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
 workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = _int("GUNICORN_THREADS", 1)
+# Threads, not one request per process: a chat answer streamed as server-sent events (or a slow
+# client) holds one thread for as long as it lasts, and the worker's other threads keep answering.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+threads = _int("GUNICORN_THREADS", 4)
 # Inline generation (the tester, /v1) waits for a provider: longer than gunicorn's 30 s default,
 # but bounded, so a stuck call frees its worker.
 timeout = _int("GUNICORN_TIMEOUT", 120)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blogimages import post_renditions
 from blogimages.integration import PostAdapter as BasePostAdapter
 from blogimages.integration import SectionInfo, SlotInfo, SlotKind
 
@@ -45,8 +46,10 @@ class PostAdapter(BasePostAdapter):
         if slot_key in POST_SLOTS:
             setattr(post, POST_SLOTS[slot_key], image)
             Post.objects.filter(pk=post.pk).update(**{POST_SLOTS[slot_key]: image})
-            return
-        self.assign_image(post, slot_key, image)
+        else:
+            self.assign_image(post, slot_key, image)
+        # A published post shows the new image at once: its renditions are made now, not by a reader.
+        post_renditions.schedule(post)
 
     def chosen_slot_images(self, post: Post) -> dict[str, int | None]:
         own = Post.objects.filter(pk=post.pk).values(*(f"{f}_id" for f in POST_SLOTS.values())).first() or {}

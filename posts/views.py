@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from blogimages import assist, batches, chat, publishing, renditions, review, style_guide
+from blogimages import assist, batches, chat, post_renditions, publishing, renditions, review, style_guide
 from blogimages.exceptions import BlogImagesError
 from blogimages.forms import PromptPartsForm
 from blogimages.integration import SlotInfo, get_post_adapter, slot_size
@@ -66,12 +66,19 @@ def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such post.")
     sections = list(post.sections.select_related("chosen_image"))
     shown = [post.featured_image, *(s.chosen_image for s in sections)]
-    # A published page's renditions are public and cacheable; a preview's stay behind signed links.
-    renditions.prepare_renditions(shown, public=not preview)
     social = post.social_image or post.featured_image
-    og_image = renditions.fill(social, renditions.SOCIAL_SIZE) if social else None
+    if preview:
+        # A preview's renditions stay behind signed links; the editor waits for them.
+        renditions.prepare_renditions(shown)
+        og_image = renditions.fill(social, renditions.SOCIAL_SIZE) if social else None
+    else:
+        # A published page's renditions are public and cacheable, made at publish: the page only
+        # reads them (an image whose renditions are not ready yet is shown as its original).
+        post_renditions.prepare_published(post, shown, social)
+        og_image = renditions.fill(social, renditions.SOCIAL_SIZE, make=False) if social else None
     return render(request, "posts/post_detail.html", {
-        "post": post, "sections": sections, "preview": preview, "social": social, "og_image": og_image,
+        "post": post, "sections": sections, "preview": preview, "public": not preview, "social": social,
+        "og_image": og_image,
         "canonical": request.build_absolute_uri(post.get_absolute_url()),
         "og_image_url": request.build_absolute_uri(renditions.url_of(og_image, public=not preview))
         if og_image else "",

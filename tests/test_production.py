@@ -44,7 +44,8 @@ def running_gunicorn(tmp_path, extra_args=(), **extra_env):
     token = subprocess.run([*manage, "create_api_token", "scripter"], cwd=ROOT, env=env, check=True, timeout=60,
                            capture_output=True, text=True).stdout.strip()
     port = free_port()
-    env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_TIMEOUT="60")
+    env.update({"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "GUNICORN_TIMEOUT": "60",
+                **{key: value for key, value in extra_env.items() if key.startswith("GUNICORN_")}})
     log = tmp_path / "gunicorn.log"
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", *extra_args,
                              "config.wsgi"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -86,6 +87,38 @@ def test_v1_url_answers_download_under_gunicorn_with_debug_off(gunicorn):
     assert requests.get(url[: -len(name)] + "x" + name, timeout=10).status_code == 403
     # Nothing is served from /media/ with DEBUG off: only the signed links reach files.
     assert requests.get(base + "/media/", timeout=10).status_code == 404
+
+
+def test_a_held_connection_takes_a_thread_not_a_worker(gunicorn):
+    """A chat answer streaming as server-sent events (or a slow client) keeps its connection open.
+    Three connections that never finish their request are more than the two workers: with the
+    `sync` worker class the next request would wait for one of them to time out (60 s here)."""
+    base, _token, _log = gunicorn
+    host, port = base.removeprefix("http://").split(":")
+    held = []
+    try:
+        for _ in range(3):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the blank line never comes
+            held.append(sock)
+        answer = requests.get(base + "/accounts/login/", timeout=10)
+        assert answer.status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_the_worker_class_defaults_to_threads(monkeypatch):
+    import runpy
+
+    for name in ("GUNICORN_WORKER_CLASS", "GUNICORN_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    conf = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    assert (conf["worker_class"], conf["threads"]) == ("gthread", 4)
+    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "sync")
+    conf = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    assert (conf["worker_class"], conf["threads"]) == ("sync", 8)
 
 
 def test_static_files_come_hashed_and_compressed_from_whitenoise_and_access_lines_name_the_request(gunicorn):

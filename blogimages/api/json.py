@@ -31,7 +31,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
-from .. import batches, editing, generation, paging, presets, ratelimit, review, signed_media, tokens
+from .. import batches, boards, editing, generation, paging, presets, ratelimit, review, signed_media, tokens
 from ..budgets import BudgetExceeded
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, QueueUnavailable, UnsupportedFeature
@@ -46,7 +46,7 @@ from ..models import (
     ReviewStatus,
 )
 from ..providers import get_provider
-from ..providers.base import MAX_SEED_64
+from ..providers.base import MAX_SEED_64, given_seed
 from ..selectors import ImageFilters, image_list
 from .openai import seconds_until_budget_reset
 
@@ -631,6 +631,10 @@ class ImageOut(Schema):
     section_key: str
     batch: int | None
     derived_from: int | None
+    reused_from: int | None = Field(description="For an identical request answered from storage: the id of the "
+                                                "image it reuses (same bytes, no provider call); else null.")
+    phash: str | None = Field(description="Perceptual hash (pHash, 64 bits as 16 hex digits) for near-duplicates; "
+                                          "null when none was computed (e.g. not yet made).")
     created_by: str | None
     cost_estimate: str | None = Field(description="Estimated USD, as a decimal string.")
     alt_text: str = Field(description="Alt text for pages (empty for a decorative image).")
@@ -656,6 +660,7 @@ def image_out(request: HttpRequest, output: ImageOutput) -> dict[str, Any]:
         "url": _absolute(request, output.file), "thumbnail_url": _absolute(request, output.thumbnail),
         "post": get_post_adapter().slug(output.post) if output.post_id else None,
         "section_key": output.section_key, "batch": output.batch_id, "derived_from": output.derived_from_id,
+        "reused_from": output.reused_from_id, "phash": output.phash or None,
         "created_by": output.created_by.get_username() if output.created_by_id else None,
         "cost_estimate": _money(output.cost_estimate), "alt_text": "" if output.decorative else output.alt_text,
         "alt_status": output.alt_status, "caption": output.caption, "decorative": output.decorative,
@@ -687,6 +692,8 @@ class ImageFilterParams(Schema):
     date_from: FilterDate | None = None
     date_to: FilterDate | None = None
     originals_only: bool = False
+    board: PositiveId | None = Field(None, description="Only the images on this board (one you own, or, for staff, "
+                                                       "one shared with staff or by link); any other id is a 404.")
 
 
 def _image_or_404(image_id: int) -> ImageOutput:
@@ -696,9 +703,13 @@ def _image_or_404(image_id: int) -> ImageOutput:
     return output
 
 
-@images.get("", response=ImagePage, summary="List images (the gallery)")
+@images.get("", response={200: ImagePage, 404: ErrorOut}, summary="List images (the gallery)")
 def list_images(request: HttpRequest, filters: Query[ImageFilterParams], page: Query[PageParams]) -> dict[str, Any]:
-    """Newest first, with the gallery's filters; two queries whatever the page size."""
+    """Newest first, with the gallery's filters; two queries whatever the page size. A `board`
+    the caller may not see is answered like one that does not exist: 404, never an empty list
+    (which would look like an empty board)."""
+    if filters.board is not None and not boards.visible_boards(caller(request)).filter(pk=filters.board).exists():
+        raise HttpError(404, f"No board with id {filters.board}.")
     params = {name: ("1" if value is True else str(value)) for name, value in filters.dict().items()
               if value not in (None, "", False)}
     found = image_list(ImageFilters.from_params(params))
@@ -741,7 +752,7 @@ def generate_images(request: HttpRequest, payload: GenerateIn):
     setting = _setting_or_400(payload.setting)
     alias = payload.provider or (setting.provider if setting else None)
     style, overrides = payload.style, {
-        "model": payload.model, "seed": payload.seed, "steps": payload.steps,
+        "model": payload.model, "seed": given_seed(payload.seed), "steps": payload.steps,
         "guidance_scale": payload.guidance_scale, "quality": payload.quality,
         "width": payload.width, "height": payload.height,
     }

@@ -43,7 +43,7 @@ from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ModelRetired, ProviderError, UnsupportedFeature
 from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
 from ..providers import BaseProvider, Capabilities, get_provider, providers
-from ..providers.base import MAX_SEED_64
+from ..providers.base import MAX_SEED_64, given_seed
 
 logger = logging.getLogger("blogimages.api")
 
@@ -314,7 +314,8 @@ def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
         response_format=response_format,
         user=user,
         negative_prompt=_string(data, "negative_prompt") or "",
-        seed=_integer(data, "seed", minimum=-1, maximum=MAX_SEED_64),
+        # −1 is "random" (A1111's and many OpenAI clients' convention): no seed, for any provider.
+        seed=given_seed(_integer(data, "seed", minimum=-1, maximum=MAX_SEED_64)),
         steps=_integer(data, "steps", minimum=1, maximum=10_000),
         output_format=_string(data, "output_format") or "",
         **gpt_image_options(data),

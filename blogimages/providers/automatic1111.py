@@ -34,7 +34,15 @@ import requests
 from ..exceptions import InvalidProviderError, ProviderError, ProviderServerError, ProviderTimeout, ProviderUnreachable
 from ..exceptions import UnsupportedFeature
 from ..imaging import masks
-from .base import Capabilities, EditRequest, GeneratedImage, GenerationRequest, GenerationResult, Progress
+from .base import (
+    Capabilities,
+    EditRequest,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    Progress,
+    report_job,
+)
 from .base import apply_defaults
 from .http import HttpProvider, sniff_image_mime
 
@@ -197,6 +205,8 @@ class Automatic1111Provider(HttpProvider):
         timeout that task (and only it) is stopped on the server."""
         task_id = payload["force_task_id"]
         watcher = _ProgressWatcher(self, task_id, progress) if progress is not None else None
+        # On record before it is sent, for the reconciler should this worker be killed (cancel_job).
+        report_job(progress, {"task_id": task_id})
         try:
             if watcher:
                 watcher.start()
@@ -220,11 +230,11 @@ class Automatic1111Provider(HttpProvider):
 
     # -- edits and upscaling ----------------------------------------------------------------
 
-    def edit_image(self, edit: EditRequest) -> GenerationResult:
+    def edit_image(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
         """POST /sdapi/v1/img2img: the source as `init_images`, the mask (white = inpaint) as
         `mask`, the strength as `denoising_strength`; the checkpoint per request as for txt2img."""
         request = apply_defaults(edit.request, self.defaults)
-        return self._post(IMG2IMG, "img2img", img2img_payload(edit, request), request, None)
+        return self._post(IMG2IMG, "img2img", img2img_payload(edit, request), request, progress)
 
     def upscale_image(self, image: bytes, *, factor: float, upscaler: str = "") -> bytes:
         """POST /sdapi/v1/extra-single-image: `image` enlarged `factor` times by `upscaler`
@@ -257,6 +267,14 @@ class Automatic1111Provider(HttpProvider):
         if not isinstance(state, Mapping):
             raise ValueError("/internal/progress is not an object")
         return state
+
+    def cancel_job(self, job: Mapping[str, Any]) -> bool:
+        """Stop the task a dead worker left running, and only it: the WebUI's /interrupt
+        takes no id and stops whatever runs, so it is sent only when /internal/progress says
+        our task (`force_task_id`) is the active one. A queued task cannot be taken back (the
+        WebUI has no dequeue): it runs when its turn comes, and its result goes nowhere."""
+        task_id = str(job.get("task_id") or "")
+        return bool(task_id) and "interrupted" in self._cancel(task_id)
 
     def _cancel(self, task_id: str) -> str:
         """Stop our task if it is the one running; say what happened, for the error message.

@@ -24,6 +24,14 @@ logger = logging.getLogger("blogimages.providers")
 MAX_SEED = 2**32 - 1
 #: The largest seed anything takes (ComfyUI: 0 … 2^64−1); models and APIs store up to this.
 MAX_SEED_64 = 2**64 - 1
+#: What AUTOMATIC1111 users and OpenAI-style clients send for "a random seed": no seed.
+RANDOM_SEED = -1
+
+
+def given_seed(value: int | None) -> int | None:
+    """A seed as a face received it: −1 ("random") is no seed, so a provider that takes no
+    seed is not refused for it, and one that does draws (and records) its own."""
+    return None if value == RANDOM_SEED else value
 #: How the images of one call are seeded: seed, seed+1, ... (AUTOMATIC1111, cards), or one
 #: seed for the whole batch with the noise varied by batch index (ComfyUI).
 CONSECUTIVE_SEEDS = "consecutive"
@@ -307,8 +315,19 @@ def _size_distance(size: tuple[int, int], width: int, height: int) -> tuple[floa
     return (round(shape * 10 + (abs(area) if area >= 0 else -2 * area), 6), -w * h)
 
 
-#: A progress report: (step, steps, queue_position=None, source="").
+#: A progress report: (step, steps, queue_position=None, source=""). A callback may also
+#: carry a `submitted(job)` hook: see `report_job`.
 Progress = Callable[..., None]
+
+
+def report_job(progress: Progress | None, job: Mapping[str, Any]) -> None:
+    """Tell whoever follows a run which job the backend is about to start on the server
+    (ComfyUI: {"prompt_id"}; AUTOMATIC1111: {"task_id"}), through the progress callback's
+    `submitted` hook when it has one — before the job is sent, so that a caller killed
+    while it runs leaves a record from which `BaseProvider.cancel_job` can stop it."""
+    hook = getattr(progress, "submitted", None)
+    if hook is not None:
+        hook(dict(job))
 
 
 # Request fields a provider's `defaults` option may fill, with their "unset" value.
@@ -404,6 +423,12 @@ class BaseProvider:
         """Build what the first call would build (an SDK client, its HTTP pool) without
         calling the backend: a worker does this at start, not in its first task."""
 
+    def cancel_job(self, job: Mapping[str, Any]) -> bool:
+        """Stop a job this backend started (as `report_job` reported it) whose caller is gone,
+        if it is still waiting or running on the server; only that job. True when the server
+        was asked. Backends whose calls end with the connection have nothing to stop."""
+        return False
+
     # -- provided -----------------------------------------------------------------------
 
     def default_model(self) -> str:
@@ -479,10 +504,13 @@ class BaseProvider:
         if problems:
             raise UnsupportedFeature(f"{self.alias}: " + "; ".join(problems))
 
-    def run_edit(self, edit: EditRequest) -> GenerationResult:
-        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`."""
+    def run_edit(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
+        """Like `run()` for an edit: validate the request and the edit, call `edit_image()`
+        (with `progress` for backends that report it, as `generate()`)."""
         edit = replace(edit, request=self.prepare(edit.request))
         self.validate_edit(edit)
+        if progress is not None and self.reports_progress:
+            return self._timed(edit.request, lambda: self.edit_image(edit, progress=progress))
         return self._timed(edit.request, lambda: self.edit_image(edit))
 
     def _timed(self, request: GenerationRequest, call) -> GenerationResult:

@@ -80,6 +80,7 @@ from .base import (
     GenerationRequest,
     GenerationResult,
     Progress,
+    report_job,
 )
 from .base import apply_defaults
 from .http import HttpProvider, describe_error_payload, sniff_image_mime
@@ -704,7 +705,13 @@ class ComfyUIProvider(HttpProvider):
             socket = self._open_socket(client_id, deadline, sockets) if progress is not None and self.websocket \
                 else None
             try:
-                prompt_id = self._submit(graph, prompt_id, deadline, client_id=client_id)
+                # On record before it is sent: a worker killed while it runs cannot cancel it,
+                # the reconciler that takes its image over can (cancel_job).
+                report_job(progress, {"prompt_id": prompt_id})
+                answered = self._submit(graph, prompt_id, deadline, client_id=client_id)
+                if answered != prompt_id:
+                    prompt_id = answered
+                    report_job(progress, {"prompt_id": prompt_id})
                 entry = self._wait(prompt_id, deadline, progress=progress, socket=socket)
                 finished = True  # in the history: nothing left to cancel
             finally:
@@ -861,9 +868,15 @@ class ComfyUIProvider(HttpProvider):
                     self._report_queue(prompt_id, progress, source="polling")
                 time.sleep(max(0.0, min(self.poll_interval, deadline - time.monotonic())))
 
-    def _cancel(self, prompt_id: str) -> None:
+    def cancel_job(self, job: Mapping[str, Any]) -> bool:
+        """Cancel the prompt a dead worker left on the server (the reconciler calls this)."""
+        prompt_id = str(job.get("prompt_id") or "")
+        return bool(prompt_id) and self._cancel(prompt_id)
+
+    def _cancel(self, prompt_id: str) -> bool:
         """Take our prompt out of the queue, or stop it if it is running — and only ours:
-        builds that ignore the prompt_id in /interrupt stop whatever runs."""
+        builds that ignore the prompt_id in /interrupt stop whatever runs, so /interrupt is
+        sent only when /queue shows ours running. True when the server took both calls."""
         try:
             queue = self.call_json("GET", "/queue", action="reading the queue", read_timeout=self.listing_timeout)
             running = [item for item in queue.get("queue_running") or () if isinstance(item, list)]
@@ -872,8 +885,10 @@ class ComfyUIProvider(HttpProvider):
                           read_timeout=self.listing_timeout)
             self.call("POST", "/queue", action="dequeuing", json={"delete": [prompt_id]},
                       read_timeout=self.listing_timeout)
+            return True
         except (ProviderError, AttributeError) as exc:
             logger.warning("provider %s: could not cancel prompt %s: %s", self.alias, prompt_id, exc)
+            return False
 
     def _download(self, ref: tuple[str, int, Mapping[str, Any]], *, values: Mapping[str, Any],
                   workflow: Workflow, prompt_id: str, graph: Mapping[str, Any]) -> GeneratedImage:
@@ -897,7 +912,7 @@ class ComfyUIProvider(HttpProvider):
 
     # -- edits ------------------------------------------------------------------------------
 
-    def edit_image(self, edit: EditRequest) -> GenerationResult:
+    def edit_image(self, edit: EditRequest, *, progress: Progress | None = None) -> GenerationResult:
         """Upload the source (POST /upload/image) and the mask (POST /upload/mask, which
         ComfyUI writes into the source's alpha: LoadImage's MASK is then the area to change),
         then run the img2img or inpaint template with {{image}}, {{mask}} and {{denoise}}."""
@@ -928,11 +943,14 @@ class ComfyUIProvider(HttpProvider):
                         "denoise": DEFAULT_DENOISE if edit.strength is None else float(edit.strength)}
         values.update({key: value for key, value in extra_values.items() if key in workflow.placeholders})
         graph = fill_workflow(workflow.graph, values, workflow.nodes)
-        prompt_id, entry = self._run_graph(graph, deadline)
+        prompt_id, entry = self._run_graph(graph, deadline, progress=progress)
         status = entry.get("status") or {}
         if status.get("status_str") == "error":
             raise execution_failure(status)
         refs = image_refs(entry)
+        keep = _kept_batch_index(request)
+        if keep is not None:  # image k of an earlier batch, made again: keep that one
+            refs = [ref for ref in refs if ref[1] == keep]
         if not refs:
             raise ProviderBadRequest(f"workflow {workflow.name!r} finished without any image.")
         images = tuple(self._download(r, values=values, workflow=workflow, prompt_id=prompt_id, graph=graph)

@@ -57,6 +57,14 @@ _LOADING = threading.Lock()
 _DEVICE_LOCKS: dict[str, threading.Lock] = {}
 
 
+def with_seed(request: GenerationRequest) -> GenerationRequest:
+    """The request with a seed: its own, or a random one drawn now. The pipeline is seeded with
+    it and each image records it (seed_for), so every image can be made again."""
+    if request.seed is not None:
+        return request
+    return replace(request, seed=secrets.randbelow(MAX_SEED + 1))
+
+
 class ModelMissing(ProviderRejected):
     """DIFFUSERS_MODEL_PATH names nothing loadable."""
 
@@ -267,9 +275,6 @@ class DiffusersProvider(BaseProvider):
         """The app's edit: img2img from the source, or inpaint where the mask is transparent
         (translated to the pipeline's white = repaint); the size is the request's."""
         request = edit.request
-        if request.seed is None:
-            # A seed on record, so the edit can be made again.
-            request = replace(request, seed=secrets.randbelow(MAX_SEED + 1))
         mask = masks.to_black_and_white(edit.mask) if edit.mask is not None else None
         strength = DEFAULT_STRENGTH if edit.strength is None else edit.strength
         result = self.edit(request, image=edit.image, mask=mask, strength=strength)
@@ -299,12 +304,13 @@ class DiffusersProvider(BaseProvider):
     def _call(self, pipe, request: GenerationRequest, inputs: dict[str, Any], *, sized: bool = True) -> GenerationResult:
         torch = _torch()
         device = str(pipe.device)
+        request = with_seed(request)
         seeds = [request.seed_for(index) for index in range(request.n)]
         # The generator lives on the CPU for MPS (its generators are not reproducible there).
         generator_device = "cpu" if device.startswith("mps") else device
 
         def run(indices: Sequence[int]) -> list[GeneratedImage]:
-            generators = [torch.Generator(generator_device).manual_seed(int(seeds[i] or 0)) for i in indices]
+            generators = [torch.Generator(generator_device).manual_seed(int(seeds[i])) for i in indices]
             args: dict[str, Any] = {
                 "prompt": [request.prompt] * len(indices), "generator": generators,
                 "output_type": "pil", **inputs,

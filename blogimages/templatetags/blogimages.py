@@ -3,6 +3,7 @@
     {% blog_image image sizes="(min-width: 60rem) 60rem, 100vw" %}
         a <figure> with a <picture>: WebP renditions at several widths, the original's
         format as the fallback, width/height, alt text, lazy loading, caption and AI label
+        (and, with credentials=True, a link to its Content Credentials when it carries them)
     {% ai_label image %}
         the visible "AI-generated" label of a realistic depiction (EU AI Act Art. 50(4))
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from django import template
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -47,7 +49,9 @@ def ai_label(image) -> SafeString:
 
 @register.simple_tag
 def blog_image(image, sizes: str = "100vw", loading: str = "lazy", caption: bool = True,
-               css_class: str = "") -> SafeString:
+               css_class: str = "", credentials: bool = False) -> SafeString:
+    """`credentials=True` (a published page): a "Content Credentials" link under an image that
+    carries a signed manifest, to its public summary (views/credentials.py)."""
     if image is None or not image.file or not image.width:
         return SafeString("")
     webp = renditions.srcset(image, "webp")
@@ -61,6 +65,8 @@ def blog_image(image, sizes: str = "100vw", loading: str = "lazy", caption: bool
         "width": image.width, "height": image.height,
         "alt": alt_for(image), "caption": image.caption if caption else "", "label": ai_label(image),
         "css_class": css_class,
+        "credentials_url": reverse("blogimages:public_credentials", args=[image.uid])
+        if credentials and content_credentials.carries_manifest(image) else "",
     }
     return SafeString(render_to_string("blogimages/_picture.html", context))
 

@@ -8,7 +8,6 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .. import boards, signed_media
 from . import media
 from ..models import AltTextStatus, Board, BoardVisibility
-from .common import with_thumb_sizes
+from .common import JUMP_PARAM, cursor_pager, with_thumb_sizes
 
 logger = logging.getLogger("blogimages.views")
 
@@ -52,12 +51,14 @@ def board_list(request: HttpRequest) -> HttpResponse:
             return redirect("blogimages:board_list")
         messages.success(request, f"Made the board “{board.name}”.")
         return redirect("blogimages:board_detail", board.pk)
-    listed = list(boards.visible_boards(request.user))
+    pager = cursor_pager(request.GET, boards.visible_boards(request.user), size=PER_PAGE, query={})
+    listed = pager.items
     for board in listed:
         board.cover_thumb = signed_media.url_for(board.cover.thumbnail.name, request=request) \
             if board.cover_id and board.cover.thumbnail.name else ""
     return render(request, "blogimages/board_list.html", {
-        "nav": "boards", "boards": listed, "visibilities": BoardVisibility.choices,
+        "nav": "boards", "boards": listed, "visibilities": BoardVisibility.choices, "pager": pager,
+        "next_url": pager.older_url, "previous_url": pager.newer_url,
     })
 
 
@@ -65,10 +66,12 @@ def board_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
     board = _board_or_404(request, pk)
-    page = Paginator(boards.board_images(board), PER_PAGE).get_page(request.GET.get("page"))
+    pager = cursor_pager(request.GET, boards.board_entries(board), size=PER_PAGE, query={}, jumps=True)
     share_path = boards.share_path(board)
     return render(request, "blogimages/board_detail.html", {
-        "nav": "boards", "board": board, "page": page, "outputs": with_thumb_sizes(page.object_list),
+        "nav": "boards", "board": board, "pager": pager, "jump_param": JUMP_PARAM, "query": {},
+        "next_url": pager.older_url, "previous_url": pager.newer_url,
+        "outputs": with_thumb_sizes(entry.image for entry in pager.items),
         "can_edit": boards.can_edit(request.user, board), "visibilities": BoardVisibility.choices,
         "share_url": request.build_absolute_uri(share_path) if share_path else "",
     })
@@ -176,9 +179,10 @@ def board_shared(request: HttpRequest, token: str) -> HttpResponse:
     board = boards.shared_board(token)
     if board is None:
         raise Http404("No such board.")
-    page = Paginator(boards.shared_images(board), PER_PAGE).get_page(request.GET.get("page"))
+    pager = cursor_pager(request.GET, boards.board_entries(board, shared=True), size=PER_PAGE, query={},
+                         jumps=True)
     tiles = []
-    for number, output in enumerate(with_thumb_sizes(page.object_list), start=page.start_index()):
+    for output in with_thumb_sizes(entry.image for entry in pager.items):
         # A suggested alt text is made from the prompt: only an approved one (written for
         # readers) is shown, unless the owner shares the prompts anyway.
         alt = output.alt_text if output.alt_status == AltTextStatus.APPROVED or board.share_details else ""
@@ -188,10 +192,11 @@ def board_shared(request: HttpRequest, token: str) -> HttpResponse:
             "output": output,
             "thumb": reverse("board_shared_file", args=[token, output.uid, "thumb"]) if output.thumbnail.name else "",
             "full": reverse("board_shared_file", args=[token, output.uid, "full"]),
-            "alt": "" if output.decorative else (alt or f"Image {number} of {board.name}"),
+            "alt": "" if output.decorative else (alt or f"An image of {board.name}"),
         })
     response = render(request, "blogimages/board_shared.html", {
-        "board": board, "page": page, "tiles": tiles, "show_details": board.share_details,
+        "board": board, "pager": pager, "tiles": tiles, "show_details": board.share_details,
+        "jump_param": JUMP_PARAM, "query": {}, "next_url": pager.older_url, "previous_url": pager.newer_url,
     })
     # A shared page is nobody's to index, and its signed URLs expire: keep it out of shared caches.
     response["X-Robots-Tag"] = "noindex"

@@ -23,7 +23,7 @@ from ..forms import GalleryFilterForm
 from ..models import ImageOutput, WatermarkPreset
 from ..selectors import ImageFilters, filter_choices, gallery_images, stack_of
 from ..review import can_delete, can_review
-from .common import is_fragment, read_sidecar, vary_on_htmx, with_thumb_sizes
+from .common import JUMP_PARAM, end_of_day, is_fragment, parse_jump, read_sidecar, vary_on_htmx, with_thumb_sizes
 
 logger = logging.getLogger("blogimages.views")
 
@@ -53,6 +53,10 @@ def gallery_context(request: HttpRequest, params) -> dict:
     number = int(params["page"]) if (params.get("page") or "").isdigit() and int(params["page"]) > 0 else 1
     count, count_exact = paging.estimated_count(images, limit=GALLERY_COUNT_LIMIT)
     cursor = (params.get("cursor") or "").strip()
+    # A jump by date (`?jump=YYYY-MM-DD`): a cursor starting at the end of that day, no offset.
+    jump, jump_error = parse_jump(params.get(JUMP_PARAM)) if not cursor else (None, "")
+    if jump is not None:
+        cursor = paging.jump_cursor(images, end_of_day(jump))
     if cursor:
         try:
             keyset = paging.keyset_page(images, cursor=cursor, size=per_page)
@@ -76,6 +80,11 @@ def gallery_context(request: HttpRequest, params) -> dict:
             return "?" + urlencode(query) if query else "?"
         return "?" + urlencode({**query, "cursor": cursor_value, "page": page_number})
 
+    if filters.collapse:
+        # Identical hashes are already one tile (in SQL, across the list); near ones fold here,
+        # within this page (see similar.py for why not across the library). Cursors were taken
+        # from the rows read, so the next page starts after the last of them, folded or not.
+        items = similar.collapse_near_duplicates(items)
     outputs = with_thumb_sizes(items)
     stack_of(outputs)
     for output in outputs:
@@ -89,7 +98,10 @@ def gallery_context(request: HttpRequest, params) -> dict:
         "flat": filters.flat,
         "collapse": filters.collapse,
         "next_url": page_url(older, number + 1) if older else "",
-        "previous_url": page_url(newer, number - 1) if newer else "",
+        # From a jump the page's number is unknown: "newer" goes up from there by cursor.
+        "previous_url": ("?" + urlencode({**query, "cursor": newer}) if jump else page_url(newer, number - 1))
+        if newer else (bookmark if jump else ""),
+        "jump": jump, "jump_error": jump_error, "jump_param": JUMP_PARAM, "query": query,
         "bookmark_url": bookmark,
         "return_url": bookmark + (("&" if "?" in bookmark else "?") + f"page={number}" if number > 1 else ""),
         "can_review": can_review(request.user),

@@ -19,7 +19,7 @@ from django.views.static import serve as static_serve
 
 from .. import renditions
 from ..conf import blogimages_settings
-from ..signed_media import private_media, read_token
+from ..signed_media import private_media, read_grant, seconds_left
 from ..storage import get_storage
 
 # A rendition's name is its image's uid and spec, and its bytes never change: caches may keep it.
@@ -67,13 +67,14 @@ def _send(name: str, *, cache_control: str, request: HttpRequest | None = None,
 @require_GET
 def serve(request: HttpRequest, token: str, leaf: str) -> HttpResponse:
     try:
-        name = read_token(token)
+        name, expiry = read_grant(token)
     except PermissionError as exc:
         return HttpResponseForbidden(str(exc), content_type="text/plain; charset=utf-8")
     if posixpath.basename(name) != leaf:
         return HttpResponseForbidden("This link is not valid.", content_type="text/plain; charset=utf-8")
     # The link is a capability: caches may keep it only as long as it is valid, and only privately.
-    return _send(name, cache_control="private, max-age=300", request=request)
+    # (The same link is handed out for a whole window, so a browser reuses what it kept.)
+    return _send(name, cache_control=f"private, max-age={seconds_left(expiry)}", request=request, long_cache=False)
 
 
 def file_response(request: HttpRequest, name: str, *, cache_seconds: int = 300,

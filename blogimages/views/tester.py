@@ -16,8 +16,9 @@ from ..exceptions import BlogImagesError, ContentRefused, UnsupportedFeature
 from ..forms import TesterForm
 from ..integration import SectionInfo, get_post_adapter, get_post_model
 from ..messages import AuthorMessage, author_message_for_exception
-from ..models import PLACEHOLDERS, ImageOutput, ImagePrompt, ImagePromptExample, PromptRun, RunSource
+from ..models import PLACEHOLDERS, ImageOutput, ImagePrompt, ImagePromptExample, RunSource
 from ..review import can_review
+from ..selectors import recallable_runs
 from .common import is_fragment
 
 # Request fields a retry copies from the failed image's snapshot (the same request again).
@@ -134,7 +135,7 @@ def recalled_parameters(run_id: int | None, *, user, provider: str, setting) -> 
     format, extra...), while the provider is still the run's; the form's own fields win."""
     if not run_id:
         return {}
-    run = PromptRun.objects.filter(pk=run_id, user=user).first()
+    run = recallable_runs(user).filter(pk=run_id).first()
     chosen = provider or (setting.provider if setting else "")
     if run is None or (chosen and chosen != run.provider):
         return {}
@@ -147,7 +148,7 @@ def recall_initial(request: HttpRequest) -> dict | None:
     """The tester's fields from a run of the user's history (`?recall=<id>`, with `prompt_only=1`
     just its prompt), or None."""
     value = request.GET.get("recall") or ""
-    run = PromptRun.objects.filter(pk=int(value), user=request.user).first() if value.isdigit() else None
+    run = recallable_runs(request.user).filter(pk=int(value)).first() if value.isdigit() else None
     if run is None:
         return None
     initial = {"description": run.description or run.prompt_text, "style": run.style, "format": run.format,

@@ -69,6 +69,7 @@ SERVICES = (
     "blogimages.media_storage",
     "blogimages.messages",
     "blogimages.paging",
+    "blogimages.post_renditions",
     "blogimages.moving",
     "blogimages.presets",
     "blogimages.publishing",

@@ -78,6 +78,7 @@ def test_missing_files_and_listing(database_storage):
     assert database_storage.get_available_name(output.file.name) != output.file.name, "never overwritten"
 
 
+@pytest.mark.clock  # compares signed links made a moment apart: the same only within their window
 def test_done_when_generating_viewing_downloading_and_v1_urls_work_with_no_file_under_media_root(
         database_storage, editor, settings, django_capture_on_commit_callbacks):
     client = Client()
@@ -91,14 +92,16 @@ def test_done_when_generating_viewing_downloading_and_v1_urls_work_with_no_file_
     assert detail.status_code == 200
     url = output.file.url
     assert url.startswith("/images/media/") and url in detail.content.decode()
-    assert url == output.file.url, "stable within the hour, so browsers can cache it"
+    assert url == output.file.url, "stable within its window, so browsers can cache it"
     from blogimages import signed_media
 
     assert signed_media.read_token(url.split("/")[3]) == output.file.name, "signed_media reads it"
     served = client.get(url)
     body = b"".join(served.streaming_content)
     assert served.status_code == 200 and hashlib.sha256(body).hexdigest() == output.sha256
-    assert served["ETag"] == f'"{output.sha256}"' and "max-age=31536000" in served["Cache-Control"]
+    expiry = signed_media.read_grant(url.split("/")[3])[1]
+    assert served["ETag"] == f'"{output.sha256}"'
+    assert served["Cache-Control"] == f"private, max-age={signed_media.seconds_left(expiry)}", "no longer than the link"
     assert client.get(url, HTTP_IF_NONE_MATCH=served["ETag"]).status_code == 304
     assert Client().get(output.thumbnail.url).status_code == 200, "a signed link needs no session"
     download = client.get(f"/images/{output.pk}/download/")
@@ -186,3 +189,17 @@ def test_a_database_file_link_is_stable_for_its_hour_then_renewed(database_stora
     renewed = output.file.url
     assert renewed != first and signed_media.read_token(renewed.split("/")[3]) == output.file.name
     assert signed_media.read_token(first.split("/")[3]) == output.file.name, "the old link still works a while"
+
+
+def test_an_edits_uploaded_inputs_leave_the_database_with_its_image(database_storage,
+                                                                    django_capture_on_commit_callbacks):
+    from blogimages import editing
+    from tests.conftest import png_bytes
+
+    [edited] = editing.edit(image=png_bytes(200, 150), prompt="From an upload", provider="cards")
+    [source] = editing.stored_inputs(edited.setting_snapshot)
+    assert File.objects.filter(name=source).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        edited.delete()
+    assert not File.objects.filter(name=source).exists()
+    assert not File.objects.filter(name=edited.file.name).exists()

@@ -166,3 +166,71 @@ def test_paste_back_keeps_every_unmasked_pixel():
     keep = [(x, y) for y in range(H) for x in range(W) if not (10 <= x < 40 and 10 <= y < 30)]
     assert [result.getpixel(p) for p in keep] == [original.getpixel(p) for p in keep]
     assert all(result.getpixel((x, y)) == (1, 2, 3) for x in range(10, 40) for y in range(10, 30))
+
+
+# -- an edit's stored inputs follow the images made from them ---------------------------------
+
+
+@pytest.fixture
+def deleter():
+    from tests.blogimages.test_review import make_user
+
+    return make_user(username="deleter", perms=("view_imageoutput", "change_imageoutput", "delete_imageoutput"))
+
+
+def exists(name: str) -> bool:
+    return storage.get_storage().exists(name)
+
+
+def test_an_uploads_inputs_are_deleted_with_the_last_image_made_from_them(card, deleter,
+                                                                          django_capture_on_commit_callbacks):
+    from blogimages import review
+
+    first, second = editing.edit(image=png_bytes(W, H), mask=mask_png(), prompt="From an upload", provider="cards",
+                                 n=2, user=deleter)
+    inputs = editing.stored_inputs(first.setting_snapshot)
+    assert len(inputs) == 2 and all("/edits/" in name and exists(name) for name in inputs)  # source and mask
+    assert editing.stored_inputs(second.setting_snapshot) == inputs  # one upload, two images
+    with django_capture_on_commit_callbacks(execute=True):
+        review.delete(first, user=deleter)
+    assert all(exists(name) for name in inputs), "the other image's edit still names them"
+    with django_capture_on_commit_callbacks(execute=True):
+        review.delete(second, user=deleter)
+    assert not any(exists(name) for name in inputs)
+    assert exists(card.file.name)
+
+
+def test_an_edit_of_a_stored_image_deletes_its_mask_never_the_source(card, deleter,
+                                                                     django_capture_on_commit_callbacks):
+    from blogimages import review
+
+    [edited] = editing.edit(source=card, prompt="Masked", mask=mask_png(), user=deleter)
+    [mask] = editing.stored_inputs(edited.setting_snapshot)
+    assert mask.endswith("mask.png") and edited.setting_snapshot["edit"]["source"] == card.file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        review.delete(edited, user=deleter)
+    assert not exists(mask)
+    assert exists(card.file.name) and ImageOutput.objects.filter(pk=card.pk).exists()
+
+
+def test_a_rolled_back_delete_keeps_the_inputs(card, deleter, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    [edited] = editing.edit(image=png_bytes(W, H), prompt="Kept", provider="cards", user=deleter)
+    [source] = editing.stored_inputs(edited.setting_snapshot)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                edited.delete()
+                raise RuntimeError("rolled back")
+    assert callbacks == [] and exists(source)
+
+
+def test_a_queryset_delete_removes_the_inputs_of_every_image(card, django_capture_on_commit_callbacks):
+    made = [editing.edit(image=png_bytes(W, H, color), prompt=f"Upload {color}", provider="cards")[0]
+            for color in ("red", "blue")]
+    inputs = [name for output in made for name in editing.stored_inputs(output.setting_snapshot)]
+    assert len(inputs) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        ImageOutput.objects.filter(pk__in=[o.pk for o in made]).delete()
+    assert not any(exists(name) for name in inputs)

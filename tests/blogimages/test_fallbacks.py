@@ -162,3 +162,71 @@ def test_the_stored_file_of_a_fallback_is_a_real_image(configure):
                                                                          "fallbacks": ["cards"]})
     with Image.open(output.file.open("rb")) as image:
         assert image.size == (64, 64)
+
+
+@pytest.fixture
+def cheap_then_dear(settings):
+    """A $0.01 ComfyUI nobody answers for, falling back to the $0.04 recording provider."""
+    settings.BLOGIMAGES_PROVIDERS = {
+        "cheap": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
+                  "OPTIONS": {"base_url": f"http://127.0.0.1:{unused_port()}", "checkpoint": CHECKPOINTS[0],
+                              "connect_timeout": 1, "timeout": 3, "prices": {"*": "0.01"}, "fallbacks": ["test"]}},
+        "test": {"BACKEND": "blogimages.providers.testing.RecordingProvider", "OPTIONS": {}},
+    }
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "cheap"
+    settings.BLOGIMAGES_RATE_LIMITS = {}
+    from blogimages.providers import providers
+
+    return providers["test"]
+
+
+def test_the_budget_reserves_the_costliest_provider_of_the_chain(cheap_then_dear, settings):
+    from blogimages.budgets import BudgetExceeded, spent
+    from tests.factories import UserFactory
+
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.03"}  # the first provider fits, its fallback does not
+    user = UserFactory()
+    plan = generation.build_request(prompt_text="x", provider="cheap", overrides={"width": 64, "height": 64})
+    assert plan.cost_per_image == generation.Decimal("0.04")
+
+    with pytest.raises(BudgetExceeded, match=r"about \$0.04"):
+        generation.generate(prompt="x", provider="cheap", overrides={"width": 64, "height": 64}, user=user)
+    assert cheap_then_dear.requests == []  # refused before any provider was asked
+    assert spent(user=user, period="daily") == 0
+
+
+def test_a_fallback_within_the_budget_spends_what_it_cost(cheap_then_dear, settings):
+    from blogimages.budgets import spent
+    from tests.factories import UserFactory
+
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.05"}
+    user = UserFactory()
+
+    [output] = generation.generate(prompt="x", provider="cheap", overrides={"width": 64, "height": 64}, user=user)
+
+    assert output.status == OutputStatus.SUCCEEDED and output.provider == "test"
+    assert spent(user=user, period="daily") == generation.Decimal("0.04")
+    with pytest.raises(generation.budgets.BudgetExceeded):  # 0.04 spent: not another 0.04
+        generation.generate(prompt="x", provider="cheap", overrides={"width": 64, "height": 64}, user=user)
+
+
+def test_a_free_first_provider_that_succeeds_spends_nothing_of_its_fallbacks_reservation(settings, comfy):
+    settings.BLOGIMAGES_PROVIDERS = {
+        "comfyui": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
+                    "OPTIONS": {"base_url": comfy.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
+                                "timeout": 10, "fallbacks": ["test"]}},
+        "test": {"BACKEND": "blogimages.providers.testing.RecordingProvider", "OPTIONS": {}},
+    }
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "comfyui"
+    settings.BLOGIMAGES_RATE_LIMITS = {}
+    from blogimages.budgets import spent
+    from tests.factories import UserFactory
+
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.05"}
+    user = UserFactory()
+    [output] = generation.generate(prompt="x", provider="comfyui", overrides={"width": 64, "height": 64}, user=user)
+
+    assert output.status == OutputStatus.SUCCEEDED and output.provider == "comfyui"
+    assert output.cost_estimate == generation.Decimal("0.04")  # reserved: what the fallback would cost
+    assert output.cost == 0  # what the call cost settles it
+    assert spent(user=user, period="daily") == 0

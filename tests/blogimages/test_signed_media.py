@@ -1,5 +1,7 @@
 """Signed, expiring links to stored files: served by the app with DEBUG off, or presigned by S3."""
 
+import datetime as dt
+
 import pytest
 from django.core.files.base import ContentFile
 
@@ -32,14 +34,49 @@ def test_a_signed_link_serves_the_file_with_its_type(client, stored):
     assert "private" in response["Cache-Control"]
 
 
-def test_a_link_expires_after_its_lifetime(client, stored, clock, settings):
+WINDOW_START = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)  # a multiple of 3600 and of 900 s
+
+
+def test_a_link_is_the_same_within_its_window_and_new_after(clock, settings):
     settings.BLOGIMAGES_SIGNED_URL_SECONDS = 3600
+    clock.move_to(WINDOW_START)
+    first = signed_media.url_for(NAME)
+    clock.shift(3599)  # the window's last second
+    assert signed_media.url_for(NAME) == first
+    assert signed_media.url_for("blogimages/other.png") != first
+    clock.shift(1)
+    renewed = signed_media.url_for(NAME)
+    assert renewed != first and signed_media.read_token(renewed.split("/")[3]) == NAME
+    clock.shift(3599)
+    assert signed_media.url_for(NAME) == renewed
+
+
+@pytest.mark.parametrize("lifetime", [3600, 900])
+@pytest.mark.parametrize("made_after", [0, 1, 1799, 3599])
+def test_a_link_is_valid_at_least_its_lifetime_and_expires_at_the_next_windows_end(
+        client, stored, clock, settings, lifetime, made_after):
+    settings.BLOGIMAGES_SIGNED_URL_SECONDS = lifetime
+    made_after = made_after % lifetime
+    clock.move_to(WINDOW_START + dt.timedelta(seconds=made_after))
     url = signed_media.url_for(NAME)
-    clock.shift(3600)
-    assert client.get(url).status_code == 200  # the last second of its hour
+    clock.shift(lifetime)
+    assert client.get(url).status_code == 200  # a full lifetime after it was handed out
+    clock.move_to(WINDOW_START + dt.timedelta(seconds=2 * lifetime))
+    assert client.get(url).status_code == 200  # the last second of the next window
     clock.shift(1)
     expired = client.get(url)
     assert expired.status_code == 403 and b"expired" in expired.content
+
+
+def test_a_served_file_may_be_cached_for_what_its_link_has_left(client, stored, clock, settings):
+    settings.BLOGIMAGES_SIGNED_URL_SECONDS = 3600
+    clock.move_to(WINDOW_START + dt.timedelta(minutes=10))
+    url = signed_media.url_for(NAME)
+    assert client.get(url)["Cache-Control"] == "private, max-age=6600"  # until 12:00
+    clock.shift(3000)
+    assert client.get(url)["Cache-Control"] == "private, max-age=3600"
+    clock.move_to(WINDOW_START + dt.timedelta(seconds=7200))
+    assert client.get(url)["Cache-Control"] == "private, max-age=0"
 
 
 @pytest.mark.parametrize("mangle", [

@@ -126,3 +126,67 @@ def test_hash_images_fills_in_missing_hashes(editor, capsys):
     assert output.phash == expected
     captured = capsys.readouterr()
     assert "1 image(s) hashed, 1 could not be read." in captured.out and f"image {broken.pk}" in captured.err
+
+
+def hashed(phash_hex, minutes):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import ImageOutputFactory
+
+    image = ImageOutputFactory(status="succeeded", file=f"blogimages/tests/{phash_hex}.png", phash=phash_hex)
+    ImageOutput.objects.filter(pk=image.pk).update(
+        created_at=timezone.make_aware(dt.datetime(2026, 3, 1, 12)) + dt.timedelta(minutes=minutes))
+    image.refresh_from_db()
+    return image
+
+
+def test_collapse_folds_near_duplicates_within_the_threshold_on_the_page(editor_client):
+    newest = hashed("ffffffffffffffff", 50)
+    eight_off = hashed("ffffffffffffff00", 40)  # 8 bits from `newest`: the same picture
+    nine_off = hashed("fffffffffffffe00", 30)  # 9 bits: another picture
+    other = hashed("0000000000000000", 20)
+    same_as_other = hashed("0000000000000000", 10)  # identical: already collapsed in SQL
+    no_hash = hashed("", 0)
+    html = editor_client.get("/images/?flat=1&collapse=1").content.decode()
+    shown = [int(pk) for pk in __import__("re").findall(r'<li class="thumb" data-output="(\d+)"', html)]
+    assert shown == [newest.pk, nine_off.pk, other.pk, no_hash.pk]
+    assert eight_off.pk not in shown and same_as_other.pk not in shown
+    tile = html.split(f'data-output="{newest.pk}"', 1)[1].split("</li>", 1)[0]
+    assert "+1 duplicate<" in tile
+    tile = html.split(f'data-output="{other.pk}"', 1)[1].split("</li>", 1)[0]
+    assert "+1 duplicate<" in tile
+    flat = editor_client.get("/images/?flat=1").content.decode()
+    assert all(f'data-output="{o.pk}"' in flat for o in (eight_off, same_as_other)), "only when asked"
+
+
+def test_collapse_near_duplicates_joins_the_nearest_newer_tile_and_adds_its_counts():
+    a = ImageOutput(pk=1, phash="ffffffffffffffff")
+    b = ImageOutput(pk=2, phash="fffffffffffff000")  # 12 bits from a: its own tile
+    c = ImageOutput(pk=3, phash="fffffffffffff800")  # 11 from a, 1 from b: joins b
+    c.duplicate_count = 2  # it already stood for two identical ones
+    d = ImageOutput(pk=4, phash="not hex")
+    out = similar.collapse_near_duplicates([a, b, c, d])
+    assert out == [a, b, d]
+    assert b.duplicate_count == 3 and b.near_duplicates == [c] and not getattr(a, "duplicate_count", 0)
+    fresh_a, fresh_b = ImageOutput(pk=5, phash=a.phash), ImageOutput(pk=6, phash=b.phash)
+    assert similar.collapse_near_duplicates([fresh_a, fresh_b], max_bits=12) == [fresh_a]
+    assert fresh_a.duplicate_count == 1
+
+
+def test_collapse_keeps_the_gallery_pages_cursor_walk_whole(editor_client):
+    import re
+
+    made = [hashed(f"{(1 << (i % 64)):016x}" if i % 3 else "ffffffffffffffff", i) for i in range(60)]
+    seen, url = [], "/images/?flat=1&collapse=1&per_page=10"
+    folded_total = 0
+    while url:
+        html = editor_client.get(url).content.decode()
+        shown = [int(pk) for pk in re.findall(r'<li class="thumb" data-output="(\d+)"', html)]
+        folded_total += sum(int(n) for n in re.findall(r"\+(\d+) duplicates?<", html))
+        seen += shown
+        found = re.search(r'<a href="(\?[^"]*cursor=[^"]+)">Older images', html)
+        url = "/images/" + found.group(1).replace("&amp;", "&") if found else None
+    assert len(seen) == len(set(seen)), "no tile twice"
+    assert len(seen) + folded_total == len(made), "every image is a tile or counted on one"

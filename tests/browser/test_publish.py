@@ -106,3 +106,37 @@ def test_prompt_box_edits_are_flagged_and_used(page):
     made = ImageOutput.objects.get(section_key="arrival")
     assert made.prompt_text.startswith("A ferry leaving the harbour at dawn") and "square crop" in made.prompt_text
     assert (made.width, made.height) == (1024, 1024)
+
+
+def test_a_signed_image_on_the_public_page_links_its_content_credentials(page, settings, tmp_path):
+    from posts.models import PostStatus
+    from tests.blogimages.c2pa_certs import make_pki
+    from tests.factories import PostFactory, SectionFactory
+    from tests.posts.test_public_page import make_image
+
+    chain, key, ca = make_pki().write(tmp_path / "pki")
+    settings.BLOGIMAGES_C2PA_CERT, settings.BLOGIMAGES_C2PA_KEY = str(chain), str(key)
+    settings.BLOGIMAGES_C2PA_TRUST_ANCHORS = str(ca)
+    post = PostFactory(title="Signed coast", slug="signed-coast", status=PostStatus.DRAFT)
+    section = SectionFactory(post=post, key="harbour", heading="The harbour", order=0, body="Boats.")
+    section.chosen_image = make_image(post, "harbour", size=(640, 360), description="Harbour boats")
+    section.save()
+    post.featured_image = make_image(post, "featured", description="A lighthouse at dusk")
+    post.status = PostStatus.PUBLISHED
+    post.save()
+
+    page.goto(f"/posts/{post.slug}/")
+    badges = page.get_by_role("link", name="Content Credentials")
+    expect(badges).to_have_count(2)  # the featured image and the section's
+    expect(page.locator("figure.featured figcaption .bi-credentials")).to_be_visible()
+    screenshot(page, "publish-content-credentials-badge")
+    assert serious_violations(page) == []
+    badges.first.click()
+    page.wait_for_url("**/images/credentials/**")
+    expect(page.get_by_role("heading", name="Content Credentials")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Validates: signed by a trusted signer.")
+    expect(page.locator(".cc-facts")).to_contain_text("cards")
+    screenshot(page, "publish-content-credentials-summary")
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="Back to the post").click()
+    page.wait_for_url(f"**/posts/{post.slug}/")

@@ -1,5 +1,5 @@
 """`python manage.py edit_image IMAGE_ID "PROMPT" [--mask PATH] [--reference PATH_OR_ID ...]
-[--strength S] [-p PROVIDER] [-m MODEL] [-n N] [--output PATH] [--raw]`
+[--strength S] [-p PROVIDER] [-m MODEL] [-n N] [--output PATH] [--user USERNAME] [--raw]`
 
 An edit of a stored image through the one edit path (editing.edit); the same error rules
 as `generate_image`: one line on stderr and a non-zero exit for bad input, and failed
@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 
 from blogimages import editing
 from blogimages.exceptions import BlogImagesError
+from blogimages.management.base import user_named
 from blogimages.models import ImageOutput, OutputStatus
 
 from .generate_image import output_paths, write_as
@@ -43,12 +44,14 @@ class Command(GenerateCommand):
         parser.add_argument("-m", "--model", help="Model name (default: the provider's default model).")
         parser.add_argument("-n", type=int, default=1, help="Number of images, 1 to 10.")
         parser.add_argument("--output", type=Path, help="Also write the image(s) here: boat.png -> boat_1.png ...")
+        parser.add_argument("--user", metavar="USERNAME", help="Username the edit is made as (its images are theirs).")
         parser.add_argument("--raw", action="store_true", help="Print JSON instead of text.")
         parser.add_argument("--verbose", action="store_true", help="Print every parameter sent.")
 
     # handle() is generate_image's: log lines only with --verbose, then make_images().
     def make_images(self, opts) -> None:
         n, output = self.check_count_and_output(opts)
+        user = user_named(opts.get("user"))
         source = ImageOutput.objects.filter(pk=opts["image_id"]).first()
         if source is None:
             raise CommandError(f"No image with id {opts['image_id']}.")
@@ -66,7 +69,7 @@ class Command(GenerateCommand):
         try:
             outputs = editing.edit(source=source, prompt=opts["prompt"], mask=mask, references=references,
                                    strength=opts["strength"], provider=opts["provider"],
-                                   overrides={"model": opts["model"]}, n=n)
+                                   overrides={"model": opts["model"]}, n=n, user=user)
         except BlogImagesError as exc:
             raise CommandError(str(exc)) from exc
         elapsed = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""`python manage.py generate_image "PROMPT" [-p PROVIDER] [-m MODEL] [-n N] ...`"""
+"""`python manage.py generate_image "PROMPT" [-p PROVIDER] [-m MODEL] [-n N] [--user USERNAME] ...`"""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from PIL import Image
 from blogimages import generation
 from blogimages.exceptions import BlogImagesError
 from blogimages.imaging import convert
-from blogimages.management.base import OneLineErrorCommand
+from blogimages.management.base import USER_HELP, OneLineErrorCommand, user_named
 from blogimages.models import ImagePrompt, ImageSetting, OutputStatus
 from blogimages.providers import get_provider
+from blogimages.providers.base import given_seed
 
 EXTENSION_FORMATS = {".png": "PNG", ".webp": "WEBP", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
@@ -62,12 +63,13 @@ class Command(OneLineErrorCommand):
             help="The prompt's style part (e.g. 'watercolor'); a provider style such as 'vivid' is passed as one.",
         )
         parser.add_argument("--quality", default="", help="Provider quality, e.g. hd or high.")
-        parser.add_argument("--seed", type=int, help="Seed for reproducible images.")
+        parser.add_argument("--seed", type=int, help="Seed for reproducible images; -1 (or none): a random one.")
         parser.add_argument("--steps", type=int, help="Sampling steps (providers that take them).")
         parser.add_argument("--setting", help="Name of an ImageSetting preset to start from.")
         parser.add_argument("--fallback", action="append", default=[], metavar="ALIAS",
                             help="A provider to try when the first fails or cannot be reached (repeatable, in order).")
         parser.add_argument("--output", type=Path, help="Also write the image(s) here: robot.png -> robot_1.png ...")
+        parser.add_argument("--user", metavar="USERNAME", help=USER_HELP)
         parser.add_argument("--raw", action="store_true", help="Print JSON instead of text.")
         parser.add_argument("--verbose", action="store_true", help="Print every parameter sent.")
 
@@ -98,6 +100,7 @@ class Command(OneLineErrorCommand):
 
     def make_images(self, opts) -> None:
         n, output = self.check_count_and_output(opts)
+        user = user_named(opts.get("user"))
         setting = None
         if opts["setting"]:
             setting = ImageSetting.objects.filter(name=opts["setting"]).first()
@@ -110,6 +113,7 @@ class Command(OneLineErrorCommand):
         try:
             outputs = generation.generate(
                 prompt=prompt, setting=setting, provider=opts["provider"], overrides=overrides, n=n, source="cli",
+                user=user,
             )
         except BlogImagesError as exc:
             raise CommandError(str(exc)) from exc
@@ -134,7 +138,8 @@ class Command(OneLineErrorCommand):
 
     def _style_and_overrides(self, opts, setting) -> tuple[str, dict[str, Any]]:
         overrides: dict[str, Any] = {
-            "model": opts["model"], "seed": opts["seed"], "steps": opts["steps"], "quality": opts["quality"],
+            "model": opts["model"], "seed": given_seed(opts["seed"]), "steps": opts["steps"],
+            "quality": opts["quality"],
             "fallbacks": opts["fallback"] or None,
         }
         if opts["size"]:

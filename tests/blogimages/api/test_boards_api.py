@@ -7,7 +7,7 @@ from django.test import Client
 from blogimages import generation, review, tokens
 from blogimages.models import Board
 from tests.blogimages.views.helpers import make_editor
-from tests.factories import UserFactory
+from tests.factories import ImageOutputFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +120,59 @@ def test_delete_removes_the_board_not_its_images(api, owner):
     assert api("delete", f"/boards/{board['id']}").status_code == 204
     assert api("get", f"/boards/{board['id']}").status_code == 404
     image.refresh_from_db()
+
+
+# -- GET /api/images?board=<id>, and the phash / reused_from fields ----------------------------------
+
+def test_the_image_list_filters_by_a_board_the_caller_may_see(api, owner):
+    on_board, elsewhere = card(owner, 31), card(owner, 32)
+    board = api("post", "/boards", {"name": "Coast"}).json()
+    api("post", f"/boards/{board['id']}/images", {"image_ids": [on_board.pk]})
+    response = api("get", f"/images?board={board['id']}")
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [on_board.pk]
+    assert {item["id"] for item in api("get", "/images").json()["items"]} >= {on_board.pk, elsewhere.pk}
+    # Someone else's private board: the same 404 as a board that does not exist, nothing listed.
+    stranger = Api(make_editor("stranger"))
+    for who, board_id in ((stranger, board["id"]), (api, 999999)):
+        refused = who("get", f"/images?board={board_id}")
+        assert refused.status_code == 404 and refused.json() == {
+            "detail": f"No board with id {board_id}.", "code": "not_found"}
+    assert api("get", "/images?board=abc").status_code == 422
+    # Shared with staff: staff may list it (as they may open it); a non-staff user may not.
+    api("patch", f"/boards/{board['id']}", {"visibility": "staff"})
+    assert [i["id"] for i in stranger("get", f"/images?board={board['id']}").json()["items"]] == [on_board.pk]
+    assert Api(UserFactory(username="reader"))("get", f"/images?board={board['id']}").status_code == 404
+
+
+def test_the_next_page_keeps_the_board_filter(api, owner):
+    made = [card(owner, seed) for seed in range(40, 45)]
+    card(owner, 46)  # not on the board
+    board = api("post", "/boards", {"name": "Coast"}).json()
+    api("post", f"/boards/{board['id']}/images", {"image_ids": [o.pk for o in made]})
+    first = api("get", f"/images?board={board['id']}&limit=3").json()
+    assert f"board={board['id']}" in first["next"]
+    rest = api.client.get(first["next"].replace("http://testserver", ""), headers=api.headers).json()
+    assert {i["id"] for i in first["items"]} | {i["id"] for i in rest["items"]} == {o.pk for o in made}
+
+
+def test_images_carry_their_phash_and_what_they_reuse(api, owner):
+    first = card(owner, 51)
+    again = card(owner, 51)  # an identical cards request: answered from storage
+    assert again.reused_from_id == first.pk
+    items = {item["id"]: item for item in api("get", "/images").json()["items"]}
+    assert items[again.pk]["reused_from"] == first.pk and items[first.pk]["reused_from"] is None
+    assert items[first.pk]["phash"] == first.phash and len(first.phash) == 16
+    assert api("get", f"/images/{again.pk}").json()["phash"] == again.phash
+    queued = ImageOutputFactory()  # queued: no file, no hash yet
+    assert api("get", f"/images/{queued.pk}").json()["phash"] is None, "no hash yet: null, not an empty string"
+
+
+def test_the_schema_documents_the_board_filter_and_the_new_fields():
+    schema = Client().get("/api/openapi.json").json()
+    listing = schema["paths"]["/api/images"]["get"]
+    assert "board" in {p["name"] for p in listing["parameters"]}
+    assert "404" in listing["responses"]
+    fields = schema["components"]["schemas"]["ImageOut"]["properties"]
+    assert {"phash", "reused_from"} <= set(fields)
+    assert "reuses" in fields["reused_from"]["description"]

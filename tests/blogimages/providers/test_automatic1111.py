@@ -549,3 +549,46 @@ def test_capabilities_are_probed_from_the_servers_listings(threaded_webui, make_
     with pytest.raises(UnsupportedFeature, match="upscaler 'SwinIR' is not on the server; choose one of: None"):
         provider.run(GenerationRequest(prompt="x", width=512, height=512,
                                        extra={"enable_hr": True, "hr_upscaler": "SwinIR"}))
+
+
+def test_our_task_id_is_reported_before_txt2img_is_sent(threaded_webui, make_provider):
+    recorded: list[dict] = []
+
+    def txt2img(request: Request) -> Response:
+        # The record is there before the WebUI sees the request.
+        assert recorded == [{"task_id": request.get_json()["force_task_id"]}]
+        return Response(json.dumps(txt2img_answer([png()])), content_type="application/json")
+
+    threaded_webui.expect_request("/sdapi/v1/txt2img", method="POST").respond_with_handler(txt2img)
+    threaded_webui.expect_request("/internal/progress", method="POST").respond_with_json(
+        {"active": False, "queued": False, "completed": True, "progress": 1, "eta": 0, "id_live_preview": -1})
+    provider = make_provider(base_url=threaded_webui.url_for("/").rstrip("/"))
+
+    def progress(value, maximum, queue_position=None, source=""):
+        pass
+
+    progress.submitted = recorded.append
+    provider.run(GenerationRequest(prompt="x", width=512, height=512), progress=progress)
+
+    assert len(recorded) == 1 and recorded[0]["task_id"].startswith("task(blogimages-")
+
+
+def test_cancel_job_interrupts_the_webui_only_when_our_task_is_the_running_one(threaded_webui, make_provider):
+    def internal_progress(request: Request) -> Response:
+        ours_runs = request.get_json()["id_task"] == "task(blogimages-ours)"
+        state = {"active": ours_runs, "queued": False, "completed": not ours_runs, "progress": 0.5, "eta": 1,
+                 "id_live_preview": -1}
+        return Response(json.dumps(state), content_type="application/json")
+
+    threaded_webui.expect_request("/internal/progress", method="POST").respond_with_handler(internal_progress)
+    threaded_webui.expect_request("/sdapi/v1/skip", method="POST").respond_with_data("")
+    threaded_webui.expect_request("/sdapi/v1/interrupt", method="POST").respond_with_data("")
+    provider = make_provider(base_url=threaded_webui.url_for("/").rstrip("/"))
+
+    # A finished task of ours, while someone else's runs: /interrupt would stop theirs.
+    assert provider.cancel_job({"task_id": "task(blogimages-done)"}) is False
+    assert [r.path for r, _ in threaded_webui.log if r.path.startswith("/sdapi/v1/")] == []
+
+    assert provider.cancel_job({"task_id": "task(blogimages-ours)"}) is True
+    assert [r.path for r, _ in threaded_webui.log if r.path.startswith("/sdapi/v1/")] == [
+        "/sdapi/v1/skip", "/sdapi/v1/interrupt"]

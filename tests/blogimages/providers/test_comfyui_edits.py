@@ -151,3 +151,21 @@ def test_a_template_without_an_image_placeholder_cannot_edit(comfy, make_provide
     with pytest.raises(UnsupportedFeature, match=r"no \{\{image\}\} placeholder"):
         provider.run_edit(EditRequest(request=request, image=source_png()))
     assert comfy.files == {} and comfy.graphs == []
+
+
+def test_an_edit_reports_its_prompt_id_before_queueing_it_and_the_servers_own_if_it_gives_another(
+        comfy, make_provider, httpserver):
+    provider = make_provider()
+    recorded: list[tuple[dict, int]] = []
+
+    def progress(value, maximum, queue_position=None, source=""):
+        pass
+
+    progress.submitted = lambda job: recorded.append((job, len(comfy.graphs)))
+    request = GenerationRequest(prompt="a watercolour", width=64, height=64, seed=3)
+
+    provider.run_edit(EditRequest(request=request, image=source_png()), progress=progress)
+
+    sent = [r.get_json() for r, _ in httpserver.log if r.path == "/prompt"][0]
+    # Ours first, before /prompt; this server answered with an id of its own: that one next.
+    assert recorded == [({"prompt_id": sent["prompt_id"]}, 0), ({"prompt_id": PROMPT_ID}, 1)]

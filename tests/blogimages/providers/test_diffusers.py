@@ -88,6 +88,19 @@ def test_a_batch_has_one_generator_per_image_so_each_seed_reproduces_alone(diffu
     assert pixels(batch.images[1].data) == pixels(alone.images[0].data)
 
 
+def test_without_a_seed_a_random_one_is_drawn_used_and_recorded(diffusers_provider):
+    unseeded = diffusers_provider.run(request(n=2, seed=None))
+    first, second = (image.seed for image in unseeded.images)
+    assert isinstance(first, int) and 0 <= first <= local_diffusers.MAX_SEED
+    assert second == (first + 1) % (local_diffusers.MAX_SEED + 1)  # consecutive, as with a given seed
+    # The recorded seed is the one the pipeline ran with: it makes the same pixels again.
+    again = diffusers_provider.run(request(n=1, seed=first))
+    assert pixels(again.images[0].data) == pixels(unseeded.images[0].data)
+    other = diffusers_provider.run(request(n=1, seed=None)).images[0]
+    assert other.seed is not None and other.seed != first  # drawn anew (a clash is 1 in 2^32)
+    assert pixels(diffusers_provider.run(request(n=1, seed=other.seed)).images[0].data) == pixels(other.data)
+
+
 def test_negative_prompt_sampler_and_guidance_reach_the_pipeline(diffusers_provider):
     plain = pixels(diffusers_provider.run(request()).images[0].data)
     assert pixels(diffusers_provider.run(request(negative_prompt="fog")).images[0].data) != plain
