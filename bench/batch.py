@@ -87,6 +87,8 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
         app.conf.task_always_eager = False
         print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image")
         print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13}")
+        warm_web_process(batches, Post, Section, app)
+        seen_before = 0
         for concurrency in args.concurrency:
             post = Post.objects.create(title=f"Bench {concurrency}", slug=f"bench-{concurrency}-{time.time_ns()}")
             Section.objects.bulk_create(
@@ -103,7 +105,10 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
 
                 requested_at = timezone.now()
                 started = time.monotonic()
-                batch = batches.start_post_batch(post=post, overrides={"width": 256, "height": 256}).batch
+                # The sections only: the post's featured and social slots would make it
+                # sections + 2 images, and the ideal is computed for the sections.
+                batch = batches.start_post_batch(post=post, sections=[f"s{i}" for i in range(args.sections)],
+                                                 overrides={"width": 256, "height": 256}).batch
                 start_call = time.monotonic() - started
                 while True:
                     batch.refresh_from_db()
@@ -115,15 +120,77 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                 wall = time.monotonic() - started
             finally:
                 worker.stop()
-            ideal = args.latency * math.ceil(args.sections / concurrency)
+                if args.keep_log:
+                    Path(args.keep_log).write_text(worker.log())
+            ideal = args.latency * math.ceil(batch.total / concurrency)
             status = "" if batch.status == "succeeded" else f"  ({batch.status}: {batch.failed_count} failed)"
             first = ImageOutput.objects.filter(batch=batch).order_by("started_at").values_list(
                 "started_at", flat=True).first()
             first_task = (first - requested_at).total_seconds() if first else float("nan")
             print(f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {start_call:>8.2f} "
                   f"{first_task:>13.2f}{status}")
+            if args.timeline:
+                print_timeline(batch, requested_at, started, host, seen_before, worker.log())
+            seen_before = len(host.requests)
     finally:
         host.stop()
+
+
+def warm_web_process(batches, Post, Section, app) -> None:
+    """One batch start before the measured ones, on a queue no worker reads (emptied and its
+    rows deleted after): a web process that has served a request has its broker connection,
+    its rate-limit store and its queries' first use behind it, so the measured start is a
+    request's cost, not the process's first one's."""
+    import redis
+    from django.conf import settings
+
+    from blogimages.models import GenerationBatch, ImageOutput
+
+    queue, app.conf.task_default_queue = app.conf.task_default_queue, f"blogimages-bench-warmup-{os.getpid()}"
+    post = Post.objects.create(title="Warm-up", slug=f"bench-warmup-{time.time_ns()}")
+    Section.objects.create(post=post, order=0, key="s0", heading="Warm-up")
+    try:
+        batch = batches.start_post_batch(post=post, sections=["s0"], overrides={"width": 256, "height": 256}).batch
+    finally:
+        redis.Redis.from_url(settings.REDIS_URL).delete(app.conf.task_default_queue)
+        app.conf.task_default_queue = queue
+    ImageOutput.objects.filter(batch=batch).delete()
+    GenerationBatch.objects.filter(pk=batch.pk).delete()
+
+
+def print_timeline(batch, requested_at, started: float, host, seen_before: int, log: str) -> None:
+    """Per image, seconds after the request: task received by the worker and begun (its
+    log), claimed (started_at), provider called (the loopback host saw the request, in
+    call order), finished (finished_at), task done (its log)."""
+    import re
+    from datetime import datetime
+
+    from blogimages.models import ImageOutput
+
+    calls = sorted(seen.at - started for seen in host.requests[seen_before:])
+    stamp = r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/MainProcess\] Task \S+\[([0-9a-f-]+)\] "
+    local = datetime.now().astimezone().tzinfo
+    received, done, begun = {}, {}, {}
+
+    def seconds(text: str) -> float:
+        at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=local)
+        return (at - requested_at).total_seconds()
+
+    for match in re.finditer(stamp + r"received", log):
+        received[match[2]] = seconds(match[1])
+    for match in re.finditer(stamp + r"succeeded in ([0-9.]+)s", log):
+        done[match[2]] = seconds(match[1])
+        begun[match[2]] = done[match[2]] - float(match[3])
+    rows = list(ImageOutput.objects.filter(batch=batch).order_by("started_at").values_list(
+        "pk", "task_id", "started_at", "finished_at"))
+    nan = float("nan")
+    print(f"    {'image':>7} {'received':>8} {'begun':>6} {'claimed':>8} {'called':>7} {'finished':>9} {'done':>6}"
+          f"   (s after the request; host max in flight {host.max_in_flight})")
+    for index, (pk, task_id, claimed, finished) in enumerate(rows):
+        called = calls[index] if index < len(calls) else nan
+        print(f"    {pk:>7} {received.get(task_id, nan):>8.2f} {begun.get(task_id, nan):>6.2f} "
+              f"{(claimed - requested_at).total_seconds():>8.2f} {called:>7.2f} "
+              f"{(finished - requested_at).total_seconds():>9.2f} {done.get(task_id, nan):>6.2f}")
 
 
 def _instant_provider(data: bytes):
@@ -282,6 +349,9 @@ def main() -> None:
     parser.add_argument("--sections", type=int, default=24)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--timeline", action="store_true",
+                        help="print each image's claim, provider call and finish times")
+    parser.add_argument("--keep-log", help="copy the worker's log to this file")
     parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--skip-store", action="store_true")
     parser.add_argument("--peak-child", help=argparse.SUPPRESS)

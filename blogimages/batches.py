@@ -343,7 +343,7 @@ def start_post_batch(
             ).values_list("section_key", flat=True)
         )
         todo = [s for s in plan.sections if s.section.key not in busy]
-        if busy:
+        if busy and not todo:
             # "In progress" must mean a live task: images left behind by an outage are
             # handed over again (or adopted) rather than blocking this start.
             transaction.on_commit(lambda: _revive_quietly(post))
@@ -385,6 +385,10 @@ def start_post_batch(
             batch.status, batch.finished_at = BatchStatus.SUCCEEDED, timezone.now()
         batch.save(update_fields=["total", "cost_estimate", "status", "finished_at"])
         transaction.on_commit(lambda: enqueue_outputs(ids))
+        if busy:
+            # After this batch's tasks are out (hooks run in order): reviving scans the
+            # post's other images, and this batch's first image need not wait for it.
+            transaction.on_commit(lambda: _revive_quietly(post))
     return BatchStart(batch=batch, created=True, skipped=sorted(busy))
 
 

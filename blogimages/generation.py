@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -302,13 +302,18 @@ def plan_for_prompt(
     )
 
 
+# Bytes stay out of JSON; the style guide's marks name the reference images instead.
+_SNAPSHOT_FIELDS = tuple(f.name for f in fields(GenerationRequest) if f.name != "reference_images")
+
+
 def snapshot(request: GenerationRequest, target: tuple[int, int] | None = None) -> dict[str, Any]:
     """What was sent, as JSON; enough to rebuild the request for a retry. With a `target`,
     also the size that was asked for (requested_width/height); width/height are what was sent."""
-    data = asdict(request)
+    # The fields read as they are (every one is a scalar but `extra`, copied one level as
+    # before): dataclasses.asdict deep-copies each value and cost ~4 ms per row under load,
+    # most of a 96-section batch's planning.
+    data = {name: getattr(request, name) for name in _SNAPSHOT_FIELDS}
     data["extra"] = dict(request.extra)
-    # Bytes stay out of JSON; the style guide's marks name the reference images instead.
-    data.pop("reference_images", None)
     if target is not None:
         data["requested_width"], data["requested_height"] = target
     return data

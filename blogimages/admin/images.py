@@ -12,6 +12,7 @@ from typing import Any
 import datetime as dt
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -22,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext
 
 from .. import bulk, content_credentials, derive, review
 from ..paging import CheapPaginator
@@ -148,6 +150,13 @@ class ImageOutputAdmin(admin.ModelAdmin):
                                   hints=queryset._hints)
 
     # -- list columns -----------------------------------------------------------------
+
+    def action_checkbox(self, obj: ImageOutput) -> str:
+        """Django's own checkbox, character for character, without rendering a form widget
+        through the template engine for each of the page's 48 rows (a sixth of the page)."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+                           helpers.ACTION_CHECKBOX_NAME, str(obj.pk), label)
 
     @admin.display(description="Image")
     def thumb(self, obj: ImageOutput) -> str:

@@ -419,6 +419,10 @@ class BaseProvider:
     def close(self) -> None:
         """Release connections; called when settings change."""
 
+    def warm(self) -> None:
+        """Build what the first call would build (an SDK client, its HTTP pool) without
+        calling the backend: a worker does this at start, not in its first task."""
+
     def cancel_job(self, job: Mapping[str, Any]) -> bool:
         """Stop a job this backend started (as `report_job` reported it) whose caller is gone,
         if it is still waiting or running on the server; only that job. True when the server

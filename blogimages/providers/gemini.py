@@ -362,6 +362,9 @@ class GeminiProvider(BaseProvider):
                 )
             return self._client
 
+    def warm(self) -> None:
+        self.client  # noqa: B018 - built once, shared by every thread of the process
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None:

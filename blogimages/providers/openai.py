@@ -350,6 +350,9 @@ class OpenAIProvider(BaseProvider):
                 )
             return self._client
 
+    def warm(self) -> None:
+        self.client  # noqa: B018 - built once, shared by every thread of the process
+
     def close(self) -> None:
         with self._client_lock:
             if self._client is not None:

@@ -513,3 +513,18 @@ def test_changelist_at_scale_counts_nothing_twice_and_scans_nothing_distinct(sup
     # Above the count limit the count is an estimate (exact on SQLite), never a crash.
     settings.DEBUG = False
     assert paging.estimated_count(ImageOutput.objects.all(), limit=10)[0] >= 10
+
+
+def test_changelist_checkbox_is_djangos_own_markup(superuser_client):
+    """The row checkbox is written directly, not through a form widget, and is the same
+    markup Django's action_checkbox renders (the admin's JavaScript selects on it)."""
+    from django.contrib import admin as django_admin
+
+    from tests.factories import ImageOutputFactory
+
+    image = ImageOutputFactory(provider='a "quoted" & <odd> provider')
+    model_admin = django_admin.site._registry[ImageOutput]
+    assert model_admin.action_checkbox(image) == django_admin.ModelAdmin.action_checkbox(model_admin, image)
+    html = superuser_client.get(reverse(CHANGELIST)).content.decode()
+    assert str(django_admin.ModelAdmin.action_checkbox(model_admin, image)) in html
+    assert 'id="action-toggle"' in html  # the column's select-all header is kept

@@ -85,6 +85,7 @@ SERVICES = (
     "blogimages.storage",
     "blogimages.style_guide",
     "blogimages.tokens",
+    "blogimages.warmup",
 )
 #: What translates between the outside world and the services.
 FACES = (
