@@ -19,7 +19,7 @@ from blogimages.providers import get_provider
 from blogimages.providers.base import GenerationRequest
 from blogimages.storage import get_storage
 from blogimages.tasks import generate_output
-from tests.blogimages.providers.comfy_standin import CHECKPOINTS, Behaviour, FakeComfy, pixels_for
+from tests.blogimages.providers.comfy_standin import Behaviour, FakeComfy, comfy_providers, pixels_for
 
 SIZE = {"width": 64, "height": 64}
 
@@ -27,12 +27,7 @@ SIZE = {"width": 64, "height": 64}
 @pytest.fixture
 def fake(settings):
     server = FakeComfy().start()
-    settings.BLOGIMAGES_PROVIDERS = {
-        "comfy": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
-                  "OPTIONS": {"base_url": server.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
-                              "timeout": 20}},
-        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
-    }
+    settings.BLOGIMAGES_PROVIDERS = comfy_providers(server)
     settings.BLOGIMAGES_DEFAULT_PROVIDER = "comfy"
     yield server
     server.stop()

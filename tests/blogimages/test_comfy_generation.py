@@ -20,7 +20,7 @@ from blogimages.models import ComfyWorkflow, ImageOutput, ImageSetting, OutputSt
 from blogimages.providers import get_provider
 from blogimages.providers.base import MAX_SEED_64
 from blogimages.storage import get_storage
-from tests.blogimages.providers.comfy_standin import CHECKPOINTS, Behaviour, FakeComfy
+from tests.blogimages.providers.comfy_standin import Behaviour, FakeComfy, comfy_providers
 from tests.blogimages.providers.test_comfyui_server import OPEN_WEBUI_NODES, exported_graph
 
 pytestmark = pytest.mark.django_db
@@ -29,12 +29,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fake(settings):
     server = FakeComfy().start()
-    settings.BLOGIMAGES_PROVIDERS = {
-        "comfy": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
-                  "OPTIONS": {"base_url": server.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
-                              "timeout": 10}},
-        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
-    }
+    settings.BLOGIMAGES_PROVIDERS = comfy_providers(server, timeout=10)
     settings.BLOGIMAGES_DEFAULT_PROVIDER = "comfy"
     yield server
     server.stop()

@@ -14,7 +14,7 @@ from django.db import connection
 
 from blogimages import queueing, tasks
 from blogimages.models import GenerationBatch, ImageOutput, ImageSetting
-from tests.blogimages.providers.comfy_standin import CHECKPOINTS, Behaviour, FakeComfy
+from tests.blogimages.providers.comfy_standin import Behaviour, FakeComfy, comfy_providers
 from tests.blogimages.views.helpers import HX
 from tests.posts.test_views import url
 
@@ -24,12 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def comfy(settings):
     server = FakeComfy().start()
-    settings.BLOGIMAGES_PROVIDERS = {
-        "comfyui": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
-                    "OPTIONS": {"base_url": server.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
-                                "timeout": 20}},
-        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
-    }
+    settings.BLOGIMAGES_PROVIDERS = comfy_providers(server, alias="comfyui")
     settings.BLOGIMAGES_DEFAULT_PROVIDER = "comfyui"
     yield server
     server.release()

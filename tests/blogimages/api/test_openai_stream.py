@@ -196,15 +196,10 @@ def test_a_bad_stream_value_is_a_400(client, raw_token):
 
 @pytest.fixture
 def comfy(settings):
-    from tests.blogimages.providers.comfy_standin import CHECKPOINTS, FakeComfy
+    from tests.blogimages.providers.comfy_standin import FakeComfy, comfy_providers
 
     server = FakeComfy().start()
-    settings.BLOGIMAGES_PROVIDERS = {
-        "comfyui": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
-                    "OPTIONS": {"base_url": server.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
-                                "timeout": 10}},
-        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
-    }
+    settings.BLOGIMAGES_PROVIDERS = comfy_providers(server, alias="comfyui", timeout=10)
     yield server
     server.stop()
 

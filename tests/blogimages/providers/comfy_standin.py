@@ -552,3 +552,13 @@ def validate(prompt: Any) -> tuple[dict | None, dict, list[str]]:
         return ({"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
                  "details": "", "extra_info": {}}, node_errors, outputs)
     return None, {}, outputs
+
+
+def comfy_providers(server: FakeComfy, *, alias: str = "comfy", timeout: float = 20) -> dict:
+    """BLOGIMAGES_PROVIDERS with a ComfyUI alias on this stand-in (fast polling) beside `cards`."""
+    return {
+        alias: {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
+                "OPTIONS": {"base_url": server.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.01,
+                            "timeout": timeout}},
+        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
+    }
