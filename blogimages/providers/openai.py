@@ -56,6 +56,7 @@ from .base import (
     ModelLifecycle,
     PartialCallback,
     PartialImage,
+    apply_defaults,
     validation_problems,
 )
 from .http import parse_retry_after, sniff_image_mime
@@ -510,8 +511,10 @@ class OpenAIProvider(BaseProvider):
         model = model or self.default_model_name()
         self.refuse_retired(model)
         width, height = parse_size(size, alias=self.alias)
-        request = GenerationRequest(prompt=prompt or "Another version of this image.", model=model,
-                                    width=width, height=height, n=n)
+        # The provider's defaults (quality...) apply as they do to generate and edit: they are
+        # sent, and the estimate prices what is sent (a quality-keyed price list needs them).
+        request = apply_defaults(GenerationRequest(prompt=prompt or "Another version of this image.", model=model,
+                                                   width=width, height=height, n=n), self.defaults)
         self.check_variation(request, image)
         info = self.model_info(model)
         params: dict[str, Any] = {
@@ -525,26 +528,14 @@ class OpenAIProvider(BaseProvider):
             params["response_format"] = self.response_format
         logger.debug("provider %s: images.edit (variation) model=%s size=%s n=%d image=%d bytes",
                      self.alias, model, size, n, len(image))
-        started = time.monotonic()
-        try:
-            raw = self.call(
-                lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
-            )
-            result = self.to_result(raw, request)
-        except ProviderError as exc:
-            # As BaseProvider.run logs a failed generation (messages are already redacted).
-            logger.warning(
-                "provider %s model %s variations failed after %d ms: %s",
-                self.alias, model, (time.monotonic() - started) * 1000, exc,
-            )
-            raise
-        elapsed = int((time.monotonic() - started) * 1000)
-        logger.info("provider %s model %s made %d variation(s) in %d ms",
-                    self.alias, model, len(result.images), elapsed)
+        # Timed, priced, logged and redacted as generate and edit are (BaseProvider._timed).
+        result = self._timed(request, lambda: self.to_result(self.call(
+            lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
+        ), request))
         images = tuple(
             replace(item, seed=None, metadata={**item.metadata, "variation": True}) for item in result.images
         )
-        return self.priced(request, replace(result, images=images, provider_ms=elapsed))
+        return replace(result, images=images)
 
     def check_variation(self, request: GenerationRequest, image: bytes) -> None:
         problems: list[str] = []
