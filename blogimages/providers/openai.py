@@ -199,7 +199,7 @@ class OpenAIProvider(BaseProvider):
         max_images = int(edits.get("max_images") or 0)
         return replace(caps, models=self.model_names(), default_model=default,
                        prices=self._prices_for(model, caps.prices), backgrounds=info.backgrounds,
-                       moderations=info.moderation, extra_params=info.extra_params,
+                       moderations=info.moderation, extra_params=info.extra_params, auto_size=info.auto_size,
                        # The GPT image models stream up to 3 partial images (image_generate_params.py).
                        max_partial_images=3 if info.gpt_image else 0,
                        supports_edit=max_images > 0, supports_mask=bool(edits.get("mask")),
@@ -261,7 +261,17 @@ class OpenAIProvider(BaseProvider):
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
         caps = self.capabilities(request.model)
         if caps.token_prices and not any(key in self.prices for key in ("*", request.model)):
-            tokens = estimated_output_tokens(caps, width=request.width, height=request.height, quality=request.quality)
+            listed = {size for row in caps.output_tokens.values() for size in row}
+            if request.extra.get("size") == "auto" and listed:
+                # The model picks the size: estimate the largest it may pick (the table's sizes
+                # are the ones `auto` picks from), as `auto` quality is estimated high.
+                counts = [estimated_output_tokens(caps, width=int(size.split("x")[0]),
+                                                  height=int(size.split("x")[1]), quality=request.quality)
+                          for size in sorted(listed)]
+                tokens = None if None in counts else max(counts)
+            else:
+                tokens = estimated_output_tokens(caps, width=request.width, height=request.height,
+                                                 quality=request.quality)
             if tokens is None:
                 return None
             rates = caps.token_prices
@@ -283,8 +293,10 @@ class OpenAIProvider(BaseProvider):
     def extra_problems(self, request: GenerationRequest) -> list[str]:
         info = self.model_info(request.model)
         allowed = info.extra_params
-        unknown = sorted(set(request.extra) - set(allowed))
+        unknown = sorted(set(request.extra) - set(allowed) - ({"size"} if info.auto_size else set()))
         problems = []
+        if "size" in request.extra and info.auto_size and request.extra["size"] != "auto":
+            problems.append("extra size must be 'auto' (give any other size as width and height)")
         if unknown:
             offered = ", ".join(allowed) if allowed else "none"
             problems.append(f"this model does not take {', '.join(unknown)}; extra parameters allowed: {offered}")
