@@ -199,7 +199,8 @@ STORAGES = {
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage whose presigned links stay the same for a window (blogimages/s3_storage.py).
+        "BACKEND": "blogimages.s3_storage.S3MediaStorage",
         "OPTIONS": {
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),

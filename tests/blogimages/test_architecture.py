@@ -78,6 +78,7 @@ SERVICES = (
     "blogimages.reconcile",
     "blogimages.renditions",
     "blogimages.review",
+    "blogimages.s3_storage",
     "blogimages.selectors",
     "blogimages.signed_media",
     "blogimages.similar",
