@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log line of the request, and its traceback, carry the request's id.
     "blogimages.request_id.RequestIdMiddleware",
+    # What a request defers (a post's renditions without a broker) runs after its response is sent.
+    "blogimages.after_response.AfterResponseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",

@@ -48,6 +48,7 @@ MODELS = (
 #: The only writers (and the selectors that read for pages and APIs).
 SERVICES = (
     "blogimages.access",
+    "blogimages.after_response",
     "blogimages.archive",
     "blogimages.assist",
     "blogimages.automation",
