@@ -110,8 +110,14 @@ def publish(post, port: int, cookie: str) -> tuple[float, float]:
     answered = (time.perf_counter() - start) * 1000
     assert response.status == 302, response.status
     connection.close()
-    while not renditions_ready(post):
-        time.sleep(0.05)
+    # Cheap polls (the lock a publish holds until its renditions are made) so the bench does not
+    # take the interpreter from the server thread making them; then the real check.
+    from django.core.cache import cache
+
+    from blogimages import post_renditions
+
+    while cache.get(post_renditions._lock_key(post.pk)) is not None or not renditions_ready(post):
+        time.sleep(0.1)
     return answered, (time.perf_counter() - start) * 1000
 
 
