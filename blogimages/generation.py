@@ -986,6 +986,8 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
     target = target_from_snapshot(snapshot_data)
     generated = (info.width, info.height)
     asked = (snapshot_data.get("width"), snapshot_data.get("height"))
+    if (snapshot_data.get("extra") or {}).get("size") == "auto":
+        asked = generated  # sent size "auto": the model chose the size, whatever it is is right
     if target is None and all(isinstance(v, int) and v > 0 for v in asked) and generated != asked:
         # The provider answered another size than it was asked for: fitted to what was
         # asked, with both sizes on record, never stored as if it were right.

@@ -1,16 +1,20 @@
 """A published post's renditions are made when it is published, not on its first view.
 
-Making every srcset width and format of every slot's image takes seconds (7–24 s for a post of
-5 to 50 sections). So:
+Making every srcset width and format of every slot's image takes seconds (1–15 s for a post of
+5 to 50 sections on an idle machine, several times that under load). So:
 
-    schedule(post)          after the commit: a Celery task when there is a broker, else inline
+    schedule(post)          after the commit: a Celery task when there is a broker; without one,
+                            after the response of the request that published (the editor does not
+                            wait: after_response.defer), or inline outside a request (a command)
                             (called when a post is saved published, and when a published post's
                             slot gets another image)
     make(post_pk)           what the task runs: every rendition the public page shows
     prepare_published(post, images, social)
                             what the public page calls: reads the renditions that exist, never
                             makes one; if some are missing it schedules `make` (once per few
-                            minutes per post) and the page shows the originals meanwhile
+                            minutes per post, made after that page's response without a broker)
+                            and the page shows the originals meanwhile (signed links): a page never
+                            links a rendition whose row, and so whose file, is not there yet
 
 The srcset of every slot's image but the social card's, and the 1200×630 social crop of the
 social card's image (or the featured image's while the post has no social card) — the same
@@ -47,7 +51,8 @@ def schedule(post) -> None:
 
 
 def run(post_pk) -> bool:
-    """Hand `make(post_pk)` to a worker (True) or make them now when there is no broker (False).
+    """Hand `make(post_pk)` to a worker or to the end of the current request (True), or make
+    them now when there is neither a broker nor a request (False).
     Until `make` is done (or SCHEDULE_AGAIN_AFTER passed) a page that finds them missing does
     not ask again."""
     cache.set(_lock_key(post_pk), 1, SCHEDULE_AGAIN_AFTER)
@@ -94,7 +99,7 @@ def make(post_pk) -> int:
 def prepare_published(post, shown, social: ImageOutput | None) -> list[ImageOutput]:
     """Attach the existing renditions of a published page's images (`shown`: with a srcset;
     `social`: the image of its og:image crop), making none; returns the images still without
-    all of theirs, after scheduling them (made inline when there is no broker)."""
+    all of theirs, after scheduling them (made inline only outside a request without a broker)."""
     shown = [image for image in shown if image is not None]
     social = [social] if social is not None else []
     lacking = _prepare(shown, social)

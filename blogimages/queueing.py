@@ -39,8 +39,9 @@ _post_renditions_runner: PostRenditionsRunner | None = None
 
 
 def set_post_renditions_runner(runner: PostRenditionsRunner) -> None:
-    """Make `runner(post_pk)` the way a published post's renditions get made: True when it handed
-    them to a worker, False when it made them before returning (no broker)."""
+    """Make `runner(post_pk)` the way a published post's renditions get made: True when they are
+    made later (a worker has them, or, without a broker, they follow the request's response),
+    False when it made them before returning (no broker and no request: a command, a shell)."""
     global _post_renditions_runner
     _post_renditions_runner = runner
 

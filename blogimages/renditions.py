@@ -27,7 +27,7 @@ from . import content_credentials, derive, signed_media, storage
 from .conf import blogimages_settings
 from .exceptions import BlogImagesError
 from .integration import get_post_adapter
-from .imaging.renditions import RenditionSpec, format_of, parse_spec, render, scaled_height, srcset_widths
+from .imaging.renditions import RenditionSpec, format_of, parse_spec, render_each, scaled_height, srcset_widths
 from .models import ImageOutput, OutputStatus, Rendition
 
 logger = logging.getLogger("blogimages.renditions")
@@ -90,8 +90,9 @@ def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[
         except (OSError, ValueError, BlogImagesError):
             logger.warning("image %s: original unreadable, page shows it without renditions", image.pk)
             continue
-        for spec in wanted:
-            missing.append(_make(image, spec, original))
+        # One decode of the original for all of its files.
+        for spec, data in render_each(original, wanted, focal=(image.focal_x, image.focal_y), quality=_quality):
+            missing.append(_make(image, spec, data, original))
     if missing:
         _store(missing)
         for rendition in missing:
@@ -101,9 +102,12 @@ def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[
     return by_image
 
 
-def _make(image: ImageOutput, spec: RenditionSpec, original: bytes) -> Rendition:
-    data = render(original, spec, focal=(image.focal_x, image.focal_y),
-                  quality=blogimages_settings.RENDITION_QUALITY if spec.format != "png" else None)
+def _quality(spec: RenditionSpec) -> int | None:
+    return blogimages_settings.RENDITION_QUALITY if spec.format != "png" else None
+
+
+def _make(image: ImageOutput, spec: RenditionSpec, data: bytes, original: bytes) -> Rendition:
+    """Store one rendition's file (signed with Content Credentials); its row is for the caller."""
     data = content_credentials.sign_rendition(image, data, original=original, spec=spec.name)
     height = spec.height or scaled_height(spec.width, (image.width, image.height))
     name = storage.get_storage().save(rendition_name(image, spec), ContentFile(data))

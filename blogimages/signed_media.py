@@ -6,7 +6,8 @@ working after a while, as OpenAI's do (60 minutes):
 
     url_for(output.file.name, request=request)   # -> https://blog.example.com/images/media/<token>/<leaf>
 
-- S3 and other storages that presign: their own presigned URL, with the same lifetime.
+- S3 and other storages that presign: their own presigned URL, expiring when a local link of
+  the same window does; made once per window and name and then reused (`presigned`).
 - Local storage: a URL of this app (`serve`) whose token names the file and its expiry, signed
   with SECRET_KEY. `serve` streams the file, or hands it to the web server with
   `X-Accel-Redirect` (nginx, `BLOGIMAGES_MEDIA_ACCEL_REDIRECT` = its internal location) or
@@ -25,14 +26,18 @@ an internal name), else the request's.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
+import posixpath
+import threading
+import time
+from collections import OrderedDict
 from functools import lru_cache
 from urllib.parse import quote
-import posixpath
-import time
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.http import RFC3986_SUBDELIMS
@@ -121,7 +126,58 @@ def _presigned(name: str, lifetime: int) -> str | None:
     storage = get_storage()
     if not hasattr(storage, "bucket_name"):
         return None  # not an S3-style storage
-    return storage.url(name, expire=lifetime)
+    return presigned(storage, name, lifetime)
+
+
+#: SigV4's longest X-Amz-Expires (7 days).
+PRESIGN_LONGEST = 7 * 24 * 3600
+#: Presigned links this process handed out lately (key → (url, hand out until)); the shared
+#: cache makes the processes agree, this spares a gallery page's ~50 links a round trip each.
+_recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
+_RECENT_KEEP = 4096
+_recent_lock = threading.Lock()
+
+
+def presigned(storage, name: str, expires_in: int | None = None) -> str:
+    """The storage's presigned URL of `name`, the same for a whole window (see `window`), as a
+    local link is: a presigned URL carries the second it was signed, so signing on every render
+    made every page differ and no browser reuse an image. The first call of a window signs it
+    to expire with the window's local links (at least L after any hand-out, at most SigV4's
+    7 days); it is handed out again only while it has at least half of its life left."""
+    lifetime = _lifetime(expires_in)
+    now = math.floor(time.time())
+    start, expiry = window(lifetime, now)
+    where = (storage.bucket_name, getattr(storage, "endpoint_url", None), getattr(storage, "custom_domain", None),
+             getattr(storage, "location", ""), name, lifetime, start)
+    key = "blogimages:presigned:" + hashlib.sha256(repr(where).encode()).hexdigest()
+    with _recent_lock:
+        found = _recent.get(key)
+        if found is not None and found[1] > now:
+            _recent.move_to_end(key)
+            return found[0]
+    def usable(entry) -> bool:
+        return isinstance(entry, tuple) and len(entry) == 2 and entry[1] > now
+
+    found = cache.get(key)
+    if not usable(found):
+        signed_for = min(expiry - now, PRESIGN_LONGEST)
+        sign = getattr(storage, "presign", None)  # blogimages.s3_storage: its own unshared signer
+        url = sign(name, signed_for) if sign is not None else storage.url(name, expire=signed_for)
+        # Within the window a link always has half its life left; the cap of 7 days may end that sooner.
+        until = min(start + lifetime, now + signed_for // 2)
+        found = (url, until)
+        if not cache.add(key, found, max(1, until - now)):
+            theirs = cache.get(key)  # another process signed it first: everyone hands out theirs
+            if usable(theirs):
+                found = theirs
+            else:  # what the cache kept is past its hand-out time (clocks differ): ours replaces it
+                cache.set(key, found, max(1, until - now))
+    with _recent_lock:
+        _recent[key] = found
+        _recent.move_to_end(key)
+        while len(_recent) > _RECENT_KEEP:
+            _recent.popitem(last=False)
+    return found[0]
 
 
 @lru_cache(maxsize=16)

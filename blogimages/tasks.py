@@ -18,7 +18,7 @@ from celery.utils import uuid
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from . import generation, post_renditions, reconcile, warmup
+from . import after_response, generation, post_renditions, reconcile, warmup
 from .concurrency import ProviderBusy
 from .conf import blogimages_settings
 from .exceptions import ProviderUnavailable, QueueUnavailable
@@ -185,20 +185,27 @@ def make_post_renditions(post_pk) -> int:
 
 
 def enqueue_post_renditions(post_pk) -> bool:
-    """The task for a published post's renditions: True once the broker has it; made inline
-    (False) when there is no broker, or when the broker does not answer (nothing is lost)."""
+    """The task for a published post's renditions: True once the broker has it, or once they
+    are to be made after the current request's response (no broker, or a broker that does not
+    answer: nothing is lost, and the editor who pressed Publish does not wait for them); made
+    inline (False) outside a request."""
     if make_post_renditions.app.conf.task_always_eager:
-        make_post_renditions.apply((post_pk,))
-        return False
+        return _after_response_or_now(lambda: make_post_renditions.apply((post_pk,)))
     try:
         make_post_renditions.apply_async((post_pk,), ignore_result=True)
     except Exception as exc:
         if not is_broker_error(exc):
             raise
-        logger.error("broker unreachable: renditions of post %s are made inline: %s", post_pk, exc)
-        post_renditions.make(post_pk)
-        return False
+        logger.error("broker unreachable: renditions of post %s are made here: %s", post_pk, exc)
+        return _after_response_or_now(lambda: post_renditions.make(post_pk))
     return True
+
+
+def _after_response_or_now(work) -> bool:
+    if after_response.defer(work):
+        return True
+    work()
+    return False
 
 
 @shared_task(ignore_result=True)

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log line of the request, and its traceback, carry the request's id.
     "blogimages.request_id.RequestIdMiddleware",
+    # What a request defers (a post's renditions without a broker) runs after its response is sent.
+    "blogimages.after_response.AfterResponseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Before anything that may answer in HTML: /v1 answers in OpenAI's error shape.
     "blogimages.api.middleware.OpenAIShapeMiddleware",
@@ -199,7 +201,8 @@ STORAGES = {
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage whose presigned links stay the same for a window (blogimages/s3_storage.py).
+        "BACKEND": "blogimages.s3_storage.S3MediaStorage",
         "OPTIONS": {
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),

@@ -64,7 +64,7 @@ class Bucket:
         return cls(name=name, endpoint_url=endpoint_url, client=client)
 
     def storage_options(self, **overrides: Any) -> dict[str, Any]:
-        """OPTIONS for `storages.backends.s3.S3Storage`, as config/settings.py builds them."""
+        """OPTIONS for the S3 storage (`blogimages.s3_storage.S3MediaStorage`), as config/settings.py builds them."""
         return {
             "bucket_name": self.name,
             "endpoint_url": self.endpoint_url,

@@ -254,6 +254,8 @@ class ImagesRequest:
     input_fidelity: str | None = None
     partial_images: int | None = None
     stream: bool = False
+    # `size: "auto"` was sent: passed through to a model that takes it (Capabilities.auto_size).
+    size_auto: bool = False
 
 
 def gpt_image_options(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -310,6 +312,7 @@ def parse_images_request(data: Mapping[str, Any]) -> ImagesRequest:
         model=model,
         n=n or 1,
         size=size,
+        size_auto=size_text == "auto",
         quality=_string(data, "quality") or "",
         style=_string(data, "style") or "",
         response_format=response_format,
@@ -497,6 +500,8 @@ def generation_arguments(req: ImagesRequest, target: Target,
         _choice("output_format", fmt, caps.output_formats)
         overrides["output_format"] = fmt
     extra = gpt_image_extra(req, target, overrides.get("output_format") or "", ignored)
+    if req.size_auto and caps.auto_size:
+        extra["size"] = "auto"  # the model picks the size itself; others make their default size
     if extra:
         overrides["extra"] = extra
     prompt = ImagePrompt(description=req.prompt, style=prompt_style, negative_prompt=req.negative_prompt)

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter, ImageOps
 
-from .convert import check_quality, finish, load
+from .convert import Source, check_quality, finish, load
 from .decode import has_alpha, normalize_format, parse_color
 
 # The largest side any operation will produce.
@@ -123,6 +123,34 @@ def resize(
 
     Give only `width` or only `height` to scale proportionally (then `mode` does not matter).
     """
+    focal = _checked(width=width, height=height, mode=mode, focal=focal, background=background,
+                     output_format=output_format, quality=quality)
+    src = load(data)
+    out = _resize_image(src.image, width, height, mode, focal, background)
+    return finish(src, out, output_format, quality=quality)
+
+
+def resize_source(
+    src: Source,
+    *,
+    width: int | None,
+    height: int | None,
+    mode: str = "cover",
+    focal: tuple[float, float] = (0.5, 0.5),
+    background: Any = None,
+    output_format: str | None = None,
+    quality: int | None = None,
+) -> bytes:
+    """`resize()` of an image already opened with `convert.load`: several sizes of one image
+    (a srcset) decode it once instead of once per size."""
+    focal = _checked(width=width, height=height, mode=mode, focal=focal, background=background,
+                     output_format=output_format, quality=quality)
+    out = _resize_image(src.image, width, height, mode, focal, background)
+    return finish(src, out, output_format, quality=quality)
+
+
+def _checked(*, width, height, mode, focal, background, output_format, quality) -> tuple[float, float]:
+    """Refuse bad arguments before any pixel is touched; the focal point as two floats."""
     if width is None and height is None:
         raise ValueError("Give a width, a height, or both.")
     if width is not None:
@@ -144,9 +172,7 @@ def resize(
     check_quality(quality)
     if output_format is not None:
         normalize_format(output_format)
-    src = load(data)
-    out = _resize_image(src.image, width, height, mode, (fx, fy), background)
-    return finish(src, out, output_format, quality=quality)
+    return fx, fy
 
 
 def resize_to_format(

@@ -201,6 +201,9 @@ class Capabilities:
     min_pixels: int = 0
     max_pixels: int = 0
     default_size: tuple[int, int] = (1024, 1024)
+    # Takes size "auto" itself (OpenAI's GPT image models pick the size from the prompt); it is
+    # sent as `request.extra["size"]`, width × height then being only what estimates assume.
+    auto_size: bool = False
     max_n: int = 1
     max_prompt_length: int = 4000
     supports_negative_prompt: bool = False

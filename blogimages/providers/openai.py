@@ -56,6 +56,7 @@ from .base import (
     ModelLifecycle,
     PartialCallback,
     PartialImage,
+    apply_defaults,
     validation_problems,
 )
 from .http import parse_retry_after, sniff_image_mime
@@ -198,7 +199,7 @@ class OpenAIProvider(BaseProvider):
         max_images = int(edits.get("max_images") or 0)
         return replace(caps, models=self.model_names(), default_model=default,
                        prices=self._prices_for(model, caps.prices), backgrounds=info.backgrounds,
-                       moderations=info.moderation, extra_params=info.extra_params,
+                       moderations=info.moderation, extra_params=info.extra_params, auto_size=info.auto_size,
                        # The GPT image models stream up to 3 partial images (image_generate_params.py).
                        max_partial_images=3 if info.gpt_image else 0,
                        supports_edit=max_images > 0, supports_mask=bool(edits.get("mask")),
@@ -260,7 +261,17 @@ class OpenAIProvider(BaseProvider):
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
         caps = self.capabilities(request.model)
         if caps.token_prices and not any(key in self.prices for key in ("*", request.model)):
-            tokens = estimated_output_tokens(caps, width=request.width, height=request.height, quality=request.quality)
+            listed = {size for row in caps.output_tokens.values() for size in row}
+            if request.extra.get("size") == "auto" and listed:
+                # The model picks the size: estimate the largest it may pick (the table's sizes
+                # are the ones `auto` picks from), as `auto` quality is estimated high.
+                counts = [estimated_output_tokens(caps, width=int(size.split("x")[0]),
+                                                  height=int(size.split("x")[1]), quality=request.quality)
+                          for size in sorted(listed)]
+                tokens = None if None in counts else max(counts)
+            else:
+                tokens = estimated_output_tokens(caps, width=request.width, height=request.height,
+                                                 quality=request.quality)
             if tokens is None:
                 return None
             rates = caps.token_prices
@@ -282,8 +293,10 @@ class OpenAIProvider(BaseProvider):
     def extra_problems(self, request: GenerationRequest) -> list[str]:
         info = self.model_info(request.model)
         allowed = info.extra_params
-        unknown = sorted(set(request.extra) - set(allowed))
+        unknown = sorted(set(request.extra) - set(allowed) - ({"size"} if info.auto_size else set()))
         problems = []
+        if "size" in request.extra and info.auto_size and request.extra["size"] != "auto":
+            problems.append("extra size must be 'auto' (give any other size as width and height)")
         if unknown:
             offered = ", ".join(allowed) if allowed else "none"
             problems.append(f"this model does not take {', '.join(unknown)}; extra parameters allowed: {offered}")
@@ -510,8 +523,10 @@ class OpenAIProvider(BaseProvider):
         model = model or self.default_model_name()
         self.refuse_retired(model)
         width, height = parse_size(size, alias=self.alias)
-        request = GenerationRequest(prompt=prompt or "Another version of this image.", model=model,
-                                    width=width, height=height, n=n)
+        # The provider's defaults (quality...) apply as they do to generate and edit: they are
+        # sent, and the estimate prices what is sent (a quality-keyed price list needs them).
+        request = apply_defaults(GenerationRequest(prompt=prompt or "Another version of this image.", model=model,
+                                                   width=width, height=height, n=n), self.defaults)
         self.check_variation(request, image)
         info = self.model_info(model)
         params: dict[str, Any] = {
@@ -525,26 +540,14 @@ class OpenAIProvider(BaseProvider):
             params["response_format"] = self.response_format
         logger.debug("provider %s: images.edit (variation) model=%s size=%s n=%d image=%d bytes",
                      self.alias, model, size, n, len(image))
-        started = time.monotonic()
-        try:
-            raw = self.call(
-                lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
-            )
-            result = self.to_result(raw, request)
-        except ProviderError as exc:
-            # As BaseProvider.run logs a failed generation (messages are already redacted).
-            logger.warning(
-                "provider %s model %s variations failed after %d ms: %s",
-                self.alias, model, (time.monotonic() - started) * 1000, exc,
-            )
-            raise
-        elapsed = int((time.monotonic() - started) * 1000)
-        logger.info("provider %s model %s made %d variation(s) in %d ms",
-                    self.alias, model, len(result.images), elapsed)
+        # Timed, priced, logged and redacted as generate and edit are (BaseProvider._timed).
+        result = self._timed(request, lambda: self.to_result(self.call(
+            lambda client: client.images.with_raw_response.edit(**params, extra_headers=self.request_headers())
+        ), request))
         images = tuple(
             replace(item, seed=None, metadata={**item.metadata, "variation": True}) for item in result.images
         )
-        return self.priced(request, replace(result, images=images, provider_ms=elapsed))
+        return replace(result, images=images)
 
     def check_variation(self, request: GenerationRequest, image: bytes) -> None:
         problems: list[str] = []

@@ -48,6 +48,7 @@ MODELS = (
 #: The only writers (and the selectors that read for pages and APIs).
 SERVICES = (
     "blogimages.access",
+    "blogimages.after_response",
     "blogimages.archive",
     "blogimages.assist",
     "blogimages.automation",
@@ -78,6 +79,7 @@ SERVICES = (
     "blogimages.reconcile",
     "blogimages.renditions",
     "blogimages.review",
+    "blogimages.s3_storage",
     "blogimages.selectors",
     "blogimages.signed_media",
     "blogimages.similar",

@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from blogimages import batches
 from blogimages.exceptions import ContentRefused, ProviderServerError
 from blogimages.models import GenerationBatch, ImageOutput, ImagePrompt
-from tests.factories import ImagePromptExampleFactory, ImageSettingFactory, PostFactory, SectionFactory
+from tests.blogimages.views.helpers import make_editor
+from tests.factories import ImagePromptExampleFactory, ImageSettingFactory, PostFactory, SectionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -213,6 +214,22 @@ def test_cli_asks_before_an_expensive_batch(recorder, post, settings, monkeypatc
     assert GenerationBatch.objects.count() == 0
     call_command("generate_post_images", "coast", "--yes")
     assert GenerationBatch.objects.count() == 1
+
+
+def test_cli_user_starts_the_batch_as_that_user_with_their_rights_and_budget(recorder, post, settings):
+    editor = make_editor()
+    UserFactory(username="viewer")  # no permission to review images
+    call_command("generate_post_images", "coast", "--slots", "intro", "--user", "editor")
+    batch = GenerationBatch.objects.get()
+    assert batch.created_by == editor and ImageOutput.objects.get().created_by == editor
+    with pytest.raises(CommandError, match="--user: no user 'nobody'"):
+        call_command("generate_post_images", "coast", "--user", "nobody")
+    with pytest.raises(CommandError, match="--user viewer: .*permission to review images"):
+        call_command("generate_post_images", "coast", "--slots", "pools", "--user", "viewer")
+    settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.05"}  # $0.04 of it is the first batch's
+    with pytest.raises(CommandError, match="--user editor: .*over your daily budget"):
+        call_command("generate_post_images", "coast", "--slots", "pools", "--user", "editor")
+    assert GenerationBatch.objects.count() == 1 and ImageOutput.objects.count() == 1
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,9 @@ def test_a_published_rendition_is_public_and_cacheable(client, draft):
     post, _editor, image = draft
     post.featured_image = image  # also the social card's source (og:image)
     post.status = PostStatus.PUBLISHED
-    post.save()
+    post.save()  # its on_commit never runs here: the first reader finds no renditions
+    first = client.get(post.get_absolute_url())  # shows the originals; they are made after its answer
+    assert first.status_code == 200 and "/media/blogimages/renditions/" not in first.content.decode()
     page = client.get(post.get_absolute_url())  # anonymous reader
     html = page.content.decode()
     assert page.status_code == 200

@@ -5,9 +5,11 @@ no boto3 mocking); the tests look inside the bucket with their own boto3 client 
 the files' URLs with requests, as a browser would.
 """
 
+import datetime as dt
 import hashlib
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -50,7 +52,7 @@ def bucket(s3_server, settings):
     bucket = Bucket.create(s3_server)
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": bucket.storage_options()},
+        "default": {"BACKEND": "blogimages.s3_storage.S3MediaStorage", "OPTIONS": bucket.storage_options()},
     }
     storages._storages = {}
     yield bucket
@@ -206,25 +208,91 @@ def test_a_failed_upload_does_not_delete_another_images_object(recorder, bucket)
     assert bucket.keys() == [first]
 
 
-@pytest.mark.clock
-def test_signed_links_to_s3_files_are_the_stores_own_presigned_urls(recorder, bucket, settings):
+def presigned_expiry(url: str) -> int:
+    """When a presigned link stops working, as a Unix time (SigV4: signed at + lifetime; SigV2: Expires)."""
+    import calendar
     import time
     from urllib.parse import parse_qs, urlsplit
 
-    import requests
+    query = parse_qs(urlsplit(url).query)
+    if "Expires" in query:
+        return int(query["Expires"][0])
+    signed_at = calendar.timegm(time.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ"))
+    return signed_at + int(query["X-Amz-Expires"][0])
 
+
+WINDOW_START = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)  # a multiple of 600 s and of 3600 s
+
+
+@pytest.mark.clock
+def test_signed_links_to_s3_files_are_the_stores_own_presigned_urls(recorder, bucket, settings, clock):
     from blogimages import signed_media
 
     settings.BLOGIMAGES_SIGNED_URL_SECONDS = 600
+    clock.move_to(WINDOW_START + dt.timedelta(seconds=120))
     [out] = generation.generate(prompt="A lighthouse", overrides=SIZE)
     url = signed_media.url_for(out.file.name)
-    query = parse_qs(urlsplit(url).query)
-    # SigV4 says how long it lives, SigV2 until when: either way, the configured 600 s.
-    assert query.get("X-Amz-Expires") == ["600"] or query.get("Expires") == [str(int(time.time()) + 600)], url
+    assert "Signature=" in url and not url.startswith("/images/media/")
+    # Valid until the end of the next window, as a local link of this window: 1080 s from now.
+    assert presigned_expiry(url) == WINDOW_START.timestamp() + 1200
     fetched = requests.get(url, timeout=10)
     assert fetched.status_code == 200
     with out.file.open("rb") as fh:
         assert fetched.content == fh.read()
+
+
+def use_signature(settings, bucket, signature_version: str) -> None:
+    from django.core.files.storage import storages
+
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "blogimages.s3_storage.S3MediaStorage",
+        "OPTIONS": bucket.storage_options(signature_version=signature_version)}}
+    storages._storages = {}
+
+
+@pytest.mark.clock
+@pytest.mark.parametrize("signature_version", ["s3v4", "s3"])  # SigV4 (the site's) carries the second it signed
+def test_an_s3_link_is_the_same_on_every_render_of_its_window_and_new_after(
+        recorder, bucket, settings, clock, signature_version):
+    from blogimages import signed_media
+
+    use_signature(settings, bucket, signature_version)
+    settings.BLOGIMAGES_SIGNED_URL_SECONDS = 3600
+    clock.move_to(WINDOW_START + dt.timedelta(seconds=10))
+    [out] = generation.generate(prompt="A lighthouse", overrides=SIZE)
+    first = signed_media.url_for(out.file.name)
+    assert out.file.url == first  # {{ output.file.url }} on a page is the same link
+    clock.shift(3589)  # the window's last second: still that link, with over an hour left
+    assert signed_media.url_for(out.file.name) == first == out.file.url
+    assert presigned_expiry(first) - time.time() >= 3600
+    assert out.thumbnail.url != first
+    # Another process (its own recent links, the shared cache) hands out the same link.
+    signed_media._recent.clear()
+    assert signed_media.url_for(out.file.name) == first
+    clock.shift(1)  # the next window: a new link, valid for the new window's two hours
+    renewed = out.file.url
+    assert renewed != first and presigned_expiry(renewed) == WINDOW_START.timestamp() + 3 * 3600
+    clock.shift(1800)
+    assert signed_media.url_for(out.file.name) == renewed
+    assert requests.get(renewed, timeout=10).status_code == 200
+
+
+@pytest.mark.clock
+def test_an_s3_link_longer_than_sigv4_allows_is_handed_out_only_while_half_its_life_is_left(
+        recorder, bucket, settings, clock):
+    from blogimages import signed_media
+
+    settings.BLOGIMAGES_SIGNED_URL_SECONDS = 30 * 24 * 3600  # a month: S3 signs at most 7 days
+    clock.move_to(dt.datetime.fromtimestamp(692 * 30 * 24 * 3600, dt.UTC))  # a window's start (2026-11-03)
+    [out] = generation.generate(prompt="A lighthouse", overrides=SIZE)
+    first = out.file.url
+    assert signed_media.PRESIGN_LONGEST - 1 <= presigned_expiry(first) - time.time() <= signed_media.PRESIGN_LONGEST
+    clock.shift(signed_media.PRESIGN_LONGEST // 2 - 1)
+    assert out.file.url == first
+    clock.shift(1)  # half of its 7 days are gone: a new link
+    later = out.file.url
+    assert later != first
+    assert signed_media.PRESIGN_LONGEST - 1 <= presigned_expiry(later) - time.time() <= signed_media.PRESIGN_LONGEST
 
 
 def test_private_media_on_s3_presigns_files_and_a_published_rendition_gets_its_plain_object_url(recorder, bucket):

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from blogimages import generation
+from blogimages import generation, post_renditions
 from blogimages.models import Rendition
 from posts.models import PostStatus
 from tests.factories import PostFactory, SectionFactory
@@ -31,6 +31,8 @@ def published_post(sections=2, *, images=True):
         post.featured_image = make_image(post, "featured")
         post.social_image = make_image(post, "social", size=(1200, 630), description="Coast card")
         post.save()
+        # What publishing does once its transaction commits (never, inside a test's transaction).
+        post_renditions.make(post.pk)
     return post
 
 

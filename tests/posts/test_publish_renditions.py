@@ -1,6 +1,7 @@
 """A published post's renditions are made when it is published, not by its first reader
-(blogimages/post_renditions.py): inline at publish without a broker, a Celery task with one;
-the page meanwhile shows the originals and never makes a rendition itself."""
+(blogimages/post_renditions.py): without a broker after the publish request's response (inline
+outside a request), a Celery task with one; the page meanwhile shows the originals and never
+makes a rendition itself."""
 
 import re
 import uuid
@@ -53,6 +54,58 @@ def test_publishing_makes_every_rendition_the_page_shows_and_the_first_view_make
     assert page.status_code == 200 and rendition_inserts(queries) == [] and Rendition.objects.count() == made
     html = page.content.decode()
     assert html.count("/media/blogimages/renditions/") > 10 and "/images/media/" not in html
+
+
+def held_response(client, method: str, path: str, **extra):
+    """The site's answer to a request, as a WSGI server has it before it calls `close()` (the
+    test client closes it at once): what the browser gets before the after-response work."""
+    from django.core.handlers.base import BaseHandler
+    from django.test import RequestFactory
+
+    factory = RequestFactory()
+    factory.cookies = client.cookies
+    request = getattr(factory, method)(path, **extra)
+    request._dont_enforce_csrf_checks = True  # as the test client does
+    handler = BaseHandler()
+    handler.load_middleware()
+    return handler.get_response(request)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_publish_answers_first_and_the_renditions_follow_its_response(editor_client, client):
+    post = draft_post(2)
+    response = held_response(editor_client, "post", reverse("posts:publish", args=[post.slug]))
+    assert response.status_code == 302 and response["Location"] == post.get_absolute_url()
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHED and Rendition.objects.count() == 0, "the answer did not wait"
+
+    # A reader meanwhile gets the originals (signed links), makes nothing and asks for nothing more.
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(post.get_absolute_url())
+    assert page.status_code == 200 and rendition_inserts(queries) == [] and Rendition.objects.count() == 0
+    html = page.content.decode()
+    assert "/images/media/" in html and "/media/blogimages/renditions/" not in html
+
+    response.close()  # the server has sent the answer: the same worker makes them now
+    for image in (post.featured_image, *(s.chosen_image for s in post.sections.all())):
+        assert Rendition.objects.filter(image=image, spec__endswith=".webp").exists(), image.section_key
+    assert Rendition.objects.filter(image=post.social_image, spec="fill-1200x630.png").exists()
+    ready = client.get(post.get_absolute_url()).content.decode()
+    assert ready.count("/media/blogimages/renditions/") > 10 and 'property="og:image"' in ready
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_a_page_missing_renditions_has_them_made_after_its_own_response(client):
+    post = draft_post(1)
+    post.status = PostStatus.PUBLISHED
+    post.save()  # outside a request: made inline, as a command publishing would
+    assert Rendition.objects.exists()
+    Rendition.objects.all().delete()  # as if they were lost
+    response = held_response(client, "get", post.get_absolute_url())
+    assert response.status_code == 200 and b"/media/blogimages/renditions/" not in response.content
+    assert Rendition.objects.count() == 0  # the reader's answer did not wait for them
+    response.close()
+    assert client.get(post.get_absolute_url()).content.decode().count("/media/blogimages/renditions/") > 5
 
 
 def test_a_new_image_on_a_published_slot_gets_its_renditions_when_assigned(

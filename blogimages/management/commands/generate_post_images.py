@@ -1,4 +1,4 @@
-"""`python manage.py generate_post_images <slug> [--setting NAME] [--slots featured,social,k1] [--wait]`"""
+"""`python manage.py generate_post_images <slug> [--setting NAME] [--slots featured,social,k1] [--user USERNAME] [--wait]`"""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import sys
 import time
 from decimal import Decimal
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from blogimages import batches
 from blogimages.conf import blogimages_settings
 from blogimages.exceptions import BlogImagesError, QueueUnavailable
 from blogimages.integration import get_post_adapter
+from blogimages.management.base import user_named
 from blogimages.models import GenerationBatch, ImagePromptExample, ImageSetting, OutputStatus
 from blogimages.selectors import unfinished_images
 
@@ -54,6 +55,10 @@ class Command(BaseCommand):
                             help="Only the slots without an approved image (when no slots are named).")
         parser.add_argument("--story", action="store_true",
                             help="Story mode: the slots as one series (one style, a seed family fixed by the post).")
+        parser.add_argument("--user", metavar="USERNAME",
+                            help="Username the batch is started as: it needs their right to review images, counts "
+                                 "against their rate limits and budget, and the images are theirs. Without it the "
+                                 "batch is the system's.")
         parser.add_argument("-n", "--per-section", type=int, default=1, dest="n", help="Images per section.")
         parser.add_argument("--wait", action="store_true", help="Show a live progress bar until the batch ends.")
         parser.add_argument("--yes", action="store_true", help="Do not ask before an expensive batch.")
@@ -65,6 +70,7 @@ class Command(BaseCommand):
             post = adapter.get_post(opts["slug"])
         except ObjectDoesNotExist:
             raise CommandError(f"No post with slug {opts['slug']!r}.") from None
+        user = user_named(opts.get("user"))
         setting = self._named(ImageSetting, opts["setting"])
         example = self._named(ImagePromptExample, opts["example"])
         named = opts["slots"] or opts["sections"]
@@ -86,10 +92,13 @@ class Command(BaseCommand):
         self._confirm(cost, yes=opts["yes"])
 
         try:
-            started = batches.start_post_batch(**kwargs)
+            started = batches.start_post_batch(**kwargs, user=user)
         except QueueUnavailable as exc:
             # The batch is saved; the reconciler hands it to the workers once the queue is back.
             raise CommandError(str(exc)) from exc
+        except (PermissionDenied, BlogImagesError, ValueError) as exc:
+            # Not allowed to, over their budget or rate limit: nothing was started.
+            raise CommandError(f"--user {user.get_username()}: {exc}" if user is not None else str(exc)) from exc
         batch = started.batch
         if started.skipped:
             self.stdout.write(f"Already in progress, skipped: {', '.join(started.skipped)}.")

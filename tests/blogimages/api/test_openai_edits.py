@@ -187,8 +187,8 @@ def test_open_webuis_exact_gpt_image_generation_request(live_server, token, http
     assert output.api_token_id == token[0].pk
     [call] = standin.calls
     assert call.params["quality"] == "low" and "response_format" not in call.params
-    # "auto" is the provider's default size here (GenerationRequest carries pixels), not OpenAI's own choice.
-    assert call.params["size"] == "1024x1024"
+    # "auto" reaches OpenAI as "auto" (it picks the size; the stand-in's pick is 1024x1024).
+    assert call.params["size"] == size
     httpserver.check_assertions()
 
 

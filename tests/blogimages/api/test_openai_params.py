@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal
 
 import openai
 import pytest
@@ -58,6 +59,31 @@ def test_the_sdk_sends_every_gpt_image_option_to_openai(standin, live_server, ra
     # Echoed as OpenAI's ImagesResponse does.
     assert (result.background, result.size, result.quality) == ("transparent", "1024x1024", "low")
     assert base64.b64decode(result.data[0].b64_json)[:4] == b"\x89PNG"  # the stand-in paints png
+
+
+@pytest.mark.django_db(transaction=True)
+def test_size_auto_reaches_a_gpt_image_model_and_the_size_it_picks_is_kept(standin, live_server, raw_token):
+    standin.auto_size = (1536, 1024)  # OpenAI chose a wide image for this prompt
+    client = openai.OpenAI(base_url=live_server.url + "/v1", api_key=raw_token, max_retries=0)
+    result = client.images.generate(model="openai/gpt-image-2", prompt="a wide harbour at dusk", size="auto",
+                                    quality="low")
+    [call_] = standin.calls
+    assert call_.params["size"] == "auto"
+    output = ImageOutput.objects.get()
+    assert (output.width, output.height) == (1536, 1024) and result.size == "1536x1024"
+    # Reserved for the largest size auto may pick: 408 low-quality image tokens (1024x1024 is 272).
+    assert output.cost_estimate == Decimal("0.0123")
+
+
+@pytest.mark.django_db
+def test_size_auto_is_the_default_size_of_a_provider_that_takes_no_auto(client, raw_token, standin):
+    from blogimages.providers import get_provider
+
+    response = call(client, {"model": "cards", "prompt": "Harbour", "size": "auto"}, raw_token)
+    assert response.status_code == 200, response.content
+    output = ImageOutput.objects.get()
+    assert (output.width, output.height) == get_provider("cards").capabilities("").default_size
+    assert "size" not in output.setting_snapshot["extra"]
 
 
 @pytest.mark.django_db

@@ -66,6 +66,8 @@ class OpenAIStandIn:
         self.model_listings = 0
         # A message: streams end with an `error` event after their partial images.
         self.stream_error = ""
+        # What `size: "auto"` makes (OpenAI picks the size from the prompt).
+        self.auto_size = (1024, 1024)
         httpserver.expect_request("/v1/models", method="GET").respond_with_handler(self.models)
         httpserver.expect_request("/v1/images/generations", method="POST").respond_with_handler(self.generations)
         httpserver.expect_request("/v1/images/edits", method="POST").respond_with_handler(self.edits)
@@ -192,7 +194,7 @@ class OpenAIStandIn:
         if "input_fidelity" in params and not input_images:
             return self.error(400, "Unknown parameter: 'input_fidelity'.", param="input_fidelity",
                               code="unknown_parameter")
-        width, height = (1024, 1024) if size == "auto" else (int(side) for side in size.split("x"))
+        width, height = self.auto_size if size == "auto" else (int(side) for side in size.split("x"))
         png = self.png(width, height)
         body: dict[str, Any] = {
             "created": 1764547200,

@@ -202,6 +202,24 @@ def test_variations_are_an_edit_with_the_image_as_reference(standin, make_provid
     assert result.cost_basis == "usage" and result.cost > 0
 
 
+def test_variations_take_the_providers_defaults_and_are_priced_like_a_generation(httpserver, make_provider):
+    # No usage in the answer: the cost is the estimate, from a price list keyed by quality.
+    standin = OpenAIStandIn(httpserver, usage=False)
+    provider = make_provider(defaults={"quality": "low"},
+                             prices={"*": {"high:*": "0.20", "low:*": "0.01"}})
+
+    generated = provider.run(GenerationRequest(prompt="a lighthouse at dusk", model="gpt-image-2",
+                                               width=1024, height=1024))
+    varied = provider.create_variation(image=OpenAIStandIn.png(1024, 1024), n=2, model="gpt-image-2",
+                                       size="1024x1024", prompt="a lighthouse at dusk")
+
+    generate_call, variation_call = standin.calls
+    assert generate_call.params["quality"] == variation_call.params["quality"] == "low"
+    assert (generated.cost, generated.cost_basis) == (Decimal("0.01"), "estimate")
+    assert (varied.cost, varied.cost_basis) == (Decimal("0.02"), "estimate")
+    assert varied.provider_ms is not None and all(image.metadata["variation"] for image in varied.images)
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"model": "dall-e-2"}, "model dall-e-2 was shut down on 2026-05-12; use gpt-image-2 instead."),
     ({"model": "gpt-image-9"}, "model 'gpt-image-9' does not make variations"),
