@@ -98,3 +98,24 @@ def migrated_sqlite(tmp_path_factory) -> Path:
 def copy_migrated_sqlite(template: Path, target: Path) -> Path:
     shutil.copyfile(template, target)
     return target
+
+
+@pytest.fixture
+def v1_sdk(live_server):
+    """`v1_sdk(raw_token)`: the OpenAI SDK pointed at this site's /v1 on the live server,
+    closed after the test. An open client keeps its keep-alive socket, so the live server
+    thread serving it lives on with its own database connection (CONN_MAX_AGE keeps it):
+    the session's teardown then cannot drop the test database ("being accessed by other
+    users")."""
+    import openai
+
+    made: list[openai.OpenAI] = []
+
+    def make(api_key: str, **options) -> openai.OpenAI:
+        client = openai.OpenAI(base_url=live_server.url + "/v1", api_key=api_key, max_retries=0, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
