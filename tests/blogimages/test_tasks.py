@@ -40,28 +40,39 @@ def host():
 
 
 @pytest.fixture
-def make_worker(services, host, settings, _media_root, tmp_path, request):
+def start_worker(services, settings, _media_root, tmp_path, request):
+    """`start_worker(providers, **options)`: a real worker on a queue of its own serving
+    `providers` (the test's settings and default queue follow it); stopped after the test,
+    its log printed if the test failed."""
     from config.celery import app
 
     workers: list[Worker] = []
 
-    def make(*, max_concurrency=None, concurrency=4, **kwargs) -> Worker:
-        options = {"max_concurrency": max_concurrency} if max_concurrency else {}
-        providers = {"fake": host.provider_config(**options)}
+    def start(providers: dict, **kwargs) -> Worker:
         settings.BLOGIMAGES_PROVIDERS = providers
-        settings.BLOGIMAGES_DEFAULT_PROVIDER = "fake"
-        worker = Worker(providers=providers, media_root=_media_root, log_dir=tmp_path, concurrency=concurrency,
-                        **kwargs)
+        settings.BLOGIMAGES_DEFAULT_PROVIDER = next(iter(providers))
+        worker = Worker(providers=providers, media_root=_media_root, log_dir=tmp_path, **kwargs)
         app.conf.task_default_queue = worker.queue
         workers.append(worker)
         return worker.start()
 
-    yield make
+    yield start
     for worker in workers:
         worker.stop()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         for worker in workers:
             print(worker.log())
+
+
+@pytest.fixture
+def make_worker(host, start_worker):
+    """A worker calling the test's FakeImageHost (which outlives it)."""
+
+    def make(*, max_concurrency=None, concurrency=4, **kwargs) -> Worker:
+        options = {"max_concurrency": max_concurrency} if max_concurrency else {}
+        return start_worker({"fake": host.provider_config(**options)}, concurrency=concurrency, **kwargs)
+
+    return make
 
 
 def make_post(*headings: str):
