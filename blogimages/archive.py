@@ -11,6 +11,7 @@ import posixpath
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.utils.text import slugify
 
@@ -114,7 +115,7 @@ def stream(entries: Sequence[Entry], skipped: Sequence[ImageOutput] = ()) -> Ite
                 continue
             info = zipfile.ZipInfo(entry.name, date_time=output.created_at.timetuple()[:6])
             with source, archive.open(info, "w", force_zip64=entry.size > 2**31) as target:
-                for chunk in iter(lambda: source.read(CHUNK), b""):
+                for chunk in iter(partial(source.read, CHUNK), b""):
                     target.write(chunk)
                     yield sink.take()
             yield sink.take()

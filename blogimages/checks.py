@@ -35,6 +35,31 @@ def check_providers(app_configs=None, **kwargs):
 
 
 @register()
+def check_stale_after_outlasts_provider_calls(app_configs=None, **kwargs):
+    """A running image whose claim is older than TASK_STALE_AFTER is taken over by the next
+    delivery of its task, and nothing renews a live claim: a provider call that may last
+    longer than that is taken over while it is still in flight, and again each time (every
+    attempt asks the provider anew and none finishes)."""
+    from .providers import providers
+
+    stale_after = float(blogimages_settings.TASK_STALE_AFTER)
+    messages = []
+    for alias in blogimages_settings.PROVIDERS:
+        try:
+            timeout = float(providers[alias].timeout)
+        except (InvalidProviderError, AttributeError, TypeError, ValueError):
+            continue  # reported by check_providers, or a backend without a call timeout
+        if timeout >= stale_after:
+            messages.append(Warning(
+                f"Provider {alias!r}: a call may last {timeout:g} s, but BLOGIMAGES_TASK_STALE_AFTER is "
+                f"{stale_after:g} s: a worker's image would be taken over while its call is still running.",
+                hint="Set BLOGIMAGES_TASK_STALE_AFTER well above the slowest provider's timeout.",
+                id="blogimages.W004",
+            ))
+    return messages
+
+
+@register()
 def check_model_lifecycles(app_configs=None, **kwargs):
     """Configured default models and stored settings naming a model that is retired, or
     deprecated with its shutdown within DEPRECATION_WARNING_DAYS."""

@@ -45,13 +45,13 @@ class Worker:
     def start(self, timeout: float = 60) -> Worker:
         self._starts += 1
         self.log_path = self.log_dir / f"worker-{self._starts}.log"
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(self.concurrency),
-             "-Q", self.queue, "-n", f"{self.queue}-{self._starts}@%h", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-l", "INFO"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with open(self.log_path, "wb") as log:  # the worker writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c",
+                 str(self.concurrency), "-Q", self.queue, "-n", f"{self.queue}-{self._starts}@%h", "--without-gossip",
+                 "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -77,3 +77,13 @@ class Worker:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def wait_until(condition, timeout: float = 30, what: str = "condition") -> None:
+    """Poll `condition()` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached after {timeout}s")

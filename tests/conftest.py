@@ -98,3 +98,43 @@ def migrated_sqlite(tmp_path_factory) -> Path:
 def copy_migrated_sqlite(template: Path, target: Path) -> Path:
     shutil.copyfile(template, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _live_server_requests_end(request):
+    """After a test on the live server, wait (briefly) for the threads that served it: each
+    holds a database connection of its own (CONN_MAX_AGE keeps it) until its client hangs
+    up, and one still open when the session ends stops the test database from being dropped
+    ("being accessed by other users"). A client nobody closed hangs up when it is collected."""
+    yield
+    if "live_server" not in request.fixturenames:
+        return
+    import gc
+    import threading
+    import time
+
+    gc.collect()
+    deadline = time.monotonic() + 5
+    # socketserver.ThreadingMixIn names each request's thread after its target.
+    while time.monotonic() < deadline and any(
+            thread.name.endswith("(process_request_thread)") for thread in threading.enumerate()):
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def v1_sdk(live_server):
+    """`v1_sdk(raw_token)`: the OpenAI SDK pointed at this site's /v1 on the live server,
+    closed after the test: an open client keeps its keep-alive socket, and with it the live
+    server's thread serving it and that thread's database connection (see above)."""
+    import openai
+
+    made: list[openai.OpenAI] = []
+
+    def make(api_key: str, **options) -> openai.OpenAI:
+        client = openai.OpenAI(base_url=live_server.url + "/v1", api_key=api_key, max_retries=0, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

@@ -5,7 +5,8 @@ the most requests it ever had in flight. What it answers depends on the prompt:
 
 - contains "forbidden"  -> 400 content_policy_violation (a permanent refusal)
 - contains "ratelimit"  -> 429 with Retry-After the first time, then an image
-- contains "slow"       -> an image after `slow_seconds`
+- contains "slow"       -> an image after `slow_seconds`; while `hold()` is on, the call stays
+                           in flight (no answer) until `release()`, however long a test takes
 - anything else         -> an image after `latency` seconds
 """
 
@@ -52,6 +53,8 @@ class FakeImageHost:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._rate_limited: set[str] = set()
+        self._released = threading.Event()
+        self._released.set()
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.server.expect_request("/v1/images/generations", method="POST").respond_with_handler(self._generate)
         self.server.expect_request("/v1/models", method="GET").respond_with_json(
@@ -63,8 +66,17 @@ class FakeImageHost:
         return self
 
     def stop(self) -> None:
+        self.release()  # a held call's thread ends with the host
         if self.server.is_running():
             self.server.stop()
+
+    def hold(self) -> None:
+        """"slow" calls wait, unanswered, until release(): a call surely in flight when a test
+        kills its worker, with no duration to race against the worker's staleness timings."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     @property
     def base_url(self) -> str:
@@ -105,6 +117,8 @@ class FakeImageHost:
         if "forbidden" in prompt:
             return _error(400, "Your request was rejected as a result of our safety system.",
                           "content_policy_violation")
+        if "slow" in prompt:
+            self._released.wait(timeout=120)
         time.sleep(self.slow_seconds if "slow" in prompt else self.latency)
         width, height = (int(v) for v in body.get("size", "256x256").split("x"))
         seed = int(body.get("seed") or 0)

@@ -135,7 +135,7 @@ def test_static_files_come_hashed_and_compressed_from_whitenoise_and_access_line
         if f"request_id={request_id}" in log.read_text(errors="replace"):
             break
         time.sleep(0.1)
-    assert f'"GET /accounts/login/ HTTP/1.1" 200' in log.read_text() and f"request_id={request_id}" in log.read_text()
+    assert '"GET /accounts/login/ HTTP/1.1" 200' in log.read_text() and f"request_id={request_id}" in log.read_text()
 
 
 def test_the_python_requests_example_gets_base64_by_default(gunicorn, tmp_path):

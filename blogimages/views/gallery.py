@@ -69,13 +69,18 @@ def gallery_context(request: HttpRequest, params) -> dict:
         ordering = paging.ordering_of(images)
         older = paging.cursor_after(items[-1], ordering) if numbered.has_next else None
         newer = paging.cursor_before(items[0], ordering) if items and number > 1 else None
+    # From a jump, and on the pages reached from one by cursor, the page's number is unknown:
+    # those pages are labelled by the dates they show instead.
+    number_known = jump is None and (not cursor or "page" in params)
     page = GalleryPage(number=number, per_page=per_page, count=count, count_exact=count_exact,
-                       has_next=older is not None, has_previous=newer is not None)
+                       has_next=older is not None, has_previous=newer is not None, number_known=number_known)
     query = filters.as_params()
     if per_page != PER_PAGE:
         query["per_page"] = str(per_page)
 
     def page_url(cursor_value: str, page_number: int) -> str:
+        if not number_known:
+            return "?" + urlencode({**query, "cursor": cursor_value})
         if page_number <= 1:
             return "?" + urlencode(query) if query else "?"
         return "?" + urlencode({**query, "cursor": cursor_value, "page": page_number})
@@ -91,6 +96,12 @@ def gallery_context(request: HttpRequest, params) -> dict:
         output.stack = with_thumb_sizes(getattr(output, "stack", []))
         for tile in (output, *output.stack):
             tile.deletable = can_delete(request.user, tile)
+    # A page without a number is labelled by dates: its rows are from its first row's date
+    # or before, and the next page's from its last row's (read before any folding).
+    shown_from = older_from = None
+    if not number_known and items:
+        field = paging.ordering_of(images)[0][0]
+        shown_from, older_from = getattr(items[0], field), getattr(items[-1], field)
     bookmark = reverse("blogimages:gallery") + ("?" + urlencode(query) if query else "")
     return {
         "page": page, "outputs": outputs, "nav": "gallery",
@@ -98,11 +109,14 @@ def gallery_context(request: HttpRequest, params) -> dict:
         "flat": filters.flat,
         "collapse": filters.collapse,
         "next_url": page_url(older, number + 1) if older else "",
-        # From a jump the page's number is unknown: "newer" goes up from there by cursor.
-        "previous_url": ("?" + urlencode({**query, "cursor": newer}) if jump else page_url(newer, number - 1))
-        if newer else (bookmark if jump else ""),
+        # Without a page number "newer" goes up by cursor; a jump's page leads to the newest.
+        "previous_url": page_url(newer, number - 1) if newer else (bookmark if jump else ""),
         "jump": jump, "jump_error": jump_error, "jump_param": JUMP_PARAM, "query": query,
+        "shown_from": shown_from, "older_from": older_from,
         "bookmark_url": bookmark,
+        # Where the reader is, for the address bar: a reload after a jump comes back to it.
+        "place_url": bookmark + (("&" if "?" in bookmark else "?") + urlencode({JUMP_PARAM: jump.isoformat()})
+                                 if jump else ""),
         "return_url": bookmark + (("&" if "?" in bookmark else "?") + f"page={number}" if number > 1 else ""),
         "can_review": can_review(request.user),
         "watermark_presets": WatermarkPreset.objects.order_by("name"),
@@ -122,6 +136,7 @@ class GalleryPage:
     count_exact: bool
     has_next: bool
     has_previous: bool
+    number_known: bool = True  # False from a jump by date, and by cursor on from there
 
     @property
     def next_page_number(self) -> int:
@@ -148,8 +163,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
     if is_fragment(request):
         if request.htmx.target == "gallery-results":
             response = render(request, "blogimages/gallery.html#results", context)
-            # The filter form pushes its URL; push the clean one (no empty fields) instead.
-            return vary_on_htmx(push_url(response, context["bookmark_url"]))
+            # The filter form pushes its URL; push the clean one (no empty fields, the jump
+            # kept) instead.
+            return vary_on_htmx(push_url(response, context["place_url"]))
         return vary_on_htmx(render(request, "blogimages/gallery.html#page-items", context))
     visible = list(boards.visible_boards(request.user))
     context["my_boards"] = [board for board in visible if board.owner_id == request.user.pk]

@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -72,3 +73,20 @@ def make_pki(*, common_name: str = "Test Blog Signer", organisation: str = "Test
         key_pem=key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         key=key, common_name=common_name, organisation=organisation,
     )
+
+
+# Fixtures for the tests that sign with a PKI made once per module (import both by name).
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestPki:
+    return make_pki()
+
+
+@pytest.fixture
+def signing(settings, tmp_path, pki) -> TestPki:
+    """The site signs its files with `pki`'s certificate and trusts its CA."""
+    chain, key, ca = pki.write(tmp_path / "pki")
+    settings.BLOGIMAGES_C2PA_CERT, settings.BLOGIMAGES_C2PA_KEY = str(chain), str(key)
+    settings.BLOGIMAGES_C2PA_TRUST_ANCHORS = str(ca)
+    return pki

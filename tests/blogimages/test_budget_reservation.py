@@ -1,47 +1,30 @@
 """The budget check and the spend are one step: concurrent requests cannot overspend."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from blogimages import budgets, generation
 from blogimages.budgets import BudgetExceeded
 from blogimages.models import ImageOutput, OutputStatus
-from tests.conftest import require_service
+from tests.concurrent_calls import at_once, require_postgresql
 from tests.factories import UserFactory
 
 
 @pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_eight_concurrent_requests_cannot_overspend(settings, recorder):
-    if connection.vendor != "postgresql":
-        require_service("PostgreSQL", "concurrent transactions need DATABASE_URL=postgres://...")
+    require_postgresql()
     settings.BLOGIMAGES_RATE_LIMITS = {}
     # The recorder costs $0.04 an image: room for exactly 5 of the 8.
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.20"}
     user = UserFactory()
-    start = threading.Barrier(8)
-    outcomes: list[str] = []
 
-    def request():
-        try:
-            start.wait()
-            generation.generate(prompt="A lighthouse", provider="test", overrides={"width": 32, "height": 32},
-                                user=user)
-            outcomes.append("made")
-        except BudgetExceeded:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+    outcomes = at_once(8, lambda: generation.generate(prompt="A lighthouse", provider="test",
+                                                      overrides={"width": 32, "height": 32}, user=user),
+                       refused=BudgetExceeded)
 
-    threads = [threading.Thread(target=request) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert sorted(outcomes) == ["made"] * 5 + ["refused"] * 3
+    assert outcomes == ["made"] * 5 + ["refused"] * 3
     assert ImageOutput.objects.filter(status=OutputStatus.SUCCEEDED).count() == 5
     assert budgets.spent(user=user, period="daily") == Decimal("0.20")
 

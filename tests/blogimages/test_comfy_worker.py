@@ -14,46 +14,29 @@ from blogimages.conf import blogimages_settings
 from blogimages.models import ImageOutput, OutputStatus
 from tests.blogimages.providers.comfy_standin import CHECKPOINTS, Behaviour, FakeComfy
 from tests.blogimages.test_comfy_background import fake_prompt
-from tests.blogimages.test_tasks import services
-from tests.celery_worker import Worker
+from tests.blogimages.test_tasks import services, start_worker
+from tests.celery_worker import wait_until
 
-__all__ = ["services"]  # a fixture, used by name
+__all__ = ["services", "start_worker"]  # fixtures, used by name
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 
-def wait_until(condition, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached after {timeout}s")
+@pytest.fixture
+def comfy():
+    fake = FakeComfy().start()
+    yield fake
+    fake.stop()  # after the workers calling it have stopped
 
 
 @pytest.fixture
-def comfy_workers(services, settings, _media_root, tmp_path, request):
-    from config.celery import app
-
-    fake = FakeComfy().start()
+def comfy_workers(comfy, start_worker):
     providers = {"comfy": {"BACKEND": "blogimages.providers.comfyui.ComfyUIProvider",
-                           "OPTIONS": {"base_url": fake.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.05,
+                           "OPTIONS": {"base_url": comfy.url, "checkpoint": CHECKPOINTS[0], "poll_interval": 0.05,
                                        "timeout": 120}}}
-    settings.BLOGIMAGES_PROVIDERS = providers
-    settings.BLOGIMAGES_DEFAULT_PROVIDER = "comfy"
+    # Each worker a new process on the same queue: a task left by a killed one reaches the next.
     queue = f"blogimages-test-comfy-{time.monotonic_ns()}"
-    app.conf.task_default_queue = queue
-    workers: list[Worker] = []
-
-    def start() -> Worker:
-        worker = Worker(providers=providers, media_root=_media_root, log_dir=tmp_path, concurrency=2, queue=queue)
-        workers.append(worker)
-        return worker.start()
-
-    yield fake, start
-    for worker in workers:
-        worker.stop()
-    fake.stop()
+    return comfy, lambda: start_worker(providers, concurrency=2, queue=queue)
 
 
 def test_a_killed_workers_prompt_is_cancelled_on_comfyui_by_the_reconciler(comfy_workers):
@@ -61,7 +44,7 @@ def test_a_killed_workers_prompt_is_cancelled_on_comfyui_by_the_reconciler(comfy
     fake.behave(Behaviour(hold=True, steps=3))  # ours runs until something stops it
     worker = start()
     [output] = generation.submit(prompt="a lighthouse", provider="comfy", overrides={"width": 64, "height": 64})
-    wait_until(lambda: fake.running is not None, what="our prompt running on ComfyUI")
+    wait_until(lambda: fake.running is not None, timeout=60, what="our prompt running on ComfyUI")
     ours = fake.running.prompt_id
     other = fake_prompt(fake, "someone-else")  # another client's prompt, waiting behind ours
     output.refresh_from_db()
@@ -79,14 +62,14 @@ def test_a_killed_workers_prompt_is_cancelled_on_comfyui_by_the_reconciler(comfy
     assert report.taken_over == [output.pk] and report.cancelled == [output.pk]
     assert fake.calls("POST", "/interrupt") == [{"prompt_id": ours}]
     assert fake.calls("POST", "/queue") == [{"delete": [ours]}]
-    wait_until(lambda: other in fake.history, what="the other client's prompt finished")
+    wait_until(lambda: other in fake.history, timeout=60, what="the other client's prompt finished")
     assert fake.history[ours]["status"]["status_str"] == "error"  # interrupted, not finished
     assert fake.history[other]["status"]["status_str"] == "success"
 
     # The image was queued again; a new worker makes it once.
     start()
     wait_until(lambda: ImageOutput.objects.get(pk=output.pk).status == OutputStatus.SUCCEEDED,
-               what="the image made by the new worker")
+               timeout=60, what="the image made by the new worker")
     output.refresh_from_db()
     assert output.attempts == 3  # the killed attempt, the reconciler's take-over, the new one
     assert len(fake.calls("POST", "/prompt")) == 3  # ours, the other client's, the new attempt's
@@ -99,7 +82,7 @@ def test_a_background_batch_on_a_real_worker_is_one_comfyui_run(comfy_workers):
                                 overrides={"width": 64, "height": 64, "seed": 5})
     ids = [o.pk for o in outputs]
     wait_until(lambda: ImageOutput.objects.filter(pk__in=ids, status=OutputStatus.SUCCEEDED).count() == 4,
-               what="four images made")
+               timeout=60, what="four images made")
     assert len(fake.calls("POST", "/prompt")) == 1
     rows = ImageOutput.objects.filter(pk__in=ids).order_by("pk")
     assert [row.provider_metadata["batch_index"] for row in rows] == [0, 1, 2, 3]

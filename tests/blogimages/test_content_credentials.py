@@ -18,25 +18,14 @@ from blogimages import content_credentials, derive, renditions
 from blogimages.checks import check_content_credentials, explicit_check
 from blogimages.imaging import credentials, provenance
 from blogimages.models import ImageOutput
-from tests.blogimages.c2pa_certs import make_pki
+from tests.blogimages.c2pa_certs import make_pki, pki, signing
 from tests.blogimages.test_review import file_bytes, make_image
 from tests.conftest import png_bytes
 
+__all__ = ["pki", "signing"]  # fixtures, used by name
+
 pytestmark = pytest.mark.django_db
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return make_pki()
-
-
-@pytest.fixture
-def signing(settings, tmp_path, pki):
-    chain, key, ca = pki.write(tmp_path / "pki")
-    settings.BLOGIMAGES_C2PA_CERT, settings.BLOGIMAGES_C2PA_KEY = str(chain), str(key)
-    settings.BLOGIMAGES_C2PA_TRUST_ANCHORS = str(ca)
-    return pki
 
 
 def reader_for(data: bytes, ca_pem: bytes | None):

@@ -377,37 +377,17 @@ def test_a_variation_over_budget_is_refused_with_nothing_stored(recorder, settin
 @pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_variations_cannot_overspend(recorder, settings):
-    import threading
-
-    from django.db import connection
-
     from blogimages import budgets
     from blogimages.budgets import BudgetExceeded
-    from tests.conftest import require_service
+    from tests.concurrent_calls import at_once, require_postgresql
 
-    if connection.vendor != "postgresql":
-        require_service("PostgreSQL", "concurrent transactions need DATABASE_URL=postgres://...")
+    require_postgresql()
     original = make_image()
     user = make_user()
     settings.BLOGIMAGES_RATE_LIMITS = {}
     settings.BLOGIMAGES_BUDGETS = {"user_daily": "0.20"}  # $0.04 an image: room for 5 of 8
-    start = threading.Barrier(8)
-    outcomes: list[str] = []
 
-    def ask():
-        try:
-            start.wait()
-            derive.variations(original, 1, user=user)
-            outcomes.append("made")
-        except BudgetExceeded:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+    outcomes = at_once(8, lambda: derive.variations(original, 1, user=user), refused=BudgetExceeded)
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert sorted(outcomes) == ["made"] * 5 + ["refused"] * 3
+    assert outcomes == ["made"] * 5 + ["refused"] * 3
     assert budgets.spent(user=user, period="daily") == Decimal("0.20")

@@ -21,23 +21,24 @@ from django.db import connection
 from blogimages import batches, reconcile
 from blogimages.exceptions import QueueUnavailable
 from blogimages.models import ImageOutput
-from tests.blogimages.test_tasks import files_of, host, make_post, make_worker, section_keys, services, wait_for
+from tests.blogimages.test_tasks import (
+    files_of,
+    host,
+    make_post,
+    make_worker,
+    section_keys,
+    services,
+    start_worker,
+    wait_for,
+)
+from tests.celery_worker import wait_until
 from tests.conftest import require_service
 
-__all__ = ["host", "make_worker", "services"]  # fixtures used by name below
+__all__ = ["host", "make_worker", "services", "start_worker"]  # fixtures used by name below
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 SIZE = {"width": 256, "height": 256}
-
-
-def wait_until(condition, timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached after {timeout}s")
 
 
 def terminate_other_backends() -> int:

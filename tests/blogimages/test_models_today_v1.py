@@ -17,17 +17,16 @@ def standin(httpserver, settings):
     httpserver.check_assertions()
 
 
-def sdk(live_server):
+@pytest.fixture
+def sdk(v1_sdk):
     _token, raw = tokens.create_token(UserFactory(username="scripter"), name="tests")
-    return openai.OpenAI(base_url=live_server.url + "/v1", api_key=raw, max_retries=0)
+    return v1_sdk(raw)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_v1_usage_for_n2_equals_what_the_upstream_reported(standin, live_server):
-    client = sdk(live_server)
-
-    result = client.images.generate(model="openai/gpt-image-2", prompt="a lighthouse at dusk", n=2,
-                                    size="1024x1024", quality="medium")
+def test_v1_usage_for_n2_equals_what_the_upstream_reported(standin, sdk):
+    result = sdk.images.generate(model="openai/gpt-image-2", prompt="a lighthouse at dusk", n=2,
+                                 size="1024x1024", quality="medium")
 
     [upstream] = standin.usages
     assert upstream["output_tokens"] == 2112 and upstream["total_tokens"] == 2117
@@ -40,11 +39,9 @@ def test_v1_usage_for_n2_equals_what_the_upstream_reported(standin, live_server)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_v1_refuses_a_retired_model_naming_its_replacement(standin, live_server):
-    client = sdk(live_server)
-
+def test_v1_refuses_a_retired_model_naming_its_replacement(standin, sdk):
     with pytest.raises(openai.NotFoundError) as caught:
-        client.images.generate(model="dall-e-3", prompt="a lighthouse at dusk")
+        sdk.images.generate(model="dall-e-3", prompt="a lighthouse at dusk")
 
     assert caught.value.code == "model_not_found"
     assert "dall-e-3 was shut down on 2026-05-12; use gpt-image-2 instead" in caught.value.message

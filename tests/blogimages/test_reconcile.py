@@ -270,3 +270,21 @@ def test_beat_runs_the_reconciler_every_minute(recorder):
     assert task.apply().get() == {"requeued": 1, "taken_over": 0, "adopted": 0}
     lost.refresh_from_db()
     assert lost.status == OutputStatus.SUCCEEDED
+
+
+def test_check_warns_when_a_provider_call_may_outlast_the_staleness(settings):
+    """A claim older than TASK_STALE_AFTER is taken over and nothing renews a live one: a call
+    allowed to run longer would be taken over mid-flight, again and again."""
+    from blogimages.checks import check_stale_after_outlasts_provider_calls
+
+    settings.BLOGIMAGES_PROVIDERS = {
+        "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
+        "slow": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {"timeout": 1200}},
+    }
+    settings.BLOGIMAGES_DEFAULT_PROVIDER = "cards"
+    settings.BLOGIMAGES_TASK_STALE_AFTER = 900
+    [warning] = check_stale_after_outlasts_provider_calls()
+    assert warning.id == "blogimages.W004"
+    assert warning.msg.startswith("Provider 'slow': a call may last 1200 s, but BLOGIMAGES_TASK_STALE_AFTER is 900 s")
+    settings.BLOGIMAGES_TASK_STALE_AFTER = 1800
+    assert check_stale_after_outlasts_provider_calls() == []

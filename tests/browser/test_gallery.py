@@ -187,3 +187,40 @@ def test_gallery_at_phone_width_keeps_every_action_reachable(page, images):
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
     page.set_viewport_size(DESKTOP)
+
+
+def test_a_jump_by_date_survives_infinite_scroll_and_a_reload(page):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    # 30 cards 8 hours apart from 1 March 12:00: all but the newest are from 10 March or before.
+    start = timezone.make_aware(dt.datetime(2026, 3, 1, 12))
+    made = [generation.generate(prompt=f"Card number {i}", provider="cards", overrides={"width": 64, "height": 64})[0]
+            for i in range(30)]
+    for i, output in enumerate(made):
+        ImageOutput.objects.filter(pk=output.pk).update(created_at=start + dt.timedelta(hours=8) * i)
+    eleventh = timezone.make_aware(dt.datetime(2026, 3, 11))
+    before_11th = list(ImageOutput.objects.filter(created_at__lt=eleventh).order_by("-created_at", "-id")
+                       .values_list("pk", flat=True))
+    assert len(before_11th) == 29
+    log_in(page)
+    page.goto("/images/")
+    grid = page.locator("#gallery-grid > li.thumb")
+    expect(grid).to_have_count(24)
+
+    page.locator("#jump-date").fill("2026-03-10")  # a change: the filter form asks for the results
+    expect(page).to_have_url(re.compile(r"/images/\?jump=2026-03-10$"))
+    expect(grid.first).to_have_attribute("data-output", str(before_11th[0]))
+    last_shown = timezone.localtime(ImageOutput.objects.get(pk=before_11th[23]).created_at).date()
+    sentinel = page.locator(".grid-sentinel")
+    expect(sentinel).to_have_text(f"Older images (from {last_shown.isoformat()} and before)")
+
+    sentinel.scroll_into_view_if_needed()
+    expect(grid).to_have_count(29)
+    expect(page.locator(".grid-sentinel")).to_have_count(0)
+
+    page.reload()  # the address bar kept the jump: the reader is where they were
+    expect(page).to_have_url(re.compile(r"/images/\?jump=2026-03-10$"))
+    expect(grid.first).to_have_attribute("data-output", str(before_11th[0]))
+    expect(page.locator("#jump-date")).to_have_value("2026-03-10")

@@ -7,26 +7,15 @@ import pytest
 from django.urls import reverse
 
 from posts.models import PostStatus
-from tests.blogimages.c2pa_certs import make_pki
+from tests.blogimages.c2pa_certs import pki, signing
 from tests.factories import PostFactory, SectionFactory
 from tests.posts.test_public_page import make_image
+
+__all__ = ["pki", "signing"]  # fixtures, used by name
 
 pytestmark = pytest.mark.django_db
 
 PROMPT = "A secret lighthouse prompt at dusk"
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return make_pki()
-
-
-@pytest.fixture
-def signing(settings, tmp_path, pki):
-    chain, key, ca = pki.write(tmp_path / "pki")
-    settings.BLOGIMAGES_C2PA_CERT, settings.BLOGIMAGES_C2PA_KEY = str(chain), str(key)
-    settings.BLOGIMAGES_C2PA_TRUST_ANCHORS = str(ca)
-    return pki
 
 
 def post_with_images(status=PostStatus.PUBLISHED):

@@ -109,7 +109,7 @@ def test_the_develop_screen_and_admin_link_to_the_public_page(editor_client):
     admin.force_login(__import__("tests.factories", fromlist=["UserFactory"]).UserFactory(
         username="root", is_staff=True, is_superuser=True))
     change = admin.get(reverse("admin:posts_post_change", args=[post.pk])).content.decode()
-    assert f"/admin/r/" in change  # "View on site" goes through get_absolute_url
+    assert "/admin/r/" in change  # "View on site" goes through get_absolute_url
     shortcut = admin.get(re.search(r'href="(/admin/r/[^"]+)"', change).group(1))
     assert shortcut.status_code == 302 and shortcut["Location"].endswith("/posts/coast/")
 

@@ -111,8 +111,8 @@ def provider(make_provider) -> Automatic1111Provider:
     return make_provider()
 
 
-def expect_txt2img(httpserver, *args, **kwargs):
-    return httpserver.expect_request("/sdapi/v1/txt2img", method="POST", *args, **kwargs)
+def expect_txt2img(httpserver, **kwargs):
+    return httpserver.expect_request("/sdapi/v1/txt2img", method="POST", **kwargs)
 
 
 # -- success ---------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from werkzeug import Request, Response
 from blogimages.exceptions import UnsupportedFeature
 from blogimages.providers.base import EditRequest, GenerationRequest
 
-from .test_automatic1111 import SAMPLERS, SCHEDULERS, SD_MODELS, TITLE, b64, make_provider, png, requests_to  # noqa: F401
+from .test_automatic1111 import SAMPLERS, SCHEDULERS, SD_MODELS, TITLE, b64, make_provider, png, requests_to
+
+__all__ = ["make_provider"]  # a fixture, used by name
 
 UPSCALERS = [
     {"name": "None", "model_name": None, "model_path": None, "model_url": None, "scale": 4},

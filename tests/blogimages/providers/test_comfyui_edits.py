@@ -16,7 +16,9 @@ from blogimages.exceptions import ProviderError, UnsupportedFeature
 from blogimages.providers.base import EditRequest, GenerationRequest
 from blogimages.providers.comfyui import EDIT_WORKFLOW, INPAINT_WORKFLOW, load_workflow, validate_workflow
 
-from .test_comfyui import CHECKPOINTS, PROMPT_ID, history_entry, make_provider, png, saved  # noqa: F401
+from .test_comfyui import CHECKPOINTS, PROMPT_ID, history_entry, make_provider, png, saved
+
+__all__ = ["make_provider"]  # a fixture, used by name
 
 
 class ComfyUploads:

@@ -285,6 +285,37 @@ def test_the_gallery_jumps_to_a_date_by_cursor(client):
     assert start > 24 and listed(above, "output") == order[start - 24:start], "the 24 right above the jump"
 
 
+def test_pages_after_a_gallery_jump_are_labelled_by_date_and_the_pushed_url_keeps_the_jump(client):
+    gallery_images(40)  # 8 hours apart from 1 March 12:00; 35 of them before 13 March
+    response = client.get("/images/?jump=2026-03-12&provider=", headers={"HX-Request": "true",
+                                                                        "HX-Target": "gallery-results"})
+    # The address bar gets the jump (and no empty filter): a reload comes back to this place.
+    assert response["HX-Push-Url"] == "/images/?jump=2026-03-12"
+    html = response.content.decode()
+    shown = listed(html, "output")
+    assert len(shown) == 24
+    last = timezone.localtime(ImageOutput.objects.get(pk=shown[-1]).created_at).date()
+    # The jump's page has no number: "Older" says which dates come next, not "page 2".
+    assert re.search(r"Older images \(from " + last.isoformat() + r" and before\)", html)
+    assert "page 2" not in html
+    older = link(html, "data-older")
+    assert "cursor=" in older and "page=" not in older
+
+    rest = page(client, "/images/" + older)  # what infinite scroll (or the link without JavaScript) loads
+    assert len(listed(rest, "output")) == 11 and link(rest, "data-older") is None
+    first = timezone.localtime(ImageOutput.objects.get(pk=listed(rest, "output")[0]).created_at).date()
+    assert f"← Newer images</a> · from {first.isoformat()} and before" in rest
+    assert "page 1" not in rest and "page 2" not in rest
+
+
+def test_numbered_gallery_pages_keep_their_numbers(client):
+    gallery_images(30)
+    html = page(client, "/images/")
+    assert "Older images (page 2 of 2)" in html
+    second = page(client, "/images/" + link(html, "data-older"))
+    assert "← Newer images</a> · page 2 of 2" in second
+
+
 def test_the_gallery_says_when_a_jump_date_is_not_a_date(client):
     order = gallery_images(5)
     response = client.get("/images/?jump=2026-13-01")
