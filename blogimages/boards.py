@@ -186,7 +186,9 @@ def collect(outputs: Iterable[ImageOutput]) -> None:
             by_user.setdefault(output.created_by_id, []).append(output.pk)
     if not by_user:
         return
-    boards = dict(Board.objects.filter(owner_id__in=list(by_user), auto_add=True).values_list("owner_id", "pk"))
+    # At most one auto-add board per owner (board_one_auto_add): no ordering to compile or sort.
+    boards = dict(Board.objects.filter(owner_id__in=list(by_user), auto_add=True).order_by()
+                  .values_list("owner_id", "pk"))
     entries = [BoardImage(board_id=board_id, image_id=pk)
                for owner_id, board_id in boards.items() for pk in by_user[owner_id]]
     BoardImage.objects.bulk_create(entries, ignore_conflicts=True)

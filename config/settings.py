@@ -156,6 +156,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers take the lock when their transaction starts: no "database is locked" upgrades
     # midway, and check-then-insert sections (batch start) are serialized.
     DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
+    # Write-ahead log: readers never wait for the writer, and a commit appends to the log
+    # instead of creating, syncing and deleting a rollback journal (synchronous=NORMAL: no
+    # fsync per commit; a power cut may lose the last commits, never consistency). The /v1
+    # bench on the embedded default: 3x the requests per second, a quarter less CPU each
+    # (bench/api.py). `?init_command=...` in DATABASE_URL replaces it.
+    DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -45,3 +45,25 @@ def test_embedded_default_runs_tasks_inline(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(site_settings)
+
+
+def test_embedded_sqlite_writes_ahead(monkeypatch, tmp_path):
+    # The embedded default journals to a write-ahead log (readers never wait for the writer,
+    # no fsync per commit); a DATABASE_URL that names its own init_command keeps it.
+    import importlib
+    import sqlite3
+
+    import config.settings as site_settings
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'site.sqlite3'}")
+    try:
+        options = importlib.reload(site_settings).DATABASES["default"]["OPTIONS"]
+        with sqlite3.connect(tmp_path / "site.sqlite3") as db:
+            db.executescript(options["init_command"])
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'other.sqlite3'}?init_command=PRAGMA%20foreign_keys%3DON")
+        assert importlib.reload(site_settings).DATABASES["default"]["OPTIONS"]["init_command"] == "PRAGMA foreign_keys=ON"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(site_settings)
