@@ -114,7 +114,8 @@ class Plan:
         request = self.request
         quality = f", quality {request.quality}" if request.quality else ""
         chain = f" (or its fallbacks {', '.join(self.fallbacks)})" if self.fallbacks and self.edit is None else ""
-        return f"{self.provider.alias} {request.model or 'default model'} {request.width}x{request.height}{quality}{chain}"
+        model = request.model or "default model"
+        return f"{self.provider.alias} {model} {request.width}x{request.height}{quality}{chain}"
 
     @property
     def cost_estimate(self) -> Decimal | None:
