@@ -104,6 +104,9 @@ def test_a_generation_without_a_price_is_refused_under_a_budget_and_made_without
     # Priced by the quality asked for, or by the provider's default quality: let in.
     [made] = generation.generate(prompt="x", provider="byq", overrides={**SIZE, "quality": "hd"}, user=user)
     assert (made.status, made.cost_estimate) == (OutputStatus.SUCCEEDED, Decimal("0.08"))
+    # A local provider's price is 0 ({"*": 0}): free, not unknown.
+    [card] = generation.generate(prompt="x", provider="cards", overrides={"width": 64, "height": 64}, user=user)
+    assert (card.status, card.cost_estimate) == (OutputStatus.SUCCEEDED, Decimal(0))
     settings.BLOGIMAGES_BUDGETS = {}
     [free_run] = generation.generate(prompt="x", provider="byq", overrides=SIZE, user=user)
     assert free_run.status == OutputStatus.SUCCEEDED and free_run.cost_estimate is None
