@@ -229,6 +229,11 @@ class BatchPlan:
         return None if any(c is None for c in costs) else sum(costs, Decimal("0"))
 
     @property
+    def unpriced_label(self) -> str:
+        """The first section whose price is unknown, as a refusal names it ("" when all are priced)."""
+        return next((s.plan.price_label for s in self.sections if s.plan.cost_estimate is None), "")
+
+    @property
     def provider_aliases(self) -> list[str]:
         return sorted({s.plan.provider.alias for s in self.sections})
 
@@ -336,7 +341,7 @@ def start_post_batch(
         plan = plan_post_batch(post=post, setting=setting, provider=provider, sections=sections,
                                n_per_section=n_per_section, example=example, overrides=overrides,
                                only_missing=only_missing, use_style_guide=use_style_guide, story=story)
-        budgets.reserve(user=user, cost=plan.cost_estimate)
+        budgets.reserve(user=user, cost=plan.cost_estimate, label=plan.unpriced_label)
         busy = set(
             ImageOutput.objects.filter(
                 post=post, section_key__in=[s.section.key for s in plan.sections], status__in=ACTIVE

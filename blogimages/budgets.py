@@ -9,6 +9,11 @@ as spend from the moment they are inserted, and are settled when the call ends (
 `cost` replaces the estimate; a failed image that was not paid for counts nothing).
 `reserve` makes the check and that insert one step: concurrent requests take turns, so two
 of them cannot both see the same money left.
+
+An unknown cost (an estimate of None: no price for the request in its provider's list) is
+never counted as free: while a budget applies to the request it is refused (`PriceUnknown`),
+as a request over budget is, before anything is stored or any provider called. Free is a
+price of 0 (the local providers list `{"*": 0}`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ class BudgetExceeded(BlogImagesError):
     def __init__(self, message: str, *, scope: str, limit: Decimal, spent: Decimal, cost: Decimal) -> None:
         super().__init__(message)
         self.scope, self.limit, self.spent, self.cost = scope, limit, spent, cost
+
+
+class PriceUnknown(BudgetExceeded):
+    """A budget applies and the request's cost cannot be estimated: refused, never counted free.
+    Retrying will not help until the provider's price list covers the request."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +111,14 @@ def budgets_for(user) -> list[Budget]:
     return result
 
 
-def check_budget(*, user, cost: Decimal | None) -> None:
-    """Raise BudgetExceeded if spending `cost` more would break any budget."""
+def check_budget(*, user, cost: Decimal | None, label: str = "") -> None:
+    """Raise BudgetExceeded if spending `cost` more would break any budget, PriceUnknown if
+    `cost` is None (unknown) while any budget applies. `label` names what was priced."""
+    if cost is None:
+        _refuse_unknown(user, label)
+        return  # no budget applies: nothing to judge
     if not cost:
-        return  # free, or a provider without a price table: nothing to judge
+        return  # free
     for budget in budgets_for(user):
         if budget.spent + cost > budget.limit:
             who, period = budget.scope.split("_")
@@ -116,26 +130,46 @@ def check_budget(*, user, cost: Decimal | None) -> None:
             )
 
 
+def _refuse_unknown(user, label: str) -> None:
+    applying = budgets_for(user)
+    if not applying:
+        return
+    budget = applying[0]
+    who, period = budget.scope.split("_")
+    owner = "your" if who == "user" else "the site's"
+    what = f" for {label}" if label else ""
+    raise PriceUnknown(
+        f"The cost of this request is unknown (no price{what} in the provider's price list), and "
+        f"{owner} {period} budget (${budget.limit:.2f}) applies: it is refused rather than counted as free. "
+        "Add the price to the provider's OPTIONS[\"prices\"], or choose a priced provider, model or quality.",
+        scope=budget.scope, limit=budget.limit, spent=budget.spent, cost=None,
+    )
+
+
 # Any constant: the PostgreSQL advisory lock that serializes budget reservations.
 RESERVATION_LOCK = 0x62_69_62_75  # "bibu"
 
 
-def reserve(*, user, cost: Decimal | None) -> None:
+def reserve(*, user, cost: Decimal | None, label: str = "") -> None:
     """check_budget, held until the surrounding transaction ends: call it inside
     `transaction.atomic()` right before inserting the rows that spend `cost`.
 
     PostgreSQL: a transaction-level advisory lock, so the next reservation reads the spend
     only after this one's rows are committed. SQLite: the app's transactions begin
     IMMEDIATE (config/settings.py), which already makes them take turns.
+    An unknown `cost` (None) is refused while a budget applies (see PriceUnknown).
     """
-    if not cost or not budgets_configured():
-        return  # nothing to judge, nothing to wait for
+    if cost == 0 or not budgets_configured():
+        return  # free, or no budget at all: nothing to judge, nothing to wait for
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("budgets.reserve must run inside transaction.atomic()")
+    if cost is None:
+        _refuse_unknown(user, label)  # a refusal reserves nothing: no need to take a turn
+        return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESERVATION_LOCK])
-    check_budget(user=user, cost=cost)
+    check_budget(user=user, cost=cost, label=label)
 
 
 def budgets_configured() -> bool:

@@ -4,7 +4,8 @@ One call in each place a file is written:
 
     data, credentials = sign_original(output, data, received=provider_bytes)    # generation
     data, credentials = sign_derived(original, data, derivation="watermark")    # derive
-    data = sign_rendition(image, data, original=original_bytes, spec="w800.webp")  # renditions
+    parent = rendition_parent(image, original_bytes)       # renditions: the parent read once per image,
+    data = sign_rendition(image, data, original=original_bytes, spec="w800.webp", parent=parent)  # each file
 
 Configured by BLOGIMAGES_C2PA_CERT + BLOGIMAGES_C2PA_KEY (PEM files; optional
 BLOGIMAGES_C2PA_TSA_URL), or BLOGIMAGES_C2PA_SIGNER (dotted path to `sign(data) -> signature`,
@@ -136,8 +137,9 @@ def _record(summary: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**summary, **extra, "checked_at": timezone.now().isoformat()}
 
 
-def _sign(data: bytes, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
-    """Sign, then read the result back once so the record says whether it validates."""
+def _sign(data: bytes, *, read_back: bool = True, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
+    """Sign, then read the result back once so the record says whether it validates
+    (`read_back=False`: for a file that keeps no record, a rendition)."""
     if not is_configured():
         return data, {}
     try:
@@ -147,6 +149,8 @@ def _sign(data: bytes, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
         logger.error("C2PA signing failed, file stored without Content Credentials: %s", exc,
                      exc_info=not isinstance(exc, c2pa_files.CredentialsError | OSError))
         return data, {"state": "unsigned", "error": str(exc), "checked_at": timezone.now().isoformat()}
+    if not read_back:
+        return signed, {}
     return signed, _record(c2pa_files.read(signed, trust_anchors=anchors))
 
 
@@ -231,10 +235,28 @@ def sign_derived(original: ImageOutput, data: bytes, *, derivation: str, user=No
                  parent_title=str(original.uid), title=f"{original.uid} {derivation}")
 
 
-def sign_rendition(image: ImageOutput, data: bytes, *, original: bytes, spec: str) -> bytes:
-    """A page's rendition of `image`: EDIT with the image's file as the parent."""
+def rendition_parent(image: ImageOutput, original: bytes) -> bytes | None:
+    """`image`'s file as the parent of its renditions, read and validated once for all of them
+    (`sign_rendition(parent=...)`). None when nothing is signed, or when it cannot be prepared:
+    each rendition then reads the parent itself, as before."""
+    if not is_configured():
+        return None
+    try:
+        return c2pa_files.parent_ingredient(original, parent_title=str(image.uid), trust_anchors=trust_anchors(),
+                                            generator=GENERATOR)
+    except Exception as exc:  # noqa: BLE001  whatever it is, each rendition's own signing meets it (as _sign)
+        logger.warning("image %s: C2PA parent not prepared once for its renditions (%s)", image.pk, exc)
+        return None
+
+
+def sign_rendition(image: ImageOutput, data: bytes, *, original: bytes, spec: str,
+                   parent: bytes | None = None) -> bytes:
+    """A page's rendition of `image`: EDIT with the image's file as the parent (`parent`, from
+    `rendition_parent`, is that file already read: the same manifest without reading it again).
+    Not read back: a rendition keeps no record of its credentials."""
     signed, _record = _sign(data, actions=_edit_actions("rendition", details={"blogimages.spec": spec}),
-                            parent=original, parent_title=str(image.uid), title=f"{image.uid} {spec}")
+                            parent=original if parent is None else None, ingredient=parent,
+                            parent_title=str(image.uid), title=f"{image.uid} {spec}", read_back=False)
     return signed
 
 

@@ -46,6 +46,7 @@ from .models import (
     compose_prompt,
 )
 from .providers import GenerationRequest, get_provider
+from .providers.base import apply_defaults
 from .queueing import enqueue_outputs
 
 DERIVATIONS = ("watermark", "resize", "convert", "upscale", "publish", "upload", "variation", "edit")
@@ -458,7 +459,8 @@ def queue_rerun(
     plans = plans if isinstance(plans, list) else [plans]
     costs = [plan.cost_estimate for plan in plans]
     total = None if any(c is None for c in costs) else sum(costs, Decimal(0))
-    with generation.admitted(user=user, cost=total):
+    unpriced = next((plan.price_label for plan in plans if plan.cost_estimate is None), "")
+    with generation.admitted(user=user, cost=total, label=unpriced):
         batch = None
         if output.post_id:
             batch = GenerationBatch.objects.create(
@@ -549,14 +551,18 @@ def _endpoint_variations(output, source, backend, method, model, n, *, user) -> 
     data = read_bytes(output)
     wanted = (output.width or 1024, output.height or 1024)
     side_w, side_h = backend.capabilities(model).nearest_size(*wanted)
-    request = GenerationRequest(prompt=output.prompt_text or "variation", model=model, width=side_w, height=side_h, n=n)
+    # Priced as the provider will send it: with its defaults (quality...), which a price list
+    # may be keyed by (create_variation applies them too); without them the estimate is None.
+    request = apply_defaults(GenerationRequest(prompt=output.prompt_text or "variation", model=model,
+                                               width=side_w, height=side_h, n=n), backend.defaults)
     now = timezone.now()
     snapshot = {"provider": backend.alias, "variation_of": str(output.uid), "model": model,
                 "width": side_w, "height": side_h, "n": 1, "prompt": output.prompt_text, "method": "edit"}
     if (side_w, side_h) != wanted:
         snapshot["requested_width"], snapshot["requested_height"] = wanted
     # Let in as every request (rate limits, budget): the rows below are the reservation.
-    with generation.admitted(user=user, cost=backend.estimate_cost(request)):
+    label = f"{backend.alias} {model} {side_w}x{side_h}" + (f", quality {request.quality}" if request.quality else "")
+    with generation.admitted(user=user, cost=backend.estimate_cost(request), label=label):
         rows = ImageOutput.objects.bulk_create([
             ImageOutput(
                 prompt=source.prompt, prompt_text=output.prompt_text, negative_prompt=output.negative_prompt,

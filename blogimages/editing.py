@@ -297,7 +297,7 @@ def edit(
     try:
         with transaction.atomic():
             # The queued rows below are the budget reservation (budgets.reserve).
-            budgets.reserve(user=user, cost=plan.cost_estimate)
+            budgets.reserve(user=user, cost=plan.cost_estimate, label=plan.price_label)
             names = _store_inputs(planned, written)
             plan = replace(plan, edit={**plan.edit, **names})
             saved_prompt = ImagePrompt(description=prompt)

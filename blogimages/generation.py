@@ -98,13 +98,24 @@ class Plan:
     def cost_per_image(self) -> Decimal | None:
         """What one image may cost: the most of the provider's estimate and each fallback's
         (for the request as that fallback would take it), so that the budget reserved
-        before the call covers a fallback to a costlier provider. Unknown prices count nothing."""
+        before the call covers a fallback to a costlier provider. None (unknown) when any
+        provider that may make it has no price for it: an unknown price is never free (see
+        budgets.PriceUnknown); a fallback that cannot take the request spends nothing."""
         single = replace(self.request, n=1)
         costs = [self.provider.estimate_cost(single)]
         if self.edit is None:  # an edit has no fallback
-            costs += [fallback_cost(alias, single, self.target) for alias in self.fallbacks]
-        known = [cost for cost in costs if cost is not None]
-        return max(known) if known else None
+            costs += [cost for alias in self.fallbacks
+                      if (cost := fallback_cost(alias, single, self.target)) is not CANNOT_TAKE]
+        return None if None in costs else max(costs)
+
+    @property
+    def price_label(self) -> str:
+        """What was priced, for a refusal that names the missing price."""
+        request = self.request
+        quality = f", quality {request.quality}" if request.quality else ""
+        chain = f" (or its fallbacks {', '.join(self.fallbacks)})" if self.fallbacks and self.edit is None else ""
+        model = request.model or "default model"
+        return f"{self.provider.alias} {model} {request.width}x{request.height}{quality}{chain}"
 
     @property
     def cost_estimate(self) -> Decimal | None:
@@ -184,12 +195,20 @@ def fallback_chain(alias: str, fallbacks) -> tuple[str, ...]:
     return tuple(chain)
 
 
-def fallback_cost(alias: str, request: GenerationRequest, target: tuple[int, int] | None) -> Decimal | None:
-    """The estimate of fallback `alias` for `request` translated to what it takes; None
-    when it has no price or cannot take the request at all (then it spends nothing)."""
+# fallback_cost's answer for a fallback that cannot take the request: it will not be called.
+CANNOT_TAKE = object()
+
+
+def fallback_cost(alias: str, request: GenerationRequest, target: tuple[int, int] | None):
+    """The estimate of fallback `alias` for `request` translated to what it takes: a Decimal,
+    None when it has no price for it, CANNOT_TAKE when it cannot take the request at all."""
     try:
         backend = get_provider(alias)
         translated, _fitted, _dropped = translate(request, target, backend)
+    except (BlogImagesError, ValueError) as exc:
+        logger.info("fallback %s: cannot take this request (%s)", alias, exc)
+        return CANNOT_TAKE
+    try:
         return backend.estimate_cost(replace(translated, n=request.n))
     except (BlogImagesError, ValueError) as exc:
         logger.info("fallback %s: no estimate for this request (%s)", alias, exc)
@@ -940,14 +959,15 @@ def submit(
 
 
 @contextlib.contextmanager
-def admitted(*, user, api_token=None, cost: Decimal | None) -> Iterator[None]:
+def admitted(*, user, api_token=None, cost: Decimal | None, label: str = "") -> Iterator[None]:
     """One request that makes images, let in: counted against the per-user (and per-token)
     rate limits, then, in a transaction, its budget reserved. Insert the request's queued
     rows inside the block: they are the reservation (see budgets.reserve). Raises
-    RateLimited / BudgetExceeded before anything is stored."""
+    RateLimited / BudgetExceeded (PriceUnknown for a cost of None under a budget; `label`
+    names what was priced) before anything is stored."""
     ratelimit.hit(user=user, token=api_token)
     with transaction.atomic():
-        budgets.reserve(user=user, cost=cost)
+        budgets.reserve(user=user, cost=cost, label=label)
         yield
 
 
@@ -961,7 +981,7 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
                            slot_key=section_key, use_style_guide=use_style_guide)
     # Every face that makes images comes through here, so every one counts against the
     # per-user (and per-token) limits; a request refused as invalid above counts nothing.
-    with admitted(user=user, api_token=api_token, cost=plan.cost_estimate):
+    with admitted(user=user, api_token=api_token, cost=plan.cost_estimate, label=plan.price_label):
         if prompt.pk is None:
             if getattr(user, "is_authenticated", False) and prompt.author_id is None:
                 prompt.author = user

@@ -53,7 +53,11 @@ def llm_stream(
 def _budgeted(request: CompletionRequest, alias: str | None, user) -> tuple[BaseLLM, object]:
     backend: BaseLLM = get_llm(alias)
     owner = user if getattr(user, "is_authenticated", False) else None
-    check_budget(user=owner, cost=backend.estimate_cost(request))
+    model = backend.model_for(request)
+    # An offline interpreter costs nothing; a model without a price is unknown, never free
+    # (refused while a budget applies, see budgets.PriceUnknown).
+    cost = Decimal(0) if backend.capabilities(model).offline else backend.estimate_cost(request)
+    check_budget(user=owner, cost=cost, label=f"LLM {backend.alias} {model}".rstrip())
     return backend, owner
 
 

@@ -25,7 +25,7 @@ class AuthorMessage(NamedTuple):
 # Failure kinds (exception class names) that mean "change the request": no Retry.
 BAD_INPUT = frozenset({"ProviderBadRequest", "UnsupportedFeature", "InvalidImage", "ContentRefused"})
 # Refusals this app words itself (budget, unknown provider or section, unfilled placeholders).
-OWN_REFUSALS = frozenset({"ValueError", "PlaceholderError", "BudgetExceeded", "InvalidProviderError"})
+OWN_REFUSALS = frozenset({"ValueError", "PlaceholderError", "BudgetExceeded", "PriceUnknown", "InvalidProviderError"})
 # The form field a bad-input failure points at, for pages that highlight it.
 FIELD_FOR_KIND = {"ContentRefused": "description"}
 

@@ -90,9 +90,10 @@ def prepare_renditions(images: Iterable[ImageOutput | None], *, fills: Iterable[
         except (OSError, ValueError, BlogImagesError):
             logger.warning("image %s: original unreadable, page shows it without renditions", image.pk)
             continue
-        # One decode of the original for all of its files.
+        # One decode of the original for all of its files, and one read of it as their C2PA parent.
+        parent = content_credentials.rendition_parent(image, original)
         for spec, data in render_each(original, wanted, focal=(image.focal_x, image.focal_y), quality=_quality):
-            missing.append(_make(image, spec, data, original))
+            missing.append(_make(image, spec, data, original, parent))
     if missing:
         _store(missing)
         for rendition in missing:
@@ -106,9 +107,11 @@ def _quality(spec: RenditionSpec) -> int | None:
     return blogimages_settings.RENDITION_QUALITY if spec.format != "png" else None
 
 
-def _make(image: ImageOutput, spec: RenditionSpec, data: bytes, original: bytes) -> Rendition:
-    """Store one rendition's file (signed with Content Credentials); its row is for the caller."""
-    data = content_credentials.sign_rendition(image, data, original=original, spec=spec.name)
+def _make(image: ImageOutput, spec: RenditionSpec, data: bytes, original: bytes,
+          parent: bytes | None = None) -> Rendition:
+    """Store one rendition's file (signed with Content Credentials, `parent` from
+    content_credentials.rendition_parent); its row is for the caller."""
+    data = content_credentials.sign_rendition(image, data, original=original, spec=spec.name, parent=parent)
     height = spec.height or scaled_height(spec.width, (image.width, image.height))
     name = storage.get_storage().save(rendition_name(image, spec), ContentFile(data))
     return Rendition(image=image, spec=spec.name, file=name, width=spec.width, height=height,

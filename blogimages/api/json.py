@@ -32,7 +32,7 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field, StringConstraints
 
 from .. import batches, boards, editing, generation, paging, presets, ratelimit, review, signed_media, tokens
-from ..budgets import BudgetExceeded
+from ..budgets import BudgetExceeded, PriceUnknown
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ProviderError, QueueUnavailable, UnsupportedFeature
 from ..integration import get_post_adapter, get_post_model
@@ -147,6 +147,9 @@ def _service_down(request: HttpRequest, exc: BlogImagesError) -> HttpResponse:
 
 @api.exception_handler(BudgetExceeded)
 def _over_budget(request: HttpRequest, exc: BudgetExceeded) -> HttpResponse:
+    if isinstance(exc, PriceUnknown):
+        # No retry helps until the request is priced: no Retry-After.
+        return _error(request, 400, str(exc), "price_unknown", scope=exc.scope, limit=str(exc.limit))
     seconds = seconds_until_budget_reset(exc.scope)
     response = _error(request, 429, str(exc), "budget_exceeded", scope=exc.scope, limit=str(exc.limit),
                       spent=str(exc.spent), cost=str(exc.cost))

@@ -38,7 +38,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import generation, ratelimit, signed_media, tokens
-from ..budgets import BudgetExceeded, seconds_until_reset
+from ..budgets import BudgetExceeded, PriceUnknown, seconds_until_reset
 from ..conf import blogimages_settings
 from ..exceptions import BlogImagesError, InvalidProviderError, ModelRetired, ProviderError, UnsupportedFeature
 from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
@@ -551,6 +551,9 @@ def seconds_until_budget_reset(scope: str) -> int:
 
 
 def _budget_error(exc: BudgetExceeded) -> OpenAIError:
+    if isinstance(exc, PriceUnknown):
+        # Not a matter of time: no retry helps until the operator prices the request.
+        return OpenAIError(400, str(exc), code="price_unknown", headers={"x-should-retry": "false"})
     # Retrying will not help before the budget's period resets; the SDK must not retry.
     return OpenAIError(429, str(exc), type="insufficient_quota", code="budget_exceeded",
                        headers={"Retry-After": str(seconds_until_budget_reset(exc.scope)), "x-should-retry": "false"})

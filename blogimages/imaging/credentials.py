@@ -159,6 +159,7 @@ def sign(
     title: str = "",
     generator: tuple[str, str] = ("blogimages", ""),
     trust_anchors: bytes | None = None,
+    ingredient: bytes | None = None,
 ) -> bytes:
     """`data` with a signed manifest embedded.
 
@@ -166,6 +167,8 @@ def sign(
     `parent` (the bytes this copy was made from): the EDIT intent, the parent as the
     `parentOf` ingredient. With neither: EDIT on the file itself (an upload: the file that
     was opened is its own parent, its own manifest kept if it has one).
+    `ingredient` (from `parent_ingredient`) stands for `parent`, already read and validated:
+    the same ingredient without reading the parent again (many copies of one parent).
     Raises CredentialsError; the caller decides whether an unsigned file may be stored.
     """
     mime = mime_type_of(data)
@@ -175,18 +178,45 @@ def sign(
     out = io.BytesIO()
     try:
         with _SIGNING, c2pa.Builder(definition, _context(trust_anchors, generator)) as builder:
-            if parent is None and source_type:
+            if parent is None and ingredient is None and source_type:
                 builder.set_intent(c2pa.C2paBuilderIntent.CREATE, _SOURCE_TYPES[source_type])
             else:
                 builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
-                if parent is not None:
-                    builder.add_ingredient({"title": parent_title or "parent", "relationship": "parentOf"},
-                                           mime_type_of(parent), io.BytesIO(parent))
+                if ingredient is not None:
+                    builder.add_ingredient_from_archive(io.BytesIO(ingredient))
+                elif parent is not None:
+                    _add_parent(builder, parent, parent_title)
             builder.sign(signer, mime, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
         raise CredentialsError(f"Signing the C2PA manifest failed: {exc}") from exc
     except KeyError as exc:
         raise CredentialsError(f"Unknown digital source type {source_type!r}.") from exc
+    return out.getvalue()
+
+
+# How `parent_ingredient` finds the one ingredient it wrote in its builder.
+_PARENT_LABEL = "parent"
+
+
+def _add_parent(builder: c2pa.Builder, parent: bytes, title: str, **extra: str) -> None:
+    # Reads the parent's manifest store and validates it: the costly part of a copy's signing.
+    builder.add_ingredient({"title": title or "parent", "relationship": "parentOf", **extra},
+                           mime_type_of(parent), io.BytesIO(parent))
+
+
+def parent_ingredient(parent: bytes, *, parent_title: str = "", trust_anchors: bytes | None = None,
+                      generator: tuple[str, str] = ("blogimages", "")) -> bytes:
+    """`parent` read and validated once, as the `parentOf` ingredient `sign(ingredient=...)`
+    adds to each of its copies: the ingredient `sign(parent=...)` would add, validation
+    results and all (a C2PA ingredient archive). Raises CredentialsError."""
+    out = io.BytesIO()
+    try:
+        with _SIGNING, c2pa.Builder({"title": "ingredient", "format": mime_type_of(parent)},
+                                    _context(trust_anchors, generator)) as builder:
+            _add_parent(builder, parent, parent_title, label=_PARENT_LABEL)
+            builder.write_ingredient_archive(_PARENT_LABEL, out)
+    except c2pa.C2paError as exc:
+        raise CredentialsError(f"Reading the C2PA parent ingredient failed: {exc}") from exc
     return out.getvalue()
 
 
