@@ -61,9 +61,9 @@ def test_the_sdk_sends_every_gpt_image_option_to_openai(standin, v1_sdk, raw_tok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_size_auto_reaches_a_gpt_image_model_and_the_size_it_picks_is_kept(standin, live_server, raw_token):
+def test_size_auto_reaches_a_gpt_image_model_and_the_size_it_picks_is_kept(standin, v1_sdk, raw_token):
     standin.auto_size = (1536, 1024)  # OpenAI chose a wide image for this prompt
-    client = openai.OpenAI(base_url=live_server.url + "/v1", api_key=raw_token, max_retries=0)
+    client = v1_sdk(raw_token)
     result = client.images.generate(model="openai/gpt-image-2", prompt="a wide harbour at dusk", size="auto",
                                     quality="low")
     [call_] = standin.calls
