@@ -76,7 +76,9 @@ def _beat(claims: dict[int, int], every: float, stop: threading.Event) -> None:
 def heartbeat(outputs: Sequence[ImageOutput]) -> Iterator[None]:
     """Renew the claims of `outputs` (running, with their attempt) for the duration of the block."""
     claims = {o.pk: o.attempts for o in outputs if o.pk is not None and o.status == OutputStatus.RUNNING}
-    if not claims:
+    if not claims or connection.in_atomic_block:
+        # Inside a transaction the claim is not committed yet: nobody else can take it over,
+        # and a beat would only wait on this transaction's own row locks.
         yield
         return
     stop = threading.Event()

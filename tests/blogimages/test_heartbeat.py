@@ -112,10 +112,18 @@ def test_heartbeat_renews_while_the_block_runs_and_stops_with_it(settings):
         assert other_backends() == 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_no_running_claim_starts_no_thread():
     queued = ImageOutputFactory(status=OutputStatus.QUEUED)
     with heartbeat.heartbeat([queued]):
+        assert heartbeat_threads() == []
+
+
+@pytest.mark.django_db
+def test_no_thread_inside_a_transaction():
+    """An uncommitted claim cannot be taken over, and a beat would wait on its own row locks."""
+    assert connection.in_atomic_block  # the test's own transaction
+    with heartbeat.heartbeat([running()]):
         assert heartbeat_threads() == []
 
 
