@@ -48,6 +48,7 @@ from .exceptions import (
     ProviderUnreachable,
     UnsupportedFeature,
 )
+from .heartbeat import heartbeat
 from .imaging import fit, masks, phash, provenance
 from .integration import get_post_adapter
 from .models import (
@@ -573,9 +574,10 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             request, indexes = call_request(plan, outputs)
             try:
                 request = style_guide.attach_references(request, outputs[0].setting_snapshot)
-                result = _call_provider(plan, comfy_workflows.attach(plan.provider, request),
-                                        on_partial=on_partial, partial_images=partial_images,
-                                        progress=progress_writer(outputs, alias=plan.provider.alias))
+                with heartbeat(outputs):  # a call longer than TASK_STALE_AFTER keeps its claim
+                    result = _call_provider(plan, comfy_workflows.attach(plan.provider, request),
+                                            on_partial=on_partial, partial_images=partial_images,
+                                            progress=progress_writer(outputs, alias=plan.provider.alias))
             except ProviderError as exc:
                 # An edit has no fallback: another provider would make a new image, not this edit.
                 if plan.fallbacks and plan.edit is None and falls_through(exc, retries_left=raise_retryable):
@@ -822,7 +824,7 @@ def _fall_back(outputs: list[ImageOutput], plan: Plan, request: GenerationReques
             translated, fitted, dropped = translate(request, plan.target, backend)
             logger.info("image(s) %s: %s failed (%s); trying %s", [o.pk for o in outputs], tried[-1]["provider"],
                         tried[-1]["error"], alias)
-            with provider_slot(backend, blocking=True):
+            with heartbeat(outputs), provider_slot(backend, blocking=True):
                 result = backend.run(comfy_workflows.attach(backend, translated), on_partial=on_partial,
                                      partial_images=partial_images, progress=progress_writer(outputs, alias=alias))
         except (ProviderError, UnsupportedFeature, InvalidProviderError) as exc:
@@ -1194,6 +1196,7 @@ STORED_FIELDS = [
     "provider", "setting_snapshot",
     "revised_prompt", "provider_metadata", "provider_ms", "finished_at", "status", "error", "cost", "cost_basis",
     "cost_estimate", "alt_text", "credentials",
+    "started_at",  # the claim's own start, which the heartbeat moved while the call ran
 ]
 
 
@@ -1470,7 +1473,7 @@ def _fail(outputs: Sequence[ImageOutput], reason: str, *, error: BaseException |
           extra_fields: Sequence[str] = ()) -> None:
     now = timezone.now()
     reason = reason.strip() or "Unknown error."
-    fields = ["status", "error", "finished_at", *extra_fields]
+    fields = ["status", "error", "finished_at", "started_at", *extra_fields]  # started_at: see STORED_FIELDS
     if error is not None and "provider_metadata" not in fields:
         fields.append("provider_metadata")
     for output in outputs:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from blogimages import batches
+from blogimages import batches, reconcile
 from blogimages.models import GenerationBatch, ImageOutput
 from blogimages.tasks import generate_output
 from tests.celery_worker import Worker
@@ -180,11 +180,45 @@ def test_provider_concurrency_limit_holds_across_worker_threads(make_worker, hos
     assert host.max_in_flight == 2
 
 
+def test_a_call_longer_than_the_staleness_keeps_its_claim(make_worker, host, _media_root, settings):
+    # The call is held far past TASK_STALE_AFTER (2 s) while a duplicate task and the
+    # reconciler try to take the image over; the heartbeat keeps the claim live, so the one
+    # call finishes the image under its first attempt. Without it both took it over.
+    host.hold()
+    host.slow_seconds = 0
+    settings.BLOGIMAGES_TASK_STALE_AFTER = 2  # the reconciler below, in this process
+    make_worker(stale_after=2, visibility_timeout=3600)
+    post = make_post("A slow moonrise")
+    started = batches.start_post_batch(post=post, sections=section_keys(post), overrides={"width": 256, "height": 256})
+    output = started.batch.outputs.get()
+
+    deadline = time.monotonic() + 30
+    while not host.requests and time.monotonic() < deadline:  # the provider call is in flight
+        time.sleep(0.05)
+    assert host.requests
+    time.sleep(5)  # the claim is older than the staleness, more than twice over
+    duplicate = generate_output.apply_async((output.pk,))  # as the broker re-delivers the task
+    deadline = time.monotonic() + 30
+    while not duplicate.ready() and len(host.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(host.requests) == 1, "the duplicate took the live claim over and called the provider again"
+    assert duplicate.get(timeout=30) == "deferred"
+    report = reconcile.reconcile()
+    assert report.taken_over == [] and report.adopted == []
+    output.refresh_from_db()
+    assert (output.status, output.attempts) == ("running", 1)
+
+    host.release()
+    batch = wait_for(started.batch, timeout=60)
+    output.refresh_from_db()
+    assert batch.status == "succeeded" and output.status == "succeeded"
+    assert output.attempts == 1 and len(host.requests) == 1
+    assert len(files_of(_media_root, post)) == 3
+
+
 def test_worker_killed_mid_task_image_completes_exactly_once(make_worker, host, _media_root):
     # The killed attempt's call is held in flight until the kill; the attempt that takes over
-    # is answered at once. A live attempt that outlasts the staleness (stale_after) is taken
-    # over in its turn, by design: with a 3 s call against a 4 s staleness a loaded machine
-    # made a third attempt, so no provider duration may come near it here.
+    # is answered at once. The dead worker's heartbeat died with it: its claim goes stale.
     host.hold()
     host.slow_seconds = 0
     worker = make_worker(stale_after=5, visibility_timeout=3)
