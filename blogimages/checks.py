@@ -214,3 +214,63 @@ def check_shared_counters(app_configs=None, **kwargs):
             id="blogimages.W021",
         ))
     return messages
+
+
+def budget_configured() -> bool:
+    return any(limit not in (None, "") for limit in (blogimages_settings.BUDGETS or {}).values())
+
+
+@register()
+def check_prices_under_budget(app_configs=None, **kwargs):
+    """While a budget applies a request without a price is refused (budgets.PriceUnknown):
+    name what each configured provider and LLM cannot price, before a user is refused."""
+    from .llms import InvalidLLMError, llms
+    from .providers import providers
+    from .providers.price_coverage import unpriced
+
+    if not budget_configured():
+        return []
+    messages = []
+    for alias in blogimages_settings.PROVIDERS:
+        try:
+            provider = providers[alias]
+            gaps = unpriced(provider)
+        except InvalidProviderError:
+            continue  # reported by check_providers
+        if gaps:
+            messages.append(Warning(
+                f"Provider {alias!r} has no price for {'; '.join(gap.describe() for gap in gaps)}. While a budget "
+                "is set (BLOGIMAGES_BUDGET_*) these requests are refused (price_unknown).",
+                hint=_price_hint(provider, gaps[0].model), id="blogimages.W005",
+            ))
+    for alias in blogimages_settings.LLMS:
+        try:
+            llm = llms[alias]
+        except InvalidLLMError:
+            continue
+        # As llm_calls prices a call: an offline model is free, any other needs a price.
+        missing = [model for model in dict.fromkeys(filter(None, (llm.model, llm.vision_model)))
+                   if not llm.capabilities(model).offline and llm.prices(model) is None]
+        if missing:
+            messages.append(Warning(
+                f"LLM {alias!r} has no price for {', '.join(missing)}. While a budget is set "
+                "(BLOGIMAGES_BUDGET_*) its calls are refused (price_unknown).",
+                hint=f'Set its OPTIONS["prices"] = {{"{missing[0]}": {{"input": USD per 1M tokens, '
+                     '"output": USD per 1M tokens}}.',
+                id="blogimages.W005",
+            ))
+    return messages
+
+
+def _price_hint(provider, model: str) -> str:
+    from .providers.gemini import GeminiProvider
+    from .providers.openai import OpenAIProvider
+
+    name = model or "*"
+    keys = 'keys "quality:WxH", "quality:*", "*:WxH" or "*", USD per image; {"*": 0} if it is free'
+    if isinstance(provider, GeminiProvider):
+        return (f'Add the model to its OPTIONS["prices"] = {{"{name}": {{"text_input": ..., "image_input": ..., '
+                '"text_output": ..., "image_output": ...}} (USD per 1M tokens).')
+    if isinstance(provider, OpenAIProvider):
+        return f'Add them to its OPTIONS["prices"] = {{"{name}": {{"*": 0.04, ...}}}} ({keys}; per model, "*" for all).'
+    return f'Add them to its OPTIONS["prices"] = {{"*": 0.04, ...}} ({keys}).'

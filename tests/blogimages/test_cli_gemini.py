@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,14 @@ from PIL import Image
 
 from blogimages import generation
 from blogimages.models import ImageOutput, OutputStatus
-from tests.blogimages.providers.gemini_server import API_KEY, GeminiStandIn, quota_error, usage_metadata
+from tests.blogimages.providers.gemini_server import (
+    API_KEY,
+    GeminiStandIn,
+    image_answer,
+    png,
+    quota_error,
+    usage_metadata,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -123,8 +131,6 @@ def test_a_safety_block_leaves_a_failed_image_with_the_reason(gemini_settings, s
 
 
 def test_non_image_bytes_leave_a_failed_image_not_a_file(gemini_settings, stand_in):
-    from tests.blogimages.providers.gemini_server import image_answer
-
     stand_in.then_answer(image_answer(b"<html>oops</html>", model="gemini-3.1-flash-image"))
 
     [output] = generation.generate(prompt="a lighthouse", provider="gemini", overrides={"width": 1200, "height": 630})
@@ -133,3 +139,66 @@ def test_non_image_bytes_leave_a_failed_image_not_a_file(gemini_settings, stand_
     assert output.status == OutputStatus.FAILED
     assert "gemini returned an unusable image" in output.error
     assert not output.file
+
+
+def _two_images_around_a_broken_one(stand_in, size):
+    """Calls 1 and 3 answer a white and a black image; call 2 answers bytes that are no image."""
+    model = "gemini-3.1-flash-image"
+    stand_in.then_answer(image_answer(png(size, color="white", centre="white"), model=model))
+    stand_in.then_answer(image_answer(b"<html>oops</html>", model=model))
+    stand_in.then_answer(image_answer(png(size, color="black", centre="black"), model=model))
+
+
+def _corner(path: Path) -> tuple[int, int, int]:
+    with Image.open(path) as image:
+        return image.convert("RGB").getpixel((0, 0))
+
+
+def test_a_failed_image_leaves_its_number_unused_in_the_output_files(gemini_env, stand_in, tmp_path):
+    """Image k of n is written to name_k whatever failed before it: the third image is fox_3,
+    not fox_2, and the failed second one has its own line saying fox_2 was not written."""
+    _two_images_around_a_broken_one(stand_in, (1024, 1024))
+    target = tmp_path / "out" / "fox.png"
+    target.parent.mkdir()
+
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "generate_image", "a fox", "-p", "gemini", "-n", "3", "--size", "1024x1024",
+         "--output", str(target)],
+        cwd=ROOT, env=gemini_env, capture_output=True, text=True, timeout=120,
+    )
+
+    assert proc.returncode == 1
+    assert sorted(p.name for p in target.parent.iterdir()) == ["fox_1.png", "fox_3.png"]
+    assert _corner(target.parent / "fox_1.png") == (255, 255, 255)
+    assert _corner(target.parent / "fox_3.png") == (0, 0, 0)
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("2 of 3 image(s)")
+    [failed] = [line for line in lines if "FAILED" in line]
+    assert failed.lstrip().startswith("2/3 #") and "gemini returned an unusable image" in failed
+    assert failed.endswith("(fox_2.png not written)")
+    assert [m[1] for line in lines if (m := re.match(r"  (\d/3) #\d+ ", line))] == ["1/3", "2/3", "3/3"]
+    assert [line for line in lines if line.startswith("wrote ")] == \
+        [f"wrote {target.parent / 'fox_1.png'}", f"wrote {target.parent / 'fox_3.png'}"]
+    [error] = proc.stderr.strip().splitlines()
+    assert "1 of 3 image(s) failed" in error
+
+
+def test_an_edit_with_a_failed_image_writes_the_others_under_their_own_numbers(gemini_settings, stand_in, tmp_path,
+                                                                                capsys):
+    from django.core.management import CommandError, call_command
+
+    [source] = generation.generate(prompt="a harbour", provider="cards", overrides={"width": 128, "height": 96})
+    _two_images_around_a_broken_one(stand_in, (1184, 864))
+
+    with pytest.raises(CommandError, match="1 of 3 image\\(s\\) failed"):
+        call_command("edit_image", str(source.pk), "the harbour at night", "-p", "gemini", "-n", "3",
+                     "--output", str(tmp_path / "night.png"), "--raw")
+
+    images = json.loads(capsys.readouterr().out)["images"]
+    assert [(i["index"], i["status"]) for i in images] == [(1, "succeeded"), (2, "failed"), (3, "succeeded")]
+    assert [i["output_file"] for i in images] == [str(tmp_path / "night_1.png"), None, str(tmp_path / "night_3.png")]
+    assert sorted(p.name for p in tmp_path.glob("night*")) == ["night_1.png", "night_3.png"]
+    # Each file is its own image's stored bytes (same format: copied as stored).
+    for image in (images[0], images[2]):
+        assert Path(image["output_file"]).read_bytes() == Path(image["path"]).read_bytes()
+    assert _corner(tmp_path / "night_3.png") == (0, 0, 0)

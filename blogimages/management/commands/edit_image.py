@@ -19,8 +19,8 @@ from blogimages.exceptions import BlogImagesError
 from blogimages.management.base import user_named
 from blogimages.models import ImageOutput, OutputStatus
 
-from .generate_image import output_paths, write_as
 from .generate_image import Command as GenerateCommand
+from .generate_image import planned_files, write_succeeded
 
 
 def read_file(path: str, what: str) -> bytes:
@@ -76,20 +76,15 @@ class Command(GenerateCommand):
         for out in outputs:
             out.refresh_from_db()
 
-        written: list[Path] = []
-        succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
-        if output is not None and succeeded:
-            for out, path in zip(succeeded, output_paths(output, len(outputs))):
-                with out.file.open("rb") as fh:
-                    write_as(fh.read(), path)
-                written.append(path)
+        files = planned_files(outputs, output)
+        written = write_succeeded(outputs, files)
         if opts["raw"]:
-            data = self._as_json(outputs, written, elapsed)
+            data = self._as_json(outputs, files, written, elapsed)
             for item, out in zip(data["images"], outputs):
                 item.update(derived_from=out.derived_from_id, derivation=out.derivation)
             self.stdout.write(json.dumps(data, indent=2, default=str))
         else:
-            self._print_text(outputs, written, elapsed, verbose=opts["verbose"])
+            self._print_text(outputs, files, written, elapsed, verbose=opts["verbose"])
         failed = [o for o in outputs if o.status == OutputStatus.FAILED]
         if failed:
             reasons = "; ".join(sorted({o.error for o in failed}))

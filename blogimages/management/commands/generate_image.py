@@ -40,6 +40,24 @@ def output_paths(output: Path, n: int) -> list[Path]:
     return [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(1, n + 1)]
 
 
+def planned_files(outputs, output: Path | None) -> list[Path | None]:
+    """The file each image is written to, by its index in the request (None without --output)."""
+    return output_paths(output, len(outputs)) if output is not None else [None] * len(outputs)
+
+
+def write_succeeded(outputs, files: list[Path | None]) -> list[Path]:
+    """Write each made image to its own numbered file: image k is always name_k, so a failed
+    image leaves its number unused rather than handing it to the next one."""
+    written = []
+    for out, path in zip(outputs, files):
+        if path is None or out.status != OutputStatus.SUCCEEDED:
+            continue
+        with out.file.open("rb") as fh:
+            write_as(fh.read(), path)
+        written.append(path)
+    return written
+
+
 def write_as(data: bytes, path: Path) -> None:
     """Write the image in the format the file extension names (provenance kept)."""
     fmt = EXTENSION_FORMATS[path.suffix.lower()]
@@ -119,19 +137,14 @@ class Command(OneLineErrorCommand):
             raise CommandError(str(exc)) from exc
         elapsed = time.monotonic() - started
 
-        written: list[Path] = []
-        succeeded = [o for o in outputs if o.status == OutputStatus.SUCCEEDED]
-        if output is not None and succeeded:
-            for out, path in zip(succeeded, output_paths(output, len(outputs))):
-                with out.file.open("rb") as fh:
-                    write_as(fh.read(), path)
-                written.append(path)
+        files = planned_files(outputs, output)
+        written = write_succeeded(outputs, files)
 
         failed = [o for o in outputs if o.status == OutputStatus.FAILED]
         if opts["raw"]:
-            self.stdout.write(json.dumps(self._as_json(outputs, written, elapsed), indent=2, default=str))
+            self.stdout.write(json.dumps(self._as_json(outputs, files, written, elapsed), indent=2, default=str))
         else:
-            self._print_text(outputs, written, elapsed, verbose=opts["verbose"])
+            self._print_text(outputs, files, written, elapsed, verbose=opts["verbose"])
         if failed:
             reasons = "; ".join(sorted({o.error for o in failed}))
             raise CommandError(f"{len(failed)} of {len(outputs)} image(s) failed: {reasons}")
@@ -155,11 +168,12 @@ class Command(OneLineErrorCommand):
             style = ""
         return style, overrides
 
-    def _as_json(self, outputs, written, elapsed) -> dict[str, Any]:
+    def _as_json(self, outputs, files, written, elapsed) -> dict[str, Any]:
         return {
             "duration_s": round(elapsed, 3),
             "images": [
                 {
+                    "index": index,  # 1-based, as in the request and the --output file names
                     "id": o.pk,
                     "status": o.status,
                     "error": o.error or None,
@@ -183,18 +197,22 @@ class Command(OneLineErrorCommand):
                     "provider_ms": o.provider_ms,
                     "fallback": (o.provider_metadata or {}).get("fallback"),
                     "parameters": o.setting_snapshot,
+                    "output_file": str(path) if path in written else None,
                 }
-                for o in outputs
+                for index, (o, path) in enumerate(zip(outputs, files), start=1)
             ],
             "written": [str(p) for p in written],
         }
 
-    def _print_text(self, outputs, written, elapsed, *, verbose: bool) -> None:
+    def _print_text(self, outputs, files, written, elapsed, *, verbose: bool) -> None:
         ok = sum(o.status == OutputStatus.SUCCEEDED for o in outputs)
         self.stdout.write(f"{ok} of {len(outputs)} image(s) in {elapsed:.2f}s")
-        for o in outputs:
+        for index, (o, path) in enumerate(zip(outputs, files), start=1):
+            # The image's place in the request, which its --output file name carries.
+            place = f"{index}/{len(outputs)}"
             if o.status != OutputStatus.SUCCEEDED:
-                self.stdout.write(f"  #{o.pk} FAILED: {o.error}")
+                skipped = f" ({path.name} not written)" if path is not None else ""
+                self.stdout.write(f"  {place} #{o.pk} FAILED: {o.error}{skipped}")
                 continue
             if o.cost is not None:
                 cost = f"  ${o.cost:.4f}" + (" (estimate)" if o.cost_basis == "estimate" else "")
@@ -203,7 +221,7 @@ class Command(OneLineErrorCommand):
             generated = (o.provider_metadata or {}).get("generated_size")
             made = f" (made at {generated})" if generated else ""
             self.stdout.write(
-                f"  #{o.pk} {o.provider}/{o.model}  {o.width}x{o.height}{made}  seed={o.seed}  "
+                f"  {place} #{o.pk} {o.provider}/{o.model}  {o.width}x{o.height}{made}  seed={o.seed}  "
                 f"{o.bytes:,} bytes  {o.provider_ms} ms{cost}"
             )
             self.stdout.write(f"     {_local_path(o.file) or o.file.name}")
