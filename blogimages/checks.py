@@ -35,25 +35,36 @@ def check_providers(app_configs=None, **kwargs):
 
 
 @register()
-def check_stale_after_outlasts_provider_calls(app_configs=None, **kwargs):
-    """A running image whose claim is older than TASK_STALE_AFTER is taken over by the next
-    delivery of its task, and nothing renews a live claim: a provider call that may last
-    longer than that is taken over while it is still in flight, and again each time (every
-    attempt asks the provider anew and none finishes)."""
+def check_visibility_timeout_outlasts_provider_calls(app_configs=None, **kwargs):
+    """Redis hands an unacknowledged task to another worker after the broker's visibility
+    timeout, whether or not the first worker lives. The heartbeat keeps a live claim live, so
+    the copy finds it taken and comes back later rather than paying for a second call, but a
+    provider call that may outlast the timeout makes a copy of its task every timeout for as
+    long as it runs. Only Redis (and SQS) brokers redeliver this way; RabbitMQ waits for the
+    connection to drop."""
+    from django.conf import settings
+
     from .providers import providers
 
-    stale_after = float(blogimages_settings.TASK_STALE_AFTER)
+    broker = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    if not broker.startswith(("redis", "rediss", "sqs")):
+        return []
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    try:
+        visibility = float(options.get("visibility_timeout", 3600))
+    except (TypeError, ValueError):
+        return []
     messages = []
     for alias in blogimages_settings.PROVIDERS:
         try:
             timeout = float(providers[alias].timeout)
         except (InvalidProviderError, AttributeError, TypeError, ValueError):
             continue  # reported by check_providers, or a backend without a call timeout
-        if timeout >= stale_after:
+        if timeout >= visibility:
             messages.append(Warning(
-                f"Provider {alias!r}: a call may last {timeout:g} s, but BLOGIMAGES_TASK_STALE_AFTER is "
-                f"{stale_after:g} s: a worker's image would be taken over while its call is still running.",
-                hint="Set BLOGIMAGES_TASK_STALE_AFTER well above the slowest provider's timeout.",
+                f"Provider {alias!r}: a call may last {timeout:g} s, but the broker's visibility timeout is "
+                f"{visibility:g} s: Redis would hand a copy of its task to another worker while the call runs.",
+                hint="Set CELERY_VISIBILITY_TIMEOUT above the slowest provider's timeout times (1 + its fallbacks).",
                 id="blogimages.W004",
             ))
     return messages

@@ -272,19 +272,24 @@ def test_beat_runs_the_reconciler_every_minute(recorder):
     assert lost.status == OutputStatus.SUCCEEDED
 
 
-def test_check_warns_when_a_provider_call_may_outlast_the_staleness(settings):
-    """A claim older than TASK_STALE_AFTER is taken over and nothing renews a live one: a call
-    allowed to run longer would be taken over mid-flight, again and again."""
-    from blogimages.checks import check_stale_after_outlasts_provider_calls
+def test_check_warns_when_a_provider_call_may_outlast_the_visibility_timeout(settings):
+    """The heartbeat keeps a live claim live, but Redis still hands a copy of a task that runs
+    past its visibility timeout to another worker, again every timeout."""
+    from blogimages.checks import check_visibility_timeout_outlasts_provider_calls as check
 
     settings.BLOGIMAGES_PROVIDERS = {
         "cards": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {}},
         "slow": {"BACKEND": "blogimages.providers.cards.CardsProvider", "OPTIONS": {"timeout": 1200}},
     }
     settings.BLOGIMAGES_DEFAULT_PROVIDER = "cards"
-    settings.BLOGIMAGES_TASK_STALE_AFTER = 900
-    [warning] = check_stale_after_outlasts_provider_calls()
+    settings.BLOGIMAGES_TASK_STALE_AFTER = 900  # below the call: renewed by the heartbeat, no warning
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1000}
+    [warning] = check()
     assert warning.id == "blogimages.W004"
-    assert warning.msg.startswith("Provider 'slow': a call may last 1200 s, but BLOGIMAGES_TASK_STALE_AFTER is 900 s")
-    settings.BLOGIMAGES_TASK_STALE_AFTER = 1800
-    assert check_stale_after_outlasts_provider_calls() == []
+    assert warning.msg.startswith("Provider 'slow': a call may last 1200 s, but the broker's visibility timeout is 1000 s")
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    assert check() == []
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1000}
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"  # RabbitMQ does not redeliver a live task
+    assert check() == []
