@@ -2,9 +2,11 @@
 
     python bench/batch.py [--latency 1.0] [--sections 24] [--concurrency 1 4 8] [--images 40]
 
-Part 1 starts a real Celery worker (threads pool) on Redis for each concurrency and runs a
-24-section batch against a loopback OpenAI-style host that takes `--latency` seconds per
-image, then compares the wall time with the ideal latency x ceil(sections / concurrency).
+Part 1 starts a real Celery worker (threads pool, as the README recommends for remote
+providers) on Redis for each concurrency and runs a 24-section batch against a loopback
+OpenAI-style host that takes `--latency` seconds per image, then compares the wall time (until
+the batch is finished: every image stored with its thumbnail and sidecar) with the ideal
+latency x ceil(sections / concurrency), and prints the worker's CPU per image.
 Part 2 measures the pipeline's own cost per image (validate, store original, thumbnail,
 sidecar, rows) with a zero-latency provider that returns a realistic 1024x1024 PNG.
 
@@ -86,7 +88,8 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
         providers["fake"]  # a warm web process: the backend module is imported before the first request
         app.conf.task_always_eager = False
         print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image")
-        print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13}")
+        print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13} "
+              f"{'worker CPU ms/image':>19}")
         warm_web_process(batches, Post, Section, app)
         seen_before = 0
         for concurrency in args.concurrency:
@@ -104,6 +107,7 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                 from blogimages.models import ImageOutput
 
                 requested_at = timezone.now()
+                cpu_before = _process_cpu_seconds(worker.proc.pid)
                 started = time.monotonic()
                 # The sections only: the post's featured and social slots would make it
                 # sections + 2 images, and the ideal is computed for the sections.
@@ -118,6 +122,7 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                         raise SystemExit("batch did not finish in 600 s")
                     time.sleep(0.02)
                 wall = time.monotonic() - started
+                worker_cpu = _process_cpu_seconds(worker.proc.pid) - cpu_before
             finally:
                 worker.stop()
                 if args.keep_log:
@@ -128,12 +133,18 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                 "started_at", flat=True).first()
             first_task = (first - requested_at).total_seconds() if first else float("nan")
             print(f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {start_call:>8.2f} "
-                  f"{first_task:>13.2f}{status}")
+                  f"{first_task:>13.2f} {worker_cpu * 1000 / max(batch.total, 1):>19.1f}{status}")
             if args.timeline:
                 print_timeline(batch, requested_at, started, host, seen_before, worker.log())
             seen_before = len(host.requests)
     finally:
         host.stop()
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads: the worker's pool), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def warm_web_process(batches, Post, Section, app) -> None:

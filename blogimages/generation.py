@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -31,8 +32,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Case, Count, F, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -513,11 +513,16 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
         output.status, output.started_at, output.attempts, output.error = OutputStatus.RUNNING, now, attempts, error
         owned.append(output)
     owned.sort(key=lambda o: list(by_pk).index(o.pk))
-    batch_ids = {o.batch_id for o in owned if o.batch_id}
+    batch_ids = sorted({o.batch_id for o in owned if o.batch_id})
     if batch_ids:
-        # A batch is running as soon as one of its images is.
-        GenerationBatch.objects.filter(pk__in=batch_ids, status=BatchStatus.QUEUED).update(
-            status=BatchStatus.RUNNING, started_at=now)
+        # A batch is running as soon as one of its images is (plain SQL, as count_finished).
+        q = connection.ops.quote_name
+        table, status, started = (q(GenerationBatch._meta.db_table), q("status"), q("started_at"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET {status} = %s, {started} = %s "
+                           f"WHERE {q('id')} IN ({', '.join(['%s'] * len(batch_ids))}) AND {status} = %s",
+                           [BatchStatus.RUNNING, _batch_column_value("started_at", now), *batch_ids,
+                            BatchStatus.QUEUED])
     return owned
 
 
@@ -961,14 +966,16 @@ def submit(
 
 
 @contextlib.contextmanager
-def admitted(*, user, api_token=None, cost: Decimal | None, label: str = "") -> Iterator[None]:
+def admitted(*, user, api_token=None, cost: Decimal | None, label: str = "",
+             savepoint: bool = True) -> Iterator[None]:
     """One request that makes images, let in: counted against the per-user (and per-token)
     rate limits, then, in a transaction, its budget reserved. Insert the request's queued
     rows inside the block: they are the reservation (see budgets.reserve). Raises
     RateLimited / BudgetExceeded (PriceUnknown for a cost of None under a budget; `label`
-    names what was priced) before anything is stored."""
+    names what was priced) before anything is stored. `savepoint=False` for a caller whose
+    own transaction ends with any error raised here (no savepoint round trips)."""
     ratelimit.hit(user=user, token=api_token)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         budgets.reserve(user=user, cost=cost, label=label)
         yield
 
@@ -983,7 +990,9 @@ def _plan_and_queue(*, prompt: ImagePrompt | str, setting, provider, overrides, 
                            slot_key=section_key, use_style_guide=use_style_guide)
     # Every face that makes images comes through here, so every one counts against the
     # per-user (and per-token) limits; a request refused as invalid above counts nothing.
-    with admitted(user=user, api_token=api_token, cost=plan.cost_estimate, label=plan.price_label):
+    # Always inside generate()'s or submit()'s transaction, which any error here ends.
+    with admitted(user=user, api_token=api_token, cost=plan.cost_estimate, label=plan.price_label,
+                  savepoint=False):
         if prompt.pk is None:
             if getattr(user, "is_authenticated", False) and prompt.author_id is None:
                 prompt.author = user
@@ -1022,8 +1031,13 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         info, decoded = storage.load_image(raw)
     if later is None:
         with decoded:
-            output.phash = phash.phash_hex(decoded)
-            small = storage.thumbnail_image(decoded)
+            source = derivative_source(decoded)
+            if source is decoded:
+                output.phash, small = hash_and_thumbnail(decoded)
+        if source is not decoded:
+            # Made once the full-size pixels are freed: only the reduced copy is left to use.
+            with source:
+                output.phash, small = hash_and_thumbnail(source)
         # Encoded once the full-size pixels are freed: the encoder's buffers never add to them.
         thumbnail = storage.encode_thumbnail(small)
     # The file explains itself outside the app: prompt, provider, model, seed and the
@@ -1100,6 +1114,23 @@ def store_image(output: ImageOutput, image: GeneratedImage, result: GenerationRe
         later.add(output, decoded)
 
 
+def derivative_source(decoded):
+    """What the perceptual hash and the thumbnail are made from: the box-reduced copy the hash
+    works on (`phash.reduced`) when it is still at least the thumbnail's size, so the
+    full-size pixels are walked once instead of once by each; else the picture itself."""
+    smaller = phash.reduced(decoded)
+    if smaller is not decoded and max(smaller.size) < blogimages_settings.THUMBNAIL_SIZE:
+        smaller.close()
+        return decoded  # a thumbnail larger than the hash's picture: made from the original
+    return smaller
+
+
+def hash_and_thumbnail(source) -> tuple[str, Any]:
+    """The perceptual hash and the thumbnail's pixels (not yet encoded) of `derivative_source(...)`:
+    the hash is the picture's own (`phash_hex` of the reduced copy is the picture's)."""
+    return phash.phash_hex(source), storage.thumbnail_image(source)
+
+
 class Derivatives:
     """What stores inside `deferring_derivatives()` left for later: each stored original's
     thumbnail, perceptual hash and sidecar, made by `run()` (after the response is sent)."""
@@ -1164,9 +1195,11 @@ def make_derivatives(output: ImageOutput, decoded=None) -> bool:
             _info, decoded = storage.load_image(handle.read())
         with decoded:
             return make_derivatives(output, decoded)
-    if not output.phash:
-        output.phash = phash.phash_hex(decoded)
-    thumbnail = None if output.thumbnail.name else storage.make_thumbnail(decoded)
+    thumbnail = None
+    if not output.phash or not output.thumbnail.name:
+        picture_hash, small = hash_and_thumbnail(derivative_source(decoded))
+        output.phash = output.phash or picture_hash
+        thumbnail = None if output.thumbnail.name else storage.encode_thumbnail(small)
     stem = output.file.name.rsplit(".", 1)[0]
     try:
         with storage.file_batch() as files:
@@ -1516,26 +1549,38 @@ def count_finished(batch_id: int, *, succeeded: bool) -> None:
     """One more image of the batch finished: its counter moves by one in a single UPDATE,
     and the status and finish time follow from the counts the row already holds (the
     right-hand sides read the row as it was). No lock is held beyond the caller's
-    transaction and nothing is recounted; `refresh_batch` recounts for the rare paths."""
-    now = timezone.now()
-    done_after = F("succeeded_count") + F("failed_count") + 1
-    succeeded_after = F("succeeded_count") + (1 if succeeded else 0)
-    failed_after = F("failed_count") + (0 if succeeded else 1)
-    finished = Q(total__lte=done_after)
+    transaction and nothing is recounted; `refresh_batch` recounts for the rare paths.
+
+    Plain SQL written once per process: the same statement as the ORM's F()/Case() update,
+    without building and compiling its expressions on every finish (a worker's threads all
+    finish at once, under one GIL, at the end of each round)."""
+    now = _batch_column_value("finished_at", timezone.now())
     if succeeded:
-        outcome = Case(When(failed_count=0, then=Value(BatchStatus.SUCCEEDED)),
-                       default=Value(BatchStatus.PARTIALLY_FAILED))
+        outcome = [BatchStatus.SUCCEEDED, BatchStatus.PARTIALLY_FAILED]
     else:
-        outcome = Case(When(succeeded_count=0, then=Value(BatchStatus.FAILED)),
-                       default=Value(BatchStatus.PARTIALLY_FAILED))
-    GenerationBatch.objects.filter(pk=batch_id).update(
-        succeeded_count=succeeded_after,
-        failed_count=failed_after,
-        status=Case(When(finished, then=outcome), default=Value(BatchStatus.RUNNING)),
-        finished_at=Case(When(finished, then=Value(now)), default=Value(None),
-                         output_field=GenerationBatch._meta.get_field("finished_at")),
-        started_at=Coalesce(F("started_at"), Value(now), output_field=GenerationBatch._meta.get_field("started_at")),
-    )
+        outcome = [BatchStatus.FAILED, BatchStatus.PARTIALLY_FAILED]
+    with connection.cursor() as cursor:
+        cursor.execute(_count_finished_sql(connection.vendor, succeeded), [*outcome, BatchStatus.RUNNING, now, now, batch_id])
+
+
+@functools.cache
+def _count_finished_sql(vendor: str, succeeded: bool) -> str:
+    """The statement for `vendor`'s quoting (the key of the cache; one database per process)."""
+    q = connection.ops.quote_name
+    column = {f.name: q(f.column) for f in GenerationBatch._meta.concrete_fields}
+    ok, failed, total = column["succeeded_count"], column["failed_count"], column["total"]
+    counted, other = (ok, failed) if succeeded else (failed, ok)
+    finished = f"{total} <= {ok} + {failed} + 1"
+    return (f"UPDATE {q(GenerationBatch._meta.db_table)} SET {counted} = {counted} + 1, "
+            f"{column['status']} = CASE WHEN {finished} THEN "
+            f"(CASE WHEN {other} = 0 THEN %s ELSE %s END) ELSE %s END, "
+            f"{column['finished_at']} = CASE WHEN {finished} THEN %s ELSE NULL END, "
+            f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
+            f"WHERE {column['id']} = %s")
+
+
+def _batch_column_value(name: str, value):
+    return GenerationBatch._meta.get_field(name).get_db_prep_value(value, connection)
 
 
 def refresh_batch(batch_id: int) -> None:

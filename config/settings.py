@@ -261,6 +261,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+# Unless this is set, Celery's Django fixup closes the thread's database connection before and
+# after every task, whatever CONN_MAX_AGE says: each task opened a new PostgreSQL connection.
+# blogimages.tasks instead closes old or broken ones around each task, as Django does around a
+# request (CONN_MAX_AGE and CONN_HEALTH_CHECKS hold; conn_max_age=0 still closes after each).
+CELERY_DB_REUSE_MAX = 10**9
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -220,6 +221,45 @@ def parent_ingredient(parent: bytes, *, parent_title: str = "", trust_anchors: b
     return out.getvalue()
 
 
+def may_carry_manifest(data: bytes) -> bool:
+    """False only when `data` cannot hold Content Credentials: every embedded manifest store is
+    a JUMBF box labelled "c2pa" (PNG caBX, JPEG APP11, WebP C2PA chunks alike), and a remote one
+    is named by XMP's dcterms:provenance. A chance match in compressed pixels only means the
+    reader is asked."""
+    if not isinstance(data, bytes | bytearray):
+        data = bytes(data)
+    if data.startswith(_PNG_SIGNATURE):
+        try:
+            return _png_may_carry_manifest(data)
+        except struct.error:
+            return True  # damaged: the reader says what it makes of it
+    return b"c2pa" in data or b"provenance" in data
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_may_carry_manifest(data: bytes) -> bool:
+    """The PNG's chunk headers only (a search of its pixel data costs more than the rest of
+    this check by far): a caBX chunk, or a metadata chunk naming "c2pa" or a remote
+    "provenance" (compressed text is assumed to)."""
+    pos = len(_PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"caBX" or kind == b"zTXt":
+            return True
+        if kind not in (b"IDAT", b"IEND"):
+            payload = data[pos + 8:pos + 8 + length]
+            if b"c2pa" in payload or b"provenance" in payload:
+                return True
+            if kind == b"iTXt" and payload.find(b"\x00") >= 0 and payload[payload.find(b"\x00") + 1:][:1] == b"\x01":
+                return True  # compressed international text: perhaps XMP
+        if kind == b"IEND":
+            return False
+        pos += 12 + length
+    return True  # no IEND: truncated, for the reader to judge
+
+
 def read(data: bytes, *, trust_anchors: bytes | None = None) -> dict[str, Any]:
     """What the file's Content Credentials say, and whether they validate.
 
@@ -230,6 +270,10 @@ def read(data: bytes, *, trust_anchors: bytes | None = None) -> dict[str, Any]:
         mime = mime_type_of(data)
     except (CredentialsError, ValueError, BlogImagesError) as exc:
         return {"state": ERROR, "error": str(exc)}
+    if not may_carry_manifest(data):
+        # What the reader would answer, without handing it (and copying) the whole file: the
+        # store path asks this of every image a provider sends, and most carry nothing.
+        return {"state": NONE}
     try:
         with c2pa.Reader(mime, io.BytesIO(data), context=_context(trust_anchors, ("blogimages", ""))) as reader:
             store = json.loads(reader.json())

@@ -17,36 +17,40 @@ NEAR_DUPLICATE_BITS = 8
 
 # imagehash.phash's own first step: the picture as greys, LANCZOS to 32x32 (8 bits x 4).
 HASH_SIDE = 32
-# Rows greyed at a time: about 1 MB of a 2048 px wide picture, never a full-size copy.
-STRIP_ROWS = 128
+# A large picture is first box-averaged (Image.reduce) by the whole factor that keeps its short
+# side at least this long: 12 times the hash's side, so the DCT's 8x8 lowest frequencies are
+# what the whole picture's are, at a sixth of the CPU of LANCZOS over every full-size pixel and
+# with no full-size grey copy. Pictures shorter than twice this are hashed whole, as before;
+# on larger ones the hash may differ from the whole-picture hash in a few bits, as a resized
+# copy's does (`manage.py hash_images --all` rehashes images stored before).
+REDUCED_SIDE = 384
 
 
 def phash_hex(image: Image.Image) -> str:
     """16 hex digits; transparency is flattened on white first, so the hash sees what a page shows.
 
-    The same hash as `imagehash.phash(image.convert("L"))`, bit for bit, without a full-size
-    grey copy of the picture (two, with imagehash's own convert): see `grey_square`."""
-    return str(imagehash.phash(grey_square(image)))
+    `imagehash.phash` of `reduced(image)` in greys; the same for `image` and for
+    `reduced(image)`, so a caller that needs the reduced picture anyway (the store path's
+    thumbnail) hashes that."""
+    return str(imagehash.phash(grey_square(reduced(image))))
+
+
+def reduced(image: Image.Image) -> Image.Image:
+    """`image` box-averaged by the largest whole factor that keeps its short side at least
+    REDUCED_SIDE (the image itself when that factor is 1). Idempotent: the result's short side
+    is below twice REDUCED_SIDE."""
+    factor = min(image.size) // REDUCED_SIDE
+    if factor < 2:
+        return image
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        # Palette, CMYK, 16-bit...: averaging needs a real colour mode (rare for a large picture).
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    return image.reduce(factor)  # RGBA/LA are averaged premultiplied (Pillow), so no colour bleeds
 
 
 def grey_square(image: Image.Image, side: int = HASH_SIDE) -> Image.Image:
-    """`image` as greys, LANCZOS-resized to side x side: the same pixels as
-    `image.convert("L").resize((side, side), LANCZOS)`, made a strip of rows at a time.
-
-    Pillow resizes in two passes, each rounding to 8 bits, across the rows first for a
-    picture at least as wide as it is tall (a taller one it may take down the columns first,
-    depending on the sizes). Greying and the pass across work on each row on its own, so
-    strips of whole rows give exactly the rows the whole picture would; the pass down then
-    runs once over the stacked strips. A taller picture is greyed whole, as before."""
-    width, height = image.size
-    lanczos = Image.Resampling.LANCZOS
-    if height > width:
-        return _grey(image).resize((side, side), lanczos)
-    narrow = Image.new("L", (side, height))
-    for top in range(0, height, STRIP_ROWS):
-        strip = _grey(image.crop((0, top, width, min(height, top + STRIP_ROWS))))
-        narrow.paste(strip if width == side else strip.resize((side, strip.height), lanczos), (0, top))
-    return narrow if height == side else narrow.resize((side, side), lanczos)
+    """`image` as greys (on white if transparent), LANCZOS-resized to side x side."""
+    return _grey(image).resize((side, side), Image.Resampling.LANCZOS)
 
 
 def _grey(image: Image.Image) -> Image.Image:

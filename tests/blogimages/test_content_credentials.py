@@ -290,3 +290,53 @@ def test_an_edit_by_a_model_has_its_source_as_parent(signing, recorder):
     assert parent["active_manifest"] == source_manifest["label"]
     edited = actions_of(manifest)[1]
     assert edited["action"] == "c2pa.edited" and edited["digitalSourceType"] == IPTC + "trainedAlgorithmicMedia"
+
+
+def test_without_signing_a_manifest_from_the_provider_is_still_read_and_recorded(recorder, pki):
+    """The unsigned store path asks the reader only of files that may carry a manifest; a
+    provider's signed PNG does (its caBX chunk), so what it says is kept."""
+    vendor_signer = credentials.make_signer(cert_chain=pki.chain_pem, private_key=pki.key_pem)
+    from_vendor = credentials.sign(png_bytes(64, 48), signer=vendor_signer, source_type="trainedAlgorithmicMedia",
+                                   actions=[credentials.created_action(source_type="trainedAlgorithmicMedia",
+                                                                       software="Vendor Model")])
+    assert credentials.may_carry_manifest(from_vendor)
+    recorder.script(from_vendor)
+    image = make_image()
+    assert image.credentials["received"]["state"] == "valid"
+    assert image.credentials["received"]["generator"] == "Vendor Model"
+
+
+def _png_with(*chunks: tuple[bytes, bytes]) -> bytes:
+    import struct
+    import zlib
+
+    data = png_bytes(16, 16)
+    end = data.rindex(b"IEND") - 4
+    extra = b"".join(struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+                     for kind, payload in chunks)
+    return data[:end] + extra + data[end:]
+
+
+@pytest.mark.parametrize(("chunks", "expected"), [
+    ((), False),
+    (((b"tEXt", b"prompt\x00a lighthouse"),), False),
+    (((b"caBX", b"\x00\x00\x00\x10jumb"),), True),
+    (((b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00<x dcterms:provenance='https://x/m.c2pa'/>"),), True),
+    (((b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + b"x\x9c compressed"),), True),
+    (((b"zTXt", b"Comment\x00\x00x\x9c"),), True),
+])
+def test_a_png_is_handed_to_the_reader_only_when_its_chunks_may_hold_credentials(chunks, expected):
+    data = _png_with(*chunks)
+    assert credentials.may_carry_manifest(data) is expected
+    if not expected:
+        assert credentials.read(data) == {"state": "none"}
+
+
+def test_other_formats_and_damaged_pngs_are_searched_whole():
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG")
+    assert not credentials.may_carry_manifest(out.getvalue())
+    assert credentials.may_carry_manifest(out.getvalue() + b"c2pa")
+    assert credentials.may_carry_manifest(png_bytes(16, 16)[:-12])  # no IEND: for the reader to judge

@@ -241,3 +241,23 @@ def test_worker_killed_mid_task_image_completes_exactly_once(make_worker, host, 
     assert batch.status == "succeeded" and output.status == "succeeded"
     assert output.attempts == 2 and len(host.requests) == 2
     assert len(files_of(_media_root, post)) == 3  # one image stored once: original, thumbnail, sidecar
+
+
+def test_worker_threads_keep_their_database_connections_between_tasks(make_worker, host):
+    """CONN_MAX_AGE holds on a worker too: Celery's Django fixup closed every connection
+    around every task (a new PostgreSQL connection per image) until CELERY_DB_REUSE_MAX."""
+    worker = make_worker(concurrency=2)
+    post = make_post("Harbour at dusk", "Tide pools", "The lighthouse", "Seafood shack", "Nets", "Gulls")
+    batch = wait_for(batches.start_post_batch(post=post, sections=section_keys(post),
+                                              overrides={"width": 256, "height": 256}).batch)
+    assert batch.succeeded_count == 6
+    deadline = time.monotonic() + 30
+    while worker.log().count(" succeeded in ") < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        [kept] = cursor.fetchone()
+    # Each pool thread that ran a task still holds its connection, idle, for the next one
+    # (beside at most one of the worker's own threads): not one per image.
+    assert 1 <= kept <= 3
