@@ -9,8 +9,8 @@ writes `/history/{id}` only when a prompt ended (`status_str` "success"/"error",
 `[number, prompt_id, prompt, extra_data, outputs]` and deletes pending ones; `/interrupt`
 with a `prompt_id` stops only that prompt when it runs (without one: whatever runs);
 `/view` serves the saved PNGs, which carry ComfyUI's own `prompt` (and `workflow`) text
-chunks; `/ws?clientId=` sends `status`, `execution_start`, `execution_cached`, `executing`,
-`progress`, `executed`, `execution_success` / `execution_error` / `execution_interrupted` to
+chunks; `/ws?clientId=` sends `status`, `execution_start`, `execution_cached`, `progress_state`,
+`executing`, `progress`, `executed`, `execution_success` / `execution_error` / `execution_interrupted` to
 the client that queued the prompt, and after each step's `progress` a binary preview frame
 (server.py send_image: uint32 PREVIEW_IMAGE = 1, uint32 format 1 = JPEG / 2 = PNG, the bytes)
 as a server started with a `--preview-method` does (`preview_format = None`: none).
