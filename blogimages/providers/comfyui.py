@@ -396,6 +396,11 @@ def object_info_problems(graph: Mapping[str, Any], info: Mapping[str, Any], node
                 choices = _combo_options(kind)
             except ValueError:
                 choices = None
+            if kind and kind[0] == "COMBO" and len(kind) > 1 and isinstance(kind[1], Mapping) \
+                    and "options" not in kind[1]:
+                # A combo the UI lists from a route of its own (LoadImageOutput's "remote"): no
+                # choices to check against here.
+                continue
             if choices is not None and kind and (isinstance(kind[0], list) or kind[0] == "COMBO"):
                 if value not in choices:
                     listed = ", ".join(map(str, choices[:8])) + (" …" if len(choices) > 8 else "")
@@ -507,7 +512,10 @@ def execution_failure(status: Mapping[str, Any]) -> ProviderError:
         if event == "execution_error":
             where = f"node {data.get('node_id', '?')} ({data.get('node_type', '?')})"
             kind = str(data.get("exception_type") or "an exception")
-            text = f"the workflow failed at {where}: {kind}: {data.get('exception_message', '').strip()}"
+            # A real server's message can span lines (SaveImage's refusal lists three folders)
+            # and quote "<class ...>": one line, words kept; the whole message stays in `response`.
+            message = " ".join(str(data.get("exception_message") or "").split())
+            text = f"the workflow failed at {where}: {kind}: {message}"
             # Out of memory may pass on a quieter server; anything else will fail the same way.
             error_cls = ProviderServerError if _TRANSIENT_EXCEPTIONS.search(kind) else ProviderBadRequest
             return error_cls(text, response=json.dumps(data, default=str))

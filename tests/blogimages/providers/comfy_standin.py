@@ -9,8 +9,8 @@ writes `/history/{id}` only when a prompt ended (`status_str` "success"/"error",
 `[number, prompt_id, prompt, extra_data, outputs]` and deletes pending ones; `/interrupt`
 with a `prompt_id` stops only that prompt when it runs (without one: whatever runs);
 `/view` serves the saved PNGs, which carry ComfyUI's own `prompt` (and `workflow`) text
-chunks; `/ws?clientId=` sends `status`, `execution_start`, `execution_cached`, `executing`,
-`progress`, `executed`, `execution_success` / `execution_error` / `execution_interrupted` to
+chunks; `/ws?clientId=` sends `status`, `execution_start`, `execution_cached`, `progress_state`,
+`executing`, `progress`, `executed`, `execution_success` / `execution_error` / `execution_interrupted` to
 the client that queued the prompt, and after each step's `progress` a binary preview frame
 (server.py send_image: uint32 PREVIEW_IMAGE = 1, uint32 format 1 = JPEG / 2 = PNG, the bytes)
 as a server started with a `--preview-method` does (`preview_format = None`: none).
@@ -83,6 +83,13 @@ OBJECT_INFO: dict[str, Any] = {
     "SaveImage": {"input": {"required": {"images": ["IMAGE"], "filename_prefix": ["STRING", {"default": "ComfyUI"}]}},
                   "output": [], "output_node": True},
     "PreviewImage": {"input": {"required": {"images": ["IMAGE"]}}, "output": [], "output_node": True},
+    "PrimitiveStringMultiline": {"input": {"required": {"value": ["STRING", {"multiline": True}]}},
+                                 "output": ["STRING"], "output_node": False},
+    # A newer-style combo whose choices the UI fetches from a route: no "options" in /object_info.
+    "LoadImageOutput": {"input": {"required": {"image": ["COMBO", {
+        "image_upload": True, "image_folder": "output",
+        "remote": {"route": "/internal/files/output", "refresh_button": True, "control_after_refresh": "first"}}]}},
+        "output": ["IMAGE", "MASK"], "output_node": False},
 }
 
 
@@ -255,12 +262,14 @@ class FakeComfy:
         if data.get("client_id"):
             extra["client_id"] = data["client_id"]
         with self.lock:
+            # server.py answers the number it queued under, then counts on: the first is 0.
+            number = self.number
             self.number += 1
             behaviour = self.behaviours.pop(0) if self.behaviours else self.default_behaviour
-            self.pending.append(Item(self.number, prompt_id, prompt, extra, outputs, behaviour))
+            self.pending.append(Item(number, prompt_id, prompt, extra, outputs, behaviour))
         self._wake.set()
         await self._broadcast_status()
-        return web.json_response({"prompt_id": prompt_id, "number": self.number, "node_errors": {}})
+        return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": {}})
 
     async def _get_prompt(self, request: web.Request) -> web.Response:
         return web.json_response({"exec_info": {"queue_remaining": self._remaining()}})
@@ -425,6 +434,10 @@ class FakeComfy:
         sampler = next((node_id for node_id, node in item.prompt.items()
                         if "seed" in node["inputs"] or "noise_seed" in node["inputs"]), None)
         node = behaviour.node or sampler or next(iter(item.prompt))
+        # 0.3.6x also sends each node's state as `progress_state` (every node, not only samplers).
+        self._send(client, "progress_state", {"prompt_id": item.prompt_id, "nodes": {node: {
+            "value": 0.0, "max": 1.0, "state": "running", "node_id": node, "prompt_id": item.prompt_id,
+            "display_node_id": node, "parent_node_id": None, "real_node_id": node}}})
         self._send(client, "executing", {"node": node, "display_node": node, "prompt_id": item.prompt_id})
         hold_after = behaviour.steps if behaviour.hold_after is None else behaviour.hold_after
         for step in range(1, behaviour.steps + 1):
@@ -516,9 +529,9 @@ def validate(prompt: Any) -> tuple[dict | None, dict, list[str]]:
             return ({"type": "invalid_prompt", "message": f"Cannot execute because a node is missing the class_type "
                      f"property.: Node ID '#{node_id}'", "details": "", "extra_info": {}}, {}, [])
         if node["class_type"] not in OBJECT_INFO:
-            return ({"type": "missing_node_type", "message": f"Node '{node['class_type']}' not found. The custom node "
-                     "may not be installed.", "details": f"Node ID '#{node_id}'",
-                     "extra_info": {"node_id": node_id, "class_type": node["class_type"]}}, {}, [])
+            # As ComfyUI 0.3.64 answers it (checked against a real server).
+            return ({"type": "invalid_prompt", "message": f"Cannot execute because node {node['class_type']} "
+                     "does not exist.", "details": f"Node ID '#{node_id}'", "extra_info": {}}, {}, [])
     outputs = [node_id for node_id, node in prompt.items() if OBJECT_INFO[node["class_type"]]["output_node"]]
     if not outputs:
         return ({"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "", "extra_info": {}},

@@ -464,3 +464,62 @@ def test_only_preview_image_frames_of_a_known_format_are_previews():
     assert parse_preview_frame(struct.pack(">II", 1, 9) + jpeg.getvalue()) is None  # unknown format
     assert parse_preview_frame(struct.pack(">II", 1, 2) + jpeg.getvalue()) is None  # says PNG, is JPEG
     assert parse_preview_frame(b"\x00\x00\x00\x01") is None
+
+
+# -- as a real ComfyUI (0.3.64, run on the CPU) answers --------------------------------------------
+
+# A graph that needs no model weights, as run against the real server: the prompt has a node of
+# its own that no output depends on (ComfyUI runs only what the outputs need).
+WEIGHTLESS = {
+    "1": {"class_type": "EmptyImage", "inputs": {"width": "{{width}}", "height": "{{height}}",
+                                                 "batch_size": "{{batch_size}}", "color": 3368601}},
+    "2": {"class_type": "ImageAddNoise", "inputs": {"image": ["1", 0], "seed": "{{seed}}", "strength": 0.5}},
+    "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "{{filename_prefix}}"}},
+    "4": {"class_type": "PrimitiveStringMultiline", "inputs": {"value": "{{prompt}}"}},
+}
+# SaveImage's refusal of a prefix that leaves the output folder, as the real server words it.
+OUTSIDE_OUTPUT = ("**** ERROR: Saving image outside the output folder is not allowed.\n"
+                  " full_output_folder: /srv/comfy/outside\n         output_dir: /srv/comfy/output\n"
+                  "         commonpath: /srv/comfy\n")
+
+
+def test_a_weightless_workflow_runs_with_its_prompt_in_a_node_of_its_own(fake, make_provider):
+    result = make_provider().run(request(n=2, seed=MAX_SEED_64, width=320, height=192,
+                                         extra={"workflow": Workflow(name="noise", graph=WEIGHTLESS)}))
+
+    sent = fake.calls("POST", "/prompt")[0]
+    assert sent["prompt"]["4"]["inputs"]["value"] == "a lighthouse at dusk"
+    assert sent["prompt"]["2"]["inputs"]["seed"] == MAX_SEED_64
+    assert [Image.open(io.BytesIO(image.data)).size for image in result.images] == [(320, 192)] * 2
+
+
+def test_a_multi_line_exception_from_a_node_is_one_line_and_kept_whole(fake, make_provider):
+    fake.behave(Behaviour(outcome="error", exception_type="Exception", exception_message=OUTSIDE_OUTPUT, node="3"))
+
+    with pytest.raises(Exception) as caught:
+        make_provider().run(request(extra={"workflow": Workflow(name="noise", graph=WEIGHTLESS)}))
+
+    assert str(caught.value).endswith(
+        "the workflow failed at node 3 (SaveImage): Exception: **** ERROR: Saving image outside the output "
+        "folder is not allowed. full_output_folder: /srv/comfy/outside output_dir: /srv/comfy/output "
+        "commonpath: /srv/comfy")
+    assert json.loads(caught.value.response)["exception_message"] == OUTSIDE_OUTPUT
+    assert not caught.value.retryable
+
+
+def test_an_unknown_node_class_is_refused_at_queueing_with_comfyuis_words(fake, make_provider):
+    graph = copy.deepcopy(WEIGHTLESS)
+    graph["2"]["class_type"] = "NoSuchNode"
+
+    with pytest.raises(Exception, match="Cannot execute because node NoSuchNode does not exist.*Node ID '#2'") \
+            as caught:
+        make_provider().run(request(extra={"workflow": Workflow(name="bad", graph=graph)}))
+    assert caught.value.status_code == 400
+    assert not fake.history
+
+
+def test_a_combo_the_server_lists_from_a_route_is_not_checked(make_provider):
+    graph = {"1": {"class_type": "LoadImageOutput", "inputs": {"image": "ComfyUI_00001_.png [output]"}},
+             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}
+
+    assert object_info_problems(graph, make_provider().object_info()) == []
