@@ -76,7 +76,6 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
     from blogimages.providers import providers
     from config.celery import app
     from posts.models import Post, Section
-    from tests.celery_worker import Worker
     from tests.fake_image_host import FakeImageHost
 
     host = FakeImageHost(latency=args.latency).start()
@@ -88,57 +87,80 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
         providers["fake"]  # a warm web process: the backend module is imported before the first request
         app.conf.task_always_eager = False
         print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image")
-        print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13} "
+        print(f"{'layout':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13} "
               f"{'worker CPU ms/image':>19}")
         warm_web_process(batches, Post, Section, app)
         seen_before = 0
-        for concurrency in args.concurrency:
-            post = Post.objects.create(title=f"Bench {concurrency}", slug=f"bench-{concurrency}-{time.time_ns()}")
-            Section.objects.bulk_create(
-                Section(post=post, order=i, key=f"s{i}", heading=f"Section {i}") for i in range(args.sections)
-            )
-            worker = Worker(providers=config, media_root=media_root, log_dir=tmp, concurrency=concurrency,
-                            database_url=db_url)
-            app.conf.task_default_queue = worker.queue
-            worker.start()
-            try:
-                from django.utils import timezone
-
-                from blogimages.models import ImageOutput
-
-                requested_at = timezone.now()
-                cpu_before = _process_cpu_seconds(worker.proc.pid)
-                started = time.monotonic()
-                # The sections only: the post's featured and social slots would make it
-                # sections + 2 images, and the ideal is computed for the sections.
-                batch = batches.start_post_batch(post=post, sections=[f"s{i}" for i in range(args.sections)],
-                                                 overrides={"width": 256, "height": 256}).batch
-                start_call = time.monotonic() - started
-                while True:
-                    batch.refresh_from_db()
-                    if batch.is_finished:
-                        break
-                    if time.monotonic() - started > 600:
-                        raise SystemExit("batch did not finish in 600 s")
-                    time.sleep(0.02)
-                wall = time.monotonic() - started
-                worker_cpu = _process_cpu_seconds(worker.proc.pid) - cpu_before
-            finally:
-                worker.stop()
-                if args.keep_log:
-                    Path(args.keep_log).write_text(worker.log())
-            ideal = args.latency * math.ceil(batch.total / concurrency)
-            status = "" if batch.status == "succeeded" else f"  ({batch.status}: {batch.failed_count} failed)"
-            first = ImageOutput.objects.filter(batch=batch).order_by("started_at").values_list(
-                "started_at", flat=True).first()
-            first_task = (first - requested_at).total_seconds() if first else float("nan")
-            print(f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {start_call:>8.2f} "
-                  f"{first_task:>13.2f} {worker_cpu * 1000 / max(batch.total, 1):>19.1f}{status}")
-            if args.timeline:
-                print_timeline(batch, requested_at, started, host, seen_before, worker.log())
-            seen_before = len(host.requests)
+        for round_ in range(args.rounds):
+            for concurrency in args.concurrency:
+                # A and B alternate round by round, so a change in the machine's load falls on both.
+                layouts = args.workers if round_ % 2 == 0 else args.workers[::-1]
+                for processes in layouts:
+                    seen_before = run_batch(args, concurrency, processes, batches, Post, Section, app, config,
+                                            media_root, db_url, tmp, host, seen_before)
     finally:
         host.stop()
+
+
+def run_batch(args, concurrency: int, processes: int, batches, Post, Section, app, config, media_root, db_url,
+              tmp: Path, host, seen_before: int) -> int:
+    """One batch on `processes` worker processes that share one queue, `concurrency` threads in all."""
+    from django.utils import timezone
+
+    from blogimages.models import ImageOutput
+    from tests.celery_worker import Worker
+
+    processes = max(1, min(processes, concurrency))
+    threads = math.ceil(concurrency / processes)
+    layout = f"{processes}x{threads}"
+    post = Post.objects.create(title=f"Bench {layout}", slug=f"bench-{layout}-{time.time_ns()}")
+    Section.objects.bulk_create(
+        Section(post=post, order=i, key=f"s{i}", heading=f"Section {i}") for i in range(args.sections)
+    )
+    queue = f"blogimages-bench-{os.getpid()}-{time.time_ns()}"
+    workers = []
+    for index in range(processes):
+        log_dir = tmp / f"{queue}-{index}"
+        log_dir.mkdir()
+        workers.append(Worker(providers=config, media_root=media_root, log_dir=log_dir, concurrency=threads,
+                              database_url=db_url, queue=queue, name=f"{queue}-{index}"))
+    app.conf.task_default_queue = queue
+    try:
+        for worker in workers:
+            worker.start()
+        requested_at = timezone.now()
+        cpu_before = sum(_process_cpu_seconds(worker.proc.pid) for worker in workers)
+        started = time.monotonic()
+        # The sections only: the post's featured and social slots would make it
+        # sections + 2 images, and the ideal is computed for the sections.
+        batch = batches.start_post_batch(post=post, sections=[f"s{i}" for i in range(args.sections)],
+                                         overrides={"width": 256, "height": 256}).batch
+        start_call = time.monotonic() - started
+        while True:
+            batch.refresh_from_db()
+            if batch.is_finished:
+                break
+            if time.monotonic() - started > 600:
+                raise SystemExit("batch did not finish in 600 s")
+            time.sleep(0.02)
+        wall = time.monotonic() - started
+        worker_cpu = sum(_process_cpu_seconds(worker.proc.pid) for worker in workers) - cpu_before
+    finally:
+        for worker in workers:
+            worker.stop()
+        if args.keep_log:
+            Path(args.keep_log).write_text("".join(worker.log() for worker in workers))
+    ideal = args.latency * math.ceil(batch.total / (processes * threads))
+    status = "" if batch.status == "succeeded" else f"  ({batch.status}: {batch.failed_count} failed)"
+    first = ImageOutput.objects.filter(batch=batch).order_by("started_at").values_list(
+        "started_at", flat=True).first()
+    first_task = (first - requested_at).total_seconds() if first else float("nan")
+    print(f"{layout:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {start_call:>8.2f} "
+          f"{first_task:>13.2f} {worker_cpu * 1000 / max(batch.total, 1):>19.1f}{status}  "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    if args.timeline:
+        print_timeline(batch, requested_at, started, host, seen_before, "".join(w.log() for w in workers))
+    return len(host.requests)
 
 
 def _process_cpu_seconds(pid: int) -> float:
@@ -359,6 +381,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--sections", type=int, default=24)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="worker processes sharing the queue and the --concurrency threads; several "
+                             "values are run side by side, alternating")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every layout, alternating their order")
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--timeline", action="store_true",
                         help="print each image's claim, provider call and finish times")

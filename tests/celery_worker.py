@@ -24,8 +24,10 @@ def test_database_url() -> str:
 class Worker:
     def __init__(self, *, providers: dict, media_root: str, log_dir: Path, concurrency: int = 4,
                  queue: str | None = None, stale_after: float = 900, visibility_timeout: float = 3600,
-                 database_url: str | None = None) -> None:
+                 database_url: str | None = None, name: str | None = None) -> None:
         self.queue = queue or f"blogimages-test-{uuid.uuid4().hex[:8]}"
+        # Distinct node names when several workers read one queue (their control queues).
+        self.name = name or self.queue
         self.concurrency = concurrency
         self.log_dir = log_dir
         self.env = {
@@ -48,7 +50,7 @@ class Worker:
         with open(self.log_path, "wb") as log:  # the worker writes to its own copy of the descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c",
-                 str(self.concurrency), "-Q", self.queue, "-n", f"{self.queue}-{self._starts}@%h", "--without-gossip",
+                 str(self.concurrency), "-Q", self.queue, "-n", f"{self.name}-{self._starts}@%h", "--without-gossip",
                  "--without-mingle", "--without-heartbeat", "-l", "INFO"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
