@@ -1,12 +1,15 @@
 """Batch throughput and pipeline overhead. Prints figures; asserts nothing.
 
-    python bench/batch.py [--latency 1.0] [--sections 24] [--concurrency 1 4 8] [--images 40]
+    python bench/batch.py [--latency 1.0] [--sections 24] [--concurrency 1 4 8] [--workers 1 2] [--rounds 1]
+                          [--images 40]
 
-Part 1 starts a real Celery worker (threads pool, as the README recommends for remote
-providers) on Redis for each concurrency and runs a 24-section batch against a loopback
+Part 1 starts real Celery workers (threads pool, as the README recommends for remote
+providers) on Redis for each concurrency — `--workers N` processes reading one queue, the
+concurrency split between them (default one, as the README recommends; several values are
+run side by side, alternating, `--rounds` times) — and runs a 24-section batch against a loopback
 OpenAI-style host that takes `--latency` seconds per image, then compares the wall time (until
 the batch is finished: every image stored with its thumbnail and sidecar) with the ideal
-latency x ceil(sections / concurrency), and prints the worker's CPU per image.
+latency x ceil(sections / concurrency), and prints the workers' CPU per image (all processes).
 Part 2 measures the pipeline's own cost per image (validate, store original, thumbnail,
 sidecar, rows) with a zero-latency provider that returns a realistic 1024x1024 PNG.
 
@@ -86,7 +89,8 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
         providers.reset()
         providers["fake"]  # a warm web process: the backend module is imported before the first request
         app.conf.task_always_eager = False
-        print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image")
+        print(f"Batch of {args.sections} sections, provider latency {args.latency:.2f} s per image; "
+              f"layout PxT = P worker processes reading one queue, T threads each (-P threads -c T)")
         print(f"{'layout':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'start s':>8} {'first task s':>13} "
               f"{'worker CPU ms/image':>19}")
         warm_web_process(batches, Post, Section, app)
