@@ -102,6 +102,12 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                 for processes in layouts:
                     seen_before = run_batch(args, concurrency, processes, batches, Post, Section, app, config,
                                             media_root, db_url, tmp, host, seen_before)
+                if not args.no_floor:
+                    wall = bare_client_floor(host, args.sections, concurrency)
+                    ideal = args.latency * math.ceil(args.sections / concurrency)
+                    print(f"{'bare client':>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} "
+                          f"{'':>8} {'':>13} {'':>19}  load {os.getloadavg()[0]:.1f}", flush=True)
+                    seen_before = len(host.requests)
     finally:
         host.stop()
 
@@ -165,6 +171,35 @@ def run_batch(args, concurrency: int, processes: int, batches, Post, Section, ap
     if args.timeline:
         print_timeline(batch, requested_at, started, host, seen_before, "".join(w.log() for w in workers))
     return len(host.requests)
+
+
+_FLOOR_CLIENT = """
+import sys, time, httpx
+from concurrent.futures import ThreadPoolExecutor
+url, key, sections, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+client = httpx.Client(limits=httpx.Limits(max_connections=concurrency), timeout=60)
+def one(i):
+    client.post(url, json={"prompt": f"floor {i}", "model": "flux-test", "size": "256x256", "n": 1},
+                headers={"Authorization": f"Bearer {key}"}).raise_for_status()
+one(-1)  # connected and warm, like a worker after its warm-up
+started = time.monotonic()
+with ThreadPoolExecutor(concurrency) as pool:
+    list(pool.map(one, range(sections)))
+print(time.monotonic() - started)
+"""
+
+
+def bare_client_floor(host, sections: int, concurrency: int) -> float:
+    """The same images from the same loopback host by a bare HTTP client (its own process,
+    `concurrency` threads, nothing stored): what the host and the loopback cost on this
+    machine beyond the ideal, which no worker can beat."""
+    import subprocess
+
+    from tests.fake_image_host import API_KEY
+
+    done = subprocess.run([sys.executable, "-c", _FLOOR_CLIENT, f"{host.base_url}/images/generations", API_KEY,
+                           str(sections), str(concurrency)], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def _process_cpu_seconds(pid: int) -> float:
@@ -389,6 +424,8 @@ def main() -> None:
                         help="worker processes sharing the queue and the --concurrency threads; several "
                              "values are run side by side, alternating")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every layout, alternating their order")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the bare HTTP client's run against the same host after each concurrency")
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--timeline", action="store_true",
                         help="print each image's claim, provider call and finish times")
