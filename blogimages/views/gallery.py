@@ -18,8 +18,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.utils.text import Truncator
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from .. import archive, boards, bulk, paging, review, similar
@@ -195,7 +196,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
 
 # The filter form's fields as rendered, by everything they show: Django's template-based
 # widget renderer made them a tenth of the page's CPU, for HTML that only changes when the
-# choices or the query string do. Per process, a few hundred entries at most.
+# choices, the query string or the language (the labels) do. Per process, a few hundred entries at most.
 _FILTER_FIELDS: OrderedDict[tuple, str] = OrderedDict()
 _FILTER_FIELDS_KEEP = 256
 _filter_fields_lock = threading.Lock()
@@ -206,7 +207,7 @@ def filter_fields_html(request: HttpRequest, boards_shown) -> str:
     choices = filter_choices()
     form = GalleryFilterForm(request.GET or None, choices=choices, boards=boards_shown)
     posts = tuple((post.pk, form.fields["post"].label_from_instance(post)) for post in form.fields["post"].queryset)
-    key = (bool(request.GET), tuple((name, tuple(request.GET.getlist(name))) for name in form.fields),
+    key = (get_language(), bool(request.GET), tuple((name, tuple(request.GET.getlist(name))) for name in form.fields),
            tuple(choices["providers"]), tuple(choices["models"]),
            tuple((board.pk, board.name) for board in boards_shown), posts)
     with _filter_fields_lock:
