@@ -17,8 +17,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryD
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import dateformat
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
@@ -144,6 +146,10 @@ def with_tile_strings(output: ImageOutput) -> None:
     output.tile_delete_url = pk_path("blogimages:image_delete", output.pk)
     output.tile_file_url = output.file.url if output.status == "succeeded" and output.file.name else ""
     output.tile_thumb_url = output.thumbnail.url if output.thumbnail.name and output.thumb_size else ""
+    # What `|date:'c'` and `|date:"Y-m-d H:i"` give (the template's local time, then the format).
+    created = template_localtime(output.created_at)
+    output.tile_created_iso = dateformat.format(created, "c") if created else ""
+    output.tile_created_label = dateformat.format(created, "Y-m-d H:i") if created else ""
 
 
 @dataclass(frozen=True, kw_only=True)
