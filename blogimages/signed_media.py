@@ -76,6 +76,14 @@ class _SignedAt(signing.TimestampSigner):
 def make_token(name: str, *, expires_in: int | None = None) -> str:
     """A token for `name`, the same for every call within one window (see `window`)."""
     start, expiry = window(_lifetime(expires_in))
+    return _token(name, start, expiry, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4096)
+def _token(name: str, start: int, expiry: int, _secret_key: str) -> str:
+    """Signed once per name and window: a gallery page signs ~50 links (HMAC and zlib each),
+    the same ones every render. The key is part of the cache's key so a changed SECRET_KEY
+    (a rotation, a test's override) signs anew."""
     return _SignedAt(salt=SALT, at=start).sign_object({"n": name, "e": expiry}, compress=True)
 
 
