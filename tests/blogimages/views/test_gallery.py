@@ -256,3 +256,24 @@ def test_a_tile_offers_use_in_post_to_editors_but_not_for_a_rejected_image(edito
     ImageOutput.objects.filter(pk=rejected.pk).update(review_status="rejected")
     html = editor_client.get(GALLERY).content.decode()
     assert f'href="/images/{ok.pk}/use/"' in html and f'href="/images/{rejected.pk}/use/"' not in html
+
+
+@pytest.mark.clock
+def test_the_gallery_tile_is_the_shared_thumb_template(editor_client):
+    """gallery.html inlines _thumb.html for speed (views/gallery.with_tile_strings): every tile it
+    shows, succeeded, failed and still running, is what _thumb.html renders for that image."""
+    import re
+
+    from django.template.loader import render_to_string
+
+    from blogimages.views.common import with_thumb_sizes
+
+    made = [*finished(2), ImageOutputFactory(status="failed", error="The provider refused the prompt."),
+            ImageOutputFactory(status="running"),
+            *finished(1, prompt_text="A long prompt " * 30)]
+    html = editor_client.get(GALLERY).content.decode()
+    squash = lambda text: re.sub(r"\s+", " ", text).strip()  # noqa: E731 - indentation differs
+    page = squash(html)
+    for output in with_thumb_sizes(ImageOutput.objects.filter(pk__in=[o.pk for o in made])):
+        tile = squash(render_to_string("blogimages/_thumb.html", {"output": output}))
+        assert tile in page, f"image {output.pk}'s tile differs from _thumb.html"
