@@ -44,7 +44,7 @@ from ..exceptions import BlogImagesError, InvalidProviderError, ModelRetired, Pr
 from ..models import ApiToken, ImageOutput, ImagePrompt, OutputStatus
 from ..providers import BaseProvider, Capabilities, get_provider, providers
 from ..providers.base import MAX_SEED_64, PartialCallback, given_seed
-from .after_response import after_response
+from ..after_response import after_response
 
 logger = logging.getLogger("blogimages.api")
 
