@@ -52,7 +52,10 @@ def test_a_board_shared_by_link_shows_approved_images_to_a_stranger_until_revoke
     stranger.goto(share)
     expect(stranger.locator(f"#shared-images li[data-output='{approved.pk}'] img")).to_be_visible()
     expect(stranger.locator(f"#shared-images li[data-output='{pending.pk}']")).to_have_count(0)
-    assert stranger.locator(f"#shared-images li[data-output='{approved.pk}'] img").evaluate(
+    # Visible is not loaded (the tile is lazy-loaded): wait for the image to finish, then judge it.
+    shared_img = f"#shared-images li[data-output='{approved.pk}'] img"
+    stranger.wait_for_function("sel => document.querySelector(sel)?.complete", arg=shared_img)
+    assert stranger.locator(shared_img).evaluate(
         "img => img.complete && img.naturalWidth > 0"), "the thumbnail loads for a stranger"
     assert serious_violations(stranger) == []
     screenshot(stranger, "board-shared")
