@@ -948,15 +948,18 @@ class ComfyUIProvider(HttpProvider):
     def _cancel(self, prompt_id: str) -> bool:
         """Take our prompt out of the queue, or stop it if it is running — and only ours:
         builds that ignore the prompt_id in /interrupt stop whatever runs, so /interrupt is
-        sent only when /queue shows ours running. True when the server took both calls."""
+        sent only when /queue shows ours running. True when the server took both calls.
+
+        Dequeue first, then look: a prompt seen pending can start running before a later
+        delete arrives (which no longer touches it), but once deleted it can never start."""
         try:
+            self.call("POST", "/queue", action="dequeuing", json={"delete": [prompt_id]},
+                      read_timeout=self.listing_timeout)
             queue = self.call_json("GET", "/queue", action="reading the queue", read_timeout=self.listing_timeout)
             running = [item for item in queue.get("queue_running") or () if isinstance(item, list)]
             if any(len(item) > 1 and item[1] == prompt_id for item in running):
                 self.call("POST", "/interrupt", action="interrupting", json={"prompt_id": prompt_id},
                           read_timeout=self.listing_timeout)
-            self.call("POST", "/queue", action="dequeuing", json={"delete": [prompt_id]},
-                      read_timeout=self.listing_timeout)
             return True
         except (ProviderError, AttributeError) as exc:
             logger.warning("provider %s: could not cancel prompt %s: %s", self.alias, prompt_id, exc)

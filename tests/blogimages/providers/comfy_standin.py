@@ -151,6 +151,10 @@ class FakeComfy:
         # `stall_s` before answering.
         self.history_faults: list[str] = []
         self.stall_s = 1.0
+        # The race a cancel must survive: prompts wait in the queue until a delete names one,
+        # which then starts running just before the delete is applied (a delete no longer
+        # touches a running prompt).
+        self.start_before_delete = False
         self.websocket_enabled = True
         # "JPEG" or "PNG": a preview frame after each step's progress (None: no previews).
         self.preview_format: str | None = "JPEG"
@@ -296,6 +300,15 @@ class FakeComfy:
 
     async def _post_queue(self, request: web.Request) -> web.Response:
         data = request[BODY] or {}
+        if self.start_before_delete:
+            named = set(data.get("delete") or ())
+            self.start_before_delete = False
+            self._wake.set()
+            for _ in range(200):
+                with self.lock:
+                    if not any(item.prompt_id in named for item in self.pending):
+                        break
+                await asyncio.sleep(0.01)
         with self.lock:
             if data.get("clear"):
                 self.pending.clear()
@@ -408,7 +421,7 @@ class FakeComfy:
             self._wake.wait(0.05)
             self._wake.clear()
             with self.lock:
-                if self.running or not self.pending:
+                if self.running or not self.pending or self.start_before_delete:
                     continue
                 self.running = self.pending.pop(0)
             item = self.running

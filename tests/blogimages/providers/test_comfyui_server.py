@@ -9,6 +9,7 @@ import base64
 import copy
 import io
 import json
+import time
 
 import pytest
 from PIL import Image
@@ -134,26 +135,46 @@ def test_a_permanent_failure_while_waiting_still_cancels_the_prompt(fake, make_p
     assert _never_finishes(fake, sent["prompt_id"])
 
 
+def test_a_prompt_that_starts_while_being_cancelled_is_still_stopped(fake, make_provider):
+    provider = make_provider()
+    fake.behave(Behaviour(hold=True))
+    fake.history_faults = ["401"]
+    # Seen pending, it starts running before the delete lands: only a look after the delete
+    # can tell that it needs an interrupt.
+    fake.start_before_delete = True
+
+    with pytest.raises(ProviderAuthError):
+        provider.run(request())
+
+    sent = fake.calls("POST", "/prompt")[0]
+    assert fake.calls("POST", "/interrupt") == [{"prompt_id": sent["prompt_id"]}]
+    assert _never_finishes(fake, sent["prompt_id"])
+
+
 def _never_finishes(fake: FakeComfy, prompt_id: str) -> bool:
     """Once nothing of ours is queued or running: it was dequeued, or stopped mid-run."""
-    for _ in range(500):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
         with fake.lock:
             busy = (fake.running and fake.running.prompt_id == prompt_id) or any(
                 item.prompt_id == prompt_id for item in fake.pending)
             entry = fake.history.get(prompt_id)
         if not busy:
             return entry is None or entry["status"]["messages"][-1][0] == "execution_interrupted"
-        fake._wake.wait(0.01)
+        # A sleep, not fake._wake.wait(): the stand-in's worker leaves the event set while it
+        # runs a prompt, and a wait on a set event returns at once (500 of them in no time).
+        time.sleep(0.01)
     return False
 
 
 def _wait_for_history(fake: FakeComfy, prompt_id: str) -> dict:
     fake._wake.set()
-    for _ in range(500):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
         with fake.lock:
             if prompt_id in fake.history:
                 return fake.history[prompt_id]
-        fake._wake.wait(0.01)
+        time.sleep(0.01)
     raise AssertionError(f"{prompt_id} never reached the history")
 
 
