@@ -9,7 +9,6 @@ import base64
 import copy
 import io
 import json
-import time
 
 import pytest
 from PIL import Image
@@ -25,6 +24,7 @@ from blogimages.providers.comfyui import (
     parse_node_map,
     validate_workflow,
 )
+from tests.celery_worker import wait_until
 
 from .comfy_standin import CHECKPOINTS, OBJECT_INFO, Behaviour, FakeComfy, pixels_for
 
@@ -153,29 +153,24 @@ def test_a_prompt_that_starts_while_being_cancelled_is_still_stopped(fake, make_
 
 def _never_finishes(fake: FakeComfy, prompt_id: str) -> bool:
     """Once nothing of ours is queued or running: it was dequeued, or stopped mid-run."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    def idle() -> bool:
         with fake.lock:
-            busy = (fake.running and fake.running.prompt_id == prompt_id) or any(
-                item.prompt_id == prompt_id for item in fake.pending)
-            entry = fake.history.get(prompt_id)
-        if not busy:
-            return entry is None or entry["status"]["messages"][-1][0] == "execution_interrupted"
-        # A sleep, not fake._wake.wait(): the stand-in's worker leaves the event set while it
-        # runs a prompt, and a wait on a set event returns at once (500 of them in no time).
-        time.sleep(0.01)
-    return False
+            return not ((fake.running and fake.running.prompt_id == prompt_id) or any(
+                item.prompt_id == prompt_id for item in fake.pending))
+
+    # Polled by the clock: the stand-in's worker leaves fake._wake set while it runs a
+    # prompt, so waits on that event return at once.
+    wait_until(idle, timeout=5, what=f"{prompt_id} neither queued nor running")
+    with fake.lock:
+        entry = fake.history.get(prompt_id)
+    return entry is None or entry["status"]["messages"][-1][0] == "execution_interrupted"
 
 
 def _wait_for_history(fake: FakeComfy, prompt_id: str) -> dict:
     fake._wake.set()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with fake.lock:
-            if prompt_id in fake.history:
-                return fake.history[prompt_id]
-        time.sleep(0.01)
-    raise AssertionError(f"{prompt_id} never reached the history")
+    wait_until(lambda: prompt_id in fake.history, timeout=5, what=f"{prompt_id} in the history")
+    with fake.lock:
+        return fake.history[prompt_id]
 
 
 def test_a_cancel_pressed_in_comfyui_is_a_permanent_cancelled(fake, make_provider):
