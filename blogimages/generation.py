@@ -94,6 +94,9 @@ class Plan:
     edit: dict[str, Any] | None = None
     # Provider aliases tried in order when this one fails for good or cannot be reached.
     fallbacks: tuple[str, ...] = ()
+    # The seed was drawn for this request (none was asked for): no stored image can have
+    # been made by the same request, so execute() does not look for one (see reuse_identical).
+    seed_drawn: bool = False
 
     @cached_property
     def cost_per_image(self) -> Decimal | None:
@@ -172,14 +175,16 @@ def build_request(
     named = request.extra.get("workflow")
     request = comfy_workflows.detach(backend.prepare(comfy_workflows.attach(backend, request)), named=named)
     caps = backend.capabilities(request.model)
-    if request.seed is None and caps.supports_seed:
+    seed_drawn = request.seed is None and caps.supports_seed
+    if seed_drawn:
         # Fix the seed before the call so every image can be reproduced and a
         # re-delivered task makes the same image again.
         request = replace(request, seed=secrets.randbelow(caps.max_seed + 1))
     if fallbacks is None:
         fallbacks = (setting.fallbacks if setting is not None and setting.fallbacks else None) \
             or backend.options.get("fallbacks") or ()
-    return Plan(provider=backend, request=request, target=target, fallbacks=fallback_chain(backend.alias, fallbacks))
+    return Plan(provider=backend, request=request, target=target, fallbacks=fallback_chain(backend.alias, fallbacks),
+                seed_drawn=seed_drawn)
 
 
 def fallback_chain(alias: str, fallbacks) -> tuple[str, ...]:
@@ -572,8 +577,11 @@ def execute(outputs: Sequence[ImageOutput], *, plan: Plan | None = None, raise_r
             # A stale claim taken over here (a re-delivered task): the dead attempt's job is
             # stopped on the server before the image is asked for again.
             cancel_abandoned_jobs([o for o in outputs if o.attempts > 1])
-            # An identical request already stored costs nothing twice.
-            outputs = reuse_identical(outputs)
+            # An identical request already stored costs nothing twice. A seed drawn a moment
+            # ago names no stored image (were one to share it, the same deterministic request
+            # would make the same bytes): the lookup, a query per call, is skipped.
+            if not plan.seed_drawn:
+                outputs = reuse_identical(outputs)
             if not outputs:
                 return claimed
             request, indexes = call_request(plan, outputs)

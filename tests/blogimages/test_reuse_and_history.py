@@ -68,6 +68,27 @@ def test_anything_different_is_a_new_call(det):
     assert random_seed.reused_from_id is None and len(det.requests) == 6
 
 
+def _reuse_lookups(work) -> int:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        work()
+    return sum(q["sql"].startswith("SELECT") and '"request_key" =' in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_drawn_seed_looks_up_nothing_but_its_image_answers_that_seed_later(det):
+    drawn = []
+    # No seed asked for: the one drawn for this request can name no stored image yet.
+    assert _reuse_lookups(lambda: drawn.extend(generation.generate(
+        prompt="A lighthouse", provider="det", overrides={"width": 64, "height": 48}))) == 0
+    [first] = drawn
+    assert first.request_key and first.seed is not None and len(det.requests) == 1
+    # Asked for by its seed ("make this one again"), it is found and reused.
+    again = []
+    assert _reuse_lookups(lambda: again.extend(make(seed=first.seed))) == 1
+    assert again[0].reused_from_id == first.pk and len(det.requests) == 1
+
+
 def test_a_new_renderer_version_is_a_new_call(det, monkeypatch):
     # A renderer whose pixels changed (a layout fix) must not answer with its older images.
     make()
