@@ -5,7 +5,7 @@
 
 Part 1 starts real Celery workers (threads pool, as the README recommends for remote
 providers) on Redis for each concurrency — `--workers N` processes reading one queue, the
-concurrency split between them (default one, as the README recommends; several values are
+concurrency split between them (default one; the README recommends one per core; several values are
 run side by side, alternating, `--rounds` times) — and runs a 24-section batch against a loopback
 OpenAI-style host that takes `--latency` seconds per image, then compares the wall time (until
 the batch is finished: every image stored with its thumbnail and sidecar) with the ideal
