@@ -1367,6 +1367,10 @@ def adopt_from_sidecar(output: ImageOutput) -> bool:
     output.cost = Decimal(str(data["cost_usd"])) if data.get("cost_usd") is not None else None
     output.cost_basis = data.get("cost_basis") or ""
     output.finished_at = parse_datetime(data["finished_at"]) if data.get("finished_at") else timezone.now()
+    # The attempt that made the image started it; this claim started after it finished, and
+    # its start beside that finish would read as a negative duration.
+    made_from = parse_datetime(data["started_at"]) if data.get("started_at") else None
+    output.started_at = min(made_from or output.started_at or output.finished_at, output.finished_at)
     output.status, output.error = OutputStatus.SUCCEEDED, ""
     if not output.alt_text:
         output.alt_text = suggested_alt_text(output)

@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from blogimages import generation, reconcile, storage, tokens
 from blogimages.models import GenerationBatch, ImageOutput, OutputStatus
@@ -139,6 +140,9 @@ def test_an_image_stored_but_not_recorded_is_adopted_from_its_sidecar(recorder, 
     assert made.status == OutputStatus.SUCCEEDED and made.file.name == sidecar["file"]
     assert made.sha256 == sidecar["sha256"] and made.attempts == 2
     assert len(recorder.requests) == 1  # never asked again
+    # Its times are those of the attempt that made it, not the adopting claim's.
+    assert made.started_at == parse_datetime(sidecar["started_at"])
+    assert made.finished_at == parse_datetime(sidecar["finished_at"]) and made.duration_ms >= 0
 
 
 def test_a_cache_outage_is_a_503_with_retry_after_on_the_json_api_and_v1(client, cache_down, recorder):
