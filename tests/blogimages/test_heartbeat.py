@@ -77,16 +77,16 @@ def heartbeat_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("blogimages-heartbeat-")]
 
 
-def other_backends() -> int:
+def other_backends(expected: int = 0) -> int:
     """Connections to the test database besides this thread's (PostgreSQL ends a closed one's
-    backend a moment after the close: wait for it)."""
+    backend a moment after the close: wait for the count to come down to `expected`)."""
     deadline = time.monotonic() + 10
     while True:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                            "AND pid <> pg_backend_pid()")
             count = cursor.fetchone()[0]
-        if count == 0 or time.monotonic() > deadline:
+        if count <= expected or time.monotonic() > deadline:
             return count
         time.sleep(0.05)
 
@@ -110,6 +110,44 @@ def test_heartbeat_renews_while_the_block_runs_and_stops_with_it(settings):
     if connection.vendor == "postgresql":
         # The thread closed its connection: only this test's own is left.
         assert other_backends() == 0
+
+
+def _wait_for_renewal(output: ImageOutput, since: datetime, timeout: float = 20) -> datetime:
+    deadline = time.monotonic() + timeout
+    while True:
+        started = ImageOutput.objects.get(pk=output.pk).started_at
+        if started != since or time.monotonic() > deadline:
+            return started
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_in_flight_share_one_thread_and_a_call_that_ended_is_never_renewed(settings):
+    settings.BLOGIMAGES_TASK_STALE_AFTER = 1.5  # a beat every 0.5 s
+    old = NOW - timedelta(hours=1)
+    first, second = running(started_at=old), running(started_at=old)
+    with heartbeat.heartbeat([first]):
+        with heartbeat.heartbeat([second]):
+            [thread] = heartbeat_threads()  # one thread for both calls ...
+            assert _wait_for_renewal(first, old) > old and _wait_for_renewal(second, old) > old
+            if connection.vendor == "postgresql":
+                assert other_backends(expected=1) == 1  # ... on one connection
+        # The second call ended: its row is put back as its final write would, and stays so
+        # through beats that go on for the first call.
+        ImageOutput.objects.filter(pk=second.pk).update(started_at=old)
+        renewed = ImageOutput.objects.get(pk=first.pk).started_at
+        assert _wait_for_renewal(first, renewed) > renewed
+        assert _wait_for_renewal(first, ImageOutput.objects.get(pk=first.pk).started_at) > renewed
+        assert ImageOutput.objects.get(pk=second.pk).started_at == old
+        assert heartbeat_threads() == [thread]
+    assert not thread.is_alive() and heartbeat_threads() == []
+    if connection.vendor == "postgresql":
+        assert other_backends() == 0
+    # A call after the last one ended starts a thread of its own again.
+    with heartbeat.heartbeat([first]):
+        [again] = heartbeat_threads()
+        assert again is not thread
+    assert heartbeat_threads() == []
 
 
 @pytest.mark.django_db(transaction=True)
