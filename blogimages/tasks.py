@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
-
 from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_init
 from celery.utils import uuid
-from django.db import close_old_connections
-from django.db.models import Case, F, Value, When
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from . import after_response, generation, post_renditions, reconcile, warmup
@@ -80,14 +78,22 @@ def enqueue_outputs(output_ids: list[int]) -> None:
 def _record_tasks(sent: dict[int, str], due) -> None:
     """Name each published task on its row, all in one UPDATE once the broker has them (a
     row only names a task that exists; one statement instead of one per image, so a
-    96-image batch is handed over in one round trip after its publishes)."""
+    96-image batch is handed over in one round trip after its publishes).
+
+    Plain SQL, as `generation.claim`: the ORM's Case/When of 96 branches cost 11 ms of CPU
+    to compile, beside a first round of the batch's tasks already running on the same cores."""
     if not sent:
         return
-    ImageOutput.objects.filter(pk__in=list(sent), status__in=[OutputStatus.QUEUED, OutputStatus.RUNNING]).update(
-        task_id=Case(*(When(pk=pk, then=Value(task_id)) for pk, task_id in sent.items()),
-                     default=F("task_id")),
-        enqueued_at=due,
-    )
+    q = connection.ops.quote_name
+    table, key, task_id, status = (q(ImageOutput._meta.db_table), q("id"), q("task_id"), q("status"))
+    enqueued_at = ImageOutput._meta.get_field("enqueued_at")
+    marks = ", ".join(["%s"] * len(sent))
+    sql = (f"UPDATE {table} SET {task_id} = CASE {key} {' '.join(['WHEN %s THEN %s'] * len(sent))} "
+           f"ELSE {task_id} END, {q('enqueued_at')} = %s WHERE {key} IN ({marks}) AND {status} IN (%s, %s)")
+    params = [value for pair in sent.items() for value in pair]
+    params += [enqueued_at.get_db_prep_value(due, connection), *sent, OutputStatus.QUEUED, OutputStatus.RUNNING]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def schedule(output_id: int, *, countdown: float = 0, producer=None) -> str:

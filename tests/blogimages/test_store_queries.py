@@ -60,3 +60,23 @@ def test_starting_a_batch_costs_the_same_queries_for_3_or_30_sections(recorder):
     # Not one more per section (27 more sections): only SQLite's 999-variable limit may split
     # the one INSERT of every image row in two.
     assert counts[0] <= 10 and counts[1] - counts[0] <= (1 if connection.vendor == "sqlite" else 0), counts
+
+
+def test_published_tasks_are_named_on_their_rows_in_one_statement(recorder):
+    from datetime import UTC, datetime
+
+    from blogimages import tasks
+    from blogimages.models import OutputStatus
+
+    plan = generation.build_request(prompt_text="p", provider="test", n=4)
+    first, second, finished, unsent = generation.queue_outputs(plan, prompt=None)
+    ImageOutput.objects.filter(pk=second.pk).update(status=OutputStatus.RUNNING)
+    ImageOutput.objects.filter(pk=finished.pk).update(status=OutputStatus.FAILED, error="refused", task_id="old")
+    due = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    with CaptureQueriesContext(connection) as queries:
+        tasks._record_tasks({first.pk: "task-1", second.pk: "task-2", finished.pk: "task-3"}, due)
+    assert len([q for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]) == 1
+    rows = {row.pk: (row.task_id, row.enqueued_at) for row in ImageOutput.objects.all()}
+    # Queued and running rows name their own task; a finished row and an unsent one are untouched.
+    assert rows[first.pk] == ("task-1", due) and rows[second.pk] == ("task-2", due)
+    assert rows[finished.pk] == ("old", None) and rows[unsent.pk] == ("", None)
