@@ -1485,14 +1485,15 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
     """Write the final state, only if this attempt still owns the image; then count it.
 
     One UPDATE (two with a batch: its counters move by one, no recount, no row read)."""
-    values = {name: getattr(output, name) for name in fields}
+    columns = _finish_fields(tuple(fields))
+    values = [field.get_db_prep_save(getattr(output, field.attname), connection) for field in columns]
 
     def update() -> None:
-        updated = ImageOutput.objects.filter(
-            pk=output.pk, attempts=output.attempts, status=OutputStatus.RUNNING
-        ).update(**values)
-        if not updated:
-            raise LostClaim(output.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(_finish_sql(connection.vendor, tuple(fields)),
+                           [*values, output.pk, output.attempts, OutputStatus.RUNNING])
+            if cursor.rowcount != 1:
+                raise LostClaim(output.pk)
 
     def write() -> None:
         if not output.batch_id:
@@ -1503,6 +1504,23 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
             count_finished(output.batch_id, succeeded=output.status == OutputStatus.SUCCEEDED)
 
     with_fresh_connection(write, what=f"saving image {output.pk}")
+
+
+@functools.cache
+def _finish_fields(names: tuple[str, ...]) -> list:
+    return [ImageOutput._meta.get_field(name) for name in names]
+
+
+@functools.cache
+def _finish_sql(vendor: str, names: tuple[str, ...]) -> str:
+    """`_finish`'s UPDATE for these fields, written once per process: the statement the
+    ORM's filter().update() makes, without compiling its two dozen assignments on every
+    image (1 ms of CPU each, at the end of a batch round when a worker's threads all finish
+    together). The values go through each field's own get_db_prep_save, as the ORM's do."""
+    q = connection.ops.quote_name
+    assignments = ", ".join(f"{q(field.column)} = %s" for field in _finish_fields(names))
+    return (f"UPDATE {q(ImageOutput._meta.db_table)} SET {assignments} "
+            f"WHERE {q('id')} = %s AND {q('attempts')} = %s AND {q('status')} = %s")
 
 
 def error_details(exc: BaseException) -> dict[str, Any]:
