@@ -80,3 +80,39 @@ def test_published_tasks_are_named_on_their_rows_in_one_statement(recorder):
     # Queued and running rows name their own task; a finished row and an unsent one are untouched.
     assert rows[first.pk] == ("task-1", due) and rows[second.pk] == ("task-2", due)
     assert rows[finished.pk] == ("old", None) and rows[unsent.pk] == ("", None)
+
+
+def test_the_finish_writes_every_stored_field_as_the_instance_holds_it(recorder):
+    # _finish is plain SQL: each field's value must come back from the row as it was set
+    # (files by name, JSON as JSON, money as Decimal, times as aware datetimes).
+    [output] = generation.generate(prompt="A lighthouse at dusk", provider="test")
+    stored = ImageOutput.objects.get(pk=output.pk)
+    for name in generation.STORED_FIELDS:
+        field = ImageOutput._meta.get_field(name)
+        assert getattr(stored, field.attname) == getattr(output, field.attname), name
+    assert stored.provider_metadata["call"]["images"] == 1 and stored.setting_snapshot and stored.finished_at
+
+
+def test_a_task_reads_its_image_with_post_prompt_and_setting_in_one_query():
+    from blogimages import tasks
+    from tests.factories import ImageOutputFactory, ImagePromptFactory, ImageSettingFactory
+
+    post, prompt, setting = PostFactory(), ImagePromptFactory(), ImageSettingFactory()
+    made = ImageOutputFactory(post=post, prompt=prompt, setting=setting, section_key="intro",
+                              setting_snapshot={"width": 64, "extra": {"a": [1, 2]}}, provider_metadata={"k": "v"})
+    bare = ImageOutputFactory()
+    orm = ImageOutput.objects.select_related("post", "prompt", "setting").get(pk=made.pk)
+    for _ in range(2):  # compiled on the first read of a connection, reused on the next
+        with CaptureQueriesContext(connection) as queries:
+            read = tasks.read_output(made.pk)
+            related = (read.post, read.prompt, read.setting)
+        assert len(queries.captured_queries) == 1
+        for mine, theirs in [(read, orm), *zip(related, (orm.post, orm.prompt, orm.setting), strict=True)]:
+            assert type(mine) is type(theirs) and not mine._state.adding and mine._state.db == "default"
+            assert {f.attname: getattr(mine, f.attname) for f in type(mine)._meta.concrete_fields} == \
+                   {f.attname: getattr(theirs, f.attname) for f in type(theirs)._meta.concrete_fields}
+    other = tasks.read_output(bare.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert other.pk == bare.pk and other.post is None and other.prompt is None and other.setting is None
+    assert len(queries.captured_queries) == 0
+    assert tasks.read_output(bare.pk + 1000) is None
