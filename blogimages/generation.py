@@ -510,7 +510,10 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     now = timezone.now()
     stale_before = now - timedelta(seconds=blogimages_settings.TASK_STALE_AFTER)
     by_pk = {output.pk: output for output in outputs}
-    claimed = with_fresh_connection(lambda: _claim_returning(list(by_pk), now, stale_before),
+    # On PostgreSQL the claim also moves the images' batches to running, in the same statement.
+    with_batches = connection.vendor == "postgresql"
+    claimed = with_fresh_connection(lambda: _claim_returning(list(by_pk), now, stale_before,
+                                                             start_batches=with_batches),
                                     what=f"claiming image(s) {sorted(by_pk)}")
     owned = []
     for pk, attempts, error in claimed:
@@ -519,7 +522,7 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
         owned.append(output)
     owned.sort(key=lambda o: list(by_pk).index(o.pk))
     batch_ids = sorted({o.batch_id for o in owned if o.batch_id})
-    if batch_ids:
+    if batch_ids and not with_batches:
         # A batch is running as soon as one of its images is (plain SQL, as count_finished).
         q = connection.ops.quote_name
         table, status, started = (q(GenerationBatch._meta.db_table), q("status"), q("started_at"))
@@ -531,18 +534,31 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     return owned
 
 
-def _claim_returning(pks: list[int], now, stale_before) -> list[tuple[int, int, str]]:
+def _claim_returning(pks: list[int], now, stale_before, *,
+                     start_batches: bool = False) -> list[tuple[int, int, str]]:
     """[(pk, attempts, error)] of the rows this statement moved to running (PostgreSQL and
-    SQLite ≥ 3.35 both answer RETURNING; the ORM's update() cannot)."""
-    table = connection.ops.quote_name(ImageOutput._meta.db_table)
+    SQLite ≥ 3.35 both answer RETURNING; the ORM's update() cannot).
+
+    `start_batches` (PostgreSQL: a data-modifying WITH): the queued batches of the claimed
+    rows move to running in the same statement, one round trip instead of two per image."""
+    q = connection.ops.quote_name
+    table = q(ImageOutput._meta.db_table)
     started = ImageOutput._meta.get_field("started_at")
     at, before = started.get_db_prep_value(now, connection), started.get_db_prep_value(stale_before, connection)
     marks = ", ".join(["%s"] * len(pks))
     sql = (f"UPDATE {table} SET status = %s, started_at = %s, attempts = attempts + 1 "
            f"WHERE id IN ({marks}) AND (status = %s OR (status = %s AND started_at < %s)) "
            f"RETURNING id, attempts, error")
+    params = [OutputStatus.RUNNING, at, *pks, OutputStatus.QUEUED, OutputStatus.RUNNING, before]
+    if start_batches:
+        batches, status = q(GenerationBatch._meta.db_table), q("status")
+        sql = (f"WITH claimed AS ({sql}, {q('batch_id')}), started AS ("
+               f"UPDATE {batches} SET {status} = %s, {q('started_at')} = %s WHERE {q('id')} IN "
+               f"(SELECT {q('batch_id')} FROM claimed) AND {status} = %s) "
+               f"SELECT id, attempts, error FROM claimed")
+        params += [BatchStatus.RUNNING, _batch_column_value("started_at", now), BatchStatus.QUEUED]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [OutputStatus.RUNNING, at, *pks, OutputStatus.QUEUED, OutputStatus.RUNNING, before])
+        cursor.execute(sql, params)
         return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
 
 
@@ -1499,9 +1515,20 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
         if not output.batch_id:
             update()
             return
+        succeeded = output.status == OutputStatus.SUCCEEDED
+        if connection.vendor == "postgresql":
+            # One statement (atomic by itself): the row's UPDATE, and the batch counted only
+            # if it changed the row; no BEGIN, no COMMIT, one round trip instead of four.
+            with connection.cursor() as cursor:
+                cursor.execute(_finish_counted_sql(tuple(fields), succeeded),
+                               [*values, output.pk, output.attempts, OutputStatus.RUNNING,
+                                *_count_finished_params(output.batch_id, succeeded)])
+                if cursor.fetchone()[0] != 1:
+                    raise LostClaim(output.pk)
+            return
         with transaction.atomic():
             update()
-            count_finished(output.batch_id, succeeded=output.status == OutputStatus.SUCCEEDED)
+            count_finished(output.batch_id, succeeded=succeeded)
 
     with_fresh_connection(write, what=f"saving image {output.pk}")
 
@@ -1509,6 +1536,16 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
 @functools.cache
 def _finish_fields(names: tuple[str, ...]) -> list:
     return [ImageOutput._meta.get_field(name) for name in names]
+
+
+@functools.cache
+def _finish_counted_sql(names: tuple[str, ...], succeeded: bool) -> str:
+    """PostgreSQL: `_finish_sql` and `count_finished`'s UPDATE in one data-modifying WITH; the
+    batch's UPDATE runs only when the row's did (the claim held). Answers how many rows."""
+    counted = _count_finished_sql("postgresql", succeeded)
+    return (f"WITH finished AS ({_finish_sql('postgresql', names)} RETURNING 1), "
+            f"counted AS ({counted} AND EXISTS (SELECT 1 FROM finished)) "
+            f"SELECT count(*) FROM finished")
 
 
 @functools.cache
@@ -1584,13 +1621,17 @@ def count_finished(batch_id: int, *, succeeded: bool) -> None:
     Plain SQL written once per process: the same statement as the ORM's F()/Case() update,
     without building and compiling its expressions on every finish (a worker's threads all
     finish at once, under one GIL, at the end of each round)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_count_finished_sql(connection.vendor, succeeded), _count_finished_params(batch_id, succeeded))
+
+
+def _count_finished_params(batch_id: int, succeeded: bool) -> list:
     now = _batch_column_value("finished_at", timezone.now())
     if succeeded:
         outcome = [BatchStatus.SUCCEEDED, BatchStatus.PARTIALLY_FAILED]
     else:
         outcome = [BatchStatus.FAILED, BatchStatus.PARTIALLY_FAILED]
-    with connection.cursor() as cursor:
-        cursor.execute(_count_finished_sql(connection.vendor, succeeded), [*outcome, BatchStatus.RUNNING, now, now, batch_id])
+    return [*outcome, BatchStatus.RUNNING, now, now, batch_id]
 
 
 @functools.cache
