@@ -1500,7 +1500,8 @@ def with_fresh_connection(work, *, what: str):
 def _finish(output: ImageOutput, fields: list[str]) -> None:
     """Write the final state, only if this attempt still owns the image; then count it.
 
-    One UPDATE (two with a batch: its counters move by one, no recount, no row read)."""
+    One UPDATE; with a batch, its counters move by one too (no recount, no row read): in the
+    same statement on PostgreSQL, in a second one inside a transaction elsewhere."""
     columns = _finish_fields(tuple(fields))
     values = [field.get_db_prep_save(getattr(output, field.attname), connection) for field in columns]
 
@@ -1511,7 +1512,26 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
             if cursor.rowcount != 1:
                 raise LostClaim(output.pk)
 
+    tries = 0
+
     def write() -> None:
+        nonlocal tries
+        tries += 1
+        try:
+            write_once()
+        except LostClaim:
+            # A retry after a lost connection: the first try may have committed and only
+            # its answer was lost. Its own write (same attempt, same finish time) is success,
+            # not a takeover; the files it names must stay.
+            if tries > 1 and ImageOutput.objects.filter(
+                    pk=output.pk, attempts=output.attempts, status=output.status,
+                    finished_at=output.finished_at).exists():
+                logger.warning("image %s: its final write was committed before the connection dropped",
+                               output.pk)
+                return
+            raise
+
+    def write_once() -> None:
         if not output.batch_id:
             update()
             return

@@ -139,3 +139,40 @@ def test_a_task_reads_its_image_with_post_prompt_and_setting_in_one_query():
         assert other.pk == bare.pk and other.post is None and other.prompt is None and other.setting is None
     assert len(queries.captured_queries) == 0
     assert tasks.read_output(bare.pk + 1000) is None
+
+
+@pytest.mark.parametrize("in_batch", [False, True])
+def test_a_final_write_committed_just_before_the_connection_dropped_keeps_its_image(recorder, monkeypatch,
+                                                                                    in_batch):
+    # The database applied the finish, then the connection went before its answer came back;
+    # the retry on a new connection finds the row no longer running. That is this attempt's own
+    # write, not a takeover: the image stays stored with its files (and its batch counted once).
+    # (SQLite's batch finish is a transaction of two statements: there the drop comes before its
+    # commit, and the retry simply writes it.)
+    from django.db.utils import OperationalError
+
+    monkeypatch.setattr(generation, "FINAL_WRITE_RETRIES", (0.0,))
+    post = PostFactory()
+    batch = GenerationBatch.objects.create(post=post, total=1) if in_batch else None
+    plan = generation.build_request(prompt_text="p", provider="test", overrides={"width": 32, "height": 32})
+    outputs = generation.queue_outputs(plan, prompt=None, post=post, section_key="intro", batch=batch)
+    dropped = []
+
+    def answer_lost(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not dropped and ("succeeded" in [str(p) for p in (params or ())]) and sql.lstrip().startswith(
+                ("UPDATE", "WITH finished")) and "blogimages_imageoutput" in sql:
+            dropped.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return result
+
+    with connection.execute_wrapper(answer_lost):
+        generation.execute(outputs)
+    assert dropped, "the finish was not reached"
+    stored = ImageOutput.objects.get(pk=outputs[0].pk)
+    assert stored.status == "succeeded" and stored.attempts == 1
+    assert all(stored.__dict__[name] and getattr(stored, name).storage.exists(getattr(stored, name).name)
+               for name in ("file", "thumbnail", "sidecar"))
+    if in_batch:
+        batch.refresh_from_db()
+        assert (batch.succeeded_count, batch.status) == (1, BatchStatus.SUCCEEDED)
