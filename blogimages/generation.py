@@ -512,9 +512,22 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     by_pk = {output.pk: output for output in outputs}
     # On PostgreSQL the claim also moves the images' batches to running, in the same statement.
     with_batches = connection.vendor == "postgresql"
-    claimed = with_fresh_connection(lambda: _claim_returning(list(by_pk), now, stale_before,
-                                                             start_batches=with_batches),
-                                    what=f"claiming image(s) {sorted(by_pk)}")
+    tries = 0
+
+    def attempt() -> list[tuple[int, int, str]]:
+        nonlocal tries
+        tries += 1
+        rows = _claim_returning(list(by_pk), now, stale_before, start_batches=with_batches)
+        if tries > 1:
+            # A retry after a lost connection: what the first try claimed before its answer
+            # was lost is ours too (running since this very `now`), not another worker's.
+            got = {row[0] for row in rows}
+            rows += list(ImageOutput.objects.filter(pk__in=[pk for pk in by_pk if pk not in got],
+                                                    status=OutputStatus.RUNNING, started_at=now)
+                         .values_list("pk", "attempts", "error"))
+        return rows
+
+    claimed = with_fresh_connection(attempt, what=f"claiming image(s) {sorted(by_pk)}")
     owned = []
     for pk, attempts, error in claimed:
         output = by_pk[pk]

@@ -176,3 +176,32 @@ def test_a_final_write_committed_just_before_the_connection_dropped_keeps_its_im
     if in_batch:
         batch.refresh_from_db()
         assert (batch.succeeded_count, batch.status) == (1, BatchStatus.SUCCEEDED)
+
+
+def test_a_claim_committed_just_before_the_connection_dropped_is_still_this_attempts(recorder, monkeypatch):
+    # The claim was applied, its answer lost; the retry on a new connection finds the row
+    # running. It is this attempt's own claim (running since the same instant): the image is
+    # made now, not deferred until the claim goes stale.
+    from django.db.utils import OperationalError
+
+    monkeypatch.setattr(generation, "FINAL_WRITE_RETRIES", (0.0,))
+    post = PostFactory()
+    batch = GenerationBatch.objects.create(post=post, total=1)
+    plan = generation.build_request(prompt_text="p", provider="test", overrides={"width": 32, "height": 32})
+    outputs = generation.queue_outputs(plan, prompt=None, post=post, section_key="intro", batch=batch)
+    dropped = []
+
+    def answer_lost(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not dropped and "attempts + 1" in sql:
+            dropped.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return result
+
+    with connection.execute_wrapper(answer_lost):
+        owned = generation.execute(outputs)
+    assert dropped and [o.pk for o in owned] == [outputs[0].pk]
+    stored = ImageOutput.objects.get(pk=outputs[0].pk)
+    assert (stored.status, stored.attempts) == ("succeeded", 1) and len(recorder.requests) == 1
+    batch.refresh_from_db()
+    assert (batch.succeeded_count, batch.status) == (1, BatchStatus.SUCCEEDED) and batch.started_at
