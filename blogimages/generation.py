@@ -512,22 +512,20 @@ def claim(outputs: Sequence[ImageOutput]) -> list[ImageOutput]:
     by_pk = {output.pk: output for output in outputs}
     # On PostgreSQL the claim also moves the images' batches to running, in the same statement.
     with_batches = connection.vendor == "postgresql"
-    tries = 0
 
     def attempt() -> list[tuple[int, int, str]]:
-        nonlocal tries
-        tries += 1
-        rows = _claim_returning(list(by_pk), now, stale_before, start_batches=with_batches)
-        if tries > 1:
-            # A retry after a lost connection: what the first try claimed before its answer
-            # was lost is ours too (running since this very `now`), not another worker's.
-            got = {row[0] for row in rows}
-            rows += list(ImageOutput.objects.filter(pk__in=[pk for pk in by_pk if pk not in got],
-                                                    status=OutputStatus.RUNNING, started_at=now)
-                         .values_list("pk", "attempts", "error"))
-        return rows
+        return _claim_returning(list(by_pk), now, stale_before, start_batches=with_batches)
 
-    claimed = with_fresh_connection(attempt, what=f"claiming image(s) {sorted(by_pk)}")
+    def retry() -> list[tuple[int, int, str]]:
+        # What the first try claimed before its answer was lost is ours too (running since
+        # this very `now`), not another worker's.
+        rows = attempt()
+        got = {row[0] for row in rows}
+        return rows + list(ImageOutput.objects.filter(pk__in=[pk for pk in by_pk if pk not in got],
+                                                      status=OutputStatus.RUNNING, started_at=now)
+                           .values_list("pk", "attempts", "error"))
+
+    claimed = with_fresh_connection(attempt, retry=retry, what=f"claiming image(s) {sorted(by_pk)}")
     owned = []
     for pk, attempts, error in claimed:
         output = by_pk[pk]
@@ -1488,15 +1486,19 @@ class DatabaseUnavailable(Exception):
 FINAL_WRITE_RETRIES = (0.2, 1.0, 3.0)
 
 
-def with_fresh_connection(work, *, what: str):
+def with_fresh_connection(work, *, what: str, retry=None):
     """Run `work()`; on a dropped connection, retry it on a new one a few times.
 
     The work must be safe to repeat (an atomic block: a failed attempt wrote nothing).
-    Raises DatabaseUnavailable when every attempt failed.
+    `retry`, when given, runs instead of `work` on the new connection: a dropped connection
+    may have taken only the answer of a statement the database applied, and the retry is
+    where that is told apart from someone else's change. Raises DatabaseUnavailable when
+    every attempt failed.
     """
+    run = work
     for delay in (*FINAL_WRITE_RETRIES, None):
         try:
-            return work()
+            return run()
         except (OperationalError, InterfaceError) as exc:
             if connection.in_atomic_block:
                 raise  # the caller's transaction is lost with the connection: its caller decides
@@ -1507,6 +1509,7 @@ def with_fresh_connection(work, *, what: str):
                            delay)
             connection.close()
             time.sleep(delay)
+            run = retry or work
     raise AssertionError("unreachable")
 
 
@@ -1525,26 +1528,18 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
             if cursor.rowcount != 1:
                 raise LostClaim(output.pk)
 
-    tries = 0
+    def retry() -> None:
+        try:
+            write()
+        except LostClaim:
+            # The first try may have committed and lost only its answer: its own write (same
+            # attempt, same finish time) is success, not a takeover; the files it names stay.
+            if not ImageOutput.objects.filter(pk=output.pk, attempts=output.attempts, status=output.status,
+                                              finished_at=output.finished_at).exists():
+                raise
+            logger.warning("image %s: its final write was committed before the connection dropped", output.pk)
 
     def write() -> None:
-        nonlocal tries
-        tries += 1
-        try:
-            write_once()
-        except LostClaim:
-            # A retry after a lost connection: the first try may have committed and only
-            # its answer was lost. Its own write (same attempt, same finish time) is success,
-            # not a takeover; the files it names must stay.
-            if tries > 1 and ImageOutput.objects.filter(
-                    pk=output.pk, attempts=output.attempts, status=output.status,
-                    finished_at=output.finished_at).exists():
-                logger.warning("image %s: its final write was committed before the connection dropped",
-                               output.pk)
-                return
-            raise
-
-    def write_once() -> None:
         if not output.batch_id:
             update()
             return
@@ -1563,7 +1558,7 @@ def _finish(output: ImageOutput, fields: list[str]) -> None:
             update()
             count_finished(output.batch_id, succeeded=succeeded)
 
-    with_fresh_connection(write, what=f"saving image {output.pk}")
+    with_fresh_connection(write, retry=retry, what=f"saving image {output.pk}")
 
 
 @functools.cache
