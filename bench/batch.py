@@ -232,6 +232,7 @@ def warm_web_process(batches, Post, Section, app) -> None:
     request's cost, not the process's first one's."""
     import redis
     from django.conf import settings
+    from django.core.signals import request_finished
 
     from blogimages.models import GenerationBatch, ImageOutput
 
@@ -245,6 +246,8 @@ def warm_web_process(batches, Post, Section, app) -> None:
         app.conf.task_default_queue = queue
     ImageOutput.objects.filter(batch=batch).delete()
     GenerationBatch.objects.filter(pk=batch.pk).delete()
+    # What a web process does once it has served its first request (blogimages.heap).
+    request_finished.send(sender=warm_web_process)
 
 
 def print_timeline(batch, requested_at, started: float, host, seen_before: int, log: str) -> None:

@@ -8,12 +8,15 @@ class BlogImagesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, queueing, signals, tasks  # noqa: F401  (registers checks and receivers)
+        from . import checks, heap, queueing, signals, tasks  # noqa: F401  (registers checks and receivers)
 
         signals.connect_post_model()
         # Services queue images through `queueing`; the task layer says how they run.
         queueing.set_runner(tasks.enqueue_outputs)
         queueing.set_post_renditions_runner(tasks.enqueue_post_renditions)
+        # Last: everything imported so far lives as long as the process.
+        heap.freeze("app ready")
+        heap.freeze_after_first_request()
 
 
 class BinaryDatabaseFilesConfig(AppConfig):

@@ -18,7 +18,7 @@ from django.db import close_old_connections, connection
 from django.db.models.query import get_related_populators
 from django.utils import timezone
 
-from . import after_response, generation, post_renditions, reconcile, warmup
+from . import after_response, generation, heap, post_renditions, reconcile, warmup
 from .concurrency import ProviderBusy
 from .conf import blogimages_settings
 from .exceptions import ProviderUnavailable, QueueUnavailable
@@ -272,6 +272,9 @@ def import_provider_backends(**_kwargs) -> None:
     # Then build the providers' clients and run the store path's image steps once, so the
     # first round of a batch does not pay for them in every thread at once.
     warmup.warm_up()
+    # Then everything made so far is out of the full collections' way: one of them walked it
+    # for 150 ms, with every thread of the pool stopped, in the middle of a batch.
+    heap.freeze("worker warmed up", collect=True)
 
 
 @task_prerun.connect

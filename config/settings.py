@@ -411,6 +411,8 @@ BLOGIMAGES_ZIP_MAX_BYTES = env.int("BLOGIMAGES_ZIP_MAX_BYTES", default=500 * 102
 BLOGIMAGES_ZIP_MAX_IMAGES = env.int("BLOGIMAGES_ZIP_MAX_IMAGES", default=500)
 # A request identical to a stored one (deterministic provider, same seed) is answered from storage.
 BLOGIMAGES_REUSE_IDENTICAL = env.bool("BLOGIMAGES_REUSE_IDENTICAL", default=True)
+# Startup's objects out of the garbage collector's full passes (blogimages/heap.py).
+BLOGIMAGES_GC_FREEZE = env.bool("BLOGIMAGES_GC_FREEZE", default=True)
 
 
 def _slot_sizes_from_env() -> dict[str, list[int]]:

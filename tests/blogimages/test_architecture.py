@@ -59,6 +59,7 @@ SERVICES = (
     "blogimages.budgets",
     "blogimages.comfy_workflows",
     "blogimages.concurrency",
+    "blogimages.heap",
     "blogimages.heartbeat",
     "blogimages.content_credentials",
     "blogimages.dbstorage",
