@@ -3,9 +3,9 @@
 CPython's full collection walks every container object the process holds. A warmed web
 process or worker holds about 150,000 of them, nearly all made by imports at startup and
 alive for the process's whole life, and walking them took 90-170 ms on the 2-core
-reference machine: a pause of every thread at once, a few times a minute under load. In
-a worker that was a 150 ms stall of all 16 threads in the middle of a batch's round; in a
-web process, a batch start or a page that took 0.2 s instead of 0.05.
+reference machine: a pause of every thread at once. A worker made one about every 96-image
+batch, a 150 ms stall of all 16 threads in the middle of a round; in a web process one in
+about ten 96-section batch starts took 0.17-0.19 s instead of 0.05.
 
 `gc.freeze()` moves every object alive at that moment out of the collector's sight (the
 technique CPython documents for forking servers), so a full collection walks only what was
