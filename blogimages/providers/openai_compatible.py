@@ -70,6 +70,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
             raise InvalidProviderError(f"Provider {alias!r}: {exc}.") from exc
         self._server_models: tuple[str, ...] | None = None
         self._server_models_failed_at: float | None = None
+        # Built from the options and the model list only: planning a 96-section batch asked
+        # for them 384 times (3 ms of the start, before any task could begin).
+        self._capabilities: dict[tuple[str, tuple[str, ...]], Capabilities] = {}
         super().__init__(alias=alias, options=options)
 
     def _check_configuration(self) -> None:
@@ -106,6 +109,18 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     def capabilities(self, model: str = "") -> Capabilities:
         models = self.model_names()
+        if model and model not in models:
+            # Any name a request sends (a host without a list takes any): not kept, or the
+            # cache would grow with every name tried.
+            return self._build_capabilities(model, models)
+        # Keyed by the model list too: a host whose /models answers later lists new models.
+        key = (model, models)
+        known = self._capabilities.get(key)
+        if known is None:
+            known = self._capabilities[key] = self._build_capabilities(model, models)
+        return known
+
+    def _build_capabilities(self, model: str, models: tuple[str, ...]) -> Capabilities:
         default = self.defaults.get("model") or (models[0] if models else "")
         return Capabilities(
             models=models,

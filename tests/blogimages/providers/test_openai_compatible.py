@@ -229,6 +229,28 @@ def test_a_server_without_a_model_list_accepts_any_model(httpserver, make_provid
     assert provider.capabilities().models == ()
 
 
+def test_capabilities_are_built_once_per_listed_model_and_follow_a_list_that_arrives_later(
+        httpserver, make_provider, monkeypatch):
+    provider = make_provider(models=[], prices={FLUX: {"1024x1024": "0.003"}})
+    httpserver.expect_oneshot_request(MODELS, method="GET").respond_with_data("no such route", status=404)
+    before = provider.capabilities()
+    assert before.models == () and provider.capabilities() is before
+    # Any name a request sends is answered but not kept: the cache does not grow with them.
+    for name in ("a", "b", "c"):
+        assert provider.capabilities(name).models == ()
+    assert len(provider._capabilities) == 1
+
+    # The host lists its models once the retry delay has passed: the capabilities say so.
+    monkeypatch.setattr("blogimages.providers.openai_compatible.MODEL_DISCOVERY_RETRY_SECONDS", 0)
+    httpserver.expect_oneshot_request(MODELS, method="GET").respond_with_json(
+        {"object": "list", "data": [{"id": FLUX, "object": "model", "created": 0, "owned_by": "local"}]})
+    listed = provider.capabilities(FLUX)
+    assert listed.models == (FLUX,) and listed.default_model == FLUX
+    assert listed.prices == {"1024x1024": Decimal("0.003")}
+    assert provider.capabilities(FLUX) is listed
+    assert provider.capabilities() is not before and provider.capabilities().models == (FLUX,)
+
+
 def test_with_no_model_known_the_host_picks_and_says_which(httpserver, make_provider):
     provider = make_provider(models=[])
     httpserver.expect_oneshot_request(MODELS, method="GET").respond_with_data("no such route", status=404)
