@@ -11,7 +11,8 @@ OpenAI-style host that takes `--latency` seconds per image, then compares the wa
 the batch is finished: every image stored with its thumbnail and sidecar) with the ideal
 latency x ceil(sections / concurrency), and prints the workers' CPU per image (all processes);
 after each round a bare HTTP client fetches the same images (what the host and this machine cost
-with nothing stored), and each layout's wall time is printed as a ratio to it too.
+with nothing stored), and each layout's wall time is printed as a ratio to it too. With
+`--rounds` above 1, each layout's median and range over the rounds close the part.
 Part 2 measures the pipeline's own cost per image (validate, store original, thumbnail,
 sidecar, rows) with a zero-latency provider that returns a realistic 1024x1024 PNG.
 
@@ -97,14 +98,20 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
               f"{'worker CPU ms/image':>19}")
         warm_web_process(batches, Post, Section, app)
         seen_before = 0
+        # (concurrency, processes) -> every round's wall / ideal, first task, wall / bare client
+        runs: dict[tuple[int, int], dict[str, list[float]]] = {}
         for round_ in range(args.rounds):
             for concurrency in args.concurrency:
                 # A and B alternate round by round, so a change in the machine's load falls on both.
                 layouts = args.workers if round_ % 2 == 0 else args.workers[::-1]
                 walls = {}
                 for processes in layouts:
-                    seen_before, walls[processes] = run_batch(args, concurrency, processes, batches, Post, Section,
-                                                              app, config, media_root, db_url, tmp, host, seen_before)
+                    seen_before, walls[processes], ratio, first_task = run_batch(
+                        args, concurrency, processes, batches, Post, Section, app, config, media_root, db_url, tmp,
+                        host, seen_before)
+                    figures = runs.setdefault((concurrency, processes), {"ratio": [], "first": [], "bare": []})
+                    figures["ratio"].append(ratio)
+                    figures["first"].append(first_task)
                 if not args.no_floor:
                     wall = bare_client_floor(host, args.sections, concurrency)
                     ideal = args.latency * math.ceil(args.sections / concurrency)
@@ -115,15 +122,34 @@ def batch_throughput(args, db_url: str, media_root: str, tmp: Path) -> None:
                     print(f"{'bare client':>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} "
                           f"{'':>8} {'':>13} {'':>19}  load {os.getloadavg()[0]:.1f}; "
                           f"wall / bare client: {beyond}", flush=True)
+                    for processes, seconds in walls.items():
+                        runs[(concurrency, processes)]["bare"].append(seconds / wall)
                     seen_before = len(host.requests)
+        if args.rounds > 1:
+            print_summary(runs, args.rounds)
     finally:
         host.stop()
 
 
+def print_summary(runs: dict[tuple[int, int], dict[str, list[float]]], rounds: int) -> None:
+    """Median and range of each layout over the rounds: one round moves by a few hundredths
+    with the shared machine's load, and the targets are a few hundredths wide."""
+    def spread(values: list[float], digits: int) -> str:
+        if not values:
+            return "-"
+        return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})")
+
+    print(f"over {rounds} rounds, median (min-max):")
+    for (concurrency, processes), figures in runs.items():
+        layout = f"{max(1, min(processes, concurrency))}x{math.ceil(concurrency / max(1, min(processes, concurrency)))}"
+        print(f"{layout:>11}  wall / ideal {spread(figures['ratio'], 2)}  first task s {spread(figures['first'], 2)}"
+              f"  wall / bare client {spread(figures['bare'], 2)}", flush=True)
+
+
 def run_batch(args, concurrency: int, processes: int, batches, Post, Section, app, config, media_root, db_url,
-              tmp: Path, host, seen_before: int) -> tuple[int, float]:
+              tmp: Path, host, seen_before: int) -> tuple[int, float, float, float]:
     """One batch on `processes` worker processes that share one queue, `concurrency` threads in all:
-    (the host's request count after it, its wall time)."""
+    (the host's request count after it, its wall time, wall / ideal, seconds to its first task)."""
     from django.utils import timezone
 
     from blogimages.models import ImageOutput
@@ -179,7 +205,7 @@ def run_batch(args, concurrency: int, processes: int, batches, Post, Section, ap
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     if args.timeline:
         print_timeline(batch, requested_at, started, host, seen_before, "".join(w.log() for w in workers))
-    return len(host.requests), wall
+    return len(host.requests), wall, wall / ideal, first_task
 
 
 _FLOOR_CLIENT = """
