@@ -8,7 +8,7 @@ row is a fresh process (a temporary SQLite database) warmed the way a long-lived
 Django set up, a page served as a signed-in user, a worker's warm-up
 (`tasks.import_provider_backends`); then `gc.collect()` is timed `--runs` times (median,
 max), with BLOGIMAGES_GC_FREEZE off and on (blogimages.heap). Frozen objects are not walked;
-what a live process made since its freeze is (a worker in a batch: 4-9 ms).
+what a live process made since its freeze is (a worker in a batch: 4-12 ms).
 """
 
 from __future__ import annotations
