@@ -226,6 +226,8 @@ def pages_for(args) -> dict[str, tuple[str, dict]]:
         f"deepest page ({deepest})": (f"/images/?per_page={per}&page={deepest}", {}),
         "deepest page by cursor": (f"/images/?per_page={per}&cursor={cursor}&page={deepest}", {}),
         "filtered (provider+review)": (f"/images/?provider=cards&review_status=approved&per_page={per}", {}),
+        "filtered (provider)": (f"/images/?provider=cards&per_page={per}", {}),
+        f"filtered, page {args.deep_page}": (f"/images/?provider=cards&per_page={per}&page={args.deep_page}", {}),
         "infinite scroll fragment": (f"/images/?per_page={per}&cursor={cursor}&page={deepest}", fragment),
         "admin changelist": ("/admin/blogimages/imageoutput/", {}),
         f"admin page {args.deep_page}": (f"/admin/blogimages/imageoutput/?p={min(args.deep_page, admin_last)}", {}),

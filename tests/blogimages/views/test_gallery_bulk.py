@@ -221,6 +221,9 @@ def test_copies_are_stacked_under_their_original(editor_client):
     # A copy whose original is filtered out keeps its own tile: nothing matching disappears.
     approved = editor_client.get(GALLERY, {"review_status": "approved"}).context["outputs"]
     assert {o.pk for o in approved} == {c.pk for c in copies}
+    # A filter the original matches too: the copies stay stacked under it.
+    [tile] = editor_client.get(GALLERY, {"status": "succeeded"}).context["outputs"]
+    assert tile.pk == original.pk and tile.stack_count == 2
 
 
 def test_the_gallery_searches_as_you_type(editor_client):
