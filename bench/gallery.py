@@ -6,8 +6,9 @@ asserts nothing about time.
 
 Seeds the first count, measures, tops the table up to the next count and measures again.
 "First / page 400 / deepest page" are numbered pages (`?page=N`, a bookmark); "deepest
-page by cursor" is where infinite scroll ends (`?cursor=`). The admin's changelist is
-measured the same way (its first, 400th-equivalent and last page).
+page by cursor" is where infinite scroll ends (`?cursor=`). Filtered grids (a provider; a
+provider and a review status; a two-word search) are measured beside them. The admin's
+changelist is measured the same way (its first, 400th-equivalent and last page).
 
 Without DATABASE_URL it uses a temporary SQLite file; with DATABASE_URL it creates (and
 afterwards drops) that server's test database, the way the test runner does, so your data
@@ -228,6 +229,8 @@ def pages_for(args) -> dict[str, tuple[str, dict]]:
         "filtered (provider+review)": (f"/images/?provider=cards&review_status=approved&per_page={per}", {}),
         "filtered (provider)": (f"/images/?provider=cards&per_page={per}", {}),
         f"filtered, page {args.deep_page}": (f"/images/?provider=cards&per_page={per}&page={args.deep_page}", {}),
+        # The search box, as it is typed: `q` matches the prompt text, word by word.
+        "search (?q=harbour storm)": (f"/images/?q=harbour+storm&per_page={per}", {}),
         "infinite scroll fragment": (f"/images/?per_page={per}&cursor={cursor}&page={deepest}", fragment),
         "admin changelist": ("/admin/blogimages/imageoutput/", {}),
         f"admin page {args.deep_page}": (f"/admin/blogimages/imageoutput/?p={min(args.deep_page, admin_last)}", {}),
