@@ -28,7 +28,7 @@ from django_htmx.http import push_url
 from .. import archive, boards, bulk, paging, review, similar
 from ..forms import GalleryFilterForm
 from ..models import ImageOutput, WatermarkPreset
-from ..selectors import ImageFilters, filter_choices, gallery_images, stack_of
+from ..selectors import ImageFilters, filter_choices, gallery_images, stack_of, without_jit
 from ..review import can_delete, can_review
 from ..templatetags.blogimages_urls import pk_path
 from .common import JUMP_PARAM, end_of_day, is_fragment, parse_jump, read_sidecar, vary_on_htmx, with_thumb_sizes
@@ -54,6 +54,12 @@ def gallery_context(request: HttpRequest, params) -> dict:
     the 100,000th image as at the first); a bookmarked `?page=N` is a numbered page, ids first.
     `page` rides along with a cursor only to label where the reader is."""
     filters = ImageFilters.from_params(params)
+    # An unfiltered grid reads an index alone: nothing for the JIT to compile.
+    with without_jit(enabled=filters.narrows):
+        return _gallery_context(request, params, filters)
+
+
+def _gallery_context(request: HttpRequest, params, filters: ImageFilters) -> dict:
     if filters.board is not None and not boards.visible_boards(request.user).filter(pk=filters.board).exists():
         filters = dataclasses.replace(filters, board=None)  # a board you may not open filters nothing
     per_page = per_page_from(params)
