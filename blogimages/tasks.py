@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from celery import shared_task
-from celery.signals import task_postrun, task_prerun, worker_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
 from celery.utils import uuid
 from django.db import close_old_connections, connection
 from django.db.models.query import get_related_populators
@@ -275,6 +278,44 @@ def import_provider_backends(**_kwargs) -> None:
     # Then everything made so far is out of the full collections' way: one of them walked it
     # for 150 ms, with every thread of the pool stopped, in the middle of a batch.
     heap.freeze("worker warmed up", collect=True)
+
+
+#: How long a pool thread waits for the others to start before it connects anyway.
+POOL_WARMUP_TIMEOUT = 2.0
+
+_warmed_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+@worker_ready.connect
+def open_pool_connections(sender=None, **_kwargs) -> None:
+    """Start every thread of a threads pool now and open its database connection.
+
+    Django keeps one connection per thread; left alone, a fresh worker's threads each
+    connected on their first task, all at once in a batch's first round: 16 PostgreSQL
+    backends forked on the same cores as the images being claimed, and the worker took
+    0.2 s to pick up its first 16 tasks instead of 0.05. The jobs wait for each other (a
+    barrier), so each lands on a thread of its own. Other pools (prefork, solo) connect in
+    their own way and are left alone; so is a pool already warmed (worker_ready again after
+    the consumer reconnects)."""
+    executor = getattr(getattr(sender, "pool", None), "executor", None)
+    if not isinstance(executor, ThreadPoolExecutor) or executor in _warmed_pools:
+        return
+    _warmed_pools.add(executor)
+    size = executor._max_workers
+    barrier = threading.Barrier(size)
+
+    def connect() -> None:
+        try:
+            barrier.wait(timeout=POOL_WARMUP_TIMEOUT)
+        except threading.BrokenBarrierError:
+            pass  # a thread busy elsewhere: the others connect anyway
+        try:
+            connection.ensure_connection()
+        except Exception:  # the first task reports a database that is down
+            logger.warning("a pool thread could not connect to the database", exc_info=True)
+
+    for _ in range(size):
+        executor.submit(connect)
 
 
 @task_prerun.connect
