@@ -3,7 +3,7 @@
 import contextlib
 import contextvars
 
-from django.core.checks import Error, Info, Warning, register
+from django.core.checks import Error, Info, Tags, Warning, register
 
 from .conf import blogimages_settings
 from .exceptions import InvalidProviderError
@@ -224,6 +224,44 @@ def check_shared_counters(app_configs=None, **kwargs):
             hint="Set REDIS_URL so every process takes its slots from the same Redis.",
             id="blogimages.W021",
         ))
+    return messages
+
+
+SEARCH_INDEX_MIGRATION = "0016_imageoutput_prompt_trigram_index"
+SEARCH_INDEX = "imageoutput_prompt_trgm_idx"
+
+
+@register(Tags.database)
+def check_search_index(app_configs=None, databases=None, **kwargs):
+    """The gallery's trigram search index, missing where its migration ran (PostgreSQL refused
+    the pg_trgm extension, or an interrupted build left it invalid). Run by `migrate` and by
+    `check --database`, never on a plain `check` (it reads the database's catalog)."""
+    from django.db import DatabaseError, connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    messages = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            if not MigrationRecorder(connection).migration_qs.filter(
+                    app="blogimages", name=SEARCH_INDEX_MIGRATION).exists():
+                continue  # not migrated yet: the migration builds it
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                               "WHERE c.relname = %s", [SEARCH_INDEX])
+                row = cursor.fetchone()
+        except DatabaseError:
+            continue  # a database that cannot be read is reported by what reads it
+        if row is None or not row[0]:
+            messages.append(Warning(
+                f"Database {alias!r}: the gallery's search index ({SEARCH_INDEX}) is "
+                f"{'missing' if row is None else 'invalid'}: each search reads the whole image table.",
+                hint="As a PostgreSQL superuser: CREATE EXTENSION pg_trgm; then run "
+                     "`python manage.py migrate blogimages 0015` and `python manage.py migrate`.",
+                id="blogimages.W040",
+            ))
     return messages
 
 
