@@ -8,7 +8,8 @@ Seeds the first count, measures, tops the table up to the next count and measure
 "First / page 400 / deepest page" are numbered pages (`?page=N`, a bookmark); "deepest
 page by cursor" is where infinite scroll ends (`?cursor=`). Filtered grids (a provider; a
 provider and a review status; a two-word search) are measured beside them. The admin's
-changelist is measured the same way (its first, 400th-equivalent and last page).
+changelist is measured the same way (its first, 400th-equivalent and last page, a provider
+filter and a search).
 
 Without DATABASE_URL it uses a temporary SQLite file; with DATABASE_URL it creates (and
 afterwards drops) that server's test database, the way the test runner does, so your data
@@ -235,6 +236,8 @@ def pages_for(args) -> dict[str, tuple[str, dict]]:
         "admin changelist": ("/admin/blogimages/imageoutput/", {}),
         f"admin page {args.deep_page}": (f"/admin/blogimages/imageoutput/?p={min(args.deep_page, admin_last)}", {}),
         f"admin deepest ({admin_last})": (f"/admin/blogimages/imageoutput/?p={admin_last}", {}),
+        "admin filtered (provider)": ("/admin/blogimages/imageoutput/?provider=cards", {}),
+        "admin search (harbour storm)": ("/admin/blogimages/imageoutput/?q=harbour+storm", {}),
     }
 
 

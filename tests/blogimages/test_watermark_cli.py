@@ -65,7 +65,7 @@ def test_the_default_preset_wins_over_the_setting(recorder, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["999"], "No image with id 999"),
+        (["{missing}"], "No image with id {missing}"),
         (["{queued}"], "Only finished images can be watermarked"),
         (["{image}", "--opacity", "2"], "opacity must be in"),
         (["{image}", "--preset", "nope"], "No watermark preset named 'nope'"),
@@ -78,8 +78,10 @@ def test_bad_input_is_a_command_error_and_stores_nothing(recorder, args, message
 
     image, queued = make_image(), ImageOutputFactory(status="queued")
     before = media_files(_media_root)
-    args = [a.format(image=image.pk, queued=queued.pk) for a in args]
-    with pytest.raises(CommandError, match=message):
+    # Not a fixed number: the database's sequence reaches any such id once enough tests ran.
+    missing = queued.pk + 1000
+    args = [a.format(image=image.pk, queued=queued.pk, missing=missing) for a in args]
+    with pytest.raises(CommandError, match=message.format(missing=missing)):
         call_command("watermark", *args)
     assert media_files(_media_root) == before and ImageOutput.objects.count() == 2
 

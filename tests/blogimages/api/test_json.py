@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.db.models import Max
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -173,9 +174,10 @@ def test_example_validation(api):
     ImagePromptExampleFactory(name="Taken")
     duplicate = api.post("/examples", {"name": "Taken", "description": "d"})
     assert duplicate.status_code == 400 and "name" in duplicate.json()["errors"]
-    missing_setting = api.post("/examples", {"name": "n", "description": "d", "setting": 999})
+    missing = (ImageSetting.objects.aggregate(top=Max("pk"))["top"] or 0) + 1000
+    missing_setting = api.post("/examples", {"name": "n", "description": "d", "setting": missing})
     assert missing_setting.status_code == 400 and missing_setting.json()["errors"] == {
-        "setting": ["No setting with id 999."]
+        "setting": [f"No setting with id {missing}."]
     }
     for body in ({"name": "n"}, {"name": "n", "description": "d", "rating": 6}, {"name": "", "description": "d"},
                  {"name": "n", "description": "a\x00b"}, {"name": 5, "description": "d"}):
