@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -81,13 +81,48 @@ class ProviderFilter(admin.SimpleListFilter):
         return queryset.filter(provider=self.value()) if self.value() else queryset
 
 
+# A filtered changelist with at most this many rows takes its first and last dates from
+# the rows themselves, found by the filter's own plan.
+BOUNDS_SCAN_LIMIT = 10_000
+
+
 class CheapDatesQuerySet(QuerySet):
     """The changelist's queryset: the date hierarchy's drill-down levels come from the
     first and last dates (two index lookups) instead of a DISTINCT over every row, so a
-    level may offer a month or day without images (it then lists none)."""
+    level may offer a month or day without images (it then lists none).
+
+    The bounds are read once per render (Django's date_hierarchy tag asks for them, then for
+    the years: two identical MIN/MAX queries). Of a filtered list they come from its rows
+    when it has few: PostgreSQL answers MIN and MAX by walking the date index from each end
+    to the first row that passes the filter, and when few or none pass (a search that
+    matches nothing) each walk read the whole table: at 100,000 images the search page took
+    560 ms, 2 x 300 of them in those walks."""
+
+    def aggregate(self, *args, **kwargs):
+        first, last = kwargs.get("first"), kwargs.get("last")
+        if (not args and set(kwargs) == {"first", "last"} and type(first) is Min and type(last) is Max
+                and first.source_expressions == last.source_expressions
+                and isinstance(getattr(first.source_expressions[0], "name", None), str)):
+            return dict(self.date_bounds(first.source_expressions[0].name))
+        return super().aggregate(*args, **kwargs)
+
+    def date_bounds(self, field_name: str) -> dict:
+        cache = self.__dict__.setdefault("_date_bounds", {})
+        if field_name not in cache:
+            rows = QuerySet(model=self.model, query=self.query.chain(), using=self._db).order_by()
+            bounds = None
+            if rows.query.where:
+                head = rows.values(field_name)[:BOUNDS_SCAN_LIMIT + 1].aggregate(
+                    first=Min(field_name), last=Max(field_name), rows=Count("*"))
+                if head["rows"] <= BOUNDS_SCAN_LIMIT:
+                    bounds = {"first": head["first"], "last": head["last"]}
+            if bounds is None:  # unfiltered, or many rows: the walks stop at once
+                bounds = rows.aggregate(first=Min(field_name), last=Max(field_name))
+            cache[field_name] = bounds
+        return cache[field_name]
 
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
-        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
+        bounds = self.date_bounds(field_name)
         if not bounds["first"]:
             return []
         first, last = timezone.localtime(bounds["first"]), timezone.localtime(bounds["last"])

@@ -515,6 +515,44 @@ def test_changelist_at_scale_counts_nothing_twice_and_scans_nothing_distinct(sup
     assert paging.estimated_count(ImageOutput.objects.all(), limit=10)[0] >= 10
 
 
+@pytest.mark.parametrize("scan_limit", [10_000, 2], ids=["few rows: from the rows", "many: the index walks"])
+def test_a_searched_changelist_reads_its_date_bounds_once(superuser_client, monkeypatch, scan_limit):
+    """The date hierarchy's first and last dates: one query per render, from the search's own
+    rows when it has few (the walks along the date index read the whole table when few or
+    none match), and the same years either way."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from blogimages.admin import images as image_admin
+    from tests.factories import ImageOutputFactory
+
+    monkeypatch.setattr(image_admin, "BOUNDS_SCAN_LIMIT", scan_limit)
+    for i, (prompt, year) in enumerate([("harbour storm", 2024), ("harbour storm", 2026), ("quiet meadow", 2021),
+                                        ("quiet meadow", 2027), ("harbour storm", 2025)]):
+        image = ImageOutputFactory(prompt_text=prompt)
+        ImageOutput.objects.filter(pk=image.pk).update(created_at=timezone.make_aware(dt.datetime(year, 3, 1 + i, 12)))
+    url = reverse(CHANGELIST)
+
+    def render(q):
+        with CaptureQueriesContext(connection) as queries:
+            response = superuser_client.get(url, {"q": q})
+        assert response.status_code == 200
+        bounds = [x["sql"] for x in queries.captured_queries if "MIN(" in x["sql"].upper()]
+        years = sorted(set(re.findall(r"created_at__year=(\d{4})", response.content.decode())))
+        return bounds, years, len(response.context["cl"].result_list)
+
+    bounds, years, shown = render("harbour storm")
+    assert (years, shown) == (["2024", "2025", "2026"], 3)  # not 2021 or 2027: the search's rows only
+    assert "COUNT(" in bounds[0].upper()  # the bounds and the row count of the search, in one read
+    # More rows than the limit: those bounds are of a part only, so the walks follow (once).
+    assert len(bounds) == (1 if scan_limit > 3 else 2), bounds
+    bounds, years, shown = render("lighthouse in fog")  # matches nothing: no years, no walk
+    assert (len(bounds), years, shown) == (1, [], 0)
+
+
 def test_changelist_checkbox_is_djangos_own_markup(superuser_client):
     """The row checkbox is written directly, not through a form widget, and is the same
     markup Django's action_checkbox renders (the admin's JavaScript selects on it)."""
