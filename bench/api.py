@@ -3,6 +3,7 @@ with the LiteLLM proxy in front of the same upstream, in one run.
 
     .venv/bin/python bench/api.py [--requests 200] [--concurrency 4] [--servers runserver,gunicorn]
                                   [--litellm /work/venv-litellm/bin/litellm] [--model upstream|cards]
+                                  [--rounds 1]
 
 The upstream is an OpenAI-style images endpoint in a process of its own that answers every
 request at once with the same 256x256 base64 PNG. `upstream direct` is that endpoint called
@@ -17,8 +18,12 @@ upstream's CPU is not in it). `--model cards` benches the offline cards renderer
 (no upstream, no LiteLLM row).
 
 Each of our servers gets a fresh temporary SQLite database and media folder (migrated, with
-a user and an API token), listens on a free loopback port, is warmed up, then receives a
-bounded number of requests from a small thread pool, then is stopped. It prints figures and
+a user and an API token) and listens on a free loopback port. Every server is started first
+and stays up; then each round measures them in turn (the upstream first, the others in an
+order that alternates from round to round): a few warm-up requests, then a bounded number
+from a small thread pool. On a machine whose speed moves from minute to minute, only a pair
+measured in the same round compares: each round prints its own ratios, and with
+`--rounds` above 1 the medians and ranges close the run. It prints figures and
 asserts nothing about time. Rate limits are switched off for the run; nothing leaves 127.0.0.1.
 """
 
@@ -35,7 +40,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -229,20 +237,30 @@ def fire(base: str, token: str, *, count: int, concurrency: int, time_limit: flo
     }
 
 
-def measure(process: subprocess.Popen, base: str, token: str, *, body: dict, count: int, concurrency: int,
-            warmup: int, time_limit: float) -> dict[str, float]:
+@dataclass
+class Server:
+    label: str
+    process: subprocess.Popen
+    base: str
+    token: str
+    body: dict
+
+
+def measure(server: Server, *, count: int, concurrency: int, warmup: int, time_limit: float) -> dict[str, float]:
     """Warm up, then fire `count` requests; adds the server session's CPU per request."""
-    wait_until_up(base, token, process)
-    fire(base, token, count=warmup, concurrency=concurrency, time_limit=time_limit, body=body)
-    cpu_before = session_cpu_seconds(process.pid)
-    result = fire(base, token, count=count, concurrency=concurrency, time_limit=time_limit, body=body)
-    cpu = session_cpu_seconds(process.pid) - cpu_before
+    fire(server.base, server.token, count=warmup, concurrency=concurrency, time_limit=time_limit, body=server.body)
+    cpu_before = session_cpu_seconds(server.process.pid)
+    result = fire(server.base, server.token, count=count, concurrency=concurrency, time_limit=time_limit,
+                  body=server.body)
+    cpu = session_cpu_seconds(server.process.pid) - cpu_before
     result["cpu_ms"] = cpu * 1000 / max(1, result["ok"] + result["errors"])
     return result
 
 
-def bench(kind: str, *, count: int, concurrency: int, warmup: int, time_limit: float,
-          upstream: str = "") -> dict[str, float]:
+@contextmanager
+def serving(kind: str, upstream: str = "") -> Iterator[Server]:
+    """One of our servers on a fresh site, up and answering, for the block."""
+    labels = {"runserver": "runserver (threaded, dev server)", "gunicorn": "gunicorn -w 2 -k gthread --threads 4"}
     with tempfile.TemporaryDirectory(prefix=f"bench-api-{kind}-") as tmp:
         env = site_env(Path(tmp), upstream)
         token = prepare_site(env)
@@ -250,8 +268,9 @@ def bench(kind: str, *, count: int, concurrency: int, warmup: int, time_limit: f
         process = subprocess.Popen(server_command(kind, port), cwd=ROOT, env=env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            return measure(process, f"http://127.0.0.1:{port}", token, body=UPSTREAM_BODY if upstream else BODY,
-                           count=count, concurrency=concurrency, warmup=warmup, time_limit=time_limit)
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(base, token, process)
+            yield Server(labels.get(kind, kind), process, base, token, UPSTREAM_BODY if upstream else BODY)
         finally:
             stop(process)
 
@@ -265,14 +284,8 @@ def start_upstream() -> tuple[subprocess.Popen, str]:
     return process, base
 
 
-def bench_upstream_direct(process: subprocess.Popen, upstream: str, *, count: int, concurrency: int, warmup: int,
-                          time_limit: float) -> dict[str, float]:
-    return measure(process, upstream, "upstream", body=UPSTREAM_BODY, count=count, concurrency=concurrency,
-                   warmup=warmup, time_limit=time_limit)
-
-
-def bench_litellm(litellm: str, upstream: str, *, count: int, concurrency: int, warmup: int,
-                  time_limit: float) -> dict[str, float]:
+@contextmanager
+def serving_litellm(litellm: str, upstream: str) -> Iterator[Server]:
     """The LiteLLM proxy (2 workers) with one model: `openai/flat-1` at the upstream."""
     with tempfile.TemporaryDirectory(prefix="bench-api-litellm-") as tmp:
         config = Path(tmp) / "config.yaml"
@@ -292,11 +305,14 @@ def bench_litellm(litellm: str, upstream: str, *, count: int, concurrency: int, 
                                         "--num_workers", "2"], cwd=tmp, env=env, start_new_session=True,
                                        stdout=output, stderr=subprocess.STDOUT)
         try:
-            return measure(process, f"http://127.0.0.1:{port}", LITELLM_KEY, body=UPSTREAM_BODY, count=count,
-                           concurrency=concurrency, warmup=warmup, time_limit=time_limit)
-        except RuntimeError:
-            print(log.read_text(errors="replace")[-2000:], file=sys.stderr)
-            raise
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_until_up(base, LITELLM_KEY, process)
+            except RuntimeError:
+                print(log.read_text(errors="replace")[-2000:], file=sys.stderr)
+                raise
+            yield Server(f"LiteLLM proxy {litellm_version(litellm)} --num_workers 2", process, base, LITELLM_KEY,
+                         UPSTREAM_BODY)
         finally:
             stop(process)
 
@@ -323,6 +339,9 @@ def main() -> None:
                              "cards: the offline renderer.")
     parser.add_argument("--litellm", default="", metavar="PATH",
                         help="The `litellm` command of a venv with the proxy: adds its row (upstream only).")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Measure every server this many times, alternating their order (default 1); "
+                             "medians and ranges close the run.")
     parser.add_argument("--serve-upstream", type=int, default=0, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -337,44 +356,75 @@ def main() -> None:
     what = (f"model={UPSTREAM_MODEL} (openai_compatible → zero-latency upstream) size=256x256"
             if upstream else "model=cards size=256x256 response_format=b64_json")
     print(f"POST /v1/images/generations  {what}  {args.requests} requests, concurrency {args.concurrency}, "
-          f"{os.cpu_count()} CPU(s)")
+          f"{os.cpu_count()} CPU(s), {args.rounds} round(s) alternating the servers' order")
     print(f"load average at start {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
-    print(f"{'server':<38} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} {'added ms':>9} "
-          f"{'CPU ms/req':>11}")
-    labels = {"runserver": "runserver (threaded, dev server)", "gunicorn": "gunicorn -w 2 -k gthread --threads 4"}
     options = {"count": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
                "time_limit": args.time_limit}
-    rows: dict[str, dict[str, float]] = {}
-    baseline = float("nan")
-
-    def show(label: str, result: dict[str, float]) -> None:
-        added = result["median_ms"] - baseline
-        print(f"{label:<38} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
-              f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {added:>9.1f} {result['cpu_ms']:>11.1f}"
-              + (f"  ({result['skipped']} not sent: time limit)" if result["skipped"] else ""), flush=True)
-
+    # name -> one result per round
+    rows: dict[str, list[dict[str, float]]] = {}
+    labels: dict[str, str] = {}
     try:
-        if upstream:
-            rows["upstream"] = bench_upstream_direct(upstream_process, upstream, **options)
-            baseline = rows["upstream"]["median_ms"]
-            show("upstream direct (no proxy)", rows["upstream"])
-        for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
-            rows[kind] = bench(kind, upstream=upstream or "", **options)
-            show(labels.get(kind, kind), rows[kind])
-        if upstream and args.litellm:
-            rows["litellm"] = bench_litellm(args.litellm, upstream, **options)
-            show(f"LiteLLM proxy {litellm_version(args.litellm)} --num_workers 2", rows["litellm"])
-        elif upstream:
-            print("LiteLLM proxy: not run (pass --litellm PATH to its `litellm` command)")
+        with ExitStack() as stack:
+            servers: dict[str, Server] = {}
+            if upstream:
+                servers["upstream"] = Server("upstream direct (no proxy)", upstream_process, upstream, "upstream",
+                                             UPSTREAM_BODY)
+            for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
+                servers[kind] = stack.enter_context(serving(kind, upstream or ""))
+            if upstream and args.litellm:
+                servers["litellm"] = stack.enter_context(serving_litellm(args.litellm, upstream))
+            labels = {name: server.label for name, server in servers.items()}
+            for round_ in range(args.rounds):
+                print(f"\nround {round_ + 1}")
+                print(f"{'server':<38} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} "
+                      f"{'added ms':>9} {'CPU ms/req':>11}")
+                # The upstream first (the floor of this round), then ours and LiteLLM alternating.
+                others = [name for name in servers if name != "upstream"]
+                order = (["upstream"] if "upstream" in servers else []) + (others if round_ % 2 == 0
+                                                                           else others[::-1])
+                results = {name: measure(servers[name], **options) for name in order}
+                baseline = results["upstream"]["median_ms"] if "upstream" in results else float("nan")
+                for name in servers:
+                    result = results[name]
+                    result["added_ms"] = result["median_ms"] - baseline
+                    rows.setdefault(name, []).append(result)
+                    print(f"{labels[name]:<38} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
+                          f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {result['added_ms']:>9.1f} "
+                          f"{result['cpu_ms']:>11.1f}"
+                          + (f"  ({result['skipped']} not sent: time limit)" if result["skipped"] else ""), flush=True)
+                if "gunicorn" in results and "litellm" in results:
+                    print(ratio_line([results["gunicorn"]], [results["litellm"]]))
+            if upstream and not args.litellm:
+                print("LiteLLM proxy: not run (pass --litellm PATH to its `litellm` command)")
     finally:
         if upstream_process is not None:
             stop(upstream_process)
     print(f"load average at end {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
-    ours, theirs = rows.get("gunicorn"), rows.get("litellm")
-    if ours and theirs and theirs["cpu_ms"] and theirs["rps"]:
-        # Issue 17's targets: CPU/request at most 2x LiteLLM's, req/s at least 0.5x LiteLLM's.
-        print(f"gunicorn vs LiteLLM: CPU/request {ours['cpu_ms'] / theirs['cpu_ms']:.2f}x (target <= 2), "
-              f"req/s {ours['rps'] / theirs['rps']:.2f}x (target >= 0.5)")
+    if args.rounds > 1:
+        print(f"\nover {args.rounds} rounds, median (min-max):")
+        for name, results in rows.items():
+            added = [r["added_ms"] for r in results if r["added_ms"] == r["added_ms"]]  # no upstream: NaN
+            print(f"{labels[name]:<38} req/s {spread([r['rps'] for r in results], 1)}  "
+                  f"CPU ms/req {spread([r['cpu_ms'] for r in results], 1)}"
+                  + (f"  added ms {spread(added, 1)}" if added else ""))
+        if "gunicorn" in rows and "litellm" in rows:
+            print(ratio_line(rows["gunicorn"], rows["litellm"]))
+
+
+def spread(values: list[float], digits: int) -> str:
+    return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+            if len(values) > 1 else f"{values[0]:.{digits}f}")
+
+
+def ratio_line(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> str:
+    """Issue 17's targets: CPU/request at most 2x LiteLLM's, req/s at least 0.5x LiteLLM's (each
+    round's ratio from the same round's pair)."""
+    cpu = [a["cpu_ms"] / b["cpu_ms"] for a, b in zip(ours, theirs, strict=True) if b["cpu_ms"]]
+    rps = [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True) if b["rps"]]
+    if not cpu or not rps:
+        return "gunicorn vs LiteLLM: no ratio (LiteLLM answered nothing)"
+    return (f"gunicorn vs LiteLLM: CPU/request {spread(cpu, 2)}x (target <= 2), "
+            f"req/s {spread(rps, 2)}x (target >= 0.5)")
 
 
 if __name__ == "__main__":
