@@ -362,10 +362,9 @@ def main() -> None:
                "time_limit": args.time_limit}
     # name -> one result per round
     rows: dict[str, list[dict[str, float]]] = {}
-    labels: dict[str, str] = {}
+    servers: dict[str, Server] = {}  # their labels outlive the processes, for the summary
     try:
         with ExitStack() as stack:
-            servers: dict[str, Server] = {}
             if upstream:
                 servers["upstream"] = Server("upstream direct (no proxy)", upstream_process, upstream, "upstream",
                                              UPSTREAM_BODY)
@@ -373,7 +372,6 @@ def main() -> None:
                 servers[kind] = stack.enter_context(serving(kind, upstream or ""))
             if upstream and args.litellm:
                 servers["litellm"] = stack.enter_context(serving_litellm(args.litellm, upstream))
-            labels = {name: server.label for name, server in servers.items()}
             for round_ in range(args.rounds):
                 print(f"\nround {round_ + 1}")
                 print(f"{'server':<38} {'ok':>5} {'err':>4} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} "
@@ -388,7 +386,7 @@ def main() -> None:
                     result = results[name]
                     result["added_ms"] = result["median_ms"] - baseline
                     rows.setdefault(name, []).append(result)
-                    print(f"{labels[name]:<38} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
+                    print(f"{servers[name].label:<38} {result['ok']:>5} {result['errors']:>4} {result['rps']:>7.1f} "
                           f"{result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {result['added_ms']:>9.1f} "
                           f"{result['cpu_ms']:>11.1f}"
                           + (f"  ({result['skipped']} not sent: time limit)" if result["skipped"] else ""), flush=True)
@@ -404,7 +402,7 @@ def main() -> None:
         print(f"\nover {args.rounds} rounds, median (min-max):")
         for name, results in rows.items():
             added = [r["added_ms"] for r in results if r["added_ms"] == r["added_ms"]]  # no upstream: NaN
-            print(f"{labels[name]:<38} req/s {spread([r['rps'] for r in results], 1)}  "
+            print(f"{servers[name].label:<38} req/s {spread([r['rps'] for r in results], 1)}  "
                   f"CPU ms/req {spread([r['cpu_ms'] for r in results], 1)}"
                   + (f"  added ms {spread(added, 1)}" if added else ""))
         if "gunicorn" in rows and "litellm" in rows:
